@@ -1,0 +1,44 @@
+"""Test helpers shipped with the code: an in-memory emitter and a fake clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from schemas.deadletter import DeadLetter
+from schemas.errors import RetriableError
+from schemas.interaction import Interaction
+
+
+class InMemoryEmitter:
+    """Keeps what would have been produced; ``fail`` makes every call raise like a broker outage."""
+
+    def __init__(self) -> None:
+        self.interactions: list[Interaction] = []
+        self.dead_letters: list[DeadLetter] = []
+        self.fail = False
+
+    async def emit(self, interaction: Interaction) -> None:
+        await self.emit_many([interaction])
+
+    async def emit_many(self, interactions: list[Interaction]) -> None:
+        if self.fail:
+            raise RetriableError("in-memory broker is down")
+        self.interactions.extend(interactions)
+
+    async def dead_letter(self, record: DeadLetter) -> None:
+        if self.fail:
+            raise RetriableError("in-memory broker is down")
+        self.dead_letters.append(record)
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self._now
+
+    def advance(self, **delta: float) -> None:
+        self._now += timedelta(**delta)

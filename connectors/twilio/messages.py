@@ -1,0 +1,91 @@
+"""Normalization of Twilio's inbound message webhook (SMS, MMS, WhatsApp) into a v1 interaction.
+
+Parameters are the ones Twilio documents for incoming messages: ``MessageSid``,
+``AccountSid``, ``From``, ``To``, ``Body``, ``NumMedia``, ``MediaUrlN``,
+``MediaContentTypeN``, and for WhatsApp ``ProfileName`` and ``WaId``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+
+from schemas.errors import InvalidPayload
+from schemas.identifiers import Identifier, IdentifierKind, normalize_phone
+from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, Provider
+
+#: Location fields Twilio geolocates from the number; kept as channel metadata.
+_GEO_FIELDS = ("FromCity", "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry")
+
+
+def _required(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name, "").strip()
+    if not value:
+        raise InvalidPayload(f"missing required parameter {name}")
+    return value
+
+
+def _channel(address: str, num_media: int) -> Channel:
+    if address.lower().startswith("whatsapp:"):
+        return Channel.whatsapp
+    return Channel.mms if num_media > 0 else Channel.sms
+
+
+def _media(form: Mapping[str, str], num_media: int) -> list[Attachment]:
+    attachments = []
+    for n in range(num_media):
+        url = form.get(f"MediaUrl{n}")
+        if not url:
+            raise InvalidPayload(f"NumMedia is {num_media} but MediaUrl{n} is missing")
+        attachments.append(
+            Attachment(name=url.rsplit("/", 1)[-1], content_type=form.get(f"MediaContentType{n}"), location=url)
+        )
+    return attachments
+
+
+def thread_key_for(channel: Channel, account: str, customer: str) -> str:
+    """One conversation per (our number, their number, channel); hashed so no number sits in the key."""
+    digest = hashlib.sha256(f"{channel.value}|{account}|{customer}".encode()).hexdigest()[:24]
+    return f"twilio:{channel.value}:{digest}"
+
+
+def normalize_inbound_message(form: Mapping[str, str], *, default_region: str, received_at: datetime) -> Interaction:
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    if not sid.strip():
+        raise InvalidPayload("missing required parameter MessageSid")
+    account_sid = _required(form, "AccountSid")
+    raw_from = _required(form, "From")
+    raw_to = _required(form, "To")
+    try:
+        num_media = int(form.get("NumMedia", "0") or 0)
+    except ValueError:
+        raise InvalidPayload("NumMedia is not a number") from None
+    if not 0 <= num_media <= 10:
+        raise InvalidPayload("NumMedia out of range")
+    channel = _channel(raw_from, num_media)
+    customer = normalize_phone(raw_from, default_region)
+    account = normalize_phone(raw_to, default_region)
+    metadata: dict[str, str | int] = {"account_sid": account_sid, "num_media": num_media}
+    for name in ("MessagingServiceSid", "NumSegments", "WaId", *_GEO_FIELDS):
+        if form.get(name):
+            metadata[name] = form[name]
+    return Interaction.build(
+        channel=channel,
+        provider=Provider.twilio,
+        account=account,
+        direction=Direction.inbound,
+        occurred_at=received_at,  # Twilio's inbound webhook carries no timestamp of its own.
+        received_at=received_at,
+        external_id=sid.strip(),
+        thread_key=thread_key_for(channel, account, customer),
+        sender=Party(
+            display_name=form.get("ProfileName") or None,
+            identifiers=[Identifier(kind=IdentifierKind.phone, value=customer)],
+        ),
+        recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=account)])],
+        text=form.get("Body", ""),
+        attachments=_media(form, num_media),
+        metadata=metadata,
+        raw_ref=f"twilio:{account_sid}:{sid.strip()}",
+    )

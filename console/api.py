@@ -1,0 +1,94 @@
+"""``/api/v1``: contact search, one contact, a contact's timeline."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, suppress
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from psycopg import AsyncConnection
+from pydantic import BaseModel
+
+from console.auth import TokenAuth
+from schemas.contact import Contact
+from schemas.errors import InvalidPayload
+from schemas.identifiers import IdentifierKind, normalize_email, normalize_phone
+from sinks import queries
+
+Conn = AsyncConnection[tuple[object, ...]]
+ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
+_HANDLE_KINDS = (
+    IdentifierKind.telegram,
+    IdentifierKind.messenger,
+    IdentifierKind.instagram,
+    IdentifierKind.livechat,
+    IdentifierKind.external,
+)
+
+
+class ContactPage(BaseModel):
+    items: list[Contact]
+    next_cursor: str | None = None
+
+
+class TimelinePage(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None = None
+
+
+def candidate_keys(q: str, default_region: str) -> list[str]:
+    """Every identifier a search string could be: an email, a phone in any spelling, a handle."""
+    q = q.strip()
+    keys = []
+    for kind, normalize in ((IdentifierKind.email, normalize_email),):
+        with suppress(InvalidPayload):
+            keys.append(f"{kind.value}:{normalize(q)}")
+    if any(c.isdigit() for c in q):
+        with suppress(InvalidPayload):
+            keys.append(f"phone:{normalize_phone(q, default_region)}")
+    keys += [f"{kind.value}:{q}" for kind in _HANDLE_KINDS]
+    return keys
+
+
+def router(connection: ConnectionFactory, auth: TokenAuth, *, default_region: str) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["contacts"])
+    agent = auth.depends("agent")
+
+    @api.get("/contacts", response_model=ContactPage, dependencies=[agent])
+    async def search(
+        q: str = Query(min_length=1, max_length=200, description="Name, email, phone in any spelling, or handle"),
+        limit: int = Query(default=20, ge=1, le=100),
+    ) -> ContactPage:
+        async with connection() as conn:
+            found = await queries.search_contacts(
+                conn, keys=candidate_keys(q, default_region), name=q.strip() or None, limit=limit
+            )
+        return ContactPage(items=found)
+
+    @api.get("/contacts/{contact_id}", response_model=Contact, dependencies=[agent])
+    async def get_contact(contact_id: uuid.UUID) -> Contact:
+        async with connection() as conn:
+            contact = await queries.get_contact(conn, contact_id)
+        if contact is None:
+            raise HTTPException(404, "no such contact")
+        return contact
+
+    @api.get("/contacts/{contact_id}/timeline", response_model=TimelinePage, dependencies=[agent])
+    async def timeline(
+        contact_id: uuid.UUID,
+        cursor: str | None = Query(default=None, max_length=200),
+        limit: int = Query(default=50, ge=1, le=500),
+        order: Literal["desc", "asc"] = "desc",
+    ) -> TimelinePage:
+        try:
+            async with connection() as conn:
+                page = await queries.timeline(conn, contact_id, limit=limit, cursor=cursor, order=order)
+        except InvalidPayload as exc:
+            raise HTTPException(400, exc.reason) from None
+        if page is None:
+            raise HTTPException(404, "no such contact")
+        return TimelinePage(items=page.items, next_cursor=page.next_cursor)
+
+    return api

@@ -1,0 +1,74 @@
+"""Process-wide settings: Kafka, PostgreSQL, HTTP, API tokens, worker tuning (``OMNITRAIL_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from schemas.config import OmnitrailSettings
+from schemas.errors import FatalError
+
+Role = Literal["agent", "admin"]
+
+
+class KafkaSettings(OmnitrailSettings):
+    """How every process talks to Kafka (``OMNITRAIL_KAFKA_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNITRAIL_KAFKA_", extra="forbid")
+    toml_section: ClassVar[str | None] = "kafka"
+
+    bootstrap: str | None = Field(default=None, description="host:port[,host:port]; unset: embedded broker")
+    idempotence: bool = Field(default=True, description="Idempotent producer (off for the embedded broker)")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    session_timeout_s: float = Field(default=30.0, gt=0)
+    heartbeat_interval_s: float = Field(default=3.0, gt=0)
+    rebalance_timeout_s: float = Field(default=60.0, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    partitions: int = Field(default=3, ge=1, description="Partitions per topic for `topics create`")
+    replication_factor: int = Field(default=1, ge=1)
+    linger_ms: int = Field(default=5, ge=0)
+
+
+class AppSettings(OmnitrailSettings):
+    """Process-wide settings (``OMNITRAIL_*``)."""
+
+    database_url: SecretStr | None = Field(default=None, description="unset: embedded PostgreSQL")
+    data_dir: Path = Path(".omnitrail")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = Field(default="http://localhost:8080", description="What providers call; signs webhooks")
+    default_region: str = Field(default="PT", min_length=2, max_length=2)
+    api_tokens: SecretStr = Field(default=SecretStr(""), description="token:role,token:role")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    worker_batch_size: int = Field(default=2000, ge=1)
+    worker_batch_window_ms: int = Field(default=50, ge=1)
+    worker_id: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    def tokens(self) -> dict[str, Role]:
+        """Parse ``OMNITRAIL_API_TOKENS``; raise FatalError naming the variable on a bad entry."""
+        result: dict[str, Role] = {}
+        for entry in filter(None, (e.strip() for e in self.api_tokens.get_secret_value().split(","))):
+            token, sep, role = entry.rpartition(":")
+            if not sep or not token or role not in ("agent", "admin"):
+                raise FatalError("OMNITRAIL_API_TOKENS: each entry must be token:agent or token:admin")
+            result[token] = role  # type: ignore[assignment]  # narrowed by the membership test above
+        return result

@@ -1,0 +1,153 @@
+"""``omnitrail up``: the whole stack in one process tree.
+
+The supervisor (this process) starts what is not configured (embedded broker, embedded
+PostgreSQL), migrates, creates the topics, records the addresses in the data directory,
+serves HTTP (webhooks, API, health, metrics) and runs the pipeline worker as a child it
+restarts if it dies. SIGINT/SIGTERM stop everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+import structlog
+import uvicorn
+
+from omnitrail import kafka, registry
+from omnitrail.http import Roles, build_app
+from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
+from omnitrail.runtime import Addresses
+from omnitrail.settings import AppSettings, KafkaSettings
+from schemas.errors import FatalError
+from sinks import migrate
+
+log = structlog.get_logger(__name__)
+#: Short group timeouts for the embedded broker: a join in seconds, a dead worker's partitions back fast.
+EMBEDDED_TIMEOUTS = {
+    "OMNITRAIL_KAFKA_SESSION_TIMEOUT_S": "6",
+    "OMNITRAIL_KAFKA_HEARTBEAT_INTERVAL_S": "1",
+    "OMNITRAIL_KAFKA_REBALANCE_TIMEOUT_S": "6",
+}
+
+
+async def prepare(kafka_settings: KafkaSettings, addresses: Addresses) -> None:
+    await migrate.migrate(addresses.database_url)
+    await kafka.create_topics(kafka_settings, addresses.kafka_bootstrap)
+
+
+def _banner(app_settings: AppSettings, addresses: Addresses, broker: EmbeddedBroker | None, pg: bool) -> str:
+    url = f"http://{app_settings.http_host}:{app_settings.http_port}"
+    lines = [
+        "Omnitrail is up.",
+        f"  HTTP         {url}  (/readyz, /healthz, /metrics, /openapi.json, /api/v1, /webhooks)",
+        f"  public URL   {app_settings.public_url}  (what webhook signatures are checked against)",
+        f"  Kafka        {addresses.kafka_bootstrap}"
+        + ("  embedded tansu broker: its log is IN MEMORY, topics are lost when it stops" if broker else ""),
+        "  PostgreSQL   " + ("embedded, data in " + str(app_settings.data_dir / "postgres") if pg else "configured"),
+        f"  data dir     {app_settings.data_dir}  (other commands with this OMNITRAIL_DATA_DIR find this stack)",
+        "Stop with Ctrl-C.",
+    ]
+    return "\n".join(lines)
+
+
+class WorkerSupervisor:
+    """Runs ``omnitrail worker`` as a child process and restarts it if it exits unexpectedly."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.proc: asyncio.subprocess.Process | None = None
+        self.stopping = False
+
+    async def run(self) -> None:
+        delay = 1.0
+        while not self.stopping:
+            self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "omnitrail", "worker", env=self.env)
+            code = await self.proc.wait()
+            if self.stopping:
+                return
+            log.error("worker.exited", code=code, restart_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if self.proc and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 20)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+async def serve(
+    app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses, env: dict[str, str]
+) -> None:
+    roles = Roles(connectors=registry.enabled_push(app_settings), console=True, needs_pipeline=True)
+    app = build_app(app_settings, kafka_settings, addresses, roles)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=app_settings.http_host, port=app_settings.http_port, log_config=None, access_log=False)
+    )
+    supervisor = WorkerSupervisor(env)
+    worker_task = asyncio.create_task(supervisor.run())
+    try:
+        await server.serve()
+    finally:
+        await supervisor.stop()
+        worker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker_task
+
+
+def run(app_settings: AppSettings, kafka_settings: KafkaSettings, *, demo: bool = False) -> None:
+    data_dir = app_settings.data_dir.resolve()
+    app_settings = app_settings.model_copy(update={"data_dir": data_dir})
+    running = read_state(data_dir)
+    if running is not None:
+        raise FatalError(f"omnitrail up is already running (pid {running.pid}) with OMNITRAIL_DATA_DIR={data_dir}")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    broker = EmbeddedBroker(log_path=data_dir / "broker.log") if kafka_settings.bootstrap is None else None
+    pg = EmbeddedPostgres(data_dir / "postgres") if app_settings.database_url is None else None
+    env = dict(os.environ)
+    try:
+        if broker:
+            broker.start()
+            for name, value in EMBEDDED_TIMEOUTS.items():
+                env.setdefault(name, value)
+        database_url = pg.start() if pg else app_settings.database_url.get_secret_value()  # type: ignore[union-attr]
+        addresses = Addresses(
+            kafka_settings.bootstrap or (broker.bootstrap if broker else ""),
+            database_url,
+            kafka_settings.idempotence and broker is None,
+        )
+        env.update(
+            OMNITRAIL_KAFKA_BOOTSTRAP=addresses.kafka_bootstrap,
+            OMNITRAIL_DATABASE_URL=addresses.database_url,
+            OMNITRAIL_KAFKA_IDEMPOTENCE=str(addresses.idempotence).lower(),
+            OMNITRAIL_DATA_DIR=str(data_dir),
+        )
+        asyncio.run(prepare(kafka_settings, addresses))
+        write_state(
+            data_dir,
+            StackState(
+                pid=os.getpid(),
+                kafka_bootstrap=addresses.kafka_bootstrap,
+                database_url=addresses.database_url,
+                http_url=f"http://{app_settings.http_host}:{app_settings.http_port}",
+                embedded_broker=broker is not None,
+                embedded_database=pg is not None,
+            ),
+        )
+        print(_banner(app_settings, addresses, broker, pg is not None), flush=True)
+        asyncio.run(serve(app_settings, kafka_settings, addresses, env))
+    finally:
+        clear_state(data_dir)
+        if pg:
+            pg.stop()
+        if broker:
+            broker.stop()
+        log.info("omnitrail.stopped")

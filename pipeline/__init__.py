@@ -1,0 +1,1 @@
+"""Stream processors: pure batch stages (dedupe, identity, timeline) wired by a faust app."""

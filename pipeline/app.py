@@ -1,0 +1,122 @@
+"""The faust app: wires the interactions topic to :class:`~pipeline.batch.BatchProcessor`.
+
+One actor per partition (``isolated_partitions``) takes batches; each Kafka message is
+held (an extra reference) until its batch committed to PostgreSQL and its events were
+published, so faust commits an offset only after the database commit. If the actor is
+cancelled mid-batch (shutdown, rebalance) the held messages are never acknowledged and
+the next owner of the partition reprocesses them; the idempotent write makes that safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import structlog
+
+from pipeline import metrics
+from pipeline.batch import BatchProcessor
+from pipeline.stages.decode import RawRecord
+from schemas import topics
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    bootstrap: str
+    batch_size: int
+    batch_window_s: float
+    session_timeout_s: float
+    heartbeat_interval_s: float
+    rebalance_timeout_s: float
+    request_timeout_s: float
+    idempotence: bool
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    worker_id: str | None = None
+    group_id: str = "omnitrail-pipeline"
+
+
+def _credentials(config: WorkerConfig) -> Any:
+    context = ssl.create_default_context(cafile=config.ssl_cafile) if "SSL" in config.security_protocol else None
+    if config.sasl_mechanism:
+        return faust.SASLCredentials(
+            username=config.sasl_username,
+            password=config.sasl_password,
+            mechanism=config.sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context else None
+
+
+def create_app(
+    config: WorkerConfig,
+    processor_factory: Callable[[], Awaitable[BatchProcessor]],
+    heartbeat: Callable[[str, str], Awaitable[None]],
+) -> faust.App:
+    app = faust.App(
+        config.group_id,
+        broker=[f"kafka://{b.strip()}" for b in config.bootstrap.split(",")],
+        broker_credentials=_credentials(config),
+        broker_session_timeout=config.session_timeout_s,
+        broker_heartbeat_interval=config.heartbeat_interval_s,
+        broker_rebalance_timeout=config.rebalance_timeout_s,
+        broker_request_timeout=max(config.request_timeout_s, config.session_timeout_s + 5),
+        broker_commit_interval=0.5,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        # Not asked of the embedded broker: it answers InitProducerId with an error.
+        producer_enable_idempotence=config.idempotence,
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        web_enabled=False,
+        store="memory://",
+        table_cleanup_interval=3600,
+    )
+    worker_id = config.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+    source = app.topic(
+        topics.INTERACTIONS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+    shared: dict[str, BatchProcessor] = {}
+    lock = asyncio.Lock()
+
+    async def processor() -> BatchProcessor:
+        async with lock:
+            if "p" not in shared:
+                shared["p"] = await processor_factory()
+            return shared["p"]
+
+    @app.agent(source, isolated_partitions=True, name="interactions")
+    async def interactions(stream: faust.StreamT[bytes]) -> None:
+        batches = await processor()
+        async for events in stream.take_events(config.batch_size, within=config.batch_window_s):
+            for event in events:
+                event.message.incref()  # hold: not committable until the batch committed
+            with metrics.BATCH_SECONDS.time():
+                result = await batches.process(
+                    [RawRecord(e.message.value, e.message.topic, e.message.partition, e.message.offset) for e in events]
+                )
+            for event in events:
+                event.ack()  # release the hold; take_events' own ack makes it final
+            log.debug("pipeline.batch", **result.__dict__)
+
+    @app.timer(interval=2.0)
+    async def beat() -> None:
+        assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topics.INTERACTIONS)
+        metrics.ASSIGNED.set(len(assigned))
+        try:
+            await heartbeat(worker_id, ",".join(map(str, assigned)))
+        except Exception as exc:  # a missed heartbeat must not stop the worker
+            log.warning("pipeline.heartbeat_failed", error=type(exc).__name__)
+
+    return app

@@ -1,0 +1,1 @@
+"""Pure, typed functions over batches: no Kafka, no database, tested on their own."""

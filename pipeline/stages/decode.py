@@ -1,0 +1,62 @@
+"""Decode stage: raw Kafka values -> interactions, or dead letters that say why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from schemas.deadletter import DeadLetter
+from schemas.interaction import Interaction
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Decoded:
+    interactions: list[Interaction]
+    dead_letters: list[DeadLetter]
+
+
+def _reason(exc: ValidationError) -> str:
+    # Field locations and error types only: the input values may be personal data.
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['type']}" for e in exc.errors()[:5]]
+    return "invalid interaction: " + "; ".join(parts)
+
+
+def decode(records: list[RawRecord], *, source: str = "pipeline.decode") -> Decoded:
+    interactions: list[Interaction] = []
+    dead: list[DeadLetter] = []
+    now = datetime.now(UTC)
+    for record in records:
+        raw = record.value or b""
+        try:
+            interaction = Interaction.model_validate_json(raw)
+        except ValidationError as exc:
+            reason = _reason(exc)
+        else:
+            if interaction.customer_identifiers():
+                interactions.append(interaction)
+                continue
+            reason = "interaction names no customer identifier to attach it to"
+        dead.append(
+            DeadLetter(
+                source=source,
+                reason=reason,
+                error_type="InvalidPayload",
+                raw_base64=DeadLetter.encode_raw(raw),
+                content_type="application/json",
+                received_at=now,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+        )
+    return Decoded(interactions, dead)

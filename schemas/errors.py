@@ -1,0 +1,48 @@
+"""One error root for all of Omnitrail, sorted by what the caller must do.
+
+::
+
+    OmnitrailError
+    ├── FatalError            configuration or programming fault: stop, tell the operator
+    ├── RetriableError        transient (broker, database, network): retry after ``retry_after``
+    ├── InvalidPayload        the input can never succeed: answer 400 / dead-letter it with ``reason``
+    │   └── InvalidSignature  authenticity not proven: reject (403) before anything is parsed
+    └── Duplicate             control signal, not a failure: the input was already taken
+
+It lives in ``schemas`` because every layer raises or maps these and ``schemas``
+is the one package everybody may import.
+"""
+
+from __future__ import annotations
+
+
+class OmnitrailError(Exception):
+    """Root of every error Omnitrail raises on purpose."""
+
+
+class FatalError(OmnitrailError):
+    """Retrying cannot help: misconfiguration or a bug. The process should stop."""
+
+
+class RetriableError(OmnitrailError):
+    """A transient fault; the same call may succeed after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InvalidPayload(OmnitrailError):
+    """The payload cannot be normalized. ``reason`` is safe to show and to log (no personal data)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidSignature(InvalidPayload):
+    """The request's signature does not verify; nothing of it may be parsed or stored."""
+
+
+class Duplicate(OmnitrailError):
+    """The input was already ingested. Callers treat it as success."""

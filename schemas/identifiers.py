@@ -1,0 +1,105 @@
+"""Identifiers and their normalization: the one place that decides when two spellings are equal.
+
+Emails are trimmed and lower-cased; phone numbers become E.164 through
+``phonenumbers`` with a default region for national spellings; channel handles
+are kept as the provider gives them (trimmed). WhatsApp numbers are phones: the
+same person on SMS and WhatsApp has one phone identifier.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from schemas.errors import InvalidPayload
+
+
+class IdentifierKind(StrEnum):
+    email = "email"
+    phone = "phone"
+    telegram = "telegram"
+    messenger = "messenger"
+    instagram = "instagram"
+    whatsapp = "whatsapp"
+    livechat = "livechat"
+    external = "external"
+
+
+#: Prefixes providers put in front of an address to say which channel it belongs to.
+_CHANNEL_PREFIXES = ("whatsapp:", "sms:", "mms:", "tel:")
+
+
+def normalize_email(raw: str) -> str:
+    """``'  Ana.Silva@Example.PT '`` -> ``'ana.silva@example.pt'``; raises InvalidPayload if not an address."""
+    value = raw.strip().strip("<>").strip().lower()
+    if value.startswith("mailto:"):
+        value = value[len("mailto:") :]
+    local, sep, domain = value.rpartition("@")
+    if not sep or not local or "." not in domain or any(c.isspace() for c in value):
+        raise InvalidPayload("not an email address")
+    return value
+
+
+def normalize_phone(raw: str, default_region: str = "PT") -> str:
+    """Any common spelling (``912 345 678``, ``+351 912-345-678``, ``whatsapp:+351912345678``) -> E.164."""
+    value = raw.strip()
+    lowered = value.lower()
+    for prefix in _CHANNEL_PREFIXES:
+        if lowered.startswith(prefix):
+            value = value[len(prefix) :]
+            break
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    try:
+        parsed = phonenumbers.parse(value, None if value.startswith("+") else default_region.upper())
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPayload("not a phone number") from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise InvalidPayload("not a possible phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_handle(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise InvalidPayload("empty handle")
+    return value
+
+
+class Identifier(BaseModel):
+    """One way to reach a person, normalized so that equal means the same person."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: IdentifierKind
+    value: str
+
+    @classmethod
+    def of(cls, kind: IdentifierKind | str, raw: str, *, default_region: str = "PT") -> Identifier:
+        """Build a normalized identifier from a raw provider value."""
+        kind = IdentifierKind(kind)
+        if kind is IdentifierKind.email:
+            value = normalize_email(raw)
+        elif kind in (IdentifierKind.phone, IdentifierKind.whatsapp):
+            # A WhatsApp number is a phone number: one person, one identifier.
+            return cls(kind=IdentifierKind.phone, value=normalize_phone(raw, default_region))
+        else:
+            value = normalize_handle(raw)
+        return cls(kind=kind, value=value)
+
+    @model_validator(mode="after")
+    def _already_normalized(self) -> Self:
+        # Values arriving from the wire (other systems, replays) must be canonical too;
+        # a phone that is not E.164 here would silently split a contact in two.
+        if self.kind is IdentifierKind.email and self.value != normalize_email(self.value):
+            raise ValueError("email identifier is not normalized (trimmed, lower-case)")
+        if self.kind is IdentifierKind.phone and not (self.value.startswith("+") and self.value[1:].isdigit()):
+            raise ValueError("phone identifier is not E.164")
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind.value}:{self.value}"

@@ -1,0 +1,33 @@
+"""Deterministic ids: the same source event always gets the same id, on any machine, forever.
+
+A redelivery (Twilio retrying a webhook, an IMAP resync, a replayed topic) maps to
+the id it had the first time, which is what makes the database write idempotent.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+#: Namespace of every Omnitrail UUIDv5. Never change it: ids are stored and published.
+OMNITRAIL_NAMESPACE = uuid.UUID("6f6d6e69-7472-6169-6c00-000000000001")
+_CONTACT_NAMESPACE = uuid.uuid5(OMNITRAIL_NAMESPACE, "contact")
+_EVENT_NAMESPACE = uuid.uuid5(OMNITRAIL_NAMESPACE, "timeline-event")
+
+
+def interaction_id_for(channel: str, account: str, external_id: str) -> uuid.UUID:
+    """UUIDv5 of channel + account + the provider's own id for the event."""
+    return uuid.uuid5(OMNITRAIL_NAMESPACE, f"{channel}\x1f{account}\x1f{external_id}")
+
+
+def contact_id_for(identifier_key: str) -> uuid.UUID:
+    """The id a contact gets when it is created from this identifier (``kind:value``).
+
+    Deterministic so that two workers creating the contact for the same new person at
+    the same moment pick the same id and the database keeps one row.
+    """
+    return uuid.uuid5(_CONTACT_NAMESPACE, identifier_key)
+
+
+def event_id_for(event_type: str, *parts: str) -> uuid.UUID:
+    """Stable id of a timeline event, so a consumer can drop a republished copy."""
+    return uuid.uuid5(_EVENT_NAMESPACE, "\x1f".join((event_type, *parts)))

@@ -1,0 +1,164 @@
+"""The interaction: one message, call, status change, edit or note, in one standard form (schema v1)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from schemas.identifiers import Identifier
+from schemas.ids import interaction_id_for
+
+SCHEMA_VERSION = 1
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a time zone")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class Channel(StrEnum):
+    email = "email"
+    sms = "sms"
+    mms = "mms"
+    whatsapp = "whatsapp"
+    telegram = "telegram"
+    messenger = "messenger"
+    instagram = "instagram"
+    livechat = "livechat"
+    voice = "voice"
+    other = "other"
+
+
+class Provider(StrEnum):
+    imap = "imap"
+    twilio = "twilio"
+    meta = "meta"
+    telegram = "telegram"
+    livechat = "livechat"
+    x = "x"
+    events = "events"
+    import_ = "import"
+
+
+class Direction(StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+
+
+class InteractionKind(StrEnum):
+    message = "message"
+    call = "call"
+    status = "status"
+    edit = "edit"
+    note = "note"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Party(_Model):
+    """A person or endpoint on one side of an interaction."""
+
+    display_name: str | None = None
+    identifiers: list[Identifier] = Field(default_factory=list)
+
+
+class Attachment(_Model):
+    """Metadata of an attachment; the content itself never travels on Kafka."""
+
+    name: str | None = None
+    content_type: str | None = None
+    size: int | None = Field(default=None, ge=0)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    location: str | None = None
+
+
+class CallInfo(_Model):
+    duration_seconds: int | None = Field(default=None, ge=0)
+    status: str | None = None
+
+
+class StatusUpdate(_Model):
+    """For ``status`` and ``edit`` kinds: which interaction they update, and to what."""
+
+    target_interaction_id: uuid.UUID
+    status: str | None = None
+    error_code: str | None = None
+
+
+class Interaction(_Model):
+    interaction_id: uuid.UUID
+    schema_version: int = SCHEMA_VERSION
+    channel: Channel
+    provider: Provider
+    account: str = Field(min_length=1, description="Our side: mailbox, number, page or bot.")
+    direction: Direction
+    kind: InteractionKind = InteractionKind.message
+    occurred_at: UtcDatetime = Field(description="When it happened, from the source, UTC.")
+    received_at: UtcDatetime = Field(description="When the connector took it, UTC.")
+    external_id: str = Field(min_length=1, description="The provider's own id for the event.")
+    thread_key: str | None = None
+    in_reply_to: uuid.UUID | None = None
+    sender: Party
+    recipients: list[Party] = Field(default_factory=list)
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = Field(default=None, description="Kept as received; sanitized only when shown.")
+    attachments: list[Attachment] = Field(default_factory=list)
+    call: CallInfo | None = None
+    status: StatusUpdate | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    raw_ref: str | None = None
+
+    @classmethod
+    def build(cls, **fields: Any) -> Interaction:
+        """Construct with the deterministic id derived from channel, account and external id."""
+        fields.setdefault(
+            "interaction_id",
+            interaction_id_for(str(fields["channel"]), str(fields["account"]), str(fields["external_id"])),
+        )
+        return cls(**fields)
+
+    @model_validator(mode="after")
+    def _kind_consistency(self) -> Self:
+        if self.kind in (InteractionKind.status, InteractionKind.edit) and self.status is None:
+            raise ValueError(f"a {self.kind.value} interaction must say which interaction it updates")
+        if self.schema_version != SCHEMA_VERSION:
+            raise ValueError(f"schema_version {self.schema_version} is not {SCHEMA_VERSION}")
+        return self
+
+    def customer_parties(self) -> list[Party]:
+        """The customer side: the sender of what came in, the recipients of what we sent."""
+        return [self.sender] if self.direction is Direction.inbound else list(self.recipients)
+
+    def customer_identifiers(self) -> list[Identifier]:
+        seen: dict[str, Identifier] = {}
+        for party in self.customer_parties():
+            for identifier in party.identifiers:
+                seen.setdefault(identifier.key, identifier)
+        return list(seen.values())
+
+    def customer_display_name(self) -> str | None:
+        for party in self.customer_parties():
+            if party.display_name:
+                return party.display_name
+        return None
+
+    def routing_key(self) -> bytes:
+        """Kafka key: one customer's interactions share a partition and stay in order.
+
+        A hash, not the identifier itself, so no personal data sits in keys that tools print.
+        """
+        identifiers = sorted(i.key for i in self.customer_identifiers())
+        basis = identifiers[0] if identifiers else str(self.interaction_id)
+        return hashlib.sha256(basis.encode()).hexdigest()[:32].encode()

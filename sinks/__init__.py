@@ -1,0 +1,1 @@
+"""Sinks: the timeline in PostgreSQL (migrations, batched idempotent writer, queries) and the topic publisher."""

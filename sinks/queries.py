@@ -1,0 +1,114 @@
+"""Reads for the console and API: contact search, one contact, a timeline page.
+
+A contact that was merged away resolves to its survivor, and a survivor's timeline includes
+the rows of every contact merged into it (one hop: ``merged_into`` always names the survivor).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+from psycopg import AsyncConnection
+
+from schemas.contact import Contact
+from schemas.errors import InvalidPayload
+from sinks.contact_store import snapshots
+
+Conn = AsyncConnection[tuple[object, ...]]
+Order = Literal["desc", "asc"]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def encode_cursor(occurred_at: datetime, interaction_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([occurred_at.isoformat(), str(interaction_id)])).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        at, iid = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(at), uuid.UUID(iid)
+    except (ValueError, TypeError) as exc:
+        raise InvalidPayload("cursor is not valid") from exc
+
+
+async def resolve(conn: Conn, contact_id: uuid.UUID) -> uuid.UUID | None:
+    cur = await conn.execute(
+        "SELECT coalesce(merged_into, contact_id) FROM contacts WHERE contact_id = %s", (contact_id,)
+    )
+    row = await cur.fetchone()
+    return row[0] if row else None  # type: ignore[return-value]
+
+
+async def get_contact(conn: Conn, contact_id: uuid.UUID) -> Contact | None:
+    survivor = await resolve(conn, contact_id)
+    if survivor is None:
+        return None
+    found = await snapshots(conn, [survivor])
+    return found[0] if found else None
+
+
+async def search_contacts(conn: Conn, *, keys: list[str], name: str | None, limit: int) -> list[Contact]:
+    """Exact match on any normalized identifier key, or a case-insensitive name substring."""
+    kinds = [k.partition(":")[0] for k in keys]
+    values = [k.partition(":")[2] for k in keys]
+    pattern = None
+    if name:
+        pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    cur = await conn.execute(
+        """
+        SELECT DISTINCT coalesce(c.merged_into, c.contact_id) AS id
+          FROM contacts c
+         WHERE c.contact_id IN (
+                 SELECT ci.contact_id FROM contact_identifiers ci
+                   JOIN unnest(%s::text[], %s::text[]) AS k(kind, value)
+                     ON ci.kind = k.kind AND ci.value = k.value)
+            OR (%s::text IS NOT NULL AND c.display_name ILIKE %s)
+         LIMIT %s
+        """,
+        (kinds, values, pattern, pattern, limit),
+    )
+    ids = [row[0] for row in await cur.fetchall()]
+    return sorted(await snapshots(conn, ids), key=lambda c: (c.display_name or "", str(c.contact_id)))  # type: ignore[arg-type]
+
+
+async def timeline(conn: Conn, contact_id: uuid.UUID, *, limit: int, cursor: str | None, order: Order) -> Page | None:
+    survivor = await resolve(conn, contact_id)
+    if survivor is None:
+        return None
+    after = decode_cursor(cursor) if cursor else None
+    op, direction = (">", "ASC") if order == "asc" else ("<", "DESC")
+    # op/direction come from the two literals above, never from input.
+    query = f"""
+        SELECT i.occurred_at, i.interaction_id, i.document, i.delivery_status
+          FROM interactions i
+         WHERE i.contact_id IN (SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s)
+           AND (%s::timestamptz IS NULL OR (i.occurred_at, i.interaction_id) {op} (%s::timestamptz, %s::uuid))
+         ORDER BY i.occurred_at {direction}, i.interaction_id {direction}
+         LIMIT %s
+    """  # noqa: S608
+    cur = await conn.execute(
+        query.encode(),
+        (survivor, survivor, after and after[0], after and after[0], after and after[1], limit + 1),
+    )
+    rows = await cur.fetchall()
+    items = []
+    for _, _, document, delivery_status in rows[:limit]:
+        item = dict(document)  # type: ignore[call-overload]
+        item["contact_id"] = str(survivor)
+        item["delivery_status"] = delivery_status
+        items.append(item)
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last[0], last[1])  # type: ignore[arg-type]
+    return Page(items, next_cursor)
