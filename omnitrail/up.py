@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import sys
+from types import FrameType
 
 import structlog
 import uvicorn
@@ -54,6 +55,18 @@ def _banner(app_settings: AppSettings, addresses: Addresses, broker: EmbeddedBro
     return "\n".join(lines)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the stop signal after serving; the supervisor still has a stack to stop."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM before/after serving: unwind through the cleanup below
+
+
 class WorkerSupervisor:
     """Runs ``omnitrail worker`` as a child process and restarts it if it exits unexpectedly."""
 
@@ -89,7 +102,7 @@ async def serve(
 ) -> None:
     roles = Roles(connectors=registry.enabled_push(app_settings), console=True, needs_pipeline=True)
     app = build_app(app_settings, kafka_settings, addresses, roles)
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(app, host=app_settings.http_host, port=app_settings.http_port, log_config=None, access_log=False)
     )
     supervisor = WorkerSupervisor(env)
@@ -113,6 +126,7 @@ def run(app_settings: AppSettings, kafka_settings: KafkaSettings, *, demo: bool 
     broker = EmbeddedBroker(log_path=data_dir / "broker.log") if kafka_settings.bootstrap is None else None
     pg = EmbeddedPostgres(data_dir / "postgres") if app_settings.database_url is None else None
     env = dict(os.environ)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if broker:
             broker.start()
@@ -144,6 +158,8 @@ def run(app_settings: AppSettings, kafka_settings: KafkaSettings, *, demo: bool 
         )
         print(_banner(app_settings, addresses, broker, pg is not None), flush=True)
         asyncio.run(serve(app_settings, kafka_settings, addresses, env))
+    except KeyboardInterrupt:
+        pass
     finally:
         clear_state(data_dir)
         if pg:

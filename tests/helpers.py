@@ -1,0 +1,65 @@
+"""Shared test helpers: Twilio request signing exactly as Twilio does it, corpus builders."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from schemas.identifiers import Identifier, IdentifierKind
+from schemas.interaction import Channel, Direction, Interaction, Party, Provider
+
+AUTH_TOKEN = "test-auth-token-0123456789"
+
+
+def twilio_signature(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
+    """Twilio's documented algorithm: HMAC-SHA1 over URL + each sorted key and value, base64."""
+    payload = url + "".join(k + params[k] for k in sorted(params))
+    return base64.b64encode(hmac.new(token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
+
+
+def inbound_sms(
+    sid: str, phone: str, body: str = "Olá, preciso de ajuda com a encomenda", **extra: str
+) -> dict[str, str]:
+    """The parameters Twilio documents for an incoming message webhook."""
+    return {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "MessagingServiceSid": "MG" + "1" * 32,
+        "From": phone,
+        "To": "+351210000000",
+        "Body": body,
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "FromCountry": "PT",
+        "ToCountry": "PT",
+        "ApiVersion": "2010-04-01",
+        "SmsStatus": "received",
+        **extra,
+    }
+
+
+def signed(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> tuple[bytes, dict[str, str]]:
+    return urlencode(params).encode(), {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": twilio_signature(url, params, token),
+    }
+
+
+def sms_interaction(n: int, phone: str, text: str = "hello") -> Interaction:
+    now = datetime.now(UTC)
+    return Interaction.build(
+        channel=Channel.sms,
+        provider=Provider.twilio,
+        account="+351210000000",
+        direction=Direction.inbound,
+        occurred_at=now,
+        received_at=now,
+        external_id=f"SMT{n:010d}",
+        sender=Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=phone)]),
+        recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.phone, value="+351210000000")])],
+        text=text,
+    )

@@ -1,0 +1,130 @@
+"""Runs the real ``omnitrail up`` process tree for integration tests, and reads topics back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import psutil
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from omnitrail.local_stack import free_port
+from tests.helpers import AUTH_TOKEN
+
+T = TypeVar("T")
+AGENT = {"Authorization": "Bearer agent-token"}
+ADMIN = {"Authorization": "Bearer admin-token"}
+#: Short consumer-group timeouts: a join in seconds, a killed worker's partitions back fast.
+FAST_GROUP = {
+    "OMNITRAIL_KAFKA_SESSION_TIMEOUT_S": "6",
+    "OMNITRAIL_KAFKA_HEARTBEAT_INTERVAL_S": "1",
+    "OMNITRAIL_KAFKA_REBALANCE_TIMEOUT_S": "6",
+}
+
+
+@dataclass
+class Stack:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def worker_pids(self) -> list[int]:
+        return [
+            p.pid for p in psutil.Process(self.proc.pid).children(recursive=True) if "worker" in " ".join(p.cmdline())
+        ]
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(40)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRAIL_")}
+    env.update(overrides)
+    return env
+
+
+def start_up(tmp: Path, *, bootstrap: str | None = None, database_url: str | None = None, **extra: str) -> Stack:
+    port = free_port()
+    env = clean_env(
+        OMNITRAIL_HTTP_PORT=str(port),
+        OMNITRAIL_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        OMNITRAIL_DATA_DIR=str(tmp / ".omnitrail"),
+        OMNITRAIL_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        OMNITRAIL_API_TOKENS="agent-token:agent,admin-token:admin",
+        OMNITRAIL_WORKER_BATCH_WINDOW_MS="20",
+        **FAST_GROUP,
+        **extra,
+    )
+    if bootstrap:
+        env.update(OMNITRAIL_KAFKA_BOOTSTRAP=bootstrap, OMNITRAIL_KAFKA_IDEMPOTENCE="false")
+    if database_url:
+        env["OMNITRAIL_DATABASE_URL"] = database_url
+    log_path = tmp / "omnitrail-up.log"
+    with log_path.open("wb") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "omnitrail", "up"], env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT
+        )
+    stack = Stack(proc, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"omnitrail up exited {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(stack.url + "/readyz", timeout=2).status_code == 200:
+                return stack
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    stack.stop()
+    raise RuntimeError(f"omnitrail up not ready in 90 s:\n{log_path.read_text()[-3000:]}")
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float = 60, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout:.0f}s (last: {result!r})")
+        await asyncio.sleep(0.2)
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+    """Everything on the topic right now, from the beginning of every partition."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+        if not partitions:
+            await consumer.client.force_metadata_update()
+            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        records: list[tuple[bytes | None, bytes | None]] = []
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end[tp] for tp in partitions])
+
+        while await behind():
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                records += [(m.key, m.value) for m in messages]
+        return records
+    finally:
+        await consumer.stop()

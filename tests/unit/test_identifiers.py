@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from schemas.errors import InvalidPayload
+from schemas.identifiers import Identifier, IdentifierKind, normalize_email, normalize_phone
+from schemas.ids import contact_id_for, interaction_id_for
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "912 345 678",
+        "912345678",
+        "+351 912 345 678",
+        "+351-912-345-678",
+        "00351912345678",
+        "whatsapp:+351912345678",
+        "(+351) 912.345.678",
+        "tel:+351912345678",
+    ],
+)
+def test_every_common_phone_spelling_is_one_e164_number(spelling: str) -> None:
+    assert normalize_phone(spelling, "PT") == "+351912345678"
+
+
+def test_national_spelling_uses_the_configured_default_region() -> None:
+    assert normalize_phone("(415) 555-2671", "US") == "+14155552671"
+    assert normalize_phone("11 91234-5678", "BR") == "+5511912345678"
+
+
+@pytest.mark.parametrize("bad", ["", "hello", "12", "+999999999999999999"])
+def test_garbage_is_not_a_phone(bad: str) -> None:
+    with pytest.raises(InvalidPayload):
+        normalize_phone(bad, "PT")
+
+
+def test_emails_are_trimmed_and_lower_cased() -> None:
+    assert normalize_email("  Ana.Silva@Example.PT ") == "ana.silva@example.pt"
+    assert normalize_email("<mailto:Ana@x.com>") == "ana@x.com"
+    with pytest.raises(InvalidPayload):
+        normalize_email("ana at example")
+
+
+def test_whatsapp_number_is_the_same_phone_identifier_as_sms() -> None:
+    wa = Identifier.of(IdentifierKind.whatsapp, "whatsapp:+351912345678")
+    sms = Identifier.of(IdentifierKind.phone, "912 345 678")
+    assert wa == sms
+    assert wa.key == "phone:+351912345678"
+
+
+def test_identifiers_from_the_wire_must_already_be_normalized() -> None:
+    with pytest.raises(ValueError, match="E.164"):
+        Identifier(kind=IdentifierKind.phone, value="912 345 678")
+    with pytest.raises(ValueError, match="normalized"):
+        Identifier(kind=IdentifierKind.email, value="Ana@X.com")
+
+
+def test_ids_are_deterministic_and_distinct() -> None:
+    a = interaction_id_for("sms", "+351210000000", "SM1")
+    assert a == interaction_id_for("sms", "+351210000000", "SM1")
+    assert a != interaction_id_for("sms", "+351210000000", "SM2")
+    assert a != interaction_id_for("whatsapp", "+351210000000", "SM1")
+    assert a.version == 5
+    assert contact_id_for("phone:+351912345678") == contact_id_for("phone:+351912345678")
+    assert isinstance(contact_id_for("x"), uuid.UUID)

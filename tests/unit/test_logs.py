@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+import structlog
+
+from omnitrail import logs
+
+
+@pytest.fixture
+def captured(capsys: pytest.CaptureFixture[str]):
+    logs.configure("info", "json")
+    yield capsys
+    logging.getLogger().handlers.clear()
+
+
+def test_personal_data_never_reaches_the_log_output(captured) -> None:
+    log = structlog.get_logger("test")
+    log.info(
+        "ingested message from ana.silva@example.pt at +351 912 345 678",
+        body="Olá, a minha morada é Rua X",
+        frm="+351912345678",
+        details={"email": "ana@x.pt", "note": "call 912345678"},
+        interaction_id="5b60e643-3355-5053-9c25-086be04cafe3",
+        count=20000,
+    )
+    logging.getLogger("thirdparty").warning("user bob@corp.com failed")
+    err = captured.readouterr().err
+    for secret in ("ana.silva@example.pt", "912 345 678", "912345678", "Rua X", "ana@x.pt", "bob@corp.com"):
+        assert secret not in err
+    # What operators need stays: ids, counts, event names.
+    assert "5b60e643-3355-5053-9c25-086be04cafe3" in err
+    assert "20000" in err
+    assert "ingested message" in err
+
+
+def test_scrub_keeps_timestamps_and_uuids() -> None:
+    text = "at 2026-11-22T08:57:41Z id 5b60e643-3355-5053-9c25-086be04cafe3 partition 3 offset 1234"
+    assert logs.scrub(text) == text

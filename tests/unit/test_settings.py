@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from omnitrail.registry import SETTINGS_CLASSES
+from omnitrail.settings import AppSettings, KafkaSettings
+from schemas.config import load, reject_unknown_env
+from schemas.errors import FatalError
+
+
+def test_unknown_variable_is_rejected_by_name() -> None:
+    with pytest.raises(FatalError, match="OMNITRAIL_KAFKA_BOOTSTRAPS"):
+        reject_unknown_env(list(SETTINGS_CLASSES), {"OMNITRAIL_KAFKA_BOOTSTRAPS": "x", "PATH": "/bin"})
+    reject_unknown_env(list(SETTINGS_CLASSES), {"OMNITRAIL_KAFKA_BOOTSTRAP": "x", "OMNITRAIL_TWILIO_AUTH_TOKEN": "t"})
+
+
+def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNITRAIL_HTTP_PORT", "eighty")
+    with pytest.raises(FatalError, match="OMNITRAIL_HTTP_PORT"):
+        load(AppSettings)
+
+
+def test_api_tokens_parse_and_bad_roles_are_refused() -> None:
+    assert AppSettings(api_tokens="a1:agent, b2:admin").tokens() == {"a1": "agent", "b2": "admin"}  # type: ignore[arg-type]
+    with pytest.raises(FatalError, match="OMNITRAIL_API_TOKENS"):
+        AppSettings(api_tokens="a1:root").tokens()  # type: ignore[arg-type]
+
+
+def test_secrets_do_not_print(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNITRAIL_KAFKA_SASL_PASSWORD", "hunter2")
+    assert "hunter2" not in repr(load(KafkaSettings))
+
+
+def test_toml_file_supplies_settings_env_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "omnitrail.toml"
+    config.write_text('http_port = 9000\ndefault_region = "br"\n[kafka]\npartitions = 6\n')
+    monkeypatch.setenv("OMNITRAIL_CONFIG", str(config))
+    monkeypatch.setenv("OMNITRAIL_HTTP_PORT", "9100")
+    app = load(AppSettings)
+    assert (app.http_port, app.default_region) == (9100, "BR")
+    assert load(KafkaSettings).partitions == 6
