@@ -17,7 +17,7 @@ from schemas.errors import InvalidPayload
 from schemas.identifiers import IdentifierKind, normalize_email, normalize_phone
 from sinks import queries
 
-Conn = AsyncConnection[tuple[object, ...]]
+Conn = AsyncConnection[tuple[Any, ...]]
 ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
 _HANDLE_KINDS = (
     IdentifierKind.telegram,

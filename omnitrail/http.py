@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Response
@@ -25,7 +26,7 @@ from omnitrail.settings import AppSettings, KafkaSettings
 from sinks import heartbeat, migrate
 
 log = structlog.get_logger(__name__)
-Conn = AsyncConnection[tuple[object, ...]]
+Conn = AsyncConnection[tuple[Any, ...]]
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from typing import Any
 
@@ -70,10 +71,9 @@ async def create_topics(settings: KafkaSettings, bootstrap: str) -> list[str]:
         existing = set(await admin.list_topics())
         missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
         if missing:
-            try:
+            # A concurrent `topics create` may have made them meanwhile: the goal is reached.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # created by a concurrent `topics create`: the goal is reached
             log.info("topics.created", topics=[t.name for t in missing])
         return [t.name for t in missing]
     finally:

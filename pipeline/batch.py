@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from psycopg import AsyncConnection
@@ -28,7 +29,7 @@ from schemas.interaction import Interaction, InteractionKind
 from sinks import contact_store, interaction_store, outbox, update_store
 
 log = structlog.get_logger(__name__)
-Conn = AsyncConnection[tuple[object, ...]]
+Conn = AsyncConnection[tuple[Any, ...]]
 Publish = Callable[[Sequence[tuple[str, bytes | None, bytes | None]]], Awaitable[None]]
 _UPDATES = (InteractionKind.status, InteractionKind.edit)
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 from psycopg import AsyncConnection
@@ -18,7 +19,7 @@ from psycopg import AsyncConnection
 from schemas.contact import Contact
 from schemas.identifiers import Identifier
 
-Conn = AsyncConnection[tuple[object, ...]]
+Conn = AsyncConnection[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ async def owners(conn: Conn, keys: Iterable[str]) -> list[OwnerRow]:
         """,
         (kinds, values),
     )
-    return [OwnerRow(str(k), cid, at) for k, cid, at in await cur.fetchall()]  # type: ignore[misc]
+    return [OwnerRow(str(k), cid, at) for k, cid, at in await cur.fetchall()]
 
 
 async def create_contacts(conn: Conn, contacts: list[tuple[uuid.UUID, str | None]]) -> set[uuid.UUID]:
@@ -67,7 +68,7 @@ async def create_contacts(conn: Conn, contacts: list[tuple[uuid.UUID, str | None
         """,
         ([c[0] for c in ordered], [c[1] for c in ordered]),
     )
-    return {row[0] for row in await cur.fetchall()}  # type: ignore[misc]
+    return {row[0] for row in await cur.fetchall()}
 
 
 async def link(conn: Conn, links: list[tuple[Identifier, uuid.UUID]], *, rule: str, source: str) -> None:
@@ -111,7 +112,7 @@ async def merge(conn: Conn, survivor: uuid.UUID, losers: list[uuid.UUID], *, cau
         "SELECT contact_id, merged_into FROM contacts WHERE contact_id = ANY(%s) ORDER BY contact_id FOR UPDATE",
         (ids,),
     )
-    state = {row[0]: row[1] for row in await cur.fetchall()}  # type: ignore[misc]
+    state = {row[0]: row[1] for row in await cur.fetchall()}
     if state.get(survivor) is not None:
         return []  # the survivor itself was merged meanwhile; the caller retries with fresh owners
     merged = []
@@ -122,7 +123,7 @@ async def merge(conn: Conn, survivor: uuid.UUID, losers: list[uuid.UUID], *, cau
             "UPDATE contact_identifiers SET contact_id = %s WHERE contact_id = %s RETURNING kind, value",
             (survivor, loser),
         )
-        moved = [{"kind": k, "value": v} for k, v in await cur.fetchall()]  # type: ignore[misc]
+        moved = [{"kind": k, "value": v} for k, v in await cur.fetchall()]
         await conn.execute(
             "UPDATE contacts SET merged_into = %s, updated_at = clock_timestamp()"
             " WHERE contact_id = %s OR merged_into = %s",
@@ -162,5 +163,5 @@ async def snapshots(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> list[Contac
             merged_into=merged_into,
             identifiers=[Identifier.model_construct(kind=k, value=v) for k, v in zip(kinds, values, strict=True)],
         )
-        for cid, name, created, updated, merged_into, kinds, values in await cur.fetchall()  # type: ignore[misc]
+        for cid, name, created, updated, merged_into, kinds, values in await cur.fetchall()
     ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from psycopg import AsyncConnection
 
-Conn = AsyncConnection[tuple[object, ...]]
+Conn = AsyncConnection[tuple[Any, ...]]
 
 
 async def beat(conn: Conn, worker_id: str, assignment: str) -> None:
@@ -27,4 +29,4 @@ async def live_workers(conn: Conn, *, within_seconds: float) -> int:
         (within_seconds,),
     )
     row = await cur.fetchone()
-    return int(row[0]) if row else 0  # type: ignore[call-overload]
+    return int(row[0]) if row else 0

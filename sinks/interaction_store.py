@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from psycopg import AsyncConnection
 
 from schemas.interaction import Interaction
 
-Conn = AsyncConnection[tuple[object, ...]]
+Conn = AsyncConnection[tuple[Any, ...]]
 
 
 async def insert(conn: Conn, rows: list[tuple[uuid.UUID, Interaction, str]]) -> set[uuid.UUID]:
@@ -42,4 +43,4 @@ async def insert(conn: Conn, rows: list[tuple[uuid.UUID, Interaction, str]]) -> 
             [r[2] for r in rows],
         ),
     )
-    return {row[0] for row in await cur.fetchall()}  # type: ignore[misc]
+    return {row[0] for row in await cur.fetchall()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 import structlog
@@ -37,7 +38,7 @@ def available() -> list[Migration]:
 LATEST = max(m.version for m in available())
 
 
-async def applied_version(conn: psycopg.AsyncConnection[object]) -> int:
+async def applied_version(conn: psycopg.AsyncConnection[Any]) -> int:
     """Highest applied version, 0 for an empty database."""
     row = await (await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")).fetchone()
     if not row or not row[0]:

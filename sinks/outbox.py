@@ -9,11 +9,12 @@ key, and can drop copies by ``event_id``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-Conn = AsyncConnection[tuple[object, ...]]
+Conn = AsyncConnection[tuple[Any, ...]]
 Record = tuple[str, bytes | None, bytes | None]
 Publish = Callable[[Sequence[Record]], Awaitable[None]]
 
@@ -39,7 +40,7 @@ async def drain(pool: AsyncConnectionPool[Conn], publish: Publish, *, limit: int
             rows = await cur.fetchall()
             if not rows:
                 return total
-            await publish([(str(t), k, v) for _, t, k, v in rows])  # type: ignore[misc]
+            await publish([(str(t), k, v) for _, t, k, v in rows])
             await conn.execute("DELETE FROM timeline_outbox WHERE seq = ANY(%s)", ([r[0] for r in rows],))
             total += len(rows)
         if len(rows) < limit:

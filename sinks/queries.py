@@ -19,7 +19,7 @@ from schemas.contact import Contact
 from schemas.errors import InvalidPayload
 from sinks.contact_store import snapshots
 
-Conn = AsyncConnection[tuple[object, ...]]
+Conn = AsyncConnection[tuple[Any, ...]]
 Order = Literal["desc", "asc"]
 
 
@@ -46,7 +46,7 @@ async def resolve(conn: Conn, contact_id: uuid.UUID) -> uuid.UUID | None:
         "SELECT coalesce(merged_into, contact_id) FROM contacts WHERE contact_id = %s", (contact_id,)
     )
     row = await cur.fetchone()
-    return row[0] if row else None  # type: ignore[return-value]
+    return row[0] if row else None
 
 
 async def get_contact(conn: Conn, contact_id: uuid.UUID) -> Contact | None:
@@ -78,7 +78,7 @@ async def search_contacts(conn: Conn, *, keys: list[str], name: str | None, limi
         (kinds, values, pattern, pattern, limit),
     )
     ids = [row[0] for row in await cur.fetchall()]
-    return sorted(await snapshots(conn, ids), key=lambda c: (c.display_name or "", str(c.contact_id)))  # type: ignore[arg-type]
+    return sorted(await snapshots(conn, ids), key=lambda c: (c.display_name or "", str(c.contact_id)))
 
 
 async def timeline(conn: Conn, contact_id: uuid.UUID, *, limit: int, cursor: str | None, order: Order) -> Page | None:
@@ -103,12 +103,12 @@ async def timeline(conn: Conn, contact_id: uuid.UUID, *, limit: int, cursor: str
     rows = await cur.fetchall()
     items = []
     for _, _, document, delivery_status in rows[:limit]:
-        item = dict(document)  # type: ignore[call-overload]
+        item = dict(document)
         item["contact_id"] = str(survivor)
         item["delivery_status"] = delivery_status
         items.append(item)
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor(last[0], last[1])  # type: ignore[arg-type]
+        next_cursor = encode_cursor(last[0], last[1])
     return Page(items, next_cursor)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from psycopg import AsyncConnection
 
 from schemas.interaction import Interaction, InteractionKind
 
-Conn = AsyncConnection[tuple[object, ...]]
+Conn = AsyncConnection[tuple[Any, ...]]
 
 
 async def apply(conn: Conn, updates: list[Interaction]) -> list[tuple[uuid.UUID, Interaction]]:
@@ -34,5 +35,5 @@ async def apply(conn: Conn, updates: list[Interaction]) -> list[tuple[uuid.UUID,
             )
         row = await cur.fetchone()
         if row is not None:
-            applied.append((row[0], update))  # type: ignore[arg-type]
+            applied.append((row[0], update))
     return applied

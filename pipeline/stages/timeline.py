@@ -26,7 +26,7 @@ def _event(kind: TimelineEventType, contact_id: uuid.UUID, *id_parts: str, **bod
         type=kind,
         contact_id=contact_id,
         occurred_at=datetime.now(UTC),
-        **body,  # type: ignore[arg-type]  # interaction= / contact= only
+        **body,  # interaction= / contact= only
     )
     return OutboxRecord(topics.TIMELINE, str(contact_id).encode(), event.model_dump_json().encode())
 

@@ -37,7 +37,7 @@ async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 def a_phone() -> tuple[str, str]:
     """A fresh Portuguese mobile, as (national spelling, E.164)."""
-    digits = f"9{random.randint(10_000_000, 99_999_999)}"  # noqa: S311
+    digits = f"9{random.randint(10_000_000, 99_999_999)}"
     return f"{digits[:3]} {digits[3:6]} {digits[6:]}", f"+351{digits}"
 
 
@@ -68,7 +68,8 @@ async def test_signed_sms_appears_in_the_customers_timeline(client, stack) -> No
     sid = f"SM{uuid.uuid4().hex}"
     response = await post_sms(client, stack, inbound_sms(sid, national, body="Olá! A encomenda 123 não chegou."))
     assert response.status_code == 200
-    assert response.text.startswith("<?xml") and "<Response" in response.text
+    assert response.text.startswith("<?xml")
+    assert "<Response" in response.text
 
     contact = await eventually(lambda: contact_for(client, e164), what="contact")
     assert contact["identifiers"] == [{"kind": "phone", "value": e164}]
@@ -78,7 +79,9 @@ async def test_signed_sms_appears_in_the_customers_timeline(client, stack) -> No
     page = (await client.get(f"/api/v1/contacts/{contact['contact_id']}/timeline", headers=AGENT)).json()
     [item] = page["items"]
     assert item["external_id"] == sid
-    assert item["channel"] == "sms" and item["direction"] == "inbound" and item["provider"] == "twilio"
+    assert item["channel"] == "sms"
+    assert item["direction"] == "inbound"
+    assert item["provider"] == "twilio"
     assert item["text"] == "Olá! A encomenda 123 não chegou."
     assert item["contact_id"] == contact["contact_id"]
     assert page["next_cursor"] is None
@@ -151,7 +154,8 @@ async def test_unnormalizable_payload_is_400_and_dead_lettered_with_raw_bytes(cl
 
     record = await eventually(dead_letter, what="dead letter")
     assert base64.b64decode(record["raw_base64"]) == body
-    assert record["source"] == "twilio.messages" and "phone" in record["reason"]
+    assert record["source"] == "twilio.messages"
+    assert "phone" in record["reason"]
 
 
 async def test_api_requires_a_valid_token(client) -> None:
@@ -192,4 +196,5 @@ def test_log_output_has_no_personal_data(stack: Stack) -> None:
     """Everything `omnitrail up` logged during the tests above: no phone numbers, no message text."""
     text = Path(stack.log_path).read_text()
     assert "+351210000000" not in text
-    assert "Olá" not in text and "encomenda" not in text
+    assert "Olá" not in text
+    assert "encomenda" not in text

@@ -52,7 +52,7 @@ def test_whatsapp_number_is_the_same_phone_identifier_as_sms() -> None:
 
 
 def test_identifiers_from_the_wire_must_already_be_normalized() -> None:
-    with pytest.raises(ValueError, match="E.164"):
+    with pytest.raises(ValueError, match=r"E\.164"):
         Identifier(kind=IdentifierKind.phone, value="912 345 678")
     with pytest.raises(ValueError, match="normalized"):
         Identifier(kind=IdentifierKind.email, value="Ana@X.com")

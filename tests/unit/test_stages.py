@@ -51,7 +51,8 @@ def test_interactions_sharing_an_identifier_in_one_batch_are_one_person() -> Non
 def test_new_person_gets_a_deterministic_contact_and_oldest_existing_contact_survives() -> None:
     [person] = group_by_person([sms_interaction(1, "+351911111111")])
     [fresh] = decide([person], {})
-    assert fresh.is_new and fresh.contact_id == contact_id_for("phone:+351911111111")
+    assert fresh.is_new
+    assert fresh.contact_id == contact_id_for("phone:+351911111111")
 
     both = sms_interaction(2, "+351911111111").model_copy(
         update={
@@ -68,7 +69,8 @@ def test_new_person_gets_a_deterministic_contact_and_oldest_existing_contact_sur
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     owners = {"phone:+351911111111": Owner(young, t0 + timedelta(days=1)), "email:ana@x.pt": Owner(old, t0)}
     [decision] = decide(group_by_person([both]), owners)
-    assert decision.contact_id == old and not decision.is_new
+    assert decision.contact_id == old
+    assert not decision.is_new
     assert decision.merge_from == [young]
     assert [i.key for i in decision.new_links] == ["telegram:4242"]
 

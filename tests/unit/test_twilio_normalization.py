@@ -14,7 +14,8 @@ NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 def test_inbound_sms_becomes_an_inbound_interaction_of_the_sender() -> None:
     i = normalize_inbound_message(inbound_sms("SMa1", "912 345 678"), default_region="PT", received_at=NOW)
-    assert i.channel is Channel.sms and i.direction is Direction.inbound
+    assert i.channel is Channel.sms
+    assert i.direction is Direction.inbound
     assert i.account == "+351210000000"
     assert [x.key for x in i.customer_identifiers()] == ["phone:+351912345678"]
     assert i.text == "Olá, preciso de ajuda com a encomenda"

@@ -57,7 +57,8 @@ async def test_bad_or_missing_signature_is_403_and_nothing_is_ingested(client, e
         headers["X-Twilio-Signature"] = signature or headers["X-Twilio-Signature"]
     response = await client.post("/webhooks/twilio/messages", content=body, headers=headers)
     assert response.status_code == 403
-    assert emitter.interactions == [] and emitter.dead_letters == []
+    assert emitter.interactions == []
+    assert emitter.dead_letters == []
 
 
 async def test_tampered_body_fails_the_signature(client, emitter) -> None:
@@ -74,7 +75,8 @@ async def test_signed_but_invalid_payload_is_400_and_dead_lettered_with_raw_byte
     assert emitter.interactions == []
     [dead] = emitter.dead_letters
     assert base64.b64decode(dead.raw_base64) == body
-    assert dead.source == "twilio.messages" and "phone" in dead.reason
+    assert dead.source == "twilio.messages"
+    assert "phone" in dead.reason
 
 
 async def test_broker_down_answers_503_so_twilio_retries(client, emitter) -> None:

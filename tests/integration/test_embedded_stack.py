@@ -1,0 +1,73 @@
+"""`omnitrail up` with nothing configured starts its own broker and PostgreSQL; other commands find them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from omnitrail.local_stack import read_state
+from tests.helpers import inbound_sms, signed
+from tests.integration.stack import AGENT, clean_env, start_up
+
+pytestmark = pytest.mark.integration
+
+
+def omnitrail(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = clean_env(OMNITRAIL_DATA_DIR=str(tmp / ".omnitrail"))
+    return subprocess.run(
+        [sys.executable, "-m", "omnitrail", *args], env=env, cwd=tmp, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_embedded_stack_end_to_end_and_clean_shutdown(tmp_path: Path) -> None:
+    stack = start_up(tmp_path)  # no OMNITRAIL_KAFKA_BOOTSTRAP, no OMNITRAIL_DATABASE_URL
+    try:
+        state = read_state(tmp_path / ".omnitrail")
+        assert state is not None
+        assert state.embedded_broker
+        assert state.embedded_database
+        children = psutil.Process(stack.proc.pid).children(recursive=True)
+        names = " ".join(" ".join(c.cmdline()) for c in children)
+        assert "tansu" in names
+        assert "worker" in names
+        # pg_ctl daemonizes PostgreSQL: it is found through its pid file, not as a child.
+        postmaster = int((tmp_path / ".omnitrail" / "postgres" / "postmaster.pid").read_text().split()[0])
+        assert psutil.pid_exists(postmaster)
+        banner = stack.log_path.read_text()
+        assert "IN MEMORY" in banner
+        assert state.kafka_bootstrap in banner
+
+        # Other commands with the same data directory find the running stack by themselves.
+        topics = omnitrail(tmp_path, "topics", "create")
+        assert topics.returncode == 0, topics.stderr
+        assert "nothing, all exist" in topics.stdout
+        migrated = omnitrail(tmp_path, "migrate")
+        assert migrated.returncode == 0
+        assert "up to date" in migrated.stdout
+
+        body, headers = signed(stack.url + "/webhooks/twilio/messages", inbound_sms("SMembedded1", "933 444 555"))
+        assert httpx.post(stack.url + "/webhooks/twilio/messages", content=body, headers=headers).status_code == 200
+        found = None
+        for _ in range(150):
+            items = httpx.get(stack.url + "/api/v1/contacts", params={"q": "933444555"}, headers=AGENT).json()["items"]
+            if items:
+                found = items[0]
+                break
+            time.sleep(0.2)
+        assert found is not None
+    finally:
+        code = stack.stop()
+    assert code == 0
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert not psutil.pid_exists(postmaster) or psutil.Process(postmaster).status() == psutil.STATUS_ZOMBIE
+    assert read_state(tmp_path / ".omnitrail") is None
+    # Without a running stack, commands say what to do instead of hanging.
+    orphan = omnitrail(tmp_path, "topics", "create")
+    assert orphan.returncode == 2
+    assert "OMNITRAIL_KAFKA_BOOTSTRAP" in orphan.stderr
