@@ -18,7 +18,8 @@ from types import FrameType
 import structlog
 import uvicorn
 
-from omnitrail import kafka, registry
+from connectors.emitter import KafkaEmitter
+from omnitrail import demo, kafka, registry
 from omnitrail.http import Roles, build_app
 from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
 from omnitrail.runtime import Addresses
@@ -97,8 +98,25 @@ class WorkerSupervisor:
                 await self.proc.wait()
 
 
+async def _demo(kafka_settings: KafkaSettings, addresses: Addresses) -> None:
+    producer = kafka.producer(
+        kafka_settings.model_copy(update={"idempotence": addresses.idempotence}), addresses.kafka_bootstrap
+    )
+    await producer.start()
+    try:
+        count = await demo.ingest(KafkaEmitter(producer))
+    finally:
+        await producer.stop()
+    print(f"Demo: {count} sample interactions sent; try GET /api/v1/contacts?q=910000001", flush=True)
+
+
 async def serve(
-    app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses, env: dict[str, str]
+    app_settings: AppSettings,
+    kafka_settings: KafkaSettings,
+    addresses: Addresses,
+    env: dict[str, str],
+    *,
+    demo_data: bool = False,
 ) -> None:
     roles = Roles(connectors=registry.enabled_push(app_settings), console=True, needs_pipeline=True)
     app = build_app(app_settings, kafka_settings, addresses, roles)
@@ -107,6 +125,8 @@ async def serve(
     )
     supervisor = WorkerSupervisor(env)
     worker_task = asyncio.create_task(supervisor.run())
+    if demo_data:
+        await _demo(kafka_settings, addresses)
     try:
         await server.serve()
     finally:
@@ -157,7 +177,7 @@ def run(app_settings: AppSettings, kafka_settings: KafkaSettings, *, demo: bool 
             ),
         )
         print(_banner(app_settings, addresses, broker, pg is not None), flush=True)
-        asyncio.run(serve(app_settings, kafka_settings, addresses, env))
+        asyncio.run(serve(app_settings, kafka_settings, addresses, env, demo_data=demo))
     except KeyboardInterrupt:
         pass
     finally:

@@ -57,7 +57,9 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def start_up(tmp: Path, *, bootstrap: str | None = None, database_url: str | None = None, **extra: str) -> Stack:
+def start_up(
+    tmp: Path, *args: str, bootstrap: str | None = None, database_url: str | None = None, **extra: str
+) -> Stack:
     port = free_port()
     env = clean_env(
         OMNITRAIL_HTTP_PORT=str(port),
@@ -76,7 +78,7 @@ def start_up(tmp: Path, *, bootstrap: str | None = None, database_url: str | Non
     log_path = tmp / "omnitrail-up.log"
     with log_path.open("wb") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
-            [sys.executable, "-m", "omnitrail", "up"], env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "omnitrail", "up", *args], env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT
         )
     stack = Stack(proc, f"http://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + 90

@@ -26,7 +26,7 @@ def omnitrail(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_embedded_stack_end_to_end_and_clean_shutdown(tmp_path: Path) -> None:
-    stack = start_up(tmp_path)  # no OMNITRAIL_KAFKA_BOOTSTRAP, no OMNITRAIL_DATABASE_URL
+    stack = start_up(tmp_path, "--demo")  # no OMNITRAIL_KAFKA_BOOTSTRAP, no OMNITRAIL_DATABASE_URL
     try:
         state = read_state(tmp_path / ".omnitrail")
         assert state is not None
@@ -61,6 +61,14 @@ def test_embedded_stack_end_to_end_and_clean_shutdown(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert found is not None
+        # --demo: one customer, three interactions on SMS and WhatsApp, one contact.
+        [ana] = httpx.get(stack.url + "/api/v1/contacts", params={"q": "Ana Demo"}, headers=AGENT).json()["items"]
+        timeline = httpx.get(f"{stack.url}/api/v1/contacts/{ana['contact_id']}/timeline", headers=AGENT).json()
+        assert [(i["channel"], i["direction"]) for i in timeline["items"]] == [
+            ("whatsapp", "inbound"),
+            ("sms", "outbound"),
+            ("sms", "inbound"),
+        ]
     finally:
         code = stack.stop()
     assert code == 0
