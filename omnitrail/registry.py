@@ -1,25 +1,65 @@
-"""Which connectors exist, and which are enabled by the current settings."""
+"""Which connectors exist, and which are enabled by the current settings.
+
+Adding a channel is one line in ``CONNECTORS``: its settings class is then validated (unknown
+``OMNITRAIL_*`` variables rejected), ``omnitrail connector NAME`` runs it alone and
+``omnitrail up`` runs it whenever its settings say it is configured.
+"""
 
 from __future__ import annotations
 
-from connectors.base import PushConnector
-from connectors.twilio import TwilioConnector, TwilioSettings
+from connectors.base import Connector
+from connectors.email import EmailConnector
+from connectors.events import EventsConnector
+from connectors.livechat import LivechatConnector
+from connectors.meta import MetaConnector
+from connectors.spool_settings import SpoolSettings
+from connectors.telegram import TelegramConnector
+from connectors.twilio import TwilioConnector
+from connectors.x import XConnector
+from console.auth_limiter import AuthSettings
+from console.settings import ConsoleSettings
+from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.settings import AppSettings, KafkaSettings
+from pipeline.identity_settings import IdentitySettings
+from pipeline.suggestion_settings import SuggestionSettings
 from schemas.config import OmnitrailSettings, load
+from sinks.webhooks.settings import WebhookSinkSettings
 
-PUSH_CONNECTORS: dict[str, type[PushConnector]] = {TwilioConnector.name: TwilioConnector}
-SETTINGS_CLASSES: list[type[OmnitrailSettings]] = [AppSettings, KafkaSettings, TwilioSettings]
+CONNECTORS: dict[str, type[Connector]] = {
+    cls.name: cls
+    for cls in (
+        TwilioConnector,
+        MetaConnector,
+        XConnector,
+        LivechatConnector,
+        EventsConnector,
+        TelegramConnector,
+        EmailConnector,
+    )
+}
+#: Settings of the roles themselves (every process, the pipeline), besides each connector's own.
+ROLE_SETTINGS: list[type[OmnitrailSettings]] = [
+    AppSettings,
+    KafkaSettings,
+    SuggestionSettings,
+    IdentitySettings,
+    WebhookSinkSettings,
+    ConsoleSettings,
+    SpoolSettings,
+    GdprSettings,
+    AuthSettings,
+]
+SETTINGS_CLASSES: list[type[OmnitrailSettings]] = [
+    *ROLE_SETTINGS,
+    *(cls.settings_cls for cls in CONNECTORS.values()),
+]
 
 
-def build_push(name: str, app: AppSettings) -> PushConnector:
-    if name == TwilioConnector.name:
-        return TwilioConnector(load(TwilioSettings), default_region=app.default_region)
-    raise KeyError(name)
+def build(name: str, app: AppSettings) -> Connector:
+    cls = CONNECTORS[name]
+    return cls.create(load(cls.settings_cls), default_region=app.default_region)
 
 
-def enabled_push(app: AppSettings) -> list[PushConnector]:
-    """Connectors whose credentials are configured (a connector without them mounts no routes)."""
-    enabled: list[PushConnector] = []
-    if load(TwilioSettings).auth_token is not None:
-        enabled.append(build_push(TwilioConnector.name, app))
-    return enabled
+def enabled(app: AppSettings) -> list[Connector]:
+    """Connectors whose credentials are configured (one without them mounts no routes and pulls nothing)."""
+    return [build(name, app) for name, cls in CONNECTORS.items() if cls.configured(load(cls.settings_cls))]

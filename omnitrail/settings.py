@@ -49,9 +49,13 @@ class AppSettings(OmnitrailSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    body_timeout_s: float = Field(default=10.0, gt=0, description="A webhook body must arrive whole within this")
     worker_batch_size: int = Field(default=2000, ge=1)
     worker_batch_window_ms: int = Field(default=50, ge=1)
     worker_id: str | None = None
+    worker_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Prometheus port of `omnitrail worker` on OMNITRAIL_HTTP_HOST; 0: off"
+    )
 
     @field_validator("public_url")
     @classmethod

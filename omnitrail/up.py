@@ -19,7 +19,7 @@ import structlog
 import uvicorn
 
 from connectors.emitter import KafkaEmitter
-from omnitrail import demo, kafka, registry
+from omnitrail import demo, kafka, registry, webhook_sink
 from omnitrail.http import Roles, build_app
 from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
 from omnitrail.runtime import Addresses
@@ -118,18 +118,24 @@ async def serve(
     *,
     demo_data: bool = False,
 ) -> None:
-    roles = Roles(connectors=registry.enabled_push(app_settings), console=True, needs_pipeline=True)
+    roles = Roles(connectors=registry.enabled(app_settings), console=True, needs_pipeline=True)
     app = build_app(app_settings, kafka_settings, addresses, roles)
     server = _Server(
         uvicorn.Config(app, host=app_settings.http_host, port=app_settings.http_port, log_config=None, access_log=False)
     )
     supervisor = WorkerSupervisor(env)
     worker_task = asyncio.create_task(supervisor.run())
+    webhooks = webhook_sink.configured()  # the sink runs only when someone subscribed
+    sink_task = asyncio.create_task(webhook_sink.serve(webhooks, kafka_settings, addresses)) if webhooks else None
     if demo_data:
         await _demo(kafka_settings, addresses)
     try:
         await server.serve()
     finally:
+        if sink_task:
+            sink_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sink_task
         await supervisor.stop()
         worker_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

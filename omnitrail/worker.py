@@ -9,32 +9,63 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from omnitrail import kafka
+from omnitrail.gdpr_settings import GdprSettings
+from omnitrail.metrics_server import serve_metrics
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings, KafkaSettings
 from pipeline.app import WorkerConfig, create_app
 from pipeline.batch import BatchProcessor
-from sinks import heartbeat
+from pipeline.identity_settings import IdentitySettings
+from pipeline.poison import PoisonIsolation
+from pipeline.stages.erasure_guard import ErasureGuard
+from pipeline.suggestion_engine import SuggestionEngine
+from pipeline.suggestion_settings import SuggestionSettings
+from schemas.config import load
+from sinks import checkpoint_age, heartbeat
 from sinks.publisher import TopicPublisher
 
 Conn = AsyncConnection[tuple[Any, ...]]
 
 
-def build(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses) -> faust.App:
+def build(
+    app_settings: AppSettings,
+    kafka_settings: KafkaSettings,
+    addresses: Addresses,
+    suggestion_settings: SuggestionSettings | None = None,
+) -> faust.App:
     kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
+    suggestion_settings = suggestion_settings or load(SuggestionSettings)
+    # Validated here, at start-up, so a bad identity policy stops the worker with a clear message.
+    policy = load(IdentitySettings).policy(app_settings.default_region)
     pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
-        addresses.database_url, min_size=1, max_size=4, open=False, kwargs={"autocommit": True}
+        addresses.database_url, min_size=1, max_size=6, open=False, kwargs={"autocommit": True}
     )
 
-    async def processor() -> BatchProcessor:
+    async def processor() -> PoisonIsolation:
         await pool.open(wait=False)
         producer = kafka.producer(kafka_settings, addresses.kafka_bootstrap)
         await producer.start()
-        return BatchProcessor(pool, TopicPublisher(producer).publish)
+        publish = TopicPublisher(producer).publish
+        hasher = load(GdprSettings).hasher()
+        guard = ErasureGuard(pool, hasher) if hasher is not None else None
+        return PoisonIsolation(BatchProcessor(pool, publish, policy=policy, guard=guard), publish)
+
+    async def suggestions() -> SuggestionEngine:
+        await pool.open(wait=False)
+        producer = kafka.producer(kafka_settings, addresses.kafka_bootstrap)
+        await producer.start()
+        return SuggestionEngine(
+            pool,
+            TopicPublisher(producer).publish,
+            suggestion_settings.policy(),
+            history_limit=suggestion_settings.history_limit,
+        )
 
     async def beat(worker_id: str, assignment: str) -> None:
         await pool.open(wait=False)
         async with pool.connection() as conn:
             await heartbeat.beat(conn, worker_id, assignment)
+            await checkpoint_age.report(conn)
 
     config = WorkerConfig(
         bootstrap=addresses.kafka_bootstrap,
@@ -52,10 +83,17 @@ def build(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: A
         ssl_cafile=str(kafka_settings.ssl_cafile) if kafka_settings.ssl_cafile else None,
         worker_id=app_settings.worker_id,
     )
-    return create_app(config, processor, beat)
+    return create_app(
+        config,
+        processor,
+        beat,
+        suggestions=suggestions if suggestion_settings.enabled else None,
+        suggestions_tick_s=suggestion_settings.tick_interval_s,
+    )
 
 
 def run(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses) -> None:
     app = build(app_settings, kafka_settings, addresses)
+    serve_metrics(app_settings.worker_metrics_port, app_settings.http_host, role="worker")
     worker = faust.Worker(app, loglevel=app_settings.log_level.upper(), override_logging=False, quiet=True)
     worker.execute_from_commandline()

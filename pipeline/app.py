@@ -20,10 +20,12 @@ from typing import Any
 import faust
 import structlog
 
-from pipeline import metrics
-from pipeline.batch import BatchProcessor
+from pipeline import metrics, suggestion_agent
+from pipeline.poison import BatchProcessing
 from pipeline.stages.decode import RawRecord
+from pipeline.suggestion_engine import SuggestionEngine
 from schemas import topics
+from sinks.consumer_lag import LagGauge
 
 log = structlog.get_logger(__name__)
 
@@ -61,8 +63,11 @@ def _credentials(config: WorkerConfig) -> Any:
 
 def create_app(
     config: WorkerConfig,
-    processor_factory: Callable[[], Awaitable[BatchProcessor]],
+    processor_factory: Callable[[], Awaitable[BatchProcessing]],
     heartbeat: Callable[[str, str], Awaitable[None]],
+    *,
+    suggestions: Callable[[], Awaitable[SuggestionEngine]] | None = None,
+    suggestions_tick_s: float = 30.0,
 ) -> faust.App:
     app = faust.App(
         config.group_id,
@@ -87,10 +92,13 @@ def create_app(
     source = app.topic(
         topics.INTERACTIONS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    shared: dict[str, BatchProcessor] = {}
+    shared: dict[str, BatchProcessing] = {}
+    #: Partition -> next offset to process (after the last committed batch), for the lag gauge.
+    done: dict[int, int] = {}
+    lag = LagGauge(config.group_id)
     lock = asyncio.Lock()
 
-    async def processor() -> BatchProcessor:
+    async def processor() -> BatchProcessing:
         async with lock:
             if "p" not in shared:
                 shared["p"] = await processor_factory()
@@ -110,6 +118,7 @@ def create_app(
                 )
             for event in events:
                 event.ack()  # release the hold; take_events' own ack makes it final
+                done[event.message.partition] = max(done.get(event.message.partition, 0), event.message.offset + 1)
             log.debug("pipeline.batch", **result.__dict__)
 
     @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust ships no types for it
@@ -120,5 +129,32 @@ def create_app(
             await heartbeat(worker_id, ",".join(map(str, assigned)))
         except Exception as exc:  # a missed heartbeat must not stop the worker
             log.warning("pipeline.heartbeat_failed", error=type(exc).__name__)
+        try:
+            await _report_lag(app, lag, done)
+        except Exception as exc:  # metrics must never stop the worker either
+            log.warning("pipeline.lag_failed", error=type(exc).__name__)
 
+    if suggestions is not None:
+        suggestion_agent.attach(
+            app,
+            suggestions,
+            batch_size=config.batch_size,
+            batch_window_s=config.batch_window_s,
+            tick_interval_s=suggestions_tick_s,
+        )
     return app
+
+
+async def _report_lag(app: faust.App, lag: LagGauge, done: dict[int, int]) -> None:
+    """High watermarks of the held partitions against what this worker processed (or its fetch position)."""
+    tps = [tp for tp in app.consumer.assignment() if tp.topic == topics.INTERACTIONS]
+    for partition in set(done) - {tp.partition for tp in tps}:
+        del done[partition]  # lost in a rebalance: the new owner reports it
+    ends = await app.consumer.highwaters(*tps) if tps else {}
+    positions: dict[tuple[str, int], int] = {}
+    for tp in tps:
+        position = done.get(tp.partition)
+        if position is None:
+            position = await app.consumer.position(tp)
+        positions[(tp.topic, tp.partition)] = position or 0
+    lag.report({(tp.topic, tp.partition): end for tp, end in ends.items()}, positions)

@@ -18,14 +18,15 @@ import structlog
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from pipeline import metrics, retry
+from pipeline import metrics, resolver, retry, reviews
 from pipeline.stages.decode import RawRecord, decode
 from pipeline.stages.dedupe import RecentIds, dedupe
-from pipeline.stages.identity import Owner, decide, group_by_person
-from pipeline.stages.timeline import build_events
+from pipeline.stages.erasure_guard import ErasureGuard
+from pipeline.stages.identity import Person, claims_of
+from pipeline.stages.policy import Policy
 from schemas import topics
 from schemas.deadletter import DeadLetter
-from schemas.interaction import Interaction, InteractionKind
+from schemas.interaction import Channel, Direction, Interaction, InteractionKind
 from sinks import contact_store, interaction_store, outbox, update_store
 
 log = structlog.get_logger(__name__)
@@ -44,10 +45,20 @@ class BatchResult:
 
 
 class BatchProcessor:
-    def __init__(self, pool: AsyncConnectionPool[Conn], publish: Publish, *, recent: RecentIds | None = None) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Conn],
+        publish: Publish,
+        *,
+        recent: RecentIds | None = None,
+        policy: Policy | None = None,
+        guard: ErasureGuard | None = None,
+    ) -> None:
         self.pool = pool
+        self.policy = policy or Policy()
         self.publish = publish
         self.recent = recent or RecentIds()
+        self.guard = guard
 
     async def process(self, records: list[RawRecord]) -> BatchResult:
         decoded = decode(records)
@@ -56,6 +67,8 @@ class BatchProcessor:
         deduped = dedupe(decoded.interactions, self.recent)
         inserted: set[uuid.UUID] = set()
         updated = 0
+        if (guard := self.guard) is not None:  # replays of erased people's past are dropped here
+            deduped.unique[:] = await retry.forever("erasure guard", lambda: guard.keep(deduped.unique))
         if deduped.unique:
             inserted, updated = await retry.forever("timeline write", lambda: self._write(deduped.unique))
         await retry.forever("outbox drain", lambda: outbox.drain(self.pool, self.publish))
@@ -64,9 +77,7 @@ class BatchProcessor:
         for interaction in deduped.unique:
             if interaction.interaction_id in inserted:
                 metrics.END_TO_END.observe(max(0.0, now - interaction.received_at.timestamp()))
-        metrics.PROCESSED.labels("inserted").inc(len(inserted))
-        metrics.PROCESSED.labels("duplicate").inc(len(decoded.interactions) - len(inserted) - updated)
-        metrics.PROCESSED.labels("dead_lettered").inc(len(decoded.dead_letters))
+        metrics.count_batch(decoded.interactions, inserted, len(decoded.dead_letters))
         return BatchResult(
             received=len(records),
             inserted=len(inserted),
@@ -86,44 +97,40 @@ class BatchProcessor:
         messages = [i for i in interactions if i.kind not in _UPDATES]
         updates = [i for i in interactions if i.kind in _UPDATES]
         async with self.pool.connection() as conn, conn.transaction():
-            people = group_by_person(messages)
-            keys = {k for p in people for k in p.identifiers}
-            owners = await self._owners(conn, keys)
-            decisions = decide(people, owners)
-            created = await contact_store.create_contacts(
-                conn, [(d.contact_id, d.person.display_name) for d in decisions if d.is_new]
-            )
-            await contact_store.link(
-                conn, [(i, d.contact_id) for d in decisions for i in d.new_links], rule="exact", source="interaction"
-            )
-            # Another worker may have linked some of these identifiers at the same moment:
-            # re-read the owners (READ COMMITTED sees its commit) and merge where a person spans two.
-            decisions = decide(people, await self._owners(conn, keys))
-            merged: list[tuple[uuid.UUID, uuid.UUID]] = []
-            for d in decisions:
-                if d.merge_from:
-                    cause = f"interaction:{d.person.interactions[0].interaction_id}"
-                    losers = await contact_store.merge(conn, d.contact_id, d.merge_from, cause=cause)
-                    merged += [(d.contact_id, loser) for loser in losers]
-            await contact_store.name_if_unnamed(
-                conn, {d.contact_id: d.person.display_name for d in decisions if d.person.display_name}
-            )
-            rows = [(d.contact_id, i, i.model_dump_json()) for d in decisions for i in d.person.interactions]
-            inserted = await interaction_store.insert(conn, rows)
-            applied = await update_store.apply(conn, updates)
-            touched = created | {s for s, _ in merged} | {d.contact_id for d in decisions if d.new_links}
-            snaps = await contact_store.snapshots(conn, touched)
-            contact_of = {i.interaction_id: d.contact_id for d in decisions for i in d.person.interactions}
-            events = build_events(
-                added=[(contact_of[i.interaction_id], i) for i in messages if i.interaction_id in inserted],
-                updated=applied,
-                created=[s for s in snaps if s.contact_id in created],
-                merged=merged,
-                snapshots=snaps,
-            )
-            await outbox.append(conn, [(e.topic, e.key, e.value) for e in events])
-        return inserted, len(applied)
+            claims = claims_of(messages, self.policy)
 
-    @staticmethod
-    async def _owners(conn: Conn, keys: set[str]) -> dict[str, Owner]:
-        return {o.key: Owner(o.contact_id, o.created_at) for o in await contact_store.owners(conn, keys)}
+            def cause(person: Person) -> str:
+                return f"interaction:{messages[person.claims[0].ref].interaction_id}"
+
+            found = await resolver.resolve(conn, claims, self.policy, source="interaction", cause=cause)
+            rows = [(found.attached[n][0], i, i.model_dump_json()) for n, i in enumerate(messages)]
+            inserted = await interaction_store.insert(conn, rows)
+            await interaction_store.attach(
+                conn,
+                [
+                    (i.interaction_id, c, i)
+                    for n, i in enumerate(messages)
+                    if i.interaction_id in inserted
+                    for c in found.attached[n]
+                ],
+            )
+            emails = [
+                (found.survivor(found.attached[n][0]), i.text)
+                for n, i in enumerate(messages)
+                if i.interaction_id in inserted
+                and i.text
+                and i.channel is Channel.email
+                and i.direction is Direction.inbound
+            ]
+            await reviews.propose(conn, found, self.policy, emails=emails)
+            # Parked updates whose target just landed are applied in this same transaction.
+            applied = await update_store.apply(conn, updates, landed=inserted)
+            snaps = {s.contact_id: s for s in await contact_store.snapshots(conn, found.changed)}
+            added = []
+            for n, interaction in enumerate(messages):
+                if interaction.interaction_id in inserted:
+                    live = dict.fromkeys(found.survivor(c) for c in found.attached[n])  # ordered, distinct
+                    added += [(contact, interaction) for contact in live]
+            records = resolver.events(found, snaps, added=added, updated=applied.changed)
+            await outbox.append(conn, records)
+        return inserted, applied.from_batch

@@ -20,9 +20,11 @@ from schemas.interaction import (
     Interaction,
     InteractionKind,
     Party,
+    PartyRole,
     Provider,
     StatusUpdate,
 )
+from schemas.suggestion import Suggestion, SuggestionRule, SuggestionStatus
 from schemas.timeline import TimelineEvent, TimelineEventType
 
 __all__ = [
@@ -38,8 +40,12 @@ __all__ = [
     "Interaction",
     "InteractionKind",
     "Party",
+    "PartyRole",
     "Provider",
     "StatusUpdate",
+    "Suggestion",
+    "SuggestionRule",
+    "SuggestionStatus",
     "TimelineEvent",
     "TimelineEventType",
     "contact_id_for",

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.identifiers import Identifier
 
+AttributeValue = bool | int | float | str
+
 
 class Contact(BaseModel):
     """Snapshot of a contact as published on ``omnitrail.contacts.v1`` and served by the API."""
@@ -21,3 +23,5 @@ class Contact(BaseModel):
     created_at: datetime
     updated_at: datetime
     merged_into: uuid.UUID | None = None
+    #: Custom attributes by name, typed by their definition (dates as ISO ``YYYY-MM-DD``).
+    attributes: dict[str, AttributeValue] | None = None

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas.contact import Contact
 from schemas.deadletter import DeadLetter
 from schemas.interaction import SCHEMA_VERSION, Interaction
+from schemas.suggestion import Suggestion
 from schemas.timeline import TimelineEvent
 
 EXPORTED: dict[str, type[BaseModel]] = {
@@ -17,6 +18,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "contact": Contact,
     "timeline_event": TimelineEvent,
     "deadletter": DeadLetter,
+    "suggestion": Suggestion,
 }
 
 #: Where the committed copies live; a test fails when the models drift from them.

@@ -8,6 +8,7 @@ same person on SMS and WhatsApp has one phone identifier.
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from typing import Self
 
@@ -26,6 +27,8 @@ class IdentifierKind(StrEnum):
     whatsapp = "whatsapp"
     livechat = "livechat"
     external = "external"
+    #: An X (Twitter) account: its numeric user id, or ``@screen_name`` (lower-cased: X treats it so).
+    x = "x"
 
 
 #: Prefixes providers put in front of an address to say which channel it belongs to.
@@ -43,6 +46,7 @@ def normalize_email(raw: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=65_536)  # pure; a contact centre sees the same numbers again and again
 def normalize_phone(raw: str, default_region: str = "PT") -> str:
     """Any common spelling (``912 345 678``, ``+351 912-345-678``, ``whatsapp:+351912345678``) -> E.164."""
     value = raw.strip()
@@ -69,6 +73,14 @@ def normalize_handle(raw: str) -> str:
     return value
 
 
+def normalize_x_handle(raw: str) -> str:
+    """An X user id stays as given (``'3001969357'``); a screen name becomes ``'@furiouscamper'``."""
+    value = normalize_handle(raw)
+    if value.isdigit():
+        return value
+    return "@" + value.lstrip("@").lower()
+
+
 class Identifier(BaseModel):
     """One way to reach a person, normalized so that equal means the same person."""
 
@@ -81,11 +93,16 @@ class Identifier(BaseModel):
     def of(cls, kind: IdentifierKind | str, raw: str, *, default_region: str = "PT") -> Identifier:
         """Build a normalized identifier from a raw provider value."""
         kind = IdentifierKind(kind)
+        if "\x00" in raw:
+            # No provider sends one; PostgreSQL cannot store one. Refused here, once, for every caller.
+            raise InvalidPayload("identifier contains a NUL character")
         if kind is IdentifierKind.email:
             value = normalize_email(raw)
         elif kind in (IdentifierKind.phone, IdentifierKind.whatsapp):
             # A WhatsApp number is a phone number: one person, one identifier.
             return cls(kind=IdentifierKind.phone, value=normalize_phone(raw, default_region))
+        elif kind is IdentifierKind.x:
+            value = normalize_x_handle(raw)
         else:
             value = normalize_handle(raw)
         return cls(kind=kind, value=value)

@@ -46,6 +46,7 @@ class Provider(StrEnum):
     livechat = "livechat"
     x = "x"
     events = "events"
+    console = "console"
     import_ = "import"
 
 
@@ -66,11 +67,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PartyRole(StrEnum):
+    customer = "customer"
+    us = "us"
+
+
 class Party(_Model):
-    """A person or endpoint on one side of an interaction."""
+    """A person or endpoint on one side of an interaction: one party is one person.
+
+    ``role`` is optional: without it the direction decides (the sender of what came in, the
+    recipients of what we sent are customers). Connectors set it where the direction alone
+    cannot tell, e.g. a customer in Cc of an inbound email (``customer``) or one of our own
+    aliases among the recipients of an outbound one (``us``).
+    """
 
     display_name: str | None = None
     identifiers: list[Identifier] = Field(default_factory=list)
+    role: PartyRole | None = None
 
 
 class Attachment(_Model):
@@ -138,8 +151,13 @@ class Interaction(_Model):
         return self
 
     def customer_parties(self) -> list[Party]:
-        """The customer side: the sender of what came in, the recipients of what we sent."""
-        return [self.sender] if self.direction is Direction.inbound else list(self.recipients)
+        """The customers: by direction (sender of what came in, recipients of what we sent),
+        plus parties marked ``customer``, minus parties marked ``us``. Each party is one person."""
+        by_direction = [self.sender] if self.direction is Direction.inbound else list(self.recipients)
+        others = list(self.recipients) if self.direction is Direction.inbound else [self.sender]
+        return [p for p in by_direction if p.role is not PartyRole.us] + [
+            p for p in others if p.role is PartyRole.customer
+        ]
 
     def customer_identifiers(self) -> list[Identifier]:
         seen: dict[str, Identifier] = {}

@@ -31,3 +31,6 @@ class TimelineEvent(BaseModel):
     occurred_at: datetime
     interaction: Interaction | None = None
     contact: Contact | None = None
+    #: contact.merged / contact.unmerged: the merge, and the other contact (merged away / restored).
+    merge_id: uuid.UUID | None = None
+    related_contact_id: uuid.UUID | None = None

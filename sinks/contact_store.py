@@ -1,8 +1,9 @@
 """Contact rows and identity links in PostgreSQL, written in the caller's transaction.
 
-Every write is safe against other workers doing the same at the same moment: the
-primary key on (kind, value) decides who owns an identifier, inserts are sorted so two
-transactions lock in the same order, and merges lock the contacts they touch.
+An identifier row links it to its *home* contact and never moves (merges are contact links,
+see :mod:`sinks.merges`). Every write is safe against other workers doing the same at the
+same moment: the primary key on (kind, value) decides who owns an identifier, and inserts
+are sorted so two transactions lock in the same order.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import orjson
 from psycopg import AsyncConnection
 
 from schemas.contact import Contact
-from schemas.identifiers import Identifier
+from schemas.identifiers import Identifier, IdentifierKind
 
 Conn = AsyncConnection[tuple[Any, ...]]
 
@@ -25,8 +26,11 @@ Conn = AsyncConnection[tuple[Any, ...]]
 @dataclass(frozen=True)
 class OwnerRow:
     key: str
-    contact_id: uuid.UUID
+    home: uuid.UUID
+    survivor: uuid.UUID
     created_at: datetime
+    shared: bool
+    touched: int
 
 
 def split_keys(keys: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -39,11 +43,11 @@ def split_keys(keys: Iterable[str]) -> tuple[list[str], list[str]]:
 
 
 async def owners(conn: Conn, keys: Iterable[str]) -> list[OwnerRow]:
-    """Current owner (the surviving contact, one hop through ``merged_into``) of each identifier."""
+    """Home contact and current survivor (one hop through ``merged_into``) of each identifier."""
     kinds, values = split_keys(sorted(set(keys)))
     cur = await conn.execute(
         """
-        SELECT ci.kind || ':' || ci.value, s.contact_id, s.created_at
+        SELECT ci.kind || ':' || ci.value, ci.contact_id, s.contact_id, s.created_at, ci.shared, ci.touched
           FROM unnest(%s::text[], %s::text[]) AS k(kind, value)
           JOIN contact_identifiers ci ON ci.kind = k.kind AND ci.value = k.value
           JOIN contacts c ON c.contact_id = ci.contact_id
@@ -51,7 +55,9 @@ async def owners(conn: Conn, keys: Iterable[str]) -> list[OwnerRow]:
         """,
         (kinds, values),
     )
-    return [OwnerRow(str(k), cid, at) for k, cid, at in await cur.fetchall()]
+    return [
+        OwnerRow(str(k), home, sid, at, shared, touched) for k, home, sid, at, shared, touched in await cur.fetchall()
+    ]
 
 
 async def create_contacts(conn: Conn, contacts: list[tuple[uuid.UUID, str | None]]) -> set[uuid.UUID]:
@@ -71,18 +77,32 @@ async def create_contacts(conn: Conn, contacts: list[tuple[uuid.UUID, str | None
     return {row[0] for row in await cur.fetchall()}
 
 
-async def link(conn: Conn, links: list[tuple[Identifier, uuid.UUID]], *, rule: str, source: str) -> None:
+async def link(
+    conn: Conn,
+    links: list[tuple[Identifier, uuid.UUID]],
+    *,
+    rule: str,
+    source: str,
+    evidence: dict[str, str] | None = None,
+) -> None:
     """Link identifiers to contacts unless someone already owns them (then the caller re-reads owners)."""
     if not links:
         return
     ordered = sorted(links, key=lambda item: item[0].key)
     await conn.execute(
         """
-        INSERT INTO contact_identifiers (kind, value, contact_id, rule, source)
-        SELECT k, v, c, %s, %s FROM unnest(%s::text[], %s::text[], %s::uuid[]) AS t(k, v, c)
+        INSERT INTO contact_identifiers (kind, value, contact_id, rule, source, evidence)
+        SELECT k, v, c, %s, %s, %s::jsonb FROM unnest(%s::text[], %s::text[], %s::uuid[]) AS t(k, v, c)
         ON CONFLICT (kind, value) DO NOTHING
         """,
-        (rule, source, [i.kind.value for i, _ in ordered], [i.value for i, _ in ordered], [c for _, c in ordered]),
+        (
+            rule,
+            source,
+            orjson.dumps(evidence or {}).decode(),
+            [i.kind.value for i, _ in ordered],
+            [i.value for i, _ in ordered],
+            [c for _, c in ordered],
+        ),
     )
 
 
@@ -100,57 +120,64 @@ async def name_if_unnamed(conn: Conn, names: dict[uuid.UUID, str]) -> None:
     )
 
 
-async def merge(conn: Conn, survivor: uuid.UUID, losers: list[uuid.UUID], *, cause: str) -> list[uuid.UUID]:
-    """Merge ``losers`` into ``survivor``: identifiers move, rows point one hop at the survivor.
+async def fold(conn: Conn, fresh: uuid.UUID, into: uuid.UUID) -> None:
+    """Give up a contact this transaction created because another worker won the race for the person.
 
-    Returns the losers actually merged (a loser already merged elsewhere is skipped).
-    Interactions keep their ``contact_id``; reads resolve ``merged_into`` in one hop, which
-    is what keeps a merge cheap, concurrent-safe and reversible.
+    Only for contacts created (and linked) in the caller's own transaction: nothing else can
+    reference them yet, so their links move to ``into`` and the row goes, leaving no merge behind.
     """
-    ids = sorted({survivor, *losers})
-    cur = await conn.execute(
-        "SELECT contact_id, merged_into FROM contacts WHERE contact_id = ANY(%s) ORDER BY contact_id FOR UPDATE",
-        (ids,),
-    )
-    state = {row[0]: row[1] for row in await cur.fetchall()}
-    if state.get(survivor) is not None:
-        return []  # the survivor itself was merged meanwhile; the caller retries with fresh owners
-    merged = []
-    for loser in losers:
-        if loser == survivor or loser not in state or state[loser] is not None:
-            continue
-        cur = await conn.execute(
-            "UPDATE contact_identifiers SET contact_id = %s WHERE contact_id = %s RETURNING kind, value",
-            (survivor, loser),
-        )
-        moved = [{"kind": k, "value": v} for k, v in await cur.fetchall()]
+    await conn.execute("UPDATE contact_identifiers SET contact_id = %s WHERE contact_id = %s", (into, fresh))
+    await conn.execute("DELETE FROM contacts WHERE contact_id = %s", (fresh,))
+
+
+async def touch(conn: Conn, keys: Iterable[str], by: int) -> None:
+    """Count contacts an identifier has joined, for the shared-identifier cap."""
+    kinds, values = split_keys(sorted(set(keys)))
+    if kinds:
         await conn.execute(
-            "UPDATE contacts SET merged_into = %s, updated_at = clock_timestamp()"
-            " WHERE contact_id = %s OR merged_into = %s",
-            (survivor, loser, loser),
+            """
+            UPDATE contact_identifiers ci SET touched = touched + %s
+              FROM unnest(%s::text[], %s::text[]) AS k(kind, value)
+             WHERE ci.kind = k.kind AND ci.value = k.value
+            """,
+            (by, kinds, values),
         )
-        await conn.execute(
-            "INSERT INTO contact_merges (merge_id, survivor_id, merged_id, cause, moved_identifiers)"
-            " VALUES (%s, %s, %s, %s, %s::jsonb)",
-            (uuid.uuid4(), survivor, loser, cause, orjson.dumps(moved).decode()),
-        )
-        merged.append(loser)
-    return merged
 
 
 async def snapshots(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> list[Contact]:
+    """Contacts as published and served: a live contact carries the identifiers and attributes of
+    every contact merged into it; a merged-away one only its own (and ``merged_into``)."""
     ids = sorted(set(contact_ids))
     if not ids:
         return []
+    # Members of each asked-for contact: itself plus (if live) the contacts merged into it; then one
+    # set-based join per table, so the cost grows with the contacts asked for, not with the tables.
     cur = await conn.execute(
         """
+        WITH w AS (SELECT unnest(%s::uuid[]) AS contact_id),
+        mb AS (
+            SELECT contact_id AS owner, contact_id AS member FROM w
+            UNION ALL
+            SELECT c.contact_id, m.contact_id
+              FROM w JOIN contacts c ON c.contact_id = w.contact_id AND c.merged_into IS NULL
+              JOIN contacts m ON m.merged_into = c.contact_id
+        ),
+        ids AS (
+            SELECT mb.owner, array_agg(ci.kind ORDER BY ci.kind, ci.value) AS kinds,
+                   array_agg(ci.value ORDER BY ci.kind, ci.value) AS vals
+              FROM mb JOIN contact_identifiers ci ON ci.contact_id = mb.member
+             GROUP BY mb.owner
+        ),
+        attrs AS (
+            SELECT mb.owner, jsonb_object_agg(a.name, a.value ORDER BY a.updated_at, a.contact_id) AS attributes
+              FROM mb JOIN contact_attributes a ON a.contact_id = mb.member
+             GROUP BY mb.owner
+        )
         SELECT c.contact_id, c.display_name, c.created_at, c.updated_at, c.merged_into,
-               coalesce(array_agg(ci.kind ORDER BY ci.kind, ci.value) FILTER (WHERE ci.kind IS NOT NULL), '{}'),
-               coalesce(array_agg(ci.value ORDER BY ci.kind, ci.value) FILTER (WHERE ci.kind IS NOT NULL), '{}')
-          FROM contacts c
-          LEFT JOIN contact_identifiers ci ON ci.contact_id = c.contact_id
-         WHERE c.contact_id = ANY(%s)
-         GROUP BY c.contact_id
+               coalesce(ids.kinds, '{}'), coalesce(ids.vals, '{}'), attrs.attributes
+          FROM w JOIN contacts c ON c.contact_id = w.contact_id
+          LEFT JOIN ids ON ids.owner = c.contact_id
+          LEFT JOIN attrs ON attrs.owner = c.contact_id
         """,
         (ids,),
     )
@@ -161,7 +188,20 @@ async def snapshots(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> list[Contac
             created_at=created,
             updated_at=updated,
             merged_into=merged_into,
-            identifiers=[Identifier.model_construct(kind=k, value=v) for k, v in zip(kinds, values, strict=True)],
+            identifiers=[
+                Identifier.model_construct(kind=IdentifierKind(k), value=v) for k, v in zip(kinds, values, strict=True)
+            ],
+            attributes=attributes,
         )
-        for cid, name, created, updated, merged_into, kinds, values in await cur.fetchall()
+        for cid, name, created, updated, merged_into, kinds, values, attributes in await cur.fetchall()
     ]
+
+
+async def mark_shared(conn: Conn, identifier: Identifier, shared: bool) -> uuid.UUID | None:
+    """Mark an identifier shared (it keeps its contact, never merges people) or not; its contact, if linked."""
+    cur = await conn.execute(
+        "UPDATE contact_identifiers SET shared = %s WHERE kind = %s AND value = %s RETURNING contact_id",
+        (shared, identifier.kind.value, identifier.value),
+    )
+    row = await cur.fetchone()
+    return row[0] if row else None

@@ -44,3 +44,18 @@ async def insert(conn: Conn, rows: list[tuple[uuid.UUID, Interaction, str]]) -> 
         ),
     )
     return {row[0] for row in await cur.fetchall()}
+
+
+async def attach(conn: Conn, rows: list[tuple[uuid.UUID, uuid.UUID, Interaction]]) -> None:
+    """Attach (interaction id, contact id) pairs: every customer party's contact sees the interaction."""
+    if not rows:
+        return
+    rows = sorted(rows, key=lambda r: (r[0], r[1]))
+    await conn.execute(
+        """
+        INSERT INTO interaction_contacts (interaction_id, contact_id, occurred_at)
+        SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::timestamptz[])
+        ON CONFLICT DO NOTHING
+        """,
+        ([r[0] for r in rows], [r[1] for r in rows], [r[2].occurred_at for r in rows]),
+    )

@@ -58,9 +58,12 @@ async def migrate(conninfo: str) -> list[int]:
                 " version int PRIMARY KEY, name text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            current = await applied_version(conn)
+            # Skip by set, not by "<= highest applied": migration numbers are handed out to parallel
+            # branches, so a database may have 0009 before 0003 arrives with a later merge.
+            cur = await conn.execute("SELECT version FROM schema_migrations")
+            done = {int(row[0]) for row in await cur.fetchall()}
             for migration in available():
-                if migration.version <= current:
+                if migration.version in done:
                     continue
                 async with conn.transaction():
                     await conn.execute(migration.sql.encode())

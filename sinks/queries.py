@@ -1,7 +1,8 @@
 """Reads for the console and API: contact search, one contact, a timeline page.
 
 A contact that was merged away resolves to its survivor, and a survivor's timeline includes
-the rows of every contact merged into it (one hop: ``merged_into`` always names the survivor).
+the interactions attached to every contact merged into it (one hop: ``merged_into`` always
+names the survivor); an interaction attached to several of them appears once.
 """
 
 from __future__ import annotations
@@ -81,7 +82,28 @@ async def search_contacts(conn: Conn, *, keys: list[str], name: str | None, limi
     return sorted(await snapshots(conn, ids), key=lambda c: (c.display_name or "", str(c.contact_id)))
 
 
-async def timeline(conn: Conn, contact_id: uuid.UUID, *, limit: int, cursor: str | None, order: Order) -> Page | None:
+@dataclass(frozen=True)
+class TimelineFilter:
+    """Narrow a timeline: any of these channels, one direction, words of the subject or text.
+
+    ``text`` is matched by full-text search over the unaccented words (migration 0010), so
+    "nao" finds "não" and the other way round; web-search syntax ("quoted phrase", -word, or).
+    """
+
+    channels: tuple[str, ...] = ()
+    direction: str | None = None
+    text: str | None = None
+
+
+async def timeline(
+    conn: Conn,
+    contact_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    order: Order,
+    where: TimelineFilter = TimelineFilter(),  # frozen, so sharing the default is safe
+) -> Page | None:
     survivor = await resolve(conn, contact_id)
     if survivor is None:
         return None
@@ -91,14 +113,32 @@ async def timeline(conn: Conn, contact_id: uuid.UUID, *, limit: int, cursor: str
     query = f"""
         SELECT i.occurred_at, i.interaction_id, i.document, i.delivery_status
           FROM interactions i
-         WHERE i.contact_id IN (SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s)
+         WHERE i.interaction_id IN (
+                 SELECT ic.interaction_id FROM interaction_contacts ic
+                  WHERE ic.contact_id IN (SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s))
            AND (%s::timestamptz IS NULL OR (i.occurred_at, i.interaction_id) {op} (%s::timestamptz, %s::uuid))
+           AND (cardinality(%s::text[]) = 0 OR i.channel = ANY(%s::text[]))
+           AND (%s::text IS NULL OR i.direction = %s)
+           AND (%s::text IS NULL OR i.search @@ websearch_to_tsquery('simple', omnitrail_unaccent(%s)))
          ORDER BY i.occurred_at {direction}, i.interaction_id {direction}
          LIMIT %s
     """  # noqa: S608
     cur = await conn.execute(
         query.encode(),
-        (survivor, survivor, after and after[0], after and after[0], after and after[1], limit + 1),
+        (
+            survivor,
+            survivor,
+            after and after[0],
+            after and after[0],
+            after and after[1],
+            list(where.channels),
+            list(where.channels),
+            where.direction,
+            where.direction,
+            where.text,
+            where.text,
+            limit + 1,
+        ),
     )
     rows = await cur.fetchall()
     items = []
@@ -112,3 +152,17 @@ async def timeline(conn: Conn, contact_id: uuid.UUID, *, limit: int, cursor: str
         last = rows[limit - 1]
         next_cursor = encode_cursor(last[0], last[1])
     return Page(items, next_cursor)
+
+
+async def interaction(conn: Conn, interaction_id: uuid.UUID) -> tuple[uuid.UUID, dict[str, Any]] | None:
+    """One stored interaction and the contact (survivor) whose timeline holds it."""
+    cur = await conn.execute(
+        """
+        SELECT coalesce(c.merged_into, c.contact_id), i.document
+          FROM interactions i JOIN contacts c ON c.contact_id = i.contact_id
+         WHERE i.interaction_id = %s
+        """,
+        (interaction_id,),
+    )
+    row = await cur.fetchone()
+    return (row[0], dict(row[1])) if row else None

@@ -1,4 +1,4 @@
-"""Twilio: SMS, MMS and WhatsApp webhooks (``/webhooks/twilio/...``)."""
+"""Twilio: messages (SMS, MMS, WhatsApp), message status and call status callbacks (``/webhooks/twilio/...``)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter
 from schemas.interaction import Interaction
+from schemas.interaction_input import validation_reason
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,19 @@ class Decoded:
     dead_letters: list[DeadLetter]
 
 
-def _reason(exc: ValidationError) -> str:
-    # Field locations and error types only: the input values may be personal data.
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['type']}" for e in exc.errors()[:5]]
-    return "invalid interaction: " + "; ".join(parts)
+def dead_letter(record: RawRecord, reason: str, *, source: str, now: datetime) -> DeadLetter:
+    """The record's exact bytes and why they were refused, with where they came from."""
+    return DeadLetter(
+        source=source,
+        reason=reason,
+        error_type="InvalidPayload",
+        raw_base64=DeadLetter.encode_raw(record.value or b""),
+        content_type="application/json",
+        received_at=now,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+    )
 
 
 def decode(records: list[RawRecord], *, source: str = "pipeline.decode") -> Decoded:
@@ -40,23 +50,11 @@ def decode(records: list[RawRecord], *, source: str = "pipeline.decode") -> Deco
         try:
             interaction = Interaction.model_validate_json(raw)
         except ValidationError as exc:
-            reason = _reason(exc)
+            reason = validation_reason(exc)
         else:
             if interaction.customer_identifiers():
                 interactions.append(interaction)
                 continue
             reason = "interaction names no customer identifier to attach it to"
-        dead.append(
-            DeadLetter(
-                source=source,
-                reason=reason,
-                error_type="InvalidPayload",
-                raw_base64=DeadLetter.encode_raw(raw),
-                content_type="application/json",
-                received_at=now,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-            )
-        )
+        dead.append(dead_letter(record, reason, source=source, now=now))
     return Decoded(interactions, dead)

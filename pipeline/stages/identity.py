@@ -1,41 +1,63 @@
-"""Identity stage: which contact each interaction belongs to, decided from normalized identifiers.
+"""Identity stage: which contact each claim belongs to, decided from normalized identifiers.
 
-Pure: it takes the batch and the current owners of its identifiers (read by the sink)
-and returns decisions. Interactions in one batch that share any identifier form one
-person (union-find), so a person's first SMS and first email in the same batch do not
-become two contacts. When a person's identifiers belong to several contacts, the oldest
-survives and the others are merged into it.
+A *claim* is what one source says about one person: one customer party of an interaction, or
+one imported record. Identifiers are joined only within a claim (one party is one person: two
+customers on the same email are two people). Claims in one batch that share a merging
+identifier form one person (union-find), so a person's first SMS and first email in the same
+batch do not become two contacts. When a person's merging identifiers belong to several
+contacts, the oldest survives and the others merge into it.
+
+Pure: it takes the claims and the current owners of their identifiers (read by the sink) and
+returns decisions; the policy (:mod:`pipeline.stages.policy`) says which identifiers count.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipeline.stages.policy import Policy
 from schemas.identifiers import Identifier
 from schemas.ids import contact_id_for
 from schemas.interaction import Interaction
 
 
 @dataclass(frozen=True)
+class Claim:
+    """Identifiers one source attributes to one person. ``ref`` is the caller's index (interaction/record)."""
+
+    ref: int
+    identifiers: tuple[Identifier, ...]
+    display_name: str | None = None
+    #: Contact key when no identifier is usable (only blocked ones): the conversation itself.
+    fallback_key: str | None = None
+
+
+@dataclass(frozen=True)
 class Owner:
-    contact_id: uuid.UUID
-    created_at: datetime
+    home: uuid.UUID  # the contact the identifier is linked to (never moves)
+    survivor: uuid.UUID  # the live contact that home resolves to (one hop)
+    created_at: datetime  # the survivor's
+    shared: bool = False
+    touched: int = 1
 
 
 @dataclass
 class Person:
-    identifiers: dict[str, Identifier]
-    interactions: list[Interaction] = field(default_factory=list)
+    merging: dict[str, Identifier] = field(default_factory=dict)
+    weak: dict[str, Identifier] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
+    fallback_key: str | None = None
 
     @property
     def display_name(self) -> str | None:
-        for interaction in self.interactions:
-            name = interaction.customer_display_name()
-            if name:
-                return name
-        return None
+        return next((c.display_name for c in self.claims if c.display_name), None)
+
+    @property
+    def keys(self) -> set[str]:
+        return set(self.merging) | set(self.weak)
 
 
 @dataclass(frozen=True)
@@ -45,11 +67,31 @@ class Decision:
     is_new: bool
     #: Identifiers of the person that no contact owns yet.
     new_links: list[Identifier]
-    #: Other contacts the person's identifiers belong to; they merge into ``contact_id``.
+    #: Other live contacts the person's merging identifiers belong to; they merge into ``contact_id``.
     merge_from: list[uuid.UUID]
 
 
-def group_by_person(interactions: list[Interaction]) -> list[Person]:
+def claims_of(interactions: Iterable[Interaction], policy: Policy) -> list[Claim]:
+    """One claim per customer party with a usable identifier; a conversation-keyed claim when none has one."""
+    claims: list[Claim] = []
+    for ref, interaction in enumerate(interactions):
+        parties = interaction.customer_parties()
+        found = [Claim(ref, tuple(usable), p.display_name) for p in parties if (usable := policy.usable(p.identifiers))]
+        if not found:
+            conversation = interaction.thread_key or interaction.external_id
+            key = f"conversation:{interaction.channel.value}:{interaction.account}:{conversation}"
+            found = [Claim(ref, (), interaction.customer_display_name(), fallback_key=key)]
+        claims += found
+    return claims
+
+
+def shared_keys(owners: dict[str, Owner], policy: Policy) -> set[str]:
+    """Keys the database marks shared or that already joined as many contacts as the cap allows."""
+    return {k for k, o in owners.items() if o.shared or o.touched >= policy.max_contacts_per_identifier}
+
+
+def group_by_person(claims: list[Claim], policy: Policy, shared: set[str] | None = None) -> list[Person]:
+    shared = shared or set()
     parent: dict[str, str] = {}
 
     def find(key: str) -> str:
@@ -60,36 +102,76 @@ def group_by_person(interactions: list[Interaction]) -> list[Person]:
             parent[key], key = root, parent[key]
         return root
 
-    for interaction in interactions:
-        keys = [i.key for i in interaction.customer_identifiers()]
+    def node(claim: Claim) -> str:
+        merging = sorted(i.key for i in claim.identifiers if policy.may_merge(i, shared))
+        # Weak identifiers join nobody: a claim with only weak ones is keyed by its first, so two
+        # claims made only of one shared phone still meet at that phone's contact.
+        keys = merging or sorted(i.key for i in claim.identifiers) or [f"~{claim.fallback_key}"]
         for key in keys:
             parent.setdefault(key, key)
         for key in keys[1:]:
             a, b = find(keys[0]), find(key)
             if a != b:
                 parent[max(a, b)] = min(a, b)
+        return keys[0]
 
+    roots = [node(claim) for claim in claims]
     people: dict[str, Person] = {}
-    for interaction in interactions:
-        identifiers = interaction.customer_identifiers()
-        root = find(identifiers[0].key)
-        person = people.setdefault(root, Person(identifiers={}))
-        person.interactions.append(interaction)
-        for identifier in identifiers:
-            person.identifiers.setdefault(identifier.key, identifier)
+    for claim, first in zip(claims, roots, strict=True):
+        person = people.setdefault(find(first), Person())
+        person.claims.append(claim)
+        if claim.fallback_key and not claim.identifiers:
+            person.fallback_key = claim.fallback_key
+        for identifier in claim.identifiers:
+            if policy.may_merge(identifier, shared):
+                person.merging.setdefault(identifier.key, identifier)
+    for person in people.values():
+        for claim in person.claims:
+            for identifier in claim.identifiers:
+                if identifier.key not in person.merging:
+                    person.weak.setdefault(identifier.key, identifier)
     return list(people.values())
 
 
 def decide(people: list[Person], owners: dict[str, Owner]) -> list[Decision]:
     decisions = []
     for person in people:
-        owning = {owners[k].contact_id: owners[k] for k in person.identifiers if k in owners}
+        owning = {owners[k].survivor: owners[k] for k in person.merging if k in owners}
+        weak_owning = {owners[k].survivor: owners[k] for k in person.weak if k in owners}
+        merge_from: list[uuid.UUID] = []
         if owning:
-            ranked = sorted(owning.values(), key=lambda o: (o.created_at, o.contact_id))
-            contact_id, is_new = ranked[0].contact_id, False
-            merge_from = [o.contact_id for o in ranked[1:]]
+            ranked = sorted(owning.values(), key=lambda o: (o.created_at, o.survivor))
+            contact_id, is_new = ranked[0].survivor, False
+            merge_from = [o.survivor for o in ranked[1:]]
+        elif weak_owning and not person.merging:
+            # Only weak identifiers (e.g. a shared phone alone): its contact, merging nobody. A person
+            # who also has identifiers of their own gets their own contact instead.
+            oldest = min(weak_owning.values(), key=lambda o: (o.created_at, o.survivor))
+            contact_id, is_new = oldest.survivor, False
         else:
-            contact_id, is_new, merge_from = contact_id_for(min(person.identifiers)), True, []
-        new_links = [i for k, i in sorted(person.identifiers.items()) if k not in owners]
+            # From the person's own identifiers: a weak one may be the basis of someone else's contact id.
+            own = person.merging or person.weak
+            basis = min(own) if own else f"~{person.fallback_key}"
+            contact_id, is_new = contact_id_for(basis), True
+        new_links = [i for k, i in sorted({**person.weak, **person.merging}.items()) if k not in owners]
         decisions.append(Decision(person, contact_id, is_new, new_links, merge_from))
     return decisions
+
+
+def homes(
+    decision: Decision, claim: Claim, owners: dict[str, Owner], shared: set[str], policy: Policy
+) -> set[uuid.UUID]:
+    """The contacts one claim attaches to: the homes of its merging identifiers, else of its weak ones.
+
+    Homes, not survivors: after an unmerge each interaction is back with the contact whose
+    identifiers it carried.
+    """
+    merging = {owners[i.key].home for i in claim.identifiers if policy.may_merge(i, shared) and i.key in owners}
+    if merging:
+        return merging
+    weak = {
+        owners[i.key].home
+        for i in claim.identifiers
+        if i.key in owners and owners[i.key].survivor == decision.contact_id
+    }
+    return weak or {decision.contact_id}

@@ -36,24 +36,24 @@ def build_events(
     added: list[tuple[uuid.UUID, Interaction]],
     updated: list[tuple[uuid.UUID, Interaction]],
     created: list[Contact],
-    merged: list[tuple[uuid.UUID, uuid.UUID]],
     snapshots: list[Contact],
 ) -> list[OutboxRecord]:
-    """contact.created before the interactions that reference the contact; snapshots last."""
+    """contact.created first (merge events go right after them, see :mod:`sinks.merges`), then the
+    interactions that reference the contacts; snapshots last.
+
+    An interaction with several customers is added to each one's timeline; the first keeps the
+    event id it always had, the others' ids also name their contact.
+    """
     records = [_event(TimelineEventType.contact_created, c.contact_id, str(c.contact_id), contact=c) for c in created]
-    records += [
-        _event(TimelineEventType.contact_merged, survivor, str(survivor), str(loser), contact=None)
-        for survivor, loser in merged
-    ]
-    records += [
-        _event(TimelineEventType.interaction_added, cid, str(i.interaction_id), interaction=i) for cid, i in added
-    ]
+    first: set[uuid.UUID] = set()
+    for cid, i in added:
+        parts = (str(i.interaction_id),) if i.interaction_id not in first else (str(i.interaction_id), str(cid))
+        first.add(i.interaction_id)
+        records.append(_event(TimelineEventType.interaction_added, cid, *parts, interaction=i))
     records += [
         _event(TimelineEventType.interaction_updated, cid, str(u.interaction_id), interaction=u) for cid, u in updated
     ]
     records += [
         OutboxRecord(topics.CONTACTS, str(c.contact_id).encode(), c.model_dump_json().encode()) for c in snapshots
     ]
-    # A merged-away contact is gone from the compacted topic: a tombstone.
-    records += [OutboxRecord(topics.CONTACTS, str(loser).encode(), None) for _, loser in merged]
     return records

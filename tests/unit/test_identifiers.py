@@ -66,3 +66,9 @@ def test_ids_are_deterministic_and_distinct() -> None:
     assert a.version == 5
     assert contact_id_for("phone:+351912345678") == contact_id_for("phone:+351912345678")
     assert isinstance(contact_id_for("x"), uuid.UUID)
+
+
+@pytest.mark.parametrize("kind", ["email", "phone", "telegram", "external"])
+def test_a_nul_character_is_refused_for_every_kind(kind: str) -> None:
+    with pytest.raises(InvalidPayload, match="NUL"):
+        Identifier.of(kind, "ana\x00@example.pt" if kind == "email" else "912\x00345678")

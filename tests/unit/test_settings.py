@@ -41,3 +41,22 @@ def test_toml_file_supplies_settings_env_wins(tmp_path: Path, monkeypatch: pytes
     app = load(AppSettings)
     assert (app.http_port, app.default_region) == (9100, "BR")
     assert load(KafkaSettings).partitions == 6
+
+
+def test_gdpr_retention_parses_per_channel_and_names_bad_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from omnitrail.gdpr_settings import GdprSettings
+
+    monkeypatch.setenv("OMNITRAIL_GDPR_RETENTION_DAYS", "sms=365, email=730")
+    assert {c.value: d for c, d in load(GdprSettings).retention().items()} == {
+        "sms": timedelta(days=365),
+        "email": timedelta(days=730),
+    }
+    monkeypatch.setenv("OMNITRAIL_GDPR_RETENTION_DAYS", "sms=forever")
+    with pytest.raises(FatalError, match="OMNITRAIL_GDPR_RETENTION_DAYS"):
+        load(GdprSettings)
+    monkeypatch.setenv("OMNITRAIL_GDPR_RETENTION_DAYS", "")
+    monkeypatch.setenv("OMNITRAIL_GDPR_HASH_KEY", "short")
+    with pytest.raises(FatalError, match="OMNITRAIL_GDPR_HASH_KEY"):
+        load(GdprSettings)

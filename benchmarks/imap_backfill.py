@@ -1,0 +1,152 @@
+"""IMAP backfill throughput: messages/s for a fresh mailbox, and where the time goes.
+
+fetch:   IMAP UID FETCH round trips (imapclient in a worker thread)
+parse:   MIME parsing + normalization to an Interaction
+thread:  the threading stage against the PostgreSQL thread index
+produce: KafkaEmitter.emit_many until the broker acknowledged (acks=all)
+other:   SEARCH/SELECT, checkpoint saves, scheduling
+
+Usage: python benchmarks/imap_backfill.py [--messages 5000] [--batch-size 200]
+Needs Dovecot (dovecot-imapd) and PostgreSQL on 127.0.0.1:5432 (user postgres, trust); starts its
+own Dovecot, broker and a throw-away database. The mailbox is written as Maildir files (delivery is
+not what is measured), in the corpus shapes of tests/email_corpus.py, so reply chains thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from connectors.email import connector as email_connector  # after the path fix above
+from connectors.email.threads import ThreadEntry, Threader
+from connectors.emitter import KafkaEmitter
+from omnitrail import kafka
+from omnitrail.local_stack import EmbeddedBroker
+from omnitrail.settings import KafkaSettings
+from sinks import migrate
+from sinks.checkpoint_store import PostgresCheckpoints
+from sinks.thread_index import PostgresThreadIndex
+from tests import email_corpus as corpus
+from tests.integration.dovecot import Dovecot
+from tests.integration.email_source import Mailbox
+
+ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+SHAPES = [
+    corpus.complaint,
+    corpus.outlook_reply,
+    corpus.reply_with_attachment,
+    corpus.html_only,
+    corpus.without_message_id,
+    corpus.forwarded,
+    corpus.malformed,
+]
+T = TypeVar("T")
+spent: dict[str, float] = defaultdict(float)
+
+
+def timed(name: str, fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        start = time.perf_counter()
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            spent[name] += time.perf_counter() - start
+
+    return wrapper
+
+
+def timed_sync(name: str, fn: Callable[..., T]) -> Callable[..., T]:
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[name] += time.perf_counter() - start
+
+    return wrapper
+
+
+def fill_maildir(dovecot: Dovecot, user: str, count: int) -> int:
+    """Write ``count`` messages straight into the user's Maildir (Dovecot assigns UIDs at the next SELECT)."""
+    client = dovecot.client(user)
+    client.select_folder("INBOX")  # creates the Maildir with the right owner
+    client.logout()
+    new = dovecot.root / "mail" / user / "new"
+    owner = new.stat()
+    size = 0
+    for n in range(count):
+        raw = SHAPES[n % len(SHAPES)](f"b{n // len(SHAPES)}")
+        path = new / f"{1700000000 + n}.M{n}P1.bench"
+        path.write_bytes(raw)
+        os.chown(path, owner.st_uid, owner.st_gid)
+        size += len(raw)
+    return size
+
+
+async def run(messages: int, batch_size: int) -> int:
+    name = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name
+    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
+    dovecot, broker = Dovecot.start(), EmbeddedBroker()
+    try:
+        await migrate.migrate(url)
+        broker.start()
+        await kafka.create_topics(KafkaSettings(partitions=4), broker.bootstrap)
+        box = Mailbox(dovecot, batch_size=batch_size)
+        size = fill_maildir(dovecot, box.user, messages)
+        producer = kafka.producer(KafkaSettings(idempotence=False), broker.bootstrap)
+        await producer.start()
+        async with AsyncConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True}) as pool:
+            connector = box.connector(thread_index=PostgresThreadIndex(pool, ThreadEntry))
+            session = connector.sessions[box.user]
+            session.fetch = timed("fetch", session.fetch)  # type: ignore[method-assign]
+            email_connector.mime.parse = timed_sync("parse", email_connector.mime.parse)  # type: ignore[assignment]
+            email_connector.to_interaction = timed_sync("parse", email_connector.to_interaction)  # type: ignore[assignment]
+            Threader.place_many = timed("thread", Threader.place_many)  # type: ignore[method-assign]
+            emitter = KafkaEmitter(producer)
+            emitter.emit_many = timed("produce", emitter.emit_many)  # type: ignore[method-assign]
+            start = time.perf_counter()
+            emitted = await connector.poll(emitter, PostgresCheckpoints(pool))
+            wall = time.perf_counter() - start
+            await connector.close()
+        await producer.stop()
+    finally:
+        broker.stop()
+        dovecot.stop()
+        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+    other = wall - sum(spent.values())
+    print(f"mailbox    : {messages} messages, {size / messages / 1024:.1f} KB avg, batches of {batch_size}")
+    print(f"backfill   : {emitted} interactions in {wall:.1f}s = {emitted / wall:.0f} messages/s")
+    for part in ("fetch", "parse", "thread", "produce"):
+        print(f"  {part:<8} : {spent[part]:6.1f}s  {100 * spent[part] / wall:4.0f}%")
+    print(f"  {'other':<8} : {other:6.1f}s  {100 * other / wall:4.0f}%  (select/search, checkpoints, scheduling)")
+    print(f"peak RSS   : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    return 0 if emitted == messages else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=200)
+    args = parser.parse_args()
+    sys.exit(asyncio.run(run(args.messages, args.batch_size)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""The one benchmark command: ceiling, omnitrail and naive side by side, then latency, scale-out, micro, webhook.
+
+Usage: python benchmarks/run.py [--records 20000] [--seed 42] [--rounds 2] [--soak N] [--skip-webhook]
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; OMNITRAIL_TEST_PG overrides); starts its
+own in-memory brokers and throw-away databases (clones of one seeded template), dropped at the end.
+
+The baselines consume a backlog (the corpus is produced first, so the producer never limits them);
+the worker joins its group first and is then flooded with the corpus as fast as the broker takes
+it (the producer outruns the worker several times over), so the group join and its first rebalance
+are not counted as throughput. Rounds interleave the pipelines so machine noise hits all alike, and
+each number printed is the median over rounds. Latency in these runs is queueing behind a flood;
+it is measured separately at a steady offered load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import statistics
+import sys
+import time
+
+import structlog
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import corpus  # benchmarks are scripts; their siblings are found through sys.path
+import measure
+from measure import Result
+
+
+def throughput_round(
+    data: corpus.Corpus, dbs: corpus.Databases, r: int, naive_records: int, before: str | None
+) -> list[Result]:
+    out: list[Result] = []
+    n = len(data.records)
+    naive_slice = data.records[:naive_records]
+    naive_unique = len({v for _, v in naive_slice})
+    order = ["ceiling", "omnitrail", "naive"] + (["omnitrail-before"] if before else [])
+    for name in order if r % 2 == 0 else order[::-1]:
+        # A broker per run: the worker's consumer group starts from nothing each time.
+        with corpus.broker() as bootstrap:
+            url = dbs.clone(f"{name.replace('-', '_')}_{r}")
+            if name.startswith("omnitrail"):
+                code = before if name == "omnitrail-before" else None
+
+                def feed(url: str = url, bootstrap: str = bootstrap) -> None:
+                    # Joined first, then flooded: a group join or first rebalance is not throughput.
+                    measure.wait_assigned(url, 1)
+                    asyncio.run(corpus.produce(bootstrap, data.records))
+
+                res = measure.run_processes(
+                    name,
+                    [(measure.worker_cmd(name, code), measure.worker_env(bootstrap, url, code))],
+                    url,
+                    data.unique,
+                    records=n,
+                    feed=feed,
+                )
+            else:
+                topic = f"bench.{name}"
+                records = data.records if name == "ceiling" else naive_slice
+                asyncio.run(corpus.create_topic(bootstrap, topic))
+                asyncio.run(corpus.produce(bootstrap, records, topic=topic))
+                res = measure.run_processes(
+                    name,
+                    [(measure.baseline_cmd(name, bootstrap, url, topic, len(records)), None)],
+                    url,
+                    data.unique if name == "ceiling" else naive_unique,
+                    records=len(records),
+                    table="ceiling_rows" if name == "ceiling" else "interactions",
+                    until_exit=True,
+                )
+            print(f"  round {r + 1}: {res.line()}", flush=True)
+            out.append(res)
+    return out
+
+
+def median(results: list[Result], name: str) -> Result:
+    mine = [r for r in results if r.name == name]
+    best = sorted(mine, key=lambda r: r.rate)[len(mine) // 2]
+    best.rate = statistics.median(r.rate for r in mine)
+    best.cpu_ms_per_1k = statistics.median(r.cpu_ms_per_1k for r in mine)
+    best.peak_rss_mb = max(r.peak_rss_mb for r in mine)
+    best.rows = min(r.rows for r in mine) if name != "ceiling" else best.rows
+    return best
+
+
+def summarize(results: list[Result], before: str | None) -> None:
+    ceil, omni, naive = (median(results, n) for n in ("ceiling", "omnitrail", "naive"))
+    print("throughput (median of rounds; latency here is queueing behind a flood of 20,000):")
+    for res in (ceil, omni, naive):
+        print("  " + res.line())
+    if before:
+        old = median(results, "omnitrail-before")
+        print("  " + old.line())
+        print(f"before/after: omnitrail now / omnitrail at {before} = {omni.rate / old.rate:.2f}")
+    print(
+        f"ratio      : omnitrail/ceiling = {omni.rate / ceil.rate:.2f}   omnitrail/naive = {omni.rate / naive.rate:.1f}"
+    )
+
+
+def latency_run(data: corpus.Corpus, dbs: corpus.Databases, rate: float, seconds: float) -> Result:
+    records = data.records[: int(rate * seconds)]
+    unique = len({v for _, v in records})
+    url = dbs.clone("latency")
+    with corpus.broker() as bootstrap:
+
+        def feed() -> None:
+            measure.wait_assigned(url, 1)
+            asyncio.run(corpus.produce_at_rate(bootstrap, records, rate))
+
+        return measure.run_processes(
+            f"omnitrail@{rate:.0f}/s",
+            [(measure.worker_cmd(), measure.worker_env(bootstrap, url))],
+            url,
+            unique,
+            records=len(records),
+            feed=feed,
+        )
+
+
+def scale_run(data: corpus.Corpus, dbs: corpus.Databases, workers: int) -> tuple[Result, int]:
+    """``workers`` processes on 4 partitions, joined before the backlog is produced; returns contact errors too."""
+    url = dbs.clone(f"scale{workers}")
+    with corpus.broker(partitions=4) as bootstrap:
+
+        def feed() -> None:
+            measure.wait_assigned(url, workers)
+            asyncio.run(corpus.produce(bootstrap, data.records))
+
+        envs = [measure.worker_env(bootstrap, url, OMNITRAIL_WORKER_ID=f"bench-{k}") for k in range(workers)]
+        res = measure.run_processes(
+            f"{workers} worker(s)",
+            [(measure.worker_cmd(), env) for env in envs],
+            url,
+            data.unique,
+            records=len(data.records),
+            feed=feed,
+        )
+    return res, contact_errors(url)
+
+
+def contact_errors(url: str) -> int:
+    """Interactions not on the contact that owns their sender's phone, plus phones owned twice or never."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            """
+            WITH sent AS (
+              SELECT i.interaction_id, coalesce(c.merged_into, c.contact_id) AS on_contact,
+                     i.document->'sender'->'identifiers'->0->>'value' AS phone
+                FROM interactions i JOIN contacts c USING (contact_id))
+            SELECT count(*) FILTER (
+                     WHERE o.contact_id IS NULL OR coalesce(oc.merged_into, oc.contact_id) <> s.on_contact)
+              FROM sent s
+              LEFT JOIN contact_identifiers o ON o.kind = 'phone' AND o.value = s.phone
+              LEFT JOIN contacts oc ON oc.contact_id = o.contact_id
+            """
+        ).fetchone()
+    return int(row[0]) if row else -1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--rounds", type=int, default=2, help="0: skip the side-by-side throughput runs")
+    parser.add_argument("--naive-records", type=int, default=2_000, help="the naive pipeline's share of the corpus")
+    parser.add_argument("--latency-rate", type=float, default=2_000)
+    parser.add_argument("--latency-seconds", type=float, default=8)
+    parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--skip-micro", action="store_true")
+    parser.add_argument("--skip-webhook", action="store_true")
+    parser.add_argument("--before", metavar="DIR", help="also run the worker from this checkout, interleaved")
+    parser.add_argument("--worker-env", action="append", default=[], metavar="KEY=VALUE", help="worker setting")
+    parser.add_argument("--profile", metavar="DIR", help="run workers under py-spy record, collapsed stacks in DIR")
+    parser.add_argument("--soak", type=int, default=0, help="instead: a memory soak over this many interactions")
+    args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    measure.PROFILE_DIR = args.profile
+    for pair in args.worker_env:
+        key, _, value = pair.partition("=")
+        measure.EXTRA_ENV[key] = value
+    started = time.perf_counter()
+    load = os.getloadavg()
+    if args.soak:
+        import soak
+
+        return soak.run(args.soak, args.seed)
+    data = corpus.build(args.records, args.seed)
+    print(
+        f"corpus     : {len(data.records)} records ({data.unique} unique, 10% redeliveries), "
+        f"{data.avg_bytes / 1024:.2f} KB avg, 60% from {len(data.known_phones)} pre-existing contacts, 4 partitions"
+    )
+    dbs = corpus.Databases(data.known_phones)
+    ok = True
+    try:
+        results: list[Result] = []
+        for r in range(args.rounds):
+            results += throughput_round(data, dbs, r, args.naive_records, args.before)
+        if results:
+            ok &= all(r.correct for r in results)
+            summarize(results, args.before)
+        lat = latency_run(data, dbs, args.latency_rate, args.latency_seconds)
+        ok &= lat.correct
+        print(f"latency    : {lat.line()}")
+        if not args.skip_scale:
+            one, err1 = scale_run(data, dbs, 1)
+            two, err2 = scale_run(data, dbs, 2)
+            ok &= one.correct and two.correct and err1 == err2 == 0
+            print(f"scale-out  : {one.line()}  contact errors {err1}")
+            print(f"             {two.line()}  contact errors {err2}")
+            print(f"             2 workers / 1 worker = {two.rate / one.rate:.2f}")
+        if not args.skip_micro:
+            import micro
+
+            micro.main(data, dbs.clone("micro"))
+    finally:
+        dbs.drop_all()
+    if not args.skip_webhook:
+        import webhook_load
+
+        webhook_load.main(before=args.before)
+    print(f"machine    : load average {load[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end; {os.cpu_count()} cores")
+    print(f"took       : {time.perf_counter() - started:.0f}s; correctness {'OK' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

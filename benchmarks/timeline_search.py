@@ -1,0 +1,148 @@
+"""Console timeline reads on the real PostgreSQL: a page of a long timeline, unfiltered, by
+channel, and with full-text search (migration 0010), as p50/p95 latency per request.
+
+corpus: ``--contacts`` contacts with ``--per-contact`` interactions each (SMS, WhatsApp, email),
+        Portuguese and English texts, some with accents; one "heavy" contact with ``--heavy``
+        interactions (a long-standing customer: the worst case for a filtered page)
+
+Usage: python benchmarks/timeline_search.py [--contacts 2000] [--per-contact 20] [--heavy 20000] [--reads 200]
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust); makes and drops its own database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import psycopg
+
+from sinks import migrate, queries
+
+ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+WORDS = [
+    "olá",
+    "encomenda",
+    "não",
+    "chegou",
+    "fatura",
+    "obrigada",
+    "ajuda",
+    "entrega",
+    "atrasada",
+    "pagamento",
+    "recebido",
+    "devolução",
+    "hello",
+    "parcel",
+    "arrived",
+    "damaged",
+    "invoice",
+    "thanks",
+    "refund",
+    "delivery",
+    "late",
+    "payment",
+    "received",
+    "return",
+]
+CHANNELS = ["sms", "whatsapp", "email"]
+
+
+def document(rng: random.Random, contact: int, n: int, at: datetime) -> tuple[uuid.UUID, str, dict[str, object]]:
+    channel = rng.choice(CHANNELS)
+    iid = uuid.UUID(int=rng.getrandbits(128))
+    return (
+        iid,
+        channel,
+        {
+            "interaction_id": str(iid),
+            "channel": channel,
+            "direction": rng.choice(["inbound", "outbound"]),
+            "kind": "message",
+            "occurred_at": at.isoformat(),
+            "subject": f"Pedido {contact}-{n}" if channel == "email" else None,
+            "text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 40))),
+        },
+    )
+
+
+async def load(url: str, contacts: int, per_contact: int, heavy: int, seed: int) -> uuid.UUID:
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    ids = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(contacts)]
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        async with conn.cursor().copy("COPY contacts (contact_id) FROM STDIN") as copy:
+            for cid in ids:
+                await copy.write_row((cid,))
+        async with conn.cursor().copy(
+            "COPY interactions (interaction_id, contact_id, channel, direction, kind, occurred_at, received_at, "
+            "document) FROM STDIN"
+        ) as copy:
+            for index, cid in enumerate(ids):
+                for n in range(heavy if index == 0 else per_contact):
+                    at = now - timedelta(minutes=rng.randint(0, 60 * 24 * 365 * 3))
+                    iid, channel, doc = document(rng, index, n, at)
+                    await copy.write_row(
+                        (iid, cid, channel, doc["direction"], "message", at, at, orjson.dumps(doc).decode())
+                    )
+        await conn.commit()
+        await conn.execute("ANALYZE interactions")
+        await conn.commit()
+    return ids[0]
+
+
+async def measure(url: str, contact: uuid.UUID, reads: int, where: queries.TimelineFilter) -> tuple[float, float, int]:
+    latencies = []
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        for _ in range(reads):
+            start = time.perf_counter()
+            page = await queries.timeline(conn, contact, limit=30, cursor=None, order="desc", where=where)
+            latencies.append((time.perf_counter() - start) * 1000)
+    assert page is not None
+    latencies.sort()
+    return statistics.median(latencies), latencies[int(len(latencies) * 0.95) - 1], len(page.items)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=2000)
+    parser.add_argument("--per-contact", type=int, default=20)
+    parser.add_argument("--heavy", type=int, default=20000)
+    parser.add_argument("--reads", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    name = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name
+    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
+    try:
+        await migrate.migrate(url)
+        start = time.perf_counter()
+        heavy = await load(url, args.contacts, args.per_contact, args.heavy, args.seed)
+        rows = args.contacts * args.per_contact - args.per_contact + args.heavy
+        print(f"corpus     : {rows} interactions, {args.contacts} contacts, heavy contact {args.heavy}")
+        print(f"load       : {rows / (time.perf_counter() - start):.0f} rows/s (COPY, tsvector generated)")
+        cases = {
+            "unfiltered": queries.TimelineFilter(),
+            "channel=whatsapp": queries.TimelineFilter(channels=("whatsapp",)),
+            "q=nao chegou": queries.TimelineFilter(text="nao chegou"),
+            'q="parcel damaged"': queries.TimelineFilter(text='"parcel damaged"'),
+            "q=devolucao,inbound": queries.TimelineFilter(text="devolucao", direction="inbound"),
+        }
+        for label, where in cases.items():
+            p50, p95, found = await measure(url, heavy, args.reads, where)
+            print(f"{label:<22} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  ({found} items, first page of 30)")
+    finally:
+        with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,23 @@
+"""Checkpoints of pull connectors: where each (connector, account, scope) resumes.
+
+A connector saves a position only after the broker acknowledged everything up to it, so a
+crash between the two re-sends (harmless: interaction ids are deterministic) and never skips.
+``sinks.checkpoint_store`` keeps them in PostgreSQL; ``connectors.testing`` has an in-memory one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+State = dict[str, Any]
+
+
+class CheckpointStore(Protocol):
+    async def load(self, connector: str, account: str, scope: str) -> State | None:
+        """The saved state, or None if this scope was never checkpointed."""
+
+    async def save(self, connector: str, account: str, scope: str, state: State) -> None:
+        """Make the state durable (upsert)."""
+
+    async def scopes(self, connector: str, account: str) -> dict[str, State]:
+        """Every saved scope of one account (e.g. the folders of a mailbox)."""

@@ -1,0 +1,240 @@
+"""The IMAP pull connector: every message of every configured folder, by UID, exactly once.
+
+Per (account, folder) the checkpoint is ``{"uidvalidity", "last_uid"}``. A poll selects the folder
+read-only, fetches the UIDs above ``last_uid`` in batches of ``batch_size`` (a 10,000-message
+mailbox is never held in memory at once), parses and threads each message, emits the batch and
+only then saves ``last_uid``: a crash or a dropped connection re-reads at most one batch, and the
+deterministic interaction ids make the re-read harmless. A UIDVALIDITY change re-reads the whole
+folder for the same reason. ``wait_for_more`` IDLEs on each account's first folder (new mail in
+seconds) or sleeps ``poll_interval_s`` on servers without IDLE. Blocking imapclient calls run in
+worker threads (:mod:`connectors.email.session`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from typing import ClassVar, Self
+
+import structlog
+from prometheus_client import Gauge
+
+from connectors.base import Connector
+from connectors.checkpoints import CheckpointStore
+from connectors.email import mime
+from connectors.email.mime import ParsedEmail
+from connectors.email.normalize import facts, fit, to_interaction
+from connectors.email.session import RECONNECT_ERRORS, Fetched, ImapSession
+from connectors.email.settings import ImapAccount, ImapSettings
+from connectors.email.threads import InMemoryThreadIndex, Threader, ThreadIndex
+from connectors.emitter import Emitter
+from schemas.config import OmnitrailSettings
+from schemas.deadletter import DeadLetter
+from schemas.errors import FatalError, InvalidPayload
+from schemas.interaction import Interaction
+
+log = structlog.get_logger(__name__)
+#: Messages on the server not yet ingested, per folder. Folder names (INBOX, Sent) are not personal
+#: data; mailbox addresses are, so they are never a label.
+GAP = Gauge("omnitrail_imap_gap_messages", "Messages in a folder not yet ingested", ["connector", "folder"])
+SOURCE = "email.imap"
+
+
+def _parse_all(fetched: list[Fetched]) -> list[ParsedEmail | Exception]:
+    results: list[ParsedEmail | Exception] = []
+    for item in fetched:
+        try:
+            results.append(mime.parse(item.raw))
+        except Exception as exc:  # returned, not raised: the caller dead-letters this message alone
+            results.append(exc)
+    return results
+
+
+class EmailConnector(Connector):
+    name: ClassVar[str] = "email"
+    settings_cls: ClassVar[type[ImapSettings]] = ImapSettings
+    retriable: ClassVar[tuple[type[BaseException], ...]] = RECONNECT_ERRORS
+    supports_backfill: ClassVar[bool] = True
+
+    def __init__(self, settings: ImapSettings, *, thread_index: ThreadIndex | None = None) -> None:
+        self.settings = settings
+        self.accounts = settings.all_accounts()
+        if not self.accounts:
+            raise FatalError("OMNITRAIL_IMAP_HOST (or [[imap.accounts]] in the config file) is required for email")
+        self.sessions = {a.username: ImapSession(a) for a in self.accounts}
+        self.threader = Threader(thread_index or InMemoryThreadIndex())
+        self.backfill_since: date | None = None
+        self._missing_reported: set[tuple[str, str]] = set()
+        #: Per account, the configured folders the server has (IDLE watches the first of them).
+        self._present: dict[str, list[str]] = {}
+
+    @classmethod
+    def create(cls, settings: OmnitrailSettings, *, default_region: str) -> Self:
+        assert isinstance(settings, ImapSettings)
+        return cls(settings)
+
+    @classmethod
+    def configured(cls, settings: OmnitrailSettings) -> bool:
+        return isinstance(settings, ImapSettings) and bool(settings.all_accounts())
+
+    def use_thread_index(self, index: ThreadIndex) -> None:
+        """Where thread memory lives (``omnitrail`` wires the PostgreSQL one)."""
+        self.threader = Threader(index)
+
+    def backfill(self, since: date) -> None:
+        """On the next poll, re-read every message since ``since`` (ids are deterministic: no duplicates)."""
+        self.backfill_since = since
+
+    @property
+    def pulls(self) -> bool:
+        return True
+
+    async def poll(self, emitter: Emitter, checkpoints: CheckpointStore) -> int:
+        emitted = 0
+        for account in self.accounts:
+            session = self.sessions[account.username]
+            existing = await session.folders()
+            self._present[account.username] = [f for f in account.folders if f in existing]
+            for folder in account.folders:
+                if folder not in existing:
+                    self._report_missing(account, folder)
+                    continue
+                if self.backfill_since is not None:
+                    emitted += await self._backfill(session, account, folder, emitter, checkpoints)
+                emitted += await self._poll_folder(session, account, folder, emitter, checkpoints)
+        self.backfill_since = None
+        return emitted
+
+    def _report_missing(self, account: ImapAccount, folder: str) -> None:
+        if (account.username, folder) not in self._missing_reported:
+            self._missing_reported.add((account.username, folder))
+            log.warning("imap.folder_missing", folder=folder)
+
+    async def _poll_folder(
+        self, session: ImapSession, account: ImapAccount, folder: str, emitter: Emitter, checkpoints: CheckpointStore
+    ) -> int:
+        state = await session.select(folder)
+        saved = await checkpoints.load(self.name, account.username, folder)
+        last_uid = 0
+        if saved is not None and saved.get("uidvalidity") == state.uidvalidity:
+            last_uid = int(saved.get("last_uid", 0))
+        elif saved is not None:
+            log.warning("imap.uidvalidity_changed", folder=folder, resync=True)
+        uids = await session.uids_after(last_uid)
+        GAP.labels(self.name, folder).set(len(uids))  # stays up if ingesting fails: alert on it
+        if uids:
+            log.info("imap.fetching", folder=folder, server_messages=state.exists, pending=len(uids))
+        emitted = 0
+        for start in range(0, len(uids), self.settings.batch_size):
+            batch = uids[start : start + self.settings.batch_size]
+            emitted += await self._ingest(session, account, batch, emitter)
+            # Every message up to max(batch) is on the broker (or dead-lettered): only now move on.
+            await checkpoints.save(
+                self.name, account.username, folder, {"uidvalidity": state.uidvalidity, "last_uid": batch[-1]}
+            )
+            GAP.labels(self.name, folder).set(len(uids) - start - len(batch))
+        return emitted
+
+    async def _backfill(
+        self, session: ImapSession, account: ImapAccount, folder: str, emitter: Emitter, checkpoints: CheckpointStore
+    ) -> int:
+        assert self.backfill_since is not None
+        await session.select(folder)
+        uids = await session.uids_since(self.backfill_since)
+        emitted = 0
+        for start in range(0, len(uids), self.settings.batch_size):
+            emitted += await self._ingest(session, account, uids[start : start + self.settings.batch_size], emitter)
+        saved = await checkpoints.load(self.name, account.username, folder)
+        log.info(
+            "imap.backfill_done",
+            folder=folder,
+            since=self.backfill_since.isoformat(),
+            server_messages=len(uids),
+            ingested=emitted,
+            gap=len(uids) - emitted,
+            checkpoint_uid=(saved or {}).get("last_uid"),
+        )
+        return emitted
+
+    async def _ingest(self, session: ImapSession, account: ImapAccount, uids: list[int], emitter: Emitter) -> int:
+        """Fetch, parse, thread and emit one batch; unreadable messages are dead-lettered with their bytes."""
+        own = account.own()
+        received_at = datetime.now(UTC)
+        fetched = await session.fetch(uids)
+        # The stdlib's modern header parser costs milliseconds a message: parse off the event loop.
+        results = await asyncio.to_thread(_parse_all, fetched)
+        parsed: list[tuple[Fetched, ParsedEmail, datetime]] = []
+        for item, result in zip(fetched, results, strict=True):
+            if isinstance(result, Exception):  # parse() is built not to raise; if it ever does, keep the bytes
+                await self._dead_letter(emitter, item, result)
+                continue
+            parsed.append((item, result, result.date or item.internal_date or received_at))
+        placements = await self.threader.place_many([facts(m, own, at) for _, m, at in parsed])
+        interactions: list[Interaction] = []
+        for (item, message, occurred_at), placement in zip(parsed, placements, strict=True):
+            try:
+                interaction = fit(
+                    to_interaction(
+                        message,
+                        account=account.username,
+                        own=own,
+                        occurred_at=occurred_at,
+                        received_at=received_at,
+                        placement=placement,
+                    )
+                )
+                if not interaction.customer_identifiers():
+                    # Internal mail among our own addresses, or no readable From: no timeline to put it on.
+                    raise InvalidPayload(
+                        "message names no customer address (no readable From, or only our own addresses)"
+                    )
+            except Exception as exc:  # any message that cannot become an interaction is dead-lettered, not lost
+                await self._dead_letter(emitter, item, exc)
+                continue
+            interactions.append(interaction)
+        if interactions:
+            await emitter.emit_many(interactions)
+        return len(interactions)
+
+    @staticmethod
+    async def _dead_letter(emitter: Emitter, item: Fetched, exc: Exception) -> None:
+        log.warning("imap.dead_letter", uid=item.uid, error=type(exc).__name__)
+        reason = (
+            exc.reason if isinstance(exc, InvalidPayload) else f"message cannot be normalized: {type(exc).__name__}"
+        )
+        await emitter.dead_letter(
+            DeadLetter(
+                source=SOURCE,
+                reason=reason,
+                error_type=type(exc).__name__,
+                raw_base64=DeadLetter.encode_raw(item.raw),
+                content_type="message/rfc822",
+                received_at=datetime.now(UTC),
+            )
+        )
+
+    async def wait_for_more(self) -> None:
+        timeout = self.settings.poll_interval_s
+        watchers = []
+        for account in self.accounts:
+            session = self.sessions[account.username]
+            present = self._present.get(account.username)
+            if present and await session.supports_idle():
+                session.stop_idle.clear()
+                watchers.append((session, asyncio.create_task(session.idle(present[0], timeout))))
+        if not watchers:
+            await asyncio.sleep(timeout)
+            return
+        try:
+            await asyncio.wait([task for _, task in watchers], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for session, _ in watchers:
+                session.stop_idle.set()  # the other IDLEs end within a slice; their sessions are reused next poll
+            results = await asyncio.gather(*(task for _, task in watchers), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def close(self) -> None:
+        for session in self.sessions.values():
+            await session.close()

@@ -1,0 +1,153 @@
+"""A parsed email -> one :class:`~schemas.interaction.Interaction`: direction, parties, ids, threading.
+
+The interaction id depends only on the message (its Message-ID, or a hash of the raw bytes when it
+has none), never on the folder or the mailbox: the same message in INBOX and All Mail, or Cc'd to
+two of our mailboxes, is one timeline entry.
+
+Direction: from one of our own addresses -> outbound, every recipient who is not ours is a customer
+(ours get ``role=us``); otherwise inbound, the sender is the customer and so is every To/Cc
+recipient who is not ours (``role=customer``), so Cc'd customers see it in their timelines too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from connectors.email.mime import Mailbox, ParsedEmail
+from connectors.email.threads import MessageFacts, Placement
+from schemas.errors import InvalidPayload
+from schemas.identifiers import Identifier, IdentifierKind, normalize_email
+from schemas.ids import interaction_id_for
+from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, PartyRole, Provider
+
+
+def external_id(parsed: ParsedEmail) -> str:
+    """The message's identity: its Message-ID, or ``sha256:<hash of the raw bytes>`` without one."""
+    return parsed.message_id or f"sha256:{parsed.content_hash}"
+
+
+def _address(box: Mailbox) -> str | None:
+    try:
+        return normalize_email(box.address)
+    except InvalidPayload:
+        return None
+
+
+def _party(box: Mailbox, role: PartyRole | None) -> Party:
+    address = _address(box)
+    identifiers = [Identifier.of(IdentifierKind.email, address)] if address else []
+    return Party(display_name=box.name, identifiers=identifiers, role=role)
+
+
+def _unique(boxes: list[Mailbox]) -> list[Mailbox]:
+    seen: set[str] = set()
+    result = []
+    for box in boxes:
+        key = _address(box) or box.address
+        if key not in seen:
+            seen.add(key)
+            result.append(box)
+    return result
+
+
+def is_outbound(parsed: ParsedEmail, own: frozenset[str]) -> bool:
+    return parsed.sender is not None and _address(parsed.sender) in own
+
+
+def facts(parsed: ParsedEmail, own: frozenset[str], occurred_at: datetime) -> MessageFacts:
+    """What the threader needs: ids, subject, and the customer addresses (ours left out)."""
+    outbound = is_outbound(parsed, own)
+    boxes = (
+        [*parsed.to, *parsed.cc] if outbound else [*([parsed.sender] if parsed.sender else []), *parsed.to, *parsed.cc]
+    )
+    customers = sorted({a for a in (_address(b) for b in boxes) if a and a not in own})
+    references = list(parsed.references)
+    if parsed.in_reply_to and parsed.in_reply_to not in references:
+        references.append(parsed.in_reply_to)
+    return MessageFacts(
+        message_id=external_id(parsed),
+        references=[r for r in references if r != parsed.message_id],
+        subject=parsed.subject,
+        participants=tuple(customers),
+        thread_index=parsed.thread_index,
+        occurred_at=occurred_at,
+    )
+
+
+def to_interaction(
+    parsed: ParsedEmail,
+    *,
+    account: str,
+    own: frozenset[str],
+    occurred_at: datetime,
+    received_at: datetime,
+    placement: Placement,
+) -> Interaction:
+    outbound = is_outbound(parsed, own)
+    recipients = []
+    for box in _unique([*parsed.to, *parsed.cc]):
+        if _address(box) in own:
+            recipients.append(_party(box, PartyRole.us))
+        else:
+            recipients.append(_party(box, None if outbound else PartyRole.customer))
+    sender = _party(parsed.sender, None) if parsed.sender else Party()
+    metadata: dict[str, object] = {"thread_rule": placement.rule}
+    if parsed.message_id is None:
+        metadata["message_id_missing"] = True
+    if parsed.defects:
+        metadata["parse_defects"] = parsed.defects
+    if parsed.forwarded:
+        metadata["forwarded"] = parsed.forwarded
+    if parsed.references:
+        metadata["references"] = parsed.references
+    inline = [a.sha256 for a in parsed.attachments if a.inline]
+    if inline:
+        metadata["inline_attachments"] = inline
+    ext = external_id(parsed)
+    parent = parsed.in_reply_to or (parsed.references[-1] if parsed.references else None)
+    return Interaction.build(
+        interaction_id=interaction_id_for("email", "", ext),
+        channel=Channel.email,
+        provider=Provider.imap,
+        account=account,
+        direction=Direction.outbound if outbound else Direction.inbound,
+        occurred_at=occurred_at,
+        received_at=received_at,
+        external_id=ext,
+        thread_key=placement.thread_key,
+        in_reply_to=interaction_id_for("email", "", parent) if parent else None,
+        sender=sender,
+        recipients=recipients,
+        subject=parsed.subject,
+        text=parsed.text,
+        html=parsed.html,
+        attachments=[
+            Attachment(name=a.name, content_type=a.content_type, size=a.size, sha256=a.sha256)
+            for a in parsed.attachments
+        ],
+        metadata=metadata,
+    )
+
+
+#: Kafka's default record limit is 1 MiB; a record above it would be refused on every retry.
+MAX_INTERACTION_BYTES = 900_000
+
+
+def fit(interaction: Interaction, limit: int = MAX_INTERACTION_BYTES) -> Interaction:
+    """Keep a huge message under the broker's record limit: drop the HTML first, then shorten the text.
+
+    What was cut is listed in ``metadata["truncated"]``; the full message stays on the mail server.
+    """
+    size = len(interaction.model_dump_json())
+    if size <= limit:
+        return interaction
+    cut: list[str] = []
+    update: dict[str, object] = {}
+    if interaction.html is not None:
+        update["html"], size = None, size - len(interaction.html.encode())
+        cut.append("html")
+    if size > limit and interaction.text:
+        keep = max(0, len(interaction.text) - (size - limit) - 1024)
+        update["text"] = interaction.text[:keep]
+        cut.append("text")
+    return interaction.model_copy(update={**update, "metadata": {**interaction.metadata, "truncated": cut}})

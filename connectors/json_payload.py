@@ -1,0 +1,111 @@
+"""Reading providers' JSON bodies: typed field access whose failures are clear, PII-free reasons.
+
+A provider payload that verifies but lacks a field must become :class:`InvalidPayload` with a
+reason naming the field (never its value), not a ``KeyError`` deep in a normalizer. Batched
+payloads use :func:`each` so every bad element is rejected alone, with its own bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import ValidationError
+
+from connectors.webhook import Normalized, Rejected
+from schemas.errors import InvalidPayload
+from schemas.interaction import Interaction
+
+T = TypeVar("T")
+Json = dict[str, Any]
+
+
+def parse_object(body: bytes) -> Json:
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidPayload("body is not JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidPayload("body is not a JSON object")
+    return value
+
+
+def _typed(obj: Json, key: str, kind: type[T], where: str) -> T:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(value, kind) or (isinstance(value, str) and not value.strip()):
+        raise InvalidPayload(f"{where}{key} is missing or not a {kind.__name__}")
+    return value
+
+
+def text(obj: Json, key: str, where: str = "") -> str:
+    """A required non-empty string; numbers (ids sent as numbers) are accepted as their digits."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _typed(obj, key, str, where).strip()
+
+
+def optional_text(obj: Json, key: str) -> str | None:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def obj(parent: Json, key: str, where: str = "") -> Json:
+    return _typed(parent, key, dict, where)
+
+
+def items(parent: Json, key: str, where: str = "") -> list[Any]:
+    return _typed(parent, key, list, where)
+
+
+def epoch_ms(value: Any, where: str) -> datetime:
+    """Milliseconds since the epoch (Meta ``timestamp``, X ``created_timestamp``), as int or string."""
+    return _epoch(value, where, 1000)
+
+
+def epoch_s(value: Any, where: str) -> datetime:
+    return _epoch(value, where, 1)
+
+
+def _epoch(value: Any, where: str, per_second: int) -> datetime:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidPayload(f"{where} is not an epoch timestamp")
+    return datetime.fromtimestamp(value / per_second, UTC)
+
+
+def each(elements: Iterable[T], normalize: Callable[[T], list[Interaction]]) -> Normalized:
+    """Normalize every element of a batch; a bad one is rejected with its own bytes, the rest go on."""
+    result = Normalized([])
+    for element in elements:
+        try:
+            result.interactions.extend(normalize(element))
+        except InvalidPayload as exc:
+            result.rejected.append(Rejected(exc.reason, orjson.dumps(element)))
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors()[:3])
+            result.rejected.append(Rejected(f"invalid interaction fields: {fields}", orjson.dumps(element)))
+    return result
+
+
+def rejected(element: Any, reason: str) -> Normalized:
+    return Normalized([], [Rejected(reason, orjson.dumps(element))])
+
+
+def merge(parts: Iterable[Normalized]) -> Normalized:
+    result = Normalized([])
+    for part in parts:
+        result.interactions.extend(part.interactions)
+        result.rejected.extend(part.rejected)
+    return result
+
+
+def whole_if_nothing_good(result: Normalized) -> Normalized:
+    """A body none of whose elements could be normalized is dead-lettered whole (its exact bytes,
+    ready to replay) rather than in pieces."""
+    if result.rejected and not result.interactions:
+        raise InvalidPayload(result.rejected[0].reason)
+    return result

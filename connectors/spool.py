@@ -1,0 +1,199 @@
+"""A durable local outbox in front of the broker, so webhooks are answered 2xx through a broker outage.
+
+Webhook providers retry for a while, but not forever, and some (Twilio: 15 s) give up on a slow
+answer. So :class:`SpoolingEmitter` wraps the :class:`~connectors.emitter.KafkaEmitter` that
+:class:`~connectors.webhook.WebhookIngest` uses:
+
+* broker healthy and spool empty: produce and wait for the ack, as before;
+* no ack within ``ack_timeout_s`` (or an error): the records are appended to a SQLite file in WAL
+  mode with ``synchronous=FULL`` (the commit is fsync'd), and only then the webhook gets its 2xx;
+* while the spool holds anything, new records are appended behind it, never produced directly,
+  so a customer's events reach the topic in the order they were received;
+* a background drainer sends the oldest records in order once the broker answers again and
+  deletes them only after the ack. A record produced twice (a timed-out send the producer still
+  delivers, a crash between ack and delete) is harmless: its ``interaction_id`` is deterministic
+  and the pipeline writes each id once.
+
+If the spool itself cannot be written (disk full) the error stays :class:`RetriableError`, so the
+webhook answers 503 and the provider retries: nothing is ever acknowledged that is not durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import structlog
+from prometheus_client import Gauge
+
+from connectors.emitter import Record
+from schemas.deadletter import DeadLetter
+from schemas.errors import RetriableError
+from schemas.interaction import Interaction
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+SPOOL_DEPTH = Gauge("omnitrail_spool_depth", "Webhook events held in the local spool, waiting for the broker")
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS spool"
+    " (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key BLOB, value BLOB NOT NULL)"
+)
+
+
+class RecordSender(Protocol):
+    """What the spool needs of the broker side (:class:`~connectors.emitter.KafkaEmitter` is one)."""
+
+    async def send_all(self, records: Sequence[Record]) -> None: ...
+
+    async def reachable(self) -> bool: ...
+
+
+class SpoolFile:
+    """The SQLite file. Blocking calls: :class:`SpoolingEmitter` runs them on its one thread."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: every commit is fsync'd before it returns, so a 2xx survives a power cut.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(_SCHEMA)
+
+    def append(self, records: Sequence[Record]) -> None:
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT INTO spool (topic, key, value) VALUES (?, ?, ?)", [tuple(r) for r in records])
+
+    def oldest(self, limit: int) -> list[tuple[int, Record]]:
+        rows = self._db.execute("SELECT seq, topic, key, value FROM spool ORDER BY seq LIMIT ?", (limit,))
+        return [(seq, Record(topic, key, value)) for seq, topic, key, value in rows]
+
+    def delete_through(self, seq: int) -> None:
+        self._db.execute("DELETE FROM spool WHERE seq <= ?", (seq,))
+
+    def depth(self) -> int:
+        (count,) = self._db.execute("SELECT count(*) FROM spool").fetchone()
+        return int(count)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class SpoolingEmitter:
+    """An :class:`~connectors.emitter.Emitter` that spools instead of failing while the broker is away."""
+
+    def __init__(self, inner: RecordSender, spool: SpoolFile, *, ack_timeout_s: float, drain_batch: int) -> None:
+        self.inner = inner
+        self.spool = spool
+        self.ack_timeout_s = ack_timeout_s
+        self.drain_batch = drain_batch
+        self.depth = 0
+        self.broker_error: str | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
+        self._wake = asyncio.Event()
+
+    async def emit(self, interaction: Interaction) -> None:
+        await self.deliver([Record.of(interaction)])
+
+    async def emit_many(self, interactions: list[Interaction]) -> None:
+        await self.deliver([Record.of(i) for i in interactions])
+
+    async def dead_letter(self, record: DeadLetter) -> None:
+        await self.deliver([Record.dead_letter(record)])
+
+    @property
+    def spooling(self) -> bool:
+        return self.depth > 0
+
+    def health(self) -> dict[str, object]:
+        """What /readyz shows: the mode, how much waits, and why."""
+        return {
+            "state": "spooling" if self.spooling else "direct",
+            "depth": self.depth,
+            "broker": self.broker_error or "ok",
+        }
+
+    async def deliver(self, records: Sequence[Record]) -> None:
+        """Durable on the broker or in the spool when this returns; RetriableError if neither."""
+        if not self.spooling:
+            # Shielded: a send that outlives the timeout still completes in the producer; cancelling it
+            # would only cancel our wait. The spooled copy then arrives twice, which the pipeline absorbs.
+            send = asyncio.ensure_future(self.inner.send_all(records))
+            send.add_done_callback(_consume_result)
+            try:
+                await asyncio.wait_for(asyncio.shield(send), self.ack_timeout_s)
+                return
+            except (RetriableError, TimeoutError) as exc:
+                self._broker_down(exc)
+        try:
+            await self._io(self.spool.append, records)
+        except sqlite3.Error as exc:
+            log.error("spool.write_failed", error=type(exc).__name__)
+            raise RetriableError("broker unavailable and the spool cannot be written") from exc
+        if not self.spooling:
+            log.warning("spool.started", path=str(self.spool.path))
+        self._set_depth(self.depth + len(records))
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Drain forever: oldest first, delete after the ack, back off while the broker is away."""
+        self._set_depth(await self._io(self.spool.depth))
+        delay = 0.5
+        while True:
+            if not self.spooling:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            # Probe first: sending into a broker that does not answer would only pile up copies.
+            if self.broker_error is not None and not await self._reachable():
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            rows = await self._io(self.spool.oldest, self.drain_batch)
+            try:
+                await self.inner.send_all([record for _, record in rows])
+            except RetriableError as exc:
+                self._broker_down(exc)
+                await asyncio.sleep(delay)
+                continue
+            await self._io(self.spool.delete_through, rows[-1][0])
+            self._set_depth(self.depth - len(rows))
+            self.broker_error = None
+            delay = 0.5
+            if not self.spooling:
+                log.info("spool.drained")
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self.spool.close()
+
+    async def _reachable(self) -> bool:
+        try:
+            async with asyncio.timeout(self.ack_timeout_s):
+                return await self.inner.reachable()
+        except TimeoutError:
+            return False
+
+    def _broker_down(self, exc: BaseException) -> None:
+        reason = str(exc) if isinstance(exc, RetriableError) else f"no acknowledgement in {self.ack_timeout_s:g}s"
+        if self.broker_error is None:
+            log.warning("spool.broker_unavailable", error=reason)
+        self.broker_error = reason
+
+    def _set_depth(self, depth: int) -> None:
+        self.depth = depth
+        SPOOL_DEPTH.set(depth)
+
+    async def _io(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+
+def _consume_result(task: asyncio.Future[None]) -> None:
+    """Retrieve a late send's outcome so asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()

@@ -1,0 +1,21 @@
+"""X (Twitter) connector settings (``OMNITRAIL_X_*``)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from schemas.config import OmnitrailSettings
+
+
+class XSettings(OmnitrailSettings):
+    model_config = SettingsConfigDict(env_prefix="OMNITRAIL_X_", extra="forbid")
+    toml_section: ClassVar[str | None] = "x"
+
+    consumer_secret: SecretStr | None = Field(
+        default=None,
+        description="The app's consumer secret: answers CRC challenges and verifies x-twitter-webhooks-signature; "
+        "unset: /webhooks/x is not mounted",
+    )

@@ -1,0 +1,123 @@
+"""``/api/v1`` GDPR routes: erase and export a person (admin), read and record consent.
+
+Erasure and export are admin-only: both expose or destroy everything about a person. Consent
+history is read by agents (they must honour it) and recorded by admins, like every change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, HTTPException
+from psycopg import AsyncConnection
+from pydantic import BaseModel, Field
+
+from console.auth import TokenAuth
+from schemas.errors import RetriableError
+from sinks import consent, contact_export, erasure, queries
+
+log = structlog.get_logger(__name__)
+Conn = AsyncConnection[tuple[Any, ...]]
+ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
+Drain = Callable[[], Awaitable[object]]
+
+
+class ErasureOut(BaseModel):
+    erasure_id: uuid.UUID
+    contact_id: uuid.UUID
+    erased_contact_ids: list[uuid.UUID]
+    identifiers_erased: int
+    interactions_erased: int
+    erased_at: datetime
+
+
+class ConsentIn(BaseModel):
+    purpose: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$", examples=["profiling"])
+    granted: bool
+    source: str = Field(
+        min_length=1,
+        max_length=120,
+        pattern=r"^[^\x00]+$",  # PostgreSQL text cannot hold NUL
+        description="How it was given or withdrawn: form, call, email",
+    )
+
+
+class ConsentRecord(BaseModel):
+    contact_id: uuid.UUID
+    purpose: str
+    granted: bool
+    source: str
+    recorded_by: str | None
+    recorded_at: datetime
+
+
+class ConsentHistory(BaseModel):
+    current: dict[str, bool] = Field(description="Per purpose, the latest decision")
+    history: list[ConsentRecord] = Field(description="Every decision, oldest first")
+
+
+def router(
+    connection: ConnectionFactory, auth: TokenAuth, *, hasher: erasure.IdentifierHasher | None, drain: Drain
+) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["gdpr"])
+    agent, admin = auth.depends("agent"), auth.depends("admin")
+
+    @api.delete("/contacts/{contact_id}", response_model=ErasureOut, dependencies=[admin])
+    async def erase(contact_id: uuid.UUID) -> ErasureOut:
+        """Erase the person's personal data (the contact and every contact merged into it)."""
+        if hasher is None:
+            raise HTTPException(503, "erasure is not configured: set OMNITRAIL_GDPR_HASH_KEY")
+        async with connection() as conn:
+            done = await erasure.erase(conn, contact_id, hasher, requested_by="api:admin")
+        if done is None:
+            raise HTTPException(404, "no such contact")
+        log.info("gdpr.erased", erasure_id=str(done.erasure_id), interactions=done.interactions_erased)
+        try:
+            await drain()
+        except RetriableError:  # committed; the worker drains the outbox after its next batch
+            log.warning("gdpr.erasure_events_pending", erasure_id=str(done.erasure_id))
+        return ErasureOut(
+            erasure_id=done.erasure_id,
+            contact_id=done.contact_id,
+            erased_contact_ids=done.erased_contact_ids,
+            identifiers_erased=done.identifier_count,
+            interactions_erased=done.interactions_erased,
+            erased_at=done.erased_at,
+        )
+
+    @api.get("/contacts/{contact_id}/export", dependencies=[admin])
+    async def export(contact_id: uuid.UUID) -> dict[str, Any]:
+        """Everything held about the person, machine-readable (format ``omnitrail.contact-export.v1``)."""
+        async with connection() as conn:
+            document = await contact_export.export(conn, contact_id)
+        if document is None:
+            raise HTTPException(404, "no such contact")
+        return document
+
+    @api.get("/contacts/{contact_id}/consents", response_model=ConsentHistory, dependencies=[agent])
+    async def consents(contact_id: uuid.UUID) -> ConsentHistory:
+        async with connection() as conn:
+            survivor = await queries.resolve(conn, contact_id)
+            if survivor is None:
+                raise HTTPException(404, "no such contact")
+            rows = await consent.history(conn, survivor)
+        history = [ConsentRecord(**r) for r in rows]
+        return ConsentHistory(current={r.purpose: r.granted for r in history}, history=history)
+
+    @api.post("/contacts/{contact_id}/consents", response_model=ConsentHistory, status_code=201, dependencies=[admin])
+    async def record_consent(contact_id: uuid.UUID, body: ConsentIn) -> ConsentHistory:
+        async with connection() as conn:
+            survivor = await queries.resolve(conn, contact_id)
+            if survivor is None:
+                raise HTTPException(404, "no such contact")
+            await consent.record(
+                conn, survivor, body.purpose, granted=body.granted, source=body.source, recorded_by="api:admin"
+            )
+        return await consents(contact_id)
+
+    return api

@@ -1,0 +1,178 @@
+"""``/api/v1``: merge and unmerge by hand, identity review items (list, accept = merge, reject).
+
+Every change commits with its events in the transactional outbox, then ``drain`` publishes
+them from this process (the worker only drains after its own batches); if the broker is
+down the events wait in the outbox and the next drain, here or in a worker, sends them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, suppress
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, HTTPException, Query
+from psycopg import AsyncConnection
+from pydantic import BaseModel, ConfigDict, Field
+
+from console.auth import TokenAuth
+from pipeline import retry
+from schemas.errors import InvalidPayload
+from schemas.identifiers import Identifier, IdentifierKind
+from sinks import contact_store, merges, review_store
+
+Conn = AsyncConnection[tuple[Any, ...]]
+ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
+Drain = Callable[[], Awaitable[None]]
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contact_id: uuid.UUID
+
+
+class UnmergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    merge_id: uuid.UUID | None = None
+
+
+class MergeResult(BaseModel):
+    merge_id: uuid.UUID
+    survivor_id: uuid.UUID
+    merged_id: uuid.UUID
+
+
+class ReviewItem(BaseModel):
+    review_id: uuid.UUID
+    contact_a: uuid.UUID
+    contact_b: uuid.UUID
+    rule: str
+    evidence: dict[str, Any]
+    status: str
+    created_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewItem]
+
+
+class SharedFlag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: IdentifierKind
+    value: str = Field(min_length=1, max_length=320, description="any spelling; normalized like everywhere else")
+    shared: bool = True
+
+
+class SharedResult(BaseModel):
+    identifier: Identifier
+    shared: bool
+    contact_id: uuid.UUID
+
+
+def router(connection: ConnectionFactory, auth: TokenAuth, drain: Drain, *, default_region: str) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["identity"])
+    agent, admin = auth.depends("agent"), auth.depends("admin")
+
+    async def merged(
+        target: uuid.UUID, other: uuid.UUID, cause: str, rule: str, evidence: dict[str, Any]
+    ) -> MergeResult:
+        async def attempt() -> merges.MergeRecord:
+            async with connection() as conn, conn.transaction():
+                return await merges.merge_pair(conn, target, other, cause=cause, rule=rule, evidence=evidence)
+
+        try:
+            record = await retry.forever("manual merge", attempt, cap=0.5)
+        except merges.NoSuchMerge as exc:
+            raise HTTPException(404, str(exc)) from None
+        except merges.SameContact as exc:
+            raise HTTPException(409, str(exc)) from None
+        await drain()
+        return MergeResult(merge_id=record.merge_id, survivor_id=record.survivor, merged_id=record.merged)
+
+    @api.post("/contacts/{contact_id}/merge", response_model=MergeResult, dependencies=[admin])
+    async def merge(contact_id: uuid.UUID, body: MergeRequest) -> MergeResult:
+        """Merge the contact named in the body into this one (recorded; undo with unmerge)."""
+        return await merged(contact_id, body.contact_id, "api:admin", "manual", {})
+
+    @api.post("/contacts/{contact_id}/unmerge", response_model=MergeResult, dependencies=[admin])
+    async def unmerge(contact_id: uuid.UUID, body: UnmergeRequest | None = Body(default=None)) -> MergeResult:  # noqa: B008  # FastAPI's way to make a body optional
+        """Undo one merge of this contact (``merge_id``; default: the most recent), restoring both as they were."""
+        merge_id = body.merge_id if body else None
+
+        async def attempt() -> merges.MergeRecord:
+            async with connection() as conn, conn.transaction():
+                return await merges.unmerge_and_announce(conn, contact_id, merge_id, by="api:admin")
+
+        try:
+            record = await retry.forever("unmerge", attempt, cap=0.5)
+        except merges.NoSuchMerge as exc:
+            raise HTTPException(404, str(exc)) from None
+        await drain()
+        return MergeResult(merge_id=record.merge_id, survivor_id=record.survivor, merged_id=record.merged)
+
+    @api.get("/identity/reviews", response_model=ReviewPage, dependencies=[agent])
+    async def reviews(
+        status: Literal["open", "accepted", "rejected"] = "open", limit: int = Query(default=50, ge=1, le=500)
+    ) -> ReviewPage:
+        """Merge suggestions from weak evidence and phone pitfalls, oldest first."""
+        async with connection() as conn:
+            found = await review_store.listing(conn, status, limit)
+        return ReviewPage(items=[ReviewItem(**r.__dict__) for r in found])
+
+    async def decide(review_id: uuid.UUID, status: Literal["accepted", "rejected"]) -> ReviewItem:
+        async def attempt() -> review_store.Review:
+            async with connection() as conn, conn.transaction():
+                item = await review_store.lock(conn, review_id)
+                if item is None:
+                    raise HTTPException(404, "no such review item")
+                if item.status != "open":
+                    raise HTTPException(409, f"already {item.status}")
+                if status == "accepted":
+                    # Merged meanwhile by other evidence: accepting is still the right record.
+                    with suppress(merges.SameContact):
+                        await merges.merge_pair(
+                            conn,
+                            item.contact_a,
+                            item.contact_b,
+                            cause=f"review:{review_id}",
+                            rule=item.rule,
+                            evidence=item.evidence,
+                            older_survives=True,
+                        )
+                await review_store.decide(conn, review_id, status, "api:admin")
+                decided = await review_store.lock(conn, review_id)
+                assert decided is not None  # locked by this transaction
+                return decided
+
+        decided = await retry.forever("review decision", attempt, cap=0.5)
+        await drain()
+        return ReviewItem(**decided.__dict__)
+
+    @api.post("/identity/reviews/{review_id}/accept", response_model=ReviewItem, dependencies=[admin])
+    async def accept(review_id: uuid.UUID) -> ReviewItem:
+        """Accept: the two contacts merge (the older survives), recorded and reversible."""
+        return await decide(review_id, "accepted")
+
+    @api.post("/identity/reviews/{review_id}/reject", response_model=ReviewItem, dependencies=[admin])
+    async def reject(review_id: uuid.UUID) -> ReviewItem:
+        """Reject: the pair stays apart and is not proposed again for this rule."""
+        return await decide(review_id, "rejected")
+
+    @api.post("/identity/shared", response_model=SharedResult, dependencies=[admin])
+    async def shared(body: SharedFlag) -> SharedResult:
+        """Mark an identifier shared (e.g. a family phone): it stays with its contact and never merges people."""
+        try:
+            identifier = Identifier.of(body.kind, body.value, default_region=default_region)
+        except InvalidPayload as exc:
+            raise HTTPException(400, f"value: {exc.reason}") from None
+        async with connection() as conn:
+            contact = await contact_store.mark_shared(conn, identifier, body.shared)
+        if contact is None:
+            raise HTTPException(404, "no contact has this identifier")
+        return SharedResult(identifier=identifier, shared=body.shared, contact_id=contact)
+
+    return api

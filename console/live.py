@@ -1,0 +1,139 @@
+"""Live timeline for open pages: one timeline-topic consumer per console process, fanned out to
+server-sent-event streams by contact.
+
+The consumer has no group and commits nothing: it starts at the end of every partition and
+only forwards what arrives while pages are open (a page loads history through the timeline
+API, then listens). Each stream follows its contact *and every contact merged into it* (read
+when the stream opens): the pipeline keys events by the surviving contact, so interactions of
+a merged-away identifier arrive under the survivor the page already follows.
+
+A slow client never slows the others: each has a bounded queue, and one that overflows is
+closed (the page reconnects and reloads the newest entries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from aiokafka import AIOKafkaConsumer
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import StreamingResponse
+
+from console.audit import Audit, ConnectionFactory
+from console.auth import Principal
+from schemas import topics
+from sinks import queries, suggestion_store
+
+log = structlog.get_logger(__name__)
+_KEEPALIVE_S = 15.0
+_CLOSED = b""  # put on a stream's queue when it fell too far behind
+
+
+@dataclass(eq=False)
+class Subscriber:
+    members: set[uuid.UUID]
+    queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
+
+
+class TimelineFeed:
+    def __init__(self, consumer_options: dict[str, Any], *, buffer: int = 256) -> None:
+        self._options = consumer_options
+        self._buffer = buffer
+        self._subscribers: set[Subscriber] = set()
+
+    def subscribe(self, members: set[uuid.UUID]) -> Subscriber:
+        subscriber = Subscriber(set(members), asyncio.Queue(maxsize=self._buffer))
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    def dispatch(self, value: bytes) -> None:
+        try:
+            event = orjson.loads(value)
+            contact_id = uuid.UUID(str(event["contact_id"]))
+        except (ValueError, KeyError, TypeError):
+            return  # not ours to judge: the timeline topic's producers validate what they write
+        for subscriber in list(self._subscribers):
+            if contact_id not in subscriber.members:
+                continue
+            try:
+                subscriber.queue.put_nowait(value)
+            except asyncio.QueueFull:
+                log.warning("live.subscriber_dropped", reason="queue full")
+                self._subscribers.discard(subscriber)
+                while not subscriber.queue.empty():  # make room for the close marker the stream waits on
+                    subscriber.queue.get_nowait()
+                subscriber.queue.put_nowait(_CLOSED)
+
+    async def run(self) -> None:
+        """Forward timeline events until cancelled; reconnect after broker trouble."""
+        while True:
+            consumer = AIOKafkaConsumer(
+                topics.TIMELINE, group_id=None, enable_auto_commit=False, auto_offset_reset="latest", **self._options
+            )
+            try:
+                await consumer.start()
+                await consumer.seek_to_end()
+                async for record in consumer:
+                    if record.value is not None:
+                        self.dispatch(record.value)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any broker fault: wait, then start a fresh consumer
+                log.warning("live.consumer_failed", error=type(exc).__name__)
+                await asyncio.sleep(2)
+            finally:
+                await consumer.stop()
+
+
+async def _stream(feed: TimelineFeed, subscriber: Subscriber) -> AsyncIterator[bytes]:
+    try:
+        yield b"retry: 2000\n: connected\n\n"
+        while True:
+            try:
+                value = await asyncio.wait_for(subscriber.queue.get(), _KEEPALIVE_S)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            if value == _CLOSED:  # no event is empty: this is the drop marker
+                return
+            event_type = orjson.loads(value).get("type", "message")
+            yield b"event: " + str(event_type).encode() + b"\ndata: " + value + b"\n\n"
+    finally:
+        feed.unsubscribe(subscriber)
+
+
+def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["contacts"])
+    # A name, not an annotation: the string annotations of this module cannot see locals.
+    listener = audit.contact("timeline.live")
+
+    @api.get(
+        "/contacts/{contact_id}/events",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def live(contact_id: uuid.UUID, who: Principal = listener) -> StreamingResponse:
+        """Server-sent events: each timeline event (``interaction.added``, ``interaction.updated``,
+        ``contact.*``) of this contact, or of a contact merged into it, as it happens."""
+        async with connection() as conn:
+            survivor = await queries.resolve(conn, contact_id)
+            members = await suggestion_store.members_of(conn, [survivor]) if survivor else set()
+        if survivor is None:
+            raise HTTPException(404, "no such contact")
+        subscriber = feed.subscribe(members)
+        return StreamingResponse(
+            _stream(feed, subscriber),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return api

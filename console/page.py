@@ -1,0 +1,109 @@
+"""The support staff's page at ``/``: sign-in, sign-out, and the shell the script fills.
+
+Server-rendered (Jinja2) with a small vanilla script for progressive enhancement: every bit of
+data the page shows or changes goes through the documented ``/api/v1`` routes, authenticated
+by the session cookie this module issues (see ``console/session.py`` for CSRF).
+
+Sign-in takes an API token, because tokens are who staff are: the cookie names the token's
+fingerprint, the role is the token's role.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import structlog
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from console.auth import TokenAuth
+from console.session import COOKIE
+from console.signin_limit import SigninLimit
+
+log = structlog.get_logger(__name__)
+_HERE = Path(str(resources.files("console")))
+templates = Jinja2Templates(directory=_HERE / "templates")
+static_files = StaticFiles(directory=_HERE / "static")
+#: The page's own policy: its script and styles only; frames only from us (the email view).
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_HEADERS = {
+    "Content-Security-Policy": _CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _same_origin(request: Request) -> bool:
+    """Forms posted from another site are refused (login CSRF): browsers send Origin on POST."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+    return origin.rstrip("/") == str(request.base_url).rstrip("/")
+
+
+def router(auth: TokenAuth, limit: SigninLimit, *, secure_cookie: bool) -> APIRouter:
+    page = APIRouter(include_in_schema=False)
+
+    def render(request: Request, status_code: int = 200, **context: object) -> HTMLResponse:
+        principal = auth.from_session(request)
+        csrf = auth.sessions.csrf_token(principal.session) if principal and principal.session else None
+        return templates.TemplateResponse(
+            request,
+            "page.html",
+            {"principal": principal, "csrf": csrf, **context},
+            status_code=status_code,
+            headers=_HEADERS,
+        )
+
+    @page.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> HTMLResponse:
+        return render(request)
+
+    @page.post("/signin", response_model=None)
+    async def signin(request: Request, token: str = Form(max_length=500)) -> Response:
+        client = request.client.host if request.client else "unknown"
+        if not _same_origin(request):
+            return render(request, 403, error="Sign-in must come from this page.")
+        wait = limit.retry_after(client)
+        if wait > 0:
+            log.warning("console.signin_throttled")
+            response = render(request, 429, error=f"Too many failed sign-ins. Try again in {int(wait) + 1} s.")
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
+        issued = auth.sign_in(token.strip())
+        if issued is None:
+            limit.failed(client)
+            log.info("console.signin_failed")
+            return render(request, 401, error="That token is not valid.")
+        limit.succeeded(client)
+        cookie, principal = issued
+        log.info("console.signed_in", actor=principal.actor, role=principal.role)
+        redirect = RedirectResponse("/", status_code=303)
+        redirect.set_cookie(
+            COOKIE,
+            cookie,
+            max_age=int(auth.sessions.lifetime_s),
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie,
+            path="/",
+        )
+        return redirect
+
+    @page.post("/signout", response_model=None)
+    async def signout(request: Request, csrf: str = Form(default="", max_length=200)) -> Response:
+        principal = auth.from_session(request)
+        if principal is None or principal.session is None or not auth.sessions.csrf_ok(principal.session, csrf):
+            return render(request, 403, error="Sign-out needs the page's form.")
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookie)
+        return response
+
+    return page

@@ -1,0 +1,77 @@
+"""The page's session cookie and its CSRF token.
+
+A session is a signed, expiring cookie naming the *fingerprint* of the API token used to sign in,
+never the token. Each request looks the fingerprint up among the tokens configured now, so
+removing a token from ``OMNITRAIL_API_TOKENS`` ends its sessions at once, and no server-side
+session store is needed (several console processes share nothing but their configuration).
+
+The signing key is derived from the configured tokens: every console process with the same
+configuration accepts the same cookies, and rotating the tokens rotates the key.
+
+CSRF: a cookie rides along with any request the browser makes, so every state-changing request
+authenticated by the cookie must also carry ``X-CSRF-Token`` (or a ``csrf`` form field) equal to
+an HMAC of the session's nonce. A forged cross-site request can send the cookie (when SameSite
+does not already stop it) but cannot read the page to learn the token. Bearer-token requests
+carry no ambient credential and need no CSRF token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+import orjson
+
+COOKIE = "omnitrail_session"
+CSRF_HEADER = "x-csrf-token"
+
+
+def fingerprint(token: str) -> str:
+    """Who a token is in logs and the audit log: a short hash, useless to an attacker."""
+    return "tok_" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Session:
+    actor: str
+    nonce: str
+    expires_at: float
+
+
+class SessionCodec:
+    def __init__(self, tokens: list[str], *, lifetime_s: float) -> None:
+        material = "\n".join(sorted(tokens)).encode()
+        self._key = hmac.new(b"omnitrail-console-session-v1", material, hashlib.sha256).digest()
+        self.lifetime_s = lifetime_s
+
+    def issue(self, actor: str, *, now: float | None = None) -> tuple[str, Session]:
+        session = Session(actor, secrets.token_urlsafe(16), (now or time.time()) + self.lifetime_s)
+        body = base64.urlsafe_b64encode(orjson.dumps([session.actor, session.nonce, session.expires_at]))
+        return f"{body.decode()}.{self._mac(body)}", session
+
+    def read(self, cookie: str | None, *, now: float | None = None) -> Session | None:
+        if not cookie or "." not in cookie:
+            return None
+        body, _, mac = cookie.rpartition(".")
+        if not hmac.compare_digest(mac, self._mac(body.encode())):
+            return None
+        try:
+            actor, nonce, expires_at = orjson.loads(base64.urlsafe_b64decode(body.encode()))
+        except (ValueError, TypeError):
+            return None
+        if not isinstance(expires_at, int | float) or expires_at < (now or time.time()):
+            return None
+        return Session(str(actor), str(nonce), float(expires_at))
+
+    def csrf_token(self, session: Session) -> str:
+        return hmac.new(self._key, b"csrf:" + session.nonce.encode(), hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, session: Session, presented: str | None) -> bool:
+        return bool(presented) and hmac.compare_digest(self.csrf_token(session), presented or "")
+
+    def _mac(self, body: bytes) -> str:
+        return hmac.new(self._key, body, hashlib.sha256).hexdigest()

@@ -1,0 +1,330 @@
+// Omnitrail console: progressive enhancement of the server-rendered page.
+// Everything goes through the documented /api/v1 routes with the session cookie; every
+// state change carries the CSRF token from the page. Text is always inserted as text
+// (textContent), never as HTML: message bodies are the customers', not ours.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const LABELS = {email: "Email", sms: "SMS", mms: "MMS", whatsapp: "WhatsApp", telegram: "Telegram",
+    messenger: "Messenger", instagram: "Instagram", livechat: "Chat", voice: "Call", other: "Note",
+    phone: "Phone", external: "ID"};
+  const timeFmt = new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "short"});
+  const state = {contact: null, items: [], cursor: null, loading: false, done: false, source: null, seq: 0};
+
+  async function api(path, options = {}) {
+    const headers = {Accept: "application/json", ...(options.headers || {})};
+    if (options.method && options.method !== "GET") headers["X-CSRF-Token"] = csrf;
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, {...options, headers, credentials: "same-origin",
+      body: options.body === undefined ? undefined : JSON.stringify(options.body)});
+    if (response.status === 401) { location.reload(); throw new Error("signed out"); }
+    if (!response.ok) {
+      let detail = response.statusText;
+      try { const body = await response.json(); detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail); } catch (e) { /* not JSON */ }
+      const error = new Error(`${response.status}: ${detail}`); error.status = response.status; throw error;
+    }
+    return response;
+  }
+  const el = (tag, props = {}, ...children) => {
+    const node = Object.assign(document.createElement(tag), props);
+    for (const child of children) if (child != null) node.append(child);
+    return node;
+  };
+  const badge = (kind) => el("span", {className: `badge ch-${kind}`, textContent: LABELS[kind] || kind});
+  const say = (id, text) => { $(id).textContent = text; };
+
+  // ---- search as you type ----
+  let searchTimer = 0;
+  const search = $("search"), results = $("results");
+  search.addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 200); });
+  $("search-form").addEventListener("submit", (e) => { e.preventDefault(); runSearch(); });
+  search.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown" && results.firstElementChild) { e.preventDefault(); results.querySelector("button").focus(); }
+  });
+  results.addEventListener("keydown", (e) => {
+    const buttons = [...results.querySelectorAll("button")];
+    const i = buttons.indexOf(document.activeElement);
+    if (e.key === "ArrowDown" && i < buttons.length - 1) { e.preventDefault(); buttons[i + 1].focus(); }
+    if (e.key === "ArrowUp") { e.preventDefault(); (i > 0 ? buttons[i - 1] : search).focus(); }
+    if (e.key === "Escape") { results.replaceChildren(); search.focus(); }
+  });
+  async function runSearch() {
+    const q = search.value.trim();
+    const seq = ++state.seq;
+    if (!q) { results.replaceChildren(); return; }
+    try {
+      const page = await (await api(`/api/v1/contacts?q=${encodeURIComponent(q)}`)).json();
+      if (seq !== state.seq) return; // a newer keystroke won
+      results.replaceChildren(...page.items.map((c) => el("li", {},
+        el("button", {type: "button", className: "result", onclick: () => { results.replaceChildren(); openContact(c.contact_id); }},
+          el("strong", {textContent: c.display_name || "(no name)"}), " ",
+          ...c.identifiers.slice(0, 3).map((i) => el("span", {className: "muted"}, badge(i.kind), " ", i.value, " "))))));
+      if (!page.items.length) results.replaceChildren(el("li", {className: "muted", textContent: "No contact found."}));
+    } catch (e) { say("status", `Search failed: ${e.message}`); }
+  }
+
+  // ---- contact view ----
+  async function openContact(id) {
+    history.replaceState(null, "", `#contact=${id}`);
+    let contact;
+    try { contact = await (await api(`/api/v1/contacts/${id}`)).json(); }
+    catch (e) { say("status", `Could not open the contact: ${e.message}`); return; }
+    state.contact = contact;
+    $("contact").hidden = false;
+    say("status", "");
+    $("contact-name").textContent = contact.display_name || "(no name)";
+    $("identifiers").replaceChildren(...contact.identifiers.map((i) => el("li", {}, badge(i.kind), " ", i.value)));
+    renderAttributes(contact.attributes);
+    loadConsent(contact.contact_id);
+    loadSuggestions(contact.contact_id);
+    await reloadTimeline();
+    listen(contact.contact_id);
+    $("contact-name").setAttribute("tabindex", "-1");
+  }
+  function renderAttributes(attributes) {
+    const box = $("attributes");
+    const entries = attributes && typeof attributes === "object" ? Object.entries(attributes) : [];
+    box.hidden = !entries.length;
+    box.replaceChildren(...entries.flatMap(([k, v]) => [el("dt", {textContent: k}),
+      el("dd", {textContent: typeof v === "string" ? v : JSON.stringify(v)})]));
+  }
+  async function loadConsent(id) {
+    const box = $("consent");
+    box.hidden = true;
+    try {
+      const consent = await (await api(`/api/v1/contacts/${id}/consents`)).json();
+      const current = Object.entries(consent.current || {});
+      if (!current.length) return;
+      box.replaceChildren(el("h2", {textContent: "Consent"}),
+        el("dl", {}, ...current.flatMap(([purpose, granted]) => [el("dt", {textContent: purpose}),
+          el("dd", {textContent: granted ? "granted" : "withheld"})])));
+      box.hidden = false;
+    } catch (e) { /* consent not readable (e.g. not configured): nothing to show */ }
+  }
+  async function loadSuggestions(id) {
+    const box = $("suggestions");
+    try {
+      const list = await (await api(`/api/v1/contacts/${id}/suggestions`)).json();
+      box.hidden = !list.items.length;
+      box.replaceChildren(el("h2", {textContent: "Open suggestions"}), el("ul", {}, ...list.items.map(suggestion)));
+    } catch (e) { box.hidden = true; }
+  }
+
+  function suggestion(s) {
+    const act = (path, field, input) => async (e) => {
+      e.preventDefault();
+      try {
+        await api(`/api/v1/suggestions/${s.suggestion_id}/${path}`, {method: "POST", body: {[field]: input.value.trim()}});
+        say("status", path === "assign" ? `Assigned to ${input.value.trim()}.` : "Suggestion closed.");
+        loadSuggestions(state.contact.contact_id);
+      } catch (err) { say("status", `Could not ${path}: ${err.message}`); }
+    };
+    const who = el("input", {required: true, maxLength: 200, placeholder: "Colleague", ariaLabel: "Assign to colleague"});
+    const outcome = el("input", {required: true, maxLength: 2000, placeholder: "What was done", ariaLabel: "Outcome"});
+    return el("li", {}, el("strong", {textContent: s.title}), " ", el("span", {className: "muted", textContent: s.reason}),
+      s.assignee ? el("span", {className: "assignee", textContent: ` · assigned to ${s.assignee}`}) : null,
+      el("details", {className: "handle"}, el("summary", {textContent: "Handle"}),
+        el("form", {className: "row", onsubmit: act("assign", "assignee", who)}, who, el("button", {type: "submit", textContent: "Assign"})),
+        el("form", {className: "row", onsubmit: act("close", "outcome", outcome)}, outcome, el("button", {type: "submit", textContent: "Close"}))));
+  }
+
+  // ---- timeline: filters, infinite scroll, threads ----
+  function filterQuery() {
+    const params = new URLSearchParams({limit: "30"});
+    if ($("f-channel").value) params.append("channel", $("f-channel").value);
+    if ($("f-direction").value) params.set("direction", $("f-direction").value);
+    if ($("f-q").value.trim()) params.set("q", $("f-q").value.trim());
+    return params;
+  }
+  let filterTimer = 0;
+  $("filters").addEventListener("input", () => { clearTimeout(filterTimer); filterTimer = setTimeout(reloadTimeline, 250); });
+  $("filters").addEventListener("submit", (e) => { e.preventDefault(); reloadTimeline(); });
+  async function reloadTimeline() {
+    state.items = []; state.cursor = null; state.done = false;
+    renderTimeline();
+    await loadMore();
+  }
+  async function loadMore() {
+    if (!state.contact || state.loading || state.done) return;
+    state.loading = true;
+    say("more", "Loading…");
+    const params = filterQuery();
+    if (state.cursor) params.set("cursor", state.cursor);
+    const contactId = state.contact.contact_id;
+    try {
+      const page = await (await api(`/api/v1/contacts/${contactId}/timeline?${params}`)).json();
+      if (state.contact.contact_id !== contactId) return;
+      add(page.items);
+      state.cursor = page.next_cursor; state.done = !page.next_cursor;
+      say("more", state.done ? (state.items.length ? "Beginning of the history." : "Nothing here.") : "");
+    } catch (e) { say("more", `Could not load the timeline: ${e.message}`); }
+    finally { state.loading = false; }
+  }
+  new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) loadMore(); }).observe($("more"));
+
+  function add(items, fresh = false) {
+    const known = new Map(state.items.map((i) => [i.interaction_id, i]));
+    for (const item of items) {
+      if (fresh) item._fresh = true;
+      known.set(item.interaction_id, {...known.get(item.interaction_id), ...item});
+    }
+    state.items = [...known.values()].sort((a, b) => (a.occurred_at < b.occurred_at ? 1 : -1));
+    renderTimeline();
+  }
+  function threads() {
+    const groups = new Map();
+    for (const item of state.items) {
+      const key = item.thread_key || `single:${item.interaction_id}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(item); // items are newest first, so each group is too, and groups by newest
+    }
+    return [...groups.values()];
+  }
+  function renderTimeline() {
+    $("timeline").replaceChildren(...threads().map((entries) => {
+      const channels = [...new Set(entries.map((e) => e.channel))];
+      const subject = entries.find((e) => e.subject)?.subject;
+      return el("li", {className: "thread"},
+        el("div", {className: "thread-head"}, ...channels.map(badge), " ",
+          el("span", {textContent: subject || (entries.length > 1 ? `Conversation · ${entries.length}` : "")})),
+        el("ol", {className: "entries"}, ...entries.map(entry)));
+    }));
+  }
+  function entry(item) {
+    const node = el("li", {className: `entry ${item.direction} kind-${item.kind}${item._fresh ? " fresh" : ""}`,
+      tabIndex: 0, ariaLabel: `${LABELS[item.channel] || item.channel} ${item.direction}`});
+    node.dataset.id = item.interaction_id;
+    const meta = el("div", {className: "meta"}, badge(item.channel),
+      el("span", {className: "dir", textContent: item.kind === "note" ? "note" : item.direction === "inbound" ? "← in" : "→ out"}),
+      el("time", {dateTime: item.occurred_at, textContent: timeFmt.format(new Date(item.occurred_at))}));
+    if (item.delivery_status) meta.append(el("span", {className: "delivery", textContent: item.delivery_status}));
+    if (item.kind === "note" && item.metadata?.author) meta.append(el("span", {className: "muted", textContent: `by ${item.metadata.author}`}));
+    node.append(meta);
+    if (item.subject) node.append(el("div", {className: "subject", textContent: item.subject}));
+    if (item.html) node.append(emailFrame(item)); else if (item.text) node.append(el("p", {className: "text", textContent: item.text}));
+    if (item.call) node.append(el("div", {className: "call", textContent:
+      `Call${item.call.status ? ` ${item.call.status}` : ""}${item.call.duration_seconds != null ? ` · ${Math.floor(item.call.duration_seconds / 60)} min ${item.call.duration_seconds % 60} s` : ""}`}));
+    if (item.attachments?.length) node.append(el("ul", {className: "attachments"}, ...item.attachments.map((a) =>
+      el("li", {textContent: `📎 ${a.name || "attachment"}${a.content_type ? ` (${a.content_type})` : ""}${a.size != null ? ` · ${Math.ceil(a.size / 1024)} KB` : ""}`}))));
+    const noteButton = el("button", {type: "button", className: "link", textContent: "Add internal note",
+      onclick: () => openNote(item.interaction_id, node)});
+    node.append(noteButton);
+    return node;
+  }
+  function emailFrame(item) {
+    const base = `/api/v1/interactions/${item.interaction_id}/html`;
+    // No allow-scripts, no allow-same-origin: the message runs in an opaque origin with no script.
+    const frame = el("iframe", {className: "email", title: item.subject || "Email", src: base, loading: "lazy"});
+    frame.setAttribute("sandbox", "");
+    frame.setAttribute("referrerpolicy", "no-referrer");
+    const images = el("button", {type: "button", className: "link", textContent: "Load images",
+      onclick: () => { frame.src = `${base}?images=true`; images.remove(); }});
+    return el("div", {className: "email-box"}, frame, images);
+  }
+
+  // ---- notes ----
+  const noteForm = $("note-form");
+  let noteAbout = null;
+  $("note-open").addEventListener("click", () => openNote(null, null));
+  $("note-cancel").addEventListener("click", closeNote);
+  function openNote(about, anchor) {
+    noteAbout = about;
+    (anchor || $("note-open").parentElement).after(noteForm);
+    noteForm.hidden = false; $("note-open").setAttribute("aria-expanded", "true");
+    $("note-text").focus();
+  }
+  function closeNote() { noteForm.hidden = true; $("note-open").setAttribute("aria-expanded", "false"); $("note-text").value = ""; }
+  noteForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = $("note-text").value.trim();
+    if (!text || !state.contact) return;
+    try {
+      await api(`/api/v1/contacts/${state.contact.contact_id}/notes`, {method: "POST",
+        body: {note_id: crypto.randomUUID(), text, about: noteAbout}});
+      closeNote();
+      say("status", "Note saved; it appears in the timeline in a moment.");
+    } catch (err) { say("status", `The note was not saved: ${err.message}`); }
+  });
+
+  // ---- live ----
+  function listen(id) {
+    if (state.source) state.source.close();
+    state.source = new EventSource(`/api/v1/contacts/${id}/events`);
+    const onInteraction = (e) => {
+      const event = JSON.parse(e.data);
+      const item = event.interaction;
+      if (!item || state.contact?.contact_id !== id) return;
+      if (item.kind === "status" && item.status) {
+        const target = state.items.find((i) => i.interaction_id === item.status.target_interaction_id);
+        if (target && item.status.status) { target.delivery_status = item.status.status; renderTimeline(); }
+        return;
+      }
+      const f = filterQuery();
+      if (f.get("channel") && f.get("channel") !== item.channel) return;
+      if (f.get("direction") && f.get("direction") !== item.direction) return;
+      if (f.get("q")) return; // the server decides full-text matches: reload to see them
+      add([{...item, contact_id: id}], true);
+      say("status", "New activity.");
+    };
+    state.source.addEventListener("interaction.added", onInteraction);
+    state.source.addEventListener("interaction.updated", onInteraction);
+  }
+
+  // ---- admin actions (the API decides who may; the page shows what it says) ----
+  const adminStatus = (text) => say("admin-status", text);
+  document.querySelectorAll("[data-admin]").forEach((b) => b.addEventListener("click", () => admin(b.dataset.admin)));
+  async function admin(action) {
+    const id = state.contact?.contact_id;
+    if (!id) return;
+    try {
+      if (action === "merge") { $("merge-box").hidden = false; $("merge-other").focus(); return; }
+      if (action === "unmerge") {
+        await api(`/api/v1/contacts/${id}/unmerge`, {method: "POST", body: {}});
+        adminStatus("Unmerged."); return openContact(id);
+      }
+      if (action === "export") {
+        const blob = await (await api(`/api/v1/contacts/${id}/export`)).blob();
+        const link = el("a", {href: URL.createObjectURL(blob), download: `contact-${id}.json`});
+        document.body.append(link); link.click(); link.remove();
+        adminStatus("Export downloaded."); return;
+      }
+      if (action === "audit") {
+        const page = await (await api(`/api/v1/audit?contact_id=${id}&limit=50`)).json();
+        $("audit-box").replaceChildren(...page.items.map((a) => el("li", {textContent:
+          `${timeFmt.format(new Date(a.at))} · ${a.actor} (${a.role}, ${a.via}) · ${a.action}`})));
+        $("audit-box").hidden = false;
+        adminStatus(`${page.items.length} recent accesses.`); return;
+      }
+      if (action === "erase") {
+        if (!confirm("Erase this contact and everything about them? This cannot be undone.")) return;
+        await api(`/api/v1/contacts/${id}`, {method: "DELETE"});
+        adminStatus("Erased."); $("contact").hidden = true; return;
+      }
+    } catch (e) { adminStatus(`${action} refused: ${e.message}`); }
+  }
+  let mergeOther = null;
+  $("merge-preview").addEventListener("click", async () => {
+    try {
+      const other = await (await api(`/api/v1/contacts/${encodeURIComponent($("merge-other").value.trim())}`)).json();
+      const ids = new Map([...state.contact.identifiers, ...other.identifiers].map((i) => [`${i.kind}:${i.value}`, i]));
+      mergeOther = other;
+      $("merge-result").replaceChildren(el("p", {textContent: `Result: ${state.contact.display_name || other.display_name || "(no name)"}, ${ids.size} identifiers:`}),
+        el("ul", {}, ...[...ids.values()].map((i) => el("li", {}, badge(i.kind), " ", i.value))));
+      $("merge-confirm").disabled = false;
+    } catch (e) { adminStatus(`Preview failed: ${e.message}`); }
+  });
+  $("merge-confirm").addEventListener("click", async () => {
+    try {
+      await api(`/api/v1/contacts/${state.contact.contact_id}/merge`, {method: "POST", body: {contact_id: mergeOther.contact_id}});
+      adminStatus("Merged."); openContact(state.contact.contact_id);
+    } catch (e) { adminStatus(`merge refused: ${e.message}`); }
+  });
+
+  // ---- start ----
+  const fromHash = () => /contact=([0-9a-f-]{36})/.exec(location.hash)?.[1];
+  window.addEventListener("hashchange", () => { const id = fromHash(); if (id && id !== state.contact?.contact_id) openContact(id); });
+  if (fromHash()) openContact(fromHash());
+  else if (search.value) runSearch();
+  search.focus();
+})();

@@ -1,0 +1,89 @@
+"""``/api/v1/suggestions/{id}/assign`` and ``/close``: staff take a suggestion on and close it
+with an outcome.
+
+The state lands in ``suggestion_handling`` (overlaid on every suggestion read), and each
+action is also a ``note`` interaction on the contact's timeline, produced through the normal
+emitter like any staff note: colleagues see who took what on, live, and it reaches the
+timeline topic for every other consumer. Note keys derive from the suggestion and the action,
+so a retried request is the same timeline entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from console.audit import Audit, ConnectionFactory
+from console.auth import Principal
+from console.note_routes import NoteWriter
+from schemas.suggestion import SuggestionStatus
+from sinks import suggestion_handling
+from sinks.suggestion_queries import HandledSuggestion
+
+
+class Assignment(BaseModel):
+    assignee: str = Field(min_length=1, max_length=200, description="The colleague: a name or handle.")
+
+
+class Closing(BaseModel):
+    outcome: str = Field(min_length=1, max_length=2000, description="What was done.")
+
+
+def _key(*parts: str) -> str:
+    return "suggestion:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def router(connection: ConnectionFactory, audit: Audit, notes: NoteWriter) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["suggestions"])
+    # A name, not an annotation: the string annotations of this module cannot see locals.
+    staff = audit.principal("agent")
+
+    async def open_suggestion(suggestion_id: uuid.UUID) -> HandledSuggestion:
+        async with connection() as conn:
+            found = await suggestion_handling.find(conn, suggestion_id)
+        if found is None:
+            raise HTTPException(404, "no such suggestion")
+        return found
+
+    @api.post("/suggestions/{suggestion_id}/assign", response_model=HandledSuggestion)
+    async def assign(suggestion_id: uuid.UUID, body: Assignment, who: Principal = staff) -> HandledSuggestion:
+        """Assign an open suggestion to a colleague (again: reassign)."""
+        found = await open_suggestion(suggestion_id)
+        await audit.write(who, "suggestion.assign", found.contact_id)
+        if found.status is not SuggestionStatus.open:
+            raise HTTPException(409, "the suggestion is closed")
+        if found.assignee != body.assignee:
+            async with connection() as conn:
+                await suggestion_handling.assign(conn, suggestion_id, assignee=body.assignee, by=who.actor)
+        await notes.write(
+            found.contact_id,
+            who,
+            key=_key(str(suggestion_id), "assign", body.assignee),
+            text=f"Suggestion “{found.title}” assigned to {body.assignee}",
+            metadata={"suggestion_id": str(suggestion_id), "action": "assigned", "assignee": body.assignee},
+        )
+        return await open_suggestion(suggestion_id)
+
+    @api.post("/suggestions/{suggestion_id}/close", response_model=HandledSuggestion)
+    async def close(suggestion_id: uuid.UUID, body: Closing, who: Principal = staff) -> HandledSuggestion:
+        """Close a suggestion with what was done; it then reads as closed with that outcome."""
+        found = await open_suggestion(suggestion_id)
+        await audit.write(who, "suggestion.close", found.contact_id)
+        if found.status is not SuggestionStatus.open and found.outcome != body.outcome:
+            raise HTTPException(409, "the suggestion is already closed")
+        if found.status is SuggestionStatus.open:
+            async with connection() as conn:
+                await suggestion_handling.close(conn, suggestion_id, outcome=body.outcome, by=who.actor)
+        await notes.write(
+            found.contact_id,
+            who,
+            key=_key(str(suggestion_id), "close"),
+            text=f"Suggestion “{found.title}” closed: {body.outcome}",
+            metadata={"suggestion_id": str(suggestion_id), "action": "closed", "outcome": body.outcome},
+        )
+        return await open_suggestion(suggestion_id)
+
+    return api

@@ -1,0 +1,149 @@
+"""``omnitrail import contacts FILE``: a CRM export into contacts, through the same identity resolution as the worker.
+
+Each batch of rows is one transaction: identities resolved by :func:`pipeline.resolver.resolve`
+(so a record that carries identifiers of two existing contacts merges them exactly as an
+interaction would, recorded as caused by ``import:<file>:<line>``), attribute values validated
+against their definitions and upserted, review items opened, and the events put in the outbox,
+which this command then drains itself (the worker only drains after its own batches).
+
+Re-running the same file changes nothing: identifiers are already linked, attribute values
+are equal (no write, no event), names are only set where a contact had none.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from connectors.contact_file import ContactRow, Format, RejectedRow, csv_attribute_columns, read_rows
+from omnitrail import kafka
+from omnitrail.runtime import Addresses
+from omnitrail.settings import AppSettings, KafkaSettings
+from pipeline import resolver, retry, reviews
+from pipeline.identity_settings import IdentitySettings
+from pipeline.stages.identity import Claim, Person
+from pipeline.stages.policy import Policy
+from schemas.attributes import AttributeDefinition, coerce
+from schemas.config import load
+from schemas.contact import AttributeValue
+from schemas.errors import FatalError, InvalidPayload
+from sinks import attribute_store, contact_store, outbox
+from sinks.outbox import Publish
+from sinks.publisher import TopicPublisher
+
+Conn = AsyncConnection[tuple[Any, ...]]
+BATCH_ROWS = 1000
+
+
+@dataclass
+class Summary:
+    accepted: int = 0
+    rejected: list[RejectedRow] = field(default_factory=list)
+    created: int = 0
+    merged: int = 0
+    changed: int = 0
+
+
+@dataclass(frozen=True)
+class _Typed:
+    row: ContactRow
+    attributes: dict[str, AttributeValue]
+
+
+class ContactImport:
+    def __init__(self, pool: AsyncConnectionPool[Conn], publish: Publish, policy: Policy, default_region: str) -> None:
+        self.pool = pool
+        self.publish = publish
+        self.policy = policy
+        self.default_region = default_region
+
+    async def run(self, path: Path, file_format: Format, progress: Callable[[int], None] | None = None) -> Summary:
+        async with self.pool.connection() as conn:
+            known = await attribute_store.definitions(conn)
+        if file_format == "csv":
+            missing = [c for c in csv_attribute_columns(path) if c not in known]
+            if missing:
+                hint = "; ".join(f"omnitrail attributes define {c} string" for c in missing)
+                raise FatalError(f"column(s) {', '.join(missing)} are not defined attributes (define them: {hint})")
+        summary = Summary()
+        batch: list[_Typed] = []
+        for row in read_rows(path, file_format, default_region=self.default_region, progress=progress):
+            if isinstance(row, RejectedRow):
+                summary.rejected.append(row)
+                continue
+            try:
+                batch.append(_Typed(row, _typed(row, known)))
+            except InvalidPayload as exc:
+                summary.rejected.append(RejectedRow(row.line, exc.reason))
+                continue
+            if len(batch) >= BATCH_ROWS:
+                await self._commit(path, batch, summary)
+                batch = []
+        if batch:
+            await self._commit(path, batch, summary)
+        return summary
+
+    async def _commit(self, path: Path, batch: list[_Typed], summary: Summary) -> None:
+        counts = await retry.forever("contact import", lambda: self._write(path.name, batch))
+        await retry.forever("outbox drain", lambda: outbox.drain(self.pool, self.publish))
+        summary.accepted += len(batch)
+        summary.created += counts[0]
+        summary.merged += counts[1]
+        summary.changed += counts[2]
+
+    async def _write(self, source: str, batch: list[_Typed]) -> tuple[int, int, int]:
+        claims = [Claim(n, tuple(t.row.identifiers), t.row.name) for n, t in enumerate(batch)]
+
+        def cause(person: Person) -> str:
+            return f"import:{source}:{batch[person.claims[0].ref].row.line}"
+
+        async with self.pool.connection() as conn, conn.transaction():
+            found = await resolver.resolve(conn, claims, self.policy, source="import", cause=cause)
+            await reviews.propose(conn, found, self.policy)
+            # Values go to the record's own (home) contact, so an unmerge gives each contact its own back.
+            values = [(found.attached[n][0], k, v) for n, t in enumerate(batch) for k, v in t.attributes.items()]
+            changed = found.changed | {
+                found.survivor(c) for c in await attribute_store.set_values(conn, values, source="import")
+            }
+            snaps = {s.contact_id: s for s in await contact_store.snapshots(conn, changed)}
+            await outbox.append(conn, resolver.events(found, snaps, added=[], updated=[]))
+        return len(found.created), len(found.merges), len(changed)
+
+
+def _typed(row: ContactRow, known: dict[str, AttributeDefinition]) -> dict[str, AttributeValue]:
+    typed = {}
+    for name, raw in row.attributes.items():
+        if name not in known:
+            raise InvalidPayload(f"attribute {name} is not defined")
+        typed[name] = coerce(known[name], raw)
+    return typed
+
+
+async def run(
+    app: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses, path: Path, file_format: Format, size: int
+) -> Summary:
+    """The command: its own pool and producer, a progress bar over the file's ``size`` bytes.
+
+    The file itself is read synchronously, a line at a time, between batches: the command has
+    nothing else to do meanwhile, and each batch's database work is awaited.
+    """
+    policy = load(IdentitySettings).policy(app.default_region)
+    kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
+    producer = kafka.producer(kafka_settings, addresses.kafka_bootstrap)
+    await producer.start()
+    try:
+        async with AsyncConnectionPool(
+            addresses.database_url, min_size=1, max_size=2, kwargs={"autocommit": True}
+        ) as pool:
+            job = ContactImport(pool, TopicPublisher(producer).publish, policy, app.default_region)
+            with click.progressbar(length=size, label=f"importing {path.name}", file=sys.stderr) as bar:
+                return await job.run(path, file_format, progress=bar.update)
+    finally:
+        await producer.stop()

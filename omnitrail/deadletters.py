@@ -1,0 +1,143 @@
+"""``omnitrail deadletter list|replay``: inspect the dead-letter topic and re-drive it after a fix.
+
+Two kinds of dead letters, re-driven differently:
+
+* ``pipeline.*`` (decode stage, poison isolation): the raw bytes are an interaction record that
+  the pipeline refused; replay produces them back to the interactions topic unchanged.
+* a connector's route (``twilio.messages``, ...): the raw bytes are the provider's request body.
+  Its signature was verified on receipt (unsigned requests are never dead-lettered), so replay
+  hands them to that connector's normalizer (:meth:`Connector.replay_normalizer`) and produces
+  what it now makes of them. Whatever is still invalid is reported and left where it is.
+
+Replaying twice is harmless: interaction ids are deterministic, the timeline holds each once.
+Listing prints the reason, source and position, never the raw bytes unless asked: they are the
+customer's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka import AIOKafkaProducer
+from pydantic import ValidationError
+
+from connectors.base import Connector
+from connectors.emitter import KafkaEmitter, Record
+from connectors.webhook import Normalized, RawRequest
+from omnitrail import kafka, topic_reader
+from omnitrail.settings import KafkaSettings
+from schemas import topics
+from schemas.deadletter import DeadLetter
+from schemas.errors import InvalidPayload
+from schemas.interaction import Interaction
+
+PIPELINE_PREFIX = "pipeline."
+
+
+@dataclass(frozen=True)
+class Letter:
+    partition: int
+    offset: int
+    record: DeadLetter
+
+
+@dataclass(frozen=True)
+class Filter:
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    reason: str | None = None
+
+    def __call__(self, letter: DeadLetter) -> bool:
+        return (
+            (self.source is None or letter.source == self.source)
+            and (self.since is None or letter.received_at >= self.since)
+            and (self.until is None or letter.received_at < self.until)
+            and (self.reason is None or self.reason.lower() in letter.reason.lower())
+        )
+
+
+@dataclass
+class ReplayReport:
+    produced: int = 0
+    still_invalid: int = 0
+    no_connector: int = 0
+
+
+async def read(settings: KafkaSettings, bootstrap: str, keep: Filter) -> list[Letter]:
+    """Every dead letter on the topic now that ``keep`` accepts, oldest first."""
+    letters: list[Letter] = []
+    async for m in topic_reader.messages(settings, bootstrap, topics.DEADLETTER):
+        if m.value is None:
+            continue
+        try:
+            record = DeadLetter.model_validate_json(m.value)
+        except ValidationError:
+            continue  # not ours (another producer wrote to the topic): nothing to replay
+        if keep(record):
+            letters.append(Letter(m.partition, m.offset, record))
+    return sorted(letters, key=lambda letter: (letter.record.received_at, letter.partition, letter.offset))
+
+
+def describe(letter: Letter, *, with_raw: bool = False) -> str:
+    """One line per dead letter, free of personal data unless ``with_raw``."""
+    r = letter.record
+    where = f" from {r.topic}[{r.partition}]@{r.offset}" if r.topic is not None else ""
+    line = (
+        f"{r.received_at.isoformat()}  deadletter[{letter.partition}]@{letter.offset}  {r.source}  "
+        f"{r.error_type}: {r.reason}{where}  ({len(r.raw)} bytes)"
+    )
+    return line + "\n    " + r.raw.decode("utf-8", errors="replace") if with_raw else line
+
+
+def _redrive(letter: DeadLetter, connectors: Iterable[Connector]) -> list[Record] | str | None:
+    """The records to produce for one dead letter; None: no connector for it; str: still invalid."""
+    if letter.source.startswith(PIPELINE_PREFIX):
+        try:
+            key = Interaction.model_validate_json(letter.raw).routing_key()
+        except ValidationError:
+            key = None  # produce it anyway: the pipeline's decode stage says why, again
+        return [Record(topics.INTERACTIONS, key, letter.raw)]
+    for connector in connectors:
+        normalize = connector.replay_normalizer(letter.source)
+        if normalize is None:
+            continue
+        raw = RawRequest(
+            body=letter.raw, headers={}, public_url="", received_at=letter.received_at, content_type=letter.content_type
+        )
+        try:
+            result = normalize(raw)
+        except InvalidPayload as exc:
+            return exc.reason
+        interactions = result.interactions if isinstance(result, Normalized) else result
+        return [Record.of(i) for i in interactions] or "nothing in it could be normalized"
+    return None
+
+
+async def replay(
+    settings: KafkaSettings, bootstrap: str, letters: list[Letter], connectors: list[Connector], *, dry_run: bool
+) -> tuple[ReplayReport, list[str]]:
+    report, problems = ReplayReport(), []
+    batches: list[list[Record]] = []
+    for letter in letters:
+        outcome = _redrive(letter.record, connectors)
+        if outcome is None:
+            report.no_connector += 1
+            problems.append(f"deadletter[{letter.partition}]@{letter.offset}: no configured connector for source")
+        elif isinstance(outcome, str):
+            report.still_invalid += 1
+            problems.append(f"deadletter[{letter.partition}]@{letter.offset}: still invalid: {outcome}")
+        else:
+            batches.append(outcome)
+            report.produced += len(outcome)
+    if dry_run or not batches:
+        return report, problems
+    producer: AIOKafkaProducer = kafka.producer(settings, bootstrap)
+    await producer.start()
+    try:
+        await KafkaEmitter(producer).send_all([r for batch in batches for r in batch])
+    finally:
+        await producer.stop()
+    return report, problems

@@ -1,0 +1,50 @@
+"""``omnitrail gdpr erase|export CONTACT``: the same operations as the admin API, for operators."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from omnitrail import kafka
+from omnitrail.runtime import Addresses
+from omnitrail.settings import KafkaSettings
+from sinks import contact_export, erasure, outbox, retention
+from sinks.publisher import TopicPublisher
+
+Conn = AsyncConnection[tuple[Any, ...]]
+
+
+async def erase(
+    kafka_settings: KafkaSettings, addresses: Addresses, contact_id: uuid.UUID, hasher: erasure.IdentifierHasher
+) -> erasure.Erasure | None:
+    """Erase, then publish the erasure's events (the outbox keeps them if the broker is away)."""
+    async with AsyncConnectionPool[Conn](
+        addresses.database_url, min_size=1, max_size=2, kwargs={"autocommit": True}
+    ) as pool:
+        async with pool.connection() as conn:
+            done = await erasure.erase(conn, contact_id, hasher, requested_by="cli")
+        if done is None:
+            return None
+        producer = kafka.producer(
+            kafka_settings.model_copy(update={"idempotence": addresses.idempotence}), addresses.kafka_bootstrap
+        )
+        await producer.start()
+        try:
+            await outbox.drain(pool, TopicPublisher(producer).publish)
+        finally:
+            await producer.stop()
+    return done
+
+
+async def export(addresses: Addresses, contact_id: uuid.UUID) -> dict[str, Any] | None:
+    async with await AsyncConnection.connect(addresses.database_url, autocommit=True) as conn:
+        return await contact_export.export(conn, contact_id)
+
+
+async def purge(addresses: Addresses, max_age: dict[str, timedelta], *, dry_run: bool) -> dict[str, int]:
+    async with await AsyncConnection.connect(addresses.database_url, autocommit=True) as conn:
+        return await retention.purge(conn, max_age, now=datetime.now(UTC), dry_run=dry_run)

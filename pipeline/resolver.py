@@ -1,0 +1,165 @@
+"""Identity resolution inside one PostgreSQL transaction: the pure stage plus its reads and writes.
+
+Shared by the worker (claims = customer parties of a batch of interactions) and the contact
+importer (claims = imported records), so an imported record that carries identifiers of two
+contacts merges them exactly as an interaction would. A constant number of round trips per
+batch, whatever its size: owners are read, contacts created and identifiers linked with one
+statement each.
+
+Concurrency (several workers, one person): contact ids are deterministic and identifier links
+are claimed by the primary key, so two transactions racing for a new person meet in the
+database; the loser re-reads the owners (READ COMMITTED sees the winner's commit), gives up any
+contact it created for nothing (:func:`sinks.contact_store.fold`) and merges what really spans
+two contacts. Deadlocks and a contact merged meanwhile abort the transaction; the caller
+retries it whole (:mod:`pipeline.retry`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from pipeline.stages.identity import Claim, Decision, Owner, Person, decide, group_by_person, homes, shared_keys
+from pipeline.stages.policy import Policy
+from pipeline.stages.timeline import build_events
+from schemas.contact import Contact
+from schemas.identifiers import Identifier
+from schemas.interaction import Interaction
+from sinks import contact_store, merges, review_store
+from sinks.merges import MergeRecord, Record
+from sinks.review_store import Proposal
+
+Conn = AsyncConnection[tuple[Any, ...]]
+
+
+@dataclass
+class Resolution:
+    decisions: list[Decision]
+    #: Contacts this transaction created (and kept).
+    created: set[uuid.UUID]
+    merges: list[MergeRecord]
+    #: Claim ref -> the home contacts it attaches to, first claim's first home first.
+    attached: dict[int, list[uuid.UUID]] = field(default_factory=dict)
+    #: Any contact id -> its live survivor after this transaction.
+    survivor_of: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    #: Live contacts whose snapshot changed (created, merged into, new identifiers).
+    changed: set[uuid.UUID] = field(default_factory=set)
+    #: Identifiers this transaction linked (nobody owned them before), by their survivor.
+    new_links: list[tuple[uuid.UUID, Identifier]] = field(default_factory=list)
+
+    def survivor(self, contact_id: uuid.UUID) -> uuid.UUID:
+        return self.survivor_of.get(contact_id, contact_id)
+
+
+async def owners_of(conn: Conn, keys: set[str]) -> dict[str, Owner]:
+    rows = await contact_store.owners(conn, keys)
+    return {o.key: Owner(o.home, o.survivor, o.created_at, o.shared, o.touched) for o in rows}
+
+
+async def resolve(
+    conn: Conn, claims: list[Claim], policy: Policy, *, source: str, cause: Callable[[Person], str]
+) -> Resolution:
+    keys = {i.key for c in claims for i in c.identifiers}
+    owners = await owners_of(conn, keys)
+    shared = shared_keys(owners, policy)
+    people = group_by_person(claims, policy, shared)
+    decisions = decide(people, owners)
+    created = await contact_store.create_contacts(
+        conn, [(d.contact_id, d.person.display_name) for d in decisions if d.is_new]
+    )
+    await contact_store.link(
+        conn, [(i, d.contact_id) for d in decisions for i in d.new_links], rule="exact", source=source
+    )
+    linked = {i.key: i for d in decisions for i in d.new_links}
+    fresh_of = {id(d.person): d.contact_id for d in decisions if d.contact_id in created and d.person.keys}
+    owners = await owners_of(conn, keys)
+    decisions = decide(people, owners)
+    if await _fold_lost_races(conn, decisions, fresh_of):
+        owners = await owners_of(conn, keys)
+        decisions = decide(people, owners)
+    created &= {d.contact_id for d in decisions}  # minus the ones given up
+
+    born: dict[uuid.UUID, datetime] = {o.survivor: o.created_at for o in owners.values()}
+    remap: dict[uuid.UUID, uuid.UUID] = {}
+
+    def final(contact: uuid.UUID) -> uuid.UUID:
+        while contact in remap:
+            contact = remap[contact]
+        return contact
+
+    records: list[MergeRecord] = []
+    apart = await merges.separated(conn, {c for d in decisions if d.merge_from for c in (d.contact_id, *d.merge_from)})
+    held: list[Proposal] = []
+    for d in decisions:
+        group = sorted({final(c) for c in (d.contact_id, *d.merge_from)}, key=lambda c: (born.get(c), c))
+        if len(group) < 2:
+            continue
+        kept = [c for c in group[1:] if frozenset((group[0], c)) not in apart]
+        # Separated by an unmerge: staff decide again instead of the evidence merging them back.
+        evidence = {"identifiers": sorted(d.person.merging)}
+        held += [Proposal(group[0], c, "separated_by_unmerge", evidence) for c in group[1:] if c not in kept]
+        group = [group[0], *kept]
+        if len(group) < 2:
+            continue
+        done = await merges.merge(conn, group[0], group[1:], cause=cause(d.person), rule="exact", evidence=evidence)
+        await contact_store.touch(conn, d.person.merging, by=len(done))
+        for record in done:
+            remap[record.merged] = record.survivor
+        records += done
+
+    await review_store.open_items(conn, held)
+    resolution = Resolution(decisions, created, records)
+    for d in decisions:
+        for claim in d.person.claims:
+            found = sorted(homes(d, claim, owners, shared, policy))
+            resolution.attached.setdefault(claim.ref, [])
+            resolution.attached[claim.ref] += [h for h in found if h not in resolution.attached[claim.ref]]
+    for owner in owners.values():
+        resolution.survivor_of[owner.home] = final(owner.survivor)
+        resolution.survivor_of[owner.survivor] = final(owner.survivor)
+    for d in decisions:
+        resolution.survivor_of.setdefault(d.contact_id, final(d.contact_id))
+    resolution.changed = {resolution.survivor(c) for c in created} | {r.survivor for r in records}
+    resolution.changed |= {resolution.survivor(owners[k].survivor) for k in linked if k in owners}
+    resolution.new_links = [(resolution.survivor(owners[k].survivor), i) for k, i in linked.items() if k in owners]
+    await contact_store.name_if_unnamed(
+        conn, {resolution.survivor(d.contact_id): d.person.display_name for d in decisions if d.person.display_name}
+    )
+    return resolution
+
+
+async def _fold_lost_races(conn: Conn, decisions: list[Decision], fresh_of: dict[int, uuid.UUID]) -> bool:
+    """Give up contacts this transaction created for a person another transaction had already given one."""
+    folded = False
+    for d in decisions:
+        fresh = fresh_of.get(id(d.person))
+        if fresh is not None and fresh != d.contact_id:
+            await contact_store.fold(conn, fresh, d.contact_id)
+            folded = True
+    return folded
+
+
+def events(
+    found: Resolution,
+    snapshots: dict[uuid.UUID, Contact],
+    *,
+    added: list[tuple[uuid.UUID, Interaction]],
+    updated: list[tuple[uuid.UUID, Interaction]],
+) -> list[Record]:
+    """The outbox records of a resolved batch: contact.created, then contact.merged (+ tombstones), then
+    the interaction events, then the snapshots of every live contact that changed."""
+    built = build_events(
+        added=added,
+        updated=updated,
+        created=[snapshots[c] for c in sorted(found.created) if c in snapshots],
+        snapshots=[s for s in snapshots.values() if s.merged_into is None],
+    )
+    records: list[Record] = [(e.topic, e.key, e.value) for e in built]
+    created = sum(1 for c in found.created if c in snapshots)
+    records[created:created] = merges.merged_events(found.merges, snapshots)
+    return records

@@ -1,0 +1,73 @@
+"""Identity policy: which identifiers may identify a customer, and which may merge people.
+
+Pure data, built once from :class:`pipeline.identity_settings.IdentitySettings`. Three tiers:
+
+* **blocked** identifiers never identify anybody (``noreply@``-style addresses, ``+000...``,
+  our own numbers and addresses): they are not linked and never merge;
+* **weak** identifiers are linked to a contact but never merge two contacts (kinds not allowed
+  to auto-merge, identifiers marked shared such as a family phone, and identifiers that already
+  joined ``max_contacts_per_identifier`` contacts);
+* every other identifier is **merging**: carrying identifiers of two contacts merges them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from schemas.identifiers import Identifier, IdentifierKind
+
+DEFAULT_BLOCKED_LOCAL_PARTS = (
+    "noreply",
+    "no-reply",
+    "no_reply",
+    "donotreply",
+    "do-not-reply",
+    "mailer-daemon",
+    "postmaster",
+    "bounce",
+    "bounces",
+    "notifications",
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    auto_merge_kinds: frozenset[IdentifierKind] = frozenset(IdentifierKind)
+    blocked_local_parts: frozenset[str] = frozenset(DEFAULT_BLOCKED_LOCAL_PARTS)
+    blocked_phone_prefixes: tuple[str, ...] = ("+000",)
+    #: ``kind:value`` keys that never identify a customer (our own numbers and addresses).
+    blocked_keys: frozenset[str] = frozenset()
+    #: ``kind:value`` keys marked shared by configuration.
+    shared_keys: frozenset[str] = frozenset()
+    max_contacts_per_identifier: int = 5
+    #: Regions tried for the "written without country code in another region" phone pitfall.
+    review_regions: tuple[str, ...] = field(default=("PT", "ES", "BR", "GB", "US", "FR", "DE"))
+    #: Region for numbers written without country code in free text (email signatures).
+    default_region: str = "PT"
+
+    def blocked(self, identifier: Identifier) -> bool:
+        if identifier.key in self.blocked_keys:
+            return True
+        if identifier.kind is IdentifierKind.email:
+            local = identifier.value.partition("@")[0]
+            return local in self.blocked_local_parts or local.split("+", 1)[0] in self.blocked_local_parts
+        if identifier.kind is IdentifierKind.phone:
+            return identifier.value.startswith(self.blocked_phone_prefixes)
+        return False
+
+    def may_merge(self, identifier: Identifier, shared: set[str] | frozenset[str]) -> bool:
+        """May this (unblocked) identifier merge two contacts? ``shared``: keys the database marks shared."""
+        return (
+            identifier.kind in self.auto_merge_kinds
+            and identifier.key not in self.shared_keys
+            and identifier.key not in shared
+        )
+
+    def usable(self, identifiers: Iterable[Identifier]) -> list[Identifier]:
+        """The identifiers that may identify a customer, first spelling of each kept."""
+        seen: dict[str, Identifier] = {}
+        for identifier in identifiers:
+            if not self.blocked(identifier):
+                seen.setdefault(identifier.key, identifier)
+        return list(seen.values())

@@ -1,0 +1,66 @@
+"""Consent per contact and purpose, with history (``contact_consents``): rows are only ever added.
+
+The current state of a purpose is its latest row; a contact with no row for a purpose has
+recorded nothing (what that means is the caller's policy). Reads resolve merged contacts to
+the rows of every contact merged into the survivor, latest row winning.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from psycopg import AsyncConnection
+
+Conn = AsyncConnection[tuple[Any, ...]]
+
+#: Purposes the product knows; others are accepted as data (operators may add their own).
+PROFILING = "profiling"
+MARKETING = "marketing"
+
+
+async def record(
+    conn: Conn, contact_id: uuid.UUID, purpose: str, *, granted: bool, source: str, recorded_by: str | None = None
+) -> None:
+    await conn.execute(
+        "INSERT INTO contact_consents (contact_id, purpose, granted, source, recorded_by) VALUES (%s, %s, %s, %s, %s)",
+        (contact_id, purpose, granted, source, recorded_by),
+    )
+
+
+async def objecting(conn: Conn, contact_ids: Iterable[uuid.UUID], purpose: str) -> set[uuid.UUID]:
+    """Which of these contacts (survivor ids) currently withhold consent for ``purpose``."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return set()
+    cur = await conn.execute(
+        """
+        SELECT s.id
+          FROM unnest(%s::uuid[]) AS s(id)
+          JOIN LATERAL (
+                SELECT cc.granted FROM contact_consents cc
+                  JOIN contacts c ON c.contact_id = cc.contact_id
+                 WHERE (c.contact_id = s.id OR c.merged_into = s.id) AND cc.purpose = %s
+                 ORDER BY cc.recorded_at DESC, cc.consent_id DESC
+                 LIMIT 1) latest ON true
+         WHERE NOT latest.granted
+        """,
+        (ids, purpose),
+    )
+    return {row[0] for row in await cur.fetchall()}
+
+
+async def history(conn: Conn, survivor: uuid.UUID) -> list[dict[str, Any]]:
+    """Every consent decision of the person (the survivor and contacts merged into it), oldest first."""
+    cur = await conn.execute(
+        """
+        SELECT cc.contact_id, cc.purpose, cc.granted, cc.source, cc.recorded_by, cc.recorded_at
+          FROM contact_consents cc JOIN contacts c ON c.contact_id = cc.contact_id
+         WHERE c.contact_id = %s OR c.merged_into = %s
+         ORDER BY cc.recorded_at, cc.consent_id
+        """,
+        (survivor, survivor),
+    )
+    names = ("contact_id", "purpose", "granted", "source", "recorded_by", "recorded_at")
+    return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]

@@ -1,0 +1,66 @@
+"""Everything held about one person (GDPR art. 15/20), as machine-readable JSON.
+
+The person is the contact the id resolves to together with every contact merged into it:
+their contact rows, identifiers (with how each was linked), merges, consent history, identity
+review items and every interaction document in their timeline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+Conn = AsyncConnection[tuple[Any, ...]]
+FORMAT = "omnitrail.contact-export.v1"
+
+_SECTIONS = {
+    "contacts": "SELECT contact_id, display_name, created_at, updated_at, merged_into, erased_at"
+    " FROM contacts WHERE contact_id = ANY(%(ids)s) ORDER BY created_at, contact_id",
+    "identifiers": "SELECT contact_id, kind, value, rule, source, created_at"
+    " FROM contact_identifiers WHERE contact_id = ANY(%(ids)s) ORDER BY kind, value",
+    "merges": "SELECT merge_id, survivor_id, merged_id, cause, moved_identifiers, merged_at, unmerged_at"
+    " FROM contact_merges WHERE survivor_id = ANY(%(ids)s) OR merged_id = ANY(%(ids)s) ORDER BY merged_at",
+    "consents": "SELECT contact_id, purpose, granted, source, recorded_by, recorded_at"
+    " FROM contact_consents WHERE contact_id = ANY(%(ids)s) ORDER BY recorded_at, consent_id",
+    "identity_reviews": "SELECT review_id, contact_a, contact_b, rule, evidence, status, created_at, decided_at"
+    " FROM identity_reviews WHERE contact_a = ANY(%(ids)s) OR contact_b = ANY(%(ids)s) ORDER BY created_at",
+    "interactions": "SELECT contact_id, delivery_status, document"
+    " FROM interactions WHERE contact_id = ANY(%(ids)s) ORDER BY occurred_at, interaction_id",
+}
+
+
+async def export(conn: Conn, contact_id: uuid.UUID) -> dict[str, Any] | None:
+    """The export document, or None when no such contact exists. Values are JSON-ready."""
+    cur = await conn.execute(
+        "SELECT coalesce(merged_into, contact_id) FROM contacts WHERE contact_id = %s", (contact_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    survivor = row[0]
+    cur = await conn.execute(
+        "SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s", (survivor, survivor)
+    )
+    ids = [r[0] for r in await cur.fetchall()]
+    document: dict[str, Any] = {
+        "format": FORMAT,
+        "contact_id": str(survivor),
+        "exported_at": datetime.now(UTC).isoformat(),
+    }
+    async with conn.cursor(row_factory=dict_row) as rows:
+        for section, sql in _SECTIONS.items():
+            await rows.execute(sql.encode(), {"ids": ids})
+            document[section] = [{k: _json(v) for k, v in r.items()} for r in await rows.fetchall()]
+    return document
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

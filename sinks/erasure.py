@@ -1,0 +1,161 @@
+"""Erasure of a contact's personal data (GDPR art. 17), and the record that it happened.
+
+One transaction, for the contact and every contact merged into it:
+
+* identifiers deleted; display name cleared; ``erased_at`` set (the ids stay: rows refer to them);
+  the merge links between them dissolved (``merged_into`` cleared, merges marked undone), so a
+  person who writes again through two channels is not joined back to their past by the old merge;
+* their interactions deleted (bodies, subjects, html, attachments, parties, metadata): not kept
+  content-less either, because contact ids are deterministic and a person who writes again
+  would find their old history re-attached; only the interaction ids are recorded;
+* what merges and identity reviews kept about the identifiers is cleared;
+* an erasure record without personal data: counts, and an HMAC (key ``OMNITRAIL_GDPR_HASH_KEY``)
+  of each identifier, so the pipeline can recognise and drop a later replay of the person's old
+  interactions (:mod:`pipeline.stages.erasure_guard`) without keeping the identifiers themselves;
+* ``contact.erased`` on the timeline topic and a tombstone per contact id on the compacted
+  contacts topic, through the transactional outbox: the caller drains it after the commit.
+
+Consent history is kept: it holds no identifier, and it is the proof of what the person asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from schemas import topics
+from schemas.ids import event_id_for
+from schemas.timeline import TimelineEvent, TimelineEventType
+from sinks import outbox
+
+Conn = AsyncConnection[tuple[Any, ...]]
+
+
+class IdentifierHasher:
+    """Keyed hash of a normalized identifier key (``kind:value``): comparable, not reversible without the key."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def __call__(self, identifier_key: str) -> str:
+        return hmac.new(self._key, identifier_key.encode(), hashlib.sha256).hexdigest()
+
+    def many(self, identifier_keys: Iterable[str]) -> list[str]:
+        return sorted({self(k) for k in identifier_keys})
+
+
+@dataclass(frozen=True)
+class Erasure:
+    erasure_id: uuid.UUID
+    contact_id: uuid.UUID
+    erased_contact_ids: list[uuid.UUID]
+    identifier_count: int
+    interactions_erased: int
+    erased_at: datetime
+
+
+async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, requested_by: str) -> Erasure | None:
+    """Erase the person ``contact_id`` names (merged-away ids resolve to the survivor); None if unknown."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT coalesce(merged_into, contact_id) FROM contacts WHERE contact_id = %s", (contact_id,)
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        survivor = row[0]
+        cur = await conn.execute(
+            "SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s ORDER BY contact_id FOR UPDATE",
+            (survivor, survivor),
+        )
+        ids = [r[0] for r in await cur.fetchall()]
+        cur = await conn.execute("SELECT kind, value FROM contact_identifiers WHERE contact_id = ANY(%s)", (ids,))
+        identifiers = await cur.fetchall()
+        hashes = hasher.many(f"{kind}:{value}" for kind, value in identifiers)
+        emails = [value for kind, value in identifiers if kind == "email"]
+        erasure_id, now = uuid.uuid4(), datetime.now(UTC)
+        await conn.execute("DELETE FROM contact_identifiers WHERE contact_id = ANY(%s)", (ids,))
+        await conn.execute(
+            "UPDATE contacts SET display_name = NULL, merged_into = NULL, erased_at = %s, updated_at = %s"
+            " WHERE contact_id = ANY(%s)",
+            (now, now, ids),
+        )
+        # Attributes, links of other people's interactions to her, her undelivered outgoing webhooks and
+        # the email connector's thread memory (it keeps participants' addresses) go too.
+        await conn.execute("DELETE FROM contact_attributes WHERE contact_id = ANY(%s)", (ids,))
+        await conn.execute("DELETE FROM interaction_contacts WHERE contact_id = ANY(%s)", (ids,))
+        await conn.execute("DELETE FROM webhook_deadletters WHERE contact_id = ANY(%s)", ([str(i) for i in ids],))
+        if emails:
+            await conn.execute("DELETE FROM email_threads WHERE participants && %s::text[]", (emails,))
+        cur = await conn.execute("DELETE FROM interactions WHERE contact_id = ANY(%s) RETURNING interaction_id", (ids,))
+        interaction_ids = [r[0] for r in await cur.fetchall()]
+        interactions_erased = len(interaction_ids)
+        await conn.execute(
+            "UPDATE contact_merges SET moved_identifiers = '[]'::jsonb, evidence = '{}'::jsonb,"
+            " unmerged_at = coalesce(unmerged_at, %s)"
+            " WHERE survivor_id = ANY(%s) OR merged_id = ANY(%s)",
+            (now, ids, ids),
+        )
+        await conn.execute(
+            "UPDATE identity_reviews SET evidence = '{}'::jsonb WHERE contact_a = ANY(%s) OR contact_b = ANY(%s)",
+            (ids, ids),
+        )
+        await conn.execute(
+            "INSERT INTO contact_erasures (erasure_id, contact_id, erased_contact_ids, identifier_count,"
+            " interactions_erased, requested_by, erased_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (erasure_id, survivor, ids, len(hashes), interactions_erased, requested_by, now),
+        )
+        await conn.execute(
+            """
+            INSERT INTO erased_identifiers (identifier_hash, erasure_id, erased_at)
+            SELECT h, %s, %s FROM unnest(%s::text[]) AS h
+            ON CONFLICT (identifier_hash) DO UPDATE SET erasure_id = excluded.erasure_id, erased_at = excluded.erased_at
+            """,
+            (erasure_id, now, hashes),
+        )
+        await conn.execute(
+            "INSERT INTO erased_interactions (interaction_id, erasure_id) SELECT i, %s FROM unnest(%s::uuid[]) AS i"
+            " ON CONFLICT (interaction_id) DO NOTHING",
+            (erasure_id, interaction_ids),
+        )
+        event = TimelineEvent(
+            event_id=event_id_for(TimelineEventType.contact_erased.value, str(survivor), str(erasure_id)),
+            type=TimelineEventType.contact_erased,
+            contact_id=survivor,
+            occurred_at=now,
+        )
+        await outbox.append(
+            conn,
+            [
+                (topics.TIMELINE, str(survivor).encode(), event.model_dump_json().encode()),
+                *((topics.CONTACTS, str(i).encode(), None) for i in ids),
+            ],
+        )
+    return Erasure(erasure_id, survivor, ids, len(hashes), interactions_erased, now)
+
+
+async def erased_since(conn: Conn, hashes: list[str]) -> dict[str, datetime]:
+    """For those of ``hashes`` that were erased: when."""
+    if not hashes:
+        return {}
+    cur = await conn.execute(
+        "SELECT identifier_hash, erased_at FROM erased_identifiers WHERE identifier_hash = ANY(%s)", (hashes,)
+    )
+    return {h: at for h, at in await cur.fetchall()}
+
+
+async def erased_rows(conn: Conn, interaction_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these interactions an erasure deleted (a provider's retry of one gets a new timestamp)."""
+    if not interaction_ids:
+        return set()
+    cur = await conn.execute(
+        "SELECT interaction_id FROM erased_interactions WHERE interaction_id = ANY(%s)", (interaction_ids,)
+    )
+    return {row[0] for row in await cur.fetchall()}

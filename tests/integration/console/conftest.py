@@ -1,0 +1,21 @@
+"""One ``omnitrail up`` for the console tests, started for this package and stopped after it.
+
+Not the session's ``console_stack``: every stack's worker joins the same consumer group on the
+session broker, so a stack left running for the whole session would take partitions (and
+suggestion evaluations, with its own settings) from stacks that later modules start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.stack import Stack, start_up
+
+
+@pytest.fixture(scope="package")
+def console_stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
+    running = start_up(tmp_path_factory.mktemp("console"), bootstrap=broker.bootstrap, database_url=database_url)
+    yield running
+    assert running.stop() == 0

@@ -1,0 +1,119 @@
+"""One customer on four channels, produced the way each arrives: signed Twilio webhooks for SMS
+and WhatsApp, v1 interactions straight onto the interactions topic for live chat and email."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from connectors.emitter import KafkaEmitter
+from schemas.identifiers import Identifier, IdentifierKind
+from schemas.interaction import Channel, Direction, Interaction, Party, Provider
+from tests.helpers import inbound_sms, signed
+from tests.integration.stack import AGENT, Stack, eventually
+
+MAILBOX = "support@omnitrail.example"
+
+
+@dataclass
+class Customer:
+    national: str
+    e164: str
+    email: str
+    name: str
+    contact_id: str = ""
+
+
+def a_customer() -> Customer:
+    digits = f"9{random.randint(10_000_000, 99_999_999)}"
+    tag = uuid.uuid4().hex[:8]
+    return Customer(f"{digits[:3]} {digits[3:6]} {digits[6:]}", f"+351{digits}", f"ana.{tag}@example.pt", f"Ana {tag}")
+
+
+async def post_twilio(client: httpx.AsyncClient, stack: Stack, params: dict[str, str]) -> None:
+    body, headers = signed(stack.url + "/webhooks/twilio/messages", params)
+    response = await client.post("/webhooks/twilio/messages", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+async def sms(client: httpx.AsyncClient, stack: Stack, customer: Customer, text: str) -> str:
+    sid = f"SM{uuid.uuid4().hex}"
+    await post_twilio(client, stack, inbound_sms(sid, customer.national, body=text))
+    return sid
+
+
+async def whatsapp(client: httpx.AsyncClient, stack: Stack, customer: Customer, text: str) -> None:
+    sid = f"SM{uuid.uuid4().hex}"
+    params = inbound_sms(sid, f"whatsapp:{customer.e164}", body=text, ProfileName=customer.name)
+    params.update(To="whatsapp:+14155238886", WaId=customer.e164.lstrip("+"))
+    await post_twilio(client, stack, params)
+
+
+def chat_and_email(customer: Customer, *, email_html: str, email_subject: str) -> list[Interaction]:
+    """A live-chat pre-chat form giving email and phone (one person: it links them), then an email."""
+    now = datetime.now(UTC)
+    visitor = Party(
+        display_name=customer.name,
+        identifiers=[
+            Identifier(kind=IdentifierKind.livechat, value=f"visitor-{customer.email}"),
+            Identifier(kind=IdentifierKind.email, value=customer.email),
+            Identifier(kind=IdentifierKind.phone, value=customer.e164),
+        ],
+    )
+    chat = Interaction.build(
+        channel=Channel.livechat,
+        provider=Provider.livechat,
+        account="website",
+        direction=Direction.inbound,
+        occurred_at=now - timedelta(minutes=30),
+        received_at=now,
+        external_id=f"chat-{uuid.uuid4().hex}",
+        thread_key=f"livechat:session:{uuid.uuid4().hex[:12]}",
+        sender=visitor,
+        text="Hello, I wrote you an email about the invoice.",
+    )
+    email = Interaction.build(
+        channel=Channel.email,
+        provider=Provider.imap,
+        account=MAILBOX,
+        direction=Direction.inbound,
+        occurred_at=now - timedelta(minutes=20),
+        received_at=now,
+        external_id=f"<{uuid.uuid4().hex}@mail.example.pt>",
+        thread_key=f"email:{uuid.uuid4().hex[:16]}",
+        sender=Party(
+            display_name=customer.name, identifiers=[Identifier(kind=IdentifierKind.email, value=customer.email)]
+        ),
+        recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.email, value=MAILBOX)])],
+        subject=email_subject,
+        text="Invoice attached.",
+        html=email_html,
+    )
+    return [chat, email]
+
+
+async def produce(bootstrap: str, interactions: list[Interaction]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await KafkaEmitter(producer).emit_many(interactions)
+    finally:
+        await producer.stop()
+
+
+async def contact_of(client: httpx.AsyncClient, q: str, *, channels: int = 1) -> dict:
+    """The contact found by q once its timeline holds interactions of at least ``channels`` channels."""
+
+    async def check() -> dict | None:
+        found = (await client.get("/api/v1/contacts", params={"q": q}, headers=AGENT)).json()["items"]
+        if len(found) != 1:
+            return None
+        items = (await client.get(f"/api/v1/contacts/{found[0]['contact_id']}/timeline", headers=AGENT)).json()
+        return found[0] if len({i["channel"] for i in items["items"]}) >= channels else None
+
+    return await eventually(check, what=f"a contact with {channels} channels")

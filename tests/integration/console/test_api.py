@@ -1,0 +1,218 @@
+"""The console's API through `omnitrail up`, the real broker and PostgreSQL: timeline filters and
+accent-blind full-text search, staff notes through the pipeline, the audit log, live events,
+the page's cookie session with CSRF, and sanitized email HTML."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+import pytest
+
+from console.session import fingerprint
+from schemas import topics
+from tests.integration.console.data import Customer, a_customer, chat_and_email, contact_of, produce, sms, whatsapp
+from tests.integration.stack import ADMIN, AGENT, Stack, eventually, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def client(console_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as http:
+        yield http
+
+
+@pytest.fixture
+async def customer(client: httpx.AsyncClient, console_stack: Stack) -> Customer:
+    person = a_customer()
+    await sms(client, console_stack, person, "Olá! A encomenda não chegou, podem verificar?")
+    await sms(client, console_stack, person, "The parcel arrived damaged")
+    await whatsapp(client, console_stack, person, "Obrigada pela ajuda")
+    found = await contact_of(client, person.e164, channels=2)
+    person.contact_id = found["contact_id"]
+    await eventually(lambda: texts(client, person.contact_id), what="three messages")
+    return person
+
+
+async def texts(client: httpx.AsyncClient, contact_id: str, **params: str | list[str]) -> list[str]:
+    response = await client.get(f"/api/v1/contacts/{contact_id}/timeline", params=params, headers=AGENT)
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    return [i["text"] for i in items] if len(items) >= (0 if params else 3) else []
+
+
+async def test_timeline_filters_by_channel_direction_and_accent_blind_words(client, customer) -> None:
+    cid = customer.contact_id
+    assert await texts(client, cid, channel="whatsapp") == ["Obrigada pela ajuda"]
+    assert len(await texts(client, cid, channel=["sms", "whatsapp"])) == 3
+    assert await texts(client, cid, direction="outbound") == []
+    assert len(await texts(client, cid, direction="inbound")) == 3
+    # Accents ignored both ways: staff typing "nao" find "não", and "nâo" finds it too.
+    for q in ("nao", "não", "ENCOMENDA nao", '"encomenda nao chegou"'):
+        assert await texts(client, cid, q=q) == ["Olá! A encomenda não chegou, podem verificar?"], q
+    assert await texts(client, cid, q="parcel damaged") == ["The parcel arrived damaged"]
+    assert await texts(client, cid, q="parcel -damaged") == []
+    assert await texts(client, cid, q="obrigada", channel="sms") == []
+    bad = await client.get(f"/api/v1/contacts/{cid}/timeline", params={"channel": "fax"}, headers=AGENT)
+    assert bad.status_code == 422
+
+
+async def test_note_goes_through_the_pipeline_once_onto_timeline_and_topic(client, customer, broker) -> None:
+    cid = customer.contact_id
+    [first] = (await client.get(f"/api/v1/contacts/{cid}/timeline", params={"limit": 1}, headers=AGENT)).json()["items"]
+    note = {
+        "note_id": str(uuid.uuid4()),
+        "text": "Visited the shop, replaced the parcel",
+        "about": first["interaction_id"],
+    }
+    accepted = [await client.post(f"/api/v1/contacts/{cid}/notes", json=note, headers=AGENT) for _ in range(2)]
+    assert [r.status_code for r in accepted] == [202, 202]
+    assert accepted[0].json() == accepted[1].json()  # the retry is the same interaction
+    note_id = accepted[0].json()["interaction_id"]
+
+    async def stored() -> list[dict]:
+        page = await client.get(f"/api/v1/contacts/{cid}/timeline", params={"channel": "other"}, headers=AGENT)
+        return page.json()["items"]
+
+    [item] = await eventually(stored, what="the note in the timeline")
+    assert item["interaction_id"] == note_id
+    assert (item["kind"], item["provider"], item["direction"]) == ("note", "console", "outbound")
+    assert item["thread_key"] == first["thread_key"]  # shown in the thread of the entry it is about
+    assert item["in_reply_to"] == first["interaction_id"]
+    assert item["metadata"]["author"] == fingerprint("agent-token")
+
+    async def on_topic() -> list[dict]:
+        events = [orjson.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v]
+        return [e for e in events if (e.get("interaction") or {}).get("interaction_id") == note_id]
+
+    [event] = await eventually(on_topic, what="the note on the timeline topic")
+    assert (event["type"], event["contact_id"]) == ("interaction.added", cid)
+
+    missing = await client.post(f"/api/v1/contacts/{uuid.uuid4()}/notes", json=note, headers=AGENT)
+    assert missing.status_code == 404
+    foreign = {**note, "note_id": str(uuid.uuid4()), "about": str(uuid.uuid4())}
+    assert (await client.post(f"/api/v1/contacts/{cid}/notes", json=foreign, headers=AGENT)).status_code == 404
+
+
+async def test_every_contact_read_is_audited_and_only_admins_read_the_log(client, customer) -> None:
+    cid = customer.contact_id
+    await client.get(f"/api/v1/contacts/{cid}", headers=AGENT)
+    await client.get(f"/api/v1/contacts/{cid}/suggestions", headers=AGENT)
+    assert (await client.get("/api/v1/audit", headers=AGENT)).status_code == 403
+    response = await client.get("/api/v1/audit", params={"contact_id": cid}, headers=ADMIN)
+    assert response.status_code == 200
+    entries = response.json()["items"]
+    actions = {(e["action"], e["actor"], e["role"], e["via"]) for e in entries}
+    agent = fingerprint("agent-token")
+    assert {("contact.read", agent, "agent", "token"), ("suggestions.read", agent, "agent", "token")} <= actions
+    assert ("timeline.read", agent, "agent", "token") in actions
+    assert "agent-token" not in response.text
+    assert customer.e164 not in response.text
+    searches = (await client.get("/api/v1/audit", params={"actor": agent, "limit": 1000}, headers=ADMIN)).json()
+    assert any(e["action"] == "contacts.search" and e["contact_id"] is None for e in searches["items"])
+
+
+async def test_live_events_deliver_a_new_sms_of_the_open_contact_only(client, customer, console_stack) -> None:
+    other = a_customer()
+    received: list[dict] = []
+    events: list[str] = []
+
+    async def listen() -> None:
+        url = f"/api/v1/contacts/{customer.contact_id}/events"
+        async with client.stream("GET", url, headers=AGENT, timeout=httpx.Timeout(10, read=60)) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            async for line in stream.aiter_lines():
+                if line.startswith("data: "):
+                    event = orjson.loads(line[6:])
+                    events.append(event["type"])
+                    if event.get("interaction"):
+                        received.append(event)
+                        if event["interaction"]["text"] == "Live: still waiting":
+                            return
+
+    task = asyncio.create_task(listen())
+    await asyncio.sleep(1.0)  # the stream is open before the message is sent
+    await sms(client, console_stack, other, "Someone else entirely")
+    await sms(client, console_stack, customer, "Live: still waiting")
+    await asyncio.wait_for(task, 60)
+    # Only this contact's events; earlier messages may still be draining from the outbox (the page
+    # merges them by interaction id), the other customer's message never comes.
+    texts_seen = [e["interaction"]["text"] for e in received]
+    assert texts_seen[-1] == "Live: still waiting", events
+    assert "Someone else entirely" not in texts_seen
+    assert set(texts_seen) <= {"Live: still waiting", *await texts(client, customer.contact_id)}
+    assert {e["type"] for e in received} == {"interaction.added"}
+
+
+async def test_page_session_needs_csrf_for_changes_and_bearer_clients_do_not(client, customer, console_stack) -> None:
+    assert (await client.post("/signin", data={"token": "wrong"})).status_code == 401
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as browser:  # keeps its cookie jar
+        signin = await browser.post("/signin", data={"token": "agent-token"})
+        assert signin.status_code == 303
+        cookie = signin.headers["set-cookie"]
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+        assert "agent-token" not in cookie
+        page = await browser.get("/")
+        assert page.status_code == 200
+        csrf = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+        assert (await browser.get(f"/api/v1/contacts/{customer.contact_id}")).status_code == 200
+        note = {"note_id": str(uuid.uuid4()), "text": "Called from my own phone"}
+        url = f"/api/v1/contacts/{customer.contact_id}/notes"
+        assert (await browser.post(url, json=note)).status_code == 403
+        assert (await browser.post(url, json=note, headers={"X-CSRF-Token": "forged"})).status_code == 403
+        assert (await browser.post(url, json=note, headers={"X-CSRF-Token": csrf})).status_code == 202
+        evil = await browser.post("/signin", data={"token": "agent-token"}, headers={"Origin": "https://evil.example"})
+        assert evil.status_code == 403
+        out = await browser.post("/signout", data={"csrf": csrf})
+        assert out.status_code == 303
+        assert (await browser.get(f"/api/v1/contacts/{customer.contact_id}")).status_code == 401
+    assert (await client.post(url, json=note, headers=AGENT)).status_code == 202  # bearer: no CSRF token needed
+    audit = await client.get("/api/v1/audit", params={"contact_id": customer.contact_id}, headers=ADMIN)
+    assert ("note.add", "session") in {(e["action"], e["via"]) for e in audit.json()["items"]}
+
+
+async def test_staff_assign_and_close_a_suggestion_and_both_reach_the_timeline(client, broker) -> None:
+    person = a_customer()
+    chat, _ = chat_and_email(person, email_html="<p>hi</p>", email_subject="Hi")
+    await produce(broker.bootstrap, [chat])  # 30 minutes old and unanswered: past the live-chat SLA
+    cid = (await contact_of(client, person.email))["contact_id"]
+
+    async def open_suggestions() -> list[dict]:
+        url = f"/api/v1/contacts/{cid}/suggestions"
+        return (await client.get(url, headers=AGENT)).json()["items"]
+
+    [suggestion] = [s for s in await eventually(open_suggestions, what="a suggestion") if s["rule"] == "unanswered"]
+    sid = suggestion["suggestion_id"]
+    assigned = await client.post(f"/api/v1/suggestions/{sid}/assign", json={"assignee": "Maria"}, headers=AGENT)
+    assert assigned.status_code == 200
+    assert (assigned.json()["assignee"], assigned.json()["status"]) == ("Maria", "open")
+    closing = {"outcome": "Called back, resolved"}
+    closed = await client.post(f"/api/v1/suggestions/{sid}/close", json=closing, headers=AGENT)
+    assert closed.status_code == 200
+    assert closed.json()["status"] == "closed"
+    assert closed.json()["close_reason"] == "closed by staff: Called back, resolved"
+    assert (await client.post(f"/api/v1/suggestions/{sid}/close", json=closing, headers=AGENT)).status_code == 200
+    again = await client.post(f"/api/v1/suggestions/{sid}/close", json={"outcome": "other"}, headers=AGENT)
+    assert again.status_code == 409
+    late = await client.post(f"/api/v1/suggestions/{sid}/assign", json={"assignee": "Rui"}, headers=AGENT)
+    assert late.status_code == 409
+    assert sid not in {s["suggestion_id"] for s in await open_suggestions()}
+    everything = (await client.get("/api/v1/suggestions", params={"status": "closed"}, headers=AGENT)).json()
+    assert sid in {s["suggestion_id"] for s in everything["items"]}
+
+    async def handling_notes() -> list[str]:
+        page = await client.get(f"/api/v1/contacts/{cid}/timeline", params={"channel": "other"}, headers=AGENT)
+        found = sorted(i["text"] for i in page.json()["items"])
+        return found if len(found) == 2 else []
+
+    assert await eventually(handling_notes, what="assignment and closing notes") == [
+        f"Suggestion “{suggestion['title']}” assigned to Maria",
+        f"Suggestion “{suggestion['title']}” closed: Called back, resolved",
+    ]
+    missing = await client.post(f"/api/v1/suggestions/{uuid.uuid4()}/close", json=closing, headers=AGENT)
+    assert missing.status_code == 404

@@ -1,0 +1,300 @@
+"""The console page in a real headless Chromium (Debian's, driven by Playwright) against `omnitrail up`:
+sign in, find a customer by a phone spelling, read one thread-grouped timeline across four channels,
+watch a new SMS arrive live, render a hostile email without running its script, log a note in two
+taps at phone width, see the agent role refused an admin action, and an admin merge (with a preview),
+unmerge and erase (with a confirmation). Screenshots go to
+``test-artifacts/console/``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from omnitrail.local_stack import free_port
+from tests.helpers import sms_interaction
+from tests.integration.console.data import (
+    Customer,
+    a_customer,
+    chat_and_email,
+    contact_of,
+    produce,
+    sms,
+    whatsapp,
+)
+from tests.integration.stack import AGENT, Stack, eventually
+
+pytestmark = pytest.mark.integration
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class Listener:
+    """A tiny HTTP server that records every request: what the hostile email's script, handlers
+    and remote image would call if they ever ran or loaded."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.paths: list[str] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        line = (await reader.readline()).decode(errors="replace").split()
+        self.paths.append(line[1] if len(line) > 1 else "?")
+        gif = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\nAccess-Control-Allow-Origin: *\r\n")
+        writer.write(b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(gif) + gif)
+        await writer.drain()
+        writer.close()
+
+
+def hostile_email(listener: Listener) -> str:
+    base = f"http://127.0.0.1:{listener.port}"
+    return (
+        "<p>Segue a fatura em anexo.</p>"
+        f"<script>window.top.pwned = 1; fetch('{base}/script')</script>"
+        f'<img src="{base}/pixel.gif" alt="tracking pixel">'
+        f"<img src=\"x\" onerror=\"fetch('{base}/onerror'); parent.document.title = 'pwned'\">"
+        f"<a href=\"javascript:fetch('{base}/javascript-link')\">Abrir fatura</a>"
+        f'<iframe src="{base}/nested-frame"></iframe>'
+        f"<svg><script>fetch('{base}/svg')</script></svg>"
+    )
+
+
+@pytest.fixture(scope="module")
+async def listener() -> AsyncIterator[Listener]:
+    server = Listener()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture(scope="module")
+async def customer(console_stack: Stack, broker, listener: Listener) -> Customer:
+    person = a_customer()
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
+        await sms(client, console_stack, person, "Olá, a minha encomenda não chegou")
+        await whatsapp(client, console_stack, person, "Envio a fatura por email")
+        await produce(
+            broker.bootstrap,
+            chat_and_email(person, email_html=hostile_email(listener), email_subject="Fatura 2024-113"),
+        )
+        found = await contact_of(client, person.e164, channels=4)
+    person.contact_id = found["contact_id"]
+    return person
+
+
+async def signed_in(browser: Browser, stack: Stack, token: str, **context: object) -> Page:
+    page = await (await browser.new_context(**context)).new_page()  # type: ignore[arg-type]
+    await page.goto(stack.url + "/")
+    await page.get_by_label("API token").fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("search")).to_be_visible()
+    return page
+
+
+async def test_search_by_phone_spelling_threads_across_channels_and_live_sms(browser, console_stack, customer) -> None:
+    page = await signed_in(browser, console_stack, "agent-token", viewport={"width": 1280, "height": 900})
+    # Another spelling of the number than any channel used, typed and chosen with the keyboard only.
+    await page.keyboard.type("00" + customer.e164.lstrip("+"))
+    await expect(page.locator("#results button")).to_have_count(1)
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#contact-name")).to_have_text(customer.name)
+
+    threads = page.locator("#timeline > li.thread")
+    await expect(threads).to_have_count(4)  # the SMS and WhatsApp conversations, the chat session, the email
+    badges = set(await page.locator("#timeline .entry .meta .badge").all_inner_texts())
+    assert {"SMS", "WhatsApp", "Chat", "Email"} <= badges
+    await expect(page.locator(".thread-head", has_text="Fatura 2024-113")).to_be_visible()
+    await page.screenshot(path=ARTIFACTS / "desktop-timeline.png", full_page=True)
+
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
+        await sms(client, console_stack, customer, "Já chegou, obrigada!")
+    sms_thread = threads.filter(has_text="Olá, a minha encomenda não chegou")
+    await expect(sms_thread.locator(".entry")).to_have_count(2, timeout=30_000)  # joined its conversation, live
+    await expect(sms_thread.locator(".entry").first).to_contain_text("Já chegou, obrigada!")
+    await expect(threads).to_have_count(4)
+
+    await page.get_by_label("Search in timeline").fill("encomenda nao")  # accent-blind
+    await expect(page.locator("#timeline .entry")).to_have_count(1)
+    await expect(page.locator("#timeline .entry")).to_contain_text("não chegou")
+    await page.context.close()
+
+
+async def test_hostile_email_renders_without_running_script_and_images_load_on_request(
+    browser, console_stack, customer, listener
+) -> None:
+    page = await signed_in(browser, console_stack, "agent-token", viewport={"width": 1280, "height": 900})
+    await page.goto(f"{console_stack.url}/#contact={customer.contact_id}")
+    frame_element = page.locator("iframe.email")
+    await expect(frame_element).to_have_count(1)
+    assert await frame_element.get_attribute("sandbox") == ""
+    frame = page.frame_locator("iframe.email")
+    await expect(frame.get_by_text("Segue a fatura em anexo.")).to_be_visible()
+    anchor = frame.get_by_text("Abrir fatura")
+    assert await anchor.get_attribute("href") is None  # the javascript: URL did not survive sanitizing
+    await anchor.click()
+    await page.wait_for_timeout(1500)  # time for any handler, script or image to fire
+    assert listener.paths == []  # no script, no handler, no remote image, no nested frame, no link
+    assert await page.evaluate("window.pwned") is None
+    assert await page.title() == "Omnitrail console"
+    await page.screenshot(path=ARTIFACTS / "email-images-blocked.png")
+
+    await page.get_by_role("button", name="Load images").click()
+    await expect(frame.get_by_text("Segue a fatura em anexo.")).to_be_visible()
+    for _ in range(50):
+        if listener.paths:
+            break
+        await page.wait_for_timeout(100)
+    assert listener.paths == ["/pixel.gif"]  # the image the viewer asked for, and still nothing else
+    assert await page.evaluate("window.pwned") is None
+    await page.context.close()
+
+
+async def test_phone_width_two_tap_note_no_horizontal_scroll_and_agent_denied_admin(
+    browser, console_stack, customer
+) -> None:
+    page = await signed_in(
+        browser, console_stack, "agent-token", viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True
+    )
+    await page.goto(f"{console_stack.url}/#contact={customer.contact_id}")
+    await expect(page.locator("#timeline > li.thread")).to_have_count(4)
+    await page.get_by_role("button", name="+ Note").tap()  # tap one
+    await page.keyboard.type("Visita à loja: troca feita")
+    await page.get_by_role("button", name="Save note").tap()  # tap two
+    note = page.locator("#timeline .entry.kind-note")
+    await expect(note).to_contain_text("Visita à loja: troca feita", timeout=30_000)  # through the pipeline, live
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    await page.screenshot(path=ARTIFACTS / "phone-375.png", full_page=True)
+
+    await page.get_by_text("Admin actions").tap()
+    await page.get_by_role("button", name="Audit log").tap()
+    await expect(page.locator("#admin-status")).to_contain_text("403: requires the admin role")
+    await expect(page.locator("#audit-box")).to_be_hidden()
+    await page.context.close()
+
+    admin = await signed_in(browser, console_stack, "admin-token", viewport={"width": 375, "height": 812})
+    await admin.goto(f"{console_stack.url}/#contact={customer.contact_id}")
+    await admin.get_by_text("Admin actions").click()
+    await admin.get_by_role("button", name="Audit log").click()
+    await expect(admin.locator("#audit-box li", has_text="note.add")).to_have_count(1)
+    assert await admin.evaluate("document.documentElement.scrollWidth") <= 375
+    await admin.screenshot(path=ARTIFACTS / "phone-admin-audit.png", full_page=True)
+    await admin.context.close()
+
+
+async def test_long_history_loads_older_pages_on_scroll(browser, console_stack, broker) -> None:
+    person = a_customer()
+    now = datetime.now(UTC)
+    history = [
+        sms_interaction(random.randint(10**8, 10**9), person.e164, text=f"Mensagem {n:02d}").model_copy(
+            update={"occurred_at": now - timedelta(hours=n)}
+        )
+        for n in range(40)
+    ]
+    await produce(broker.bootstrap, history)
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
+        found = await contact_of(client, person.e164)
+        cid = found["contact_id"]
+
+        async def stored() -> bool:
+            page = await client.get(f"/api/v1/contacts/{cid}/timeline", params={"limit": 100}, headers=AGENT)
+            return len(page.json()["items"]) == 40
+
+        await eventually(stored, what="forty messages stored")
+    page = await signed_in(browser, console_stack, "agent-token", viewport={"width": 800, "height": 700})
+    await page.goto(f"{console_stack.url}/#contact={cid}")
+    entries = page.locator("#timeline .entry")
+    await expect(entries).to_have_count(30)  # the first page
+    await expect(entries.first).to_contain_text("Mensagem 00")  # newest first
+    await page.locator("#more").scroll_into_view_if_needed()
+    await expect(entries).to_have_count(40)
+    await expect(entries.last).to_contain_text("Mensagem 39")
+    await expect(page.locator("#more")).to_have_text("Beginning of the history.")
+    await page.context.close()
+
+
+async def test_admin_merges_with_a_preview_unmerges_and_erases_with_confirmation(browser, console_stack) -> None:
+    ana, rui = a_customer(), a_customer()
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
+        await sms(client, console_stack, ana, "Olá, sou a Ana")
+        await sms(client, console_stack, rui, "Olá, sou o Rui")
+        ana_id = (await contact_of(client, ana.e164))["contact_id"]
+        rui_id = (await contact_of(client, rui.e164))["contact_id"]
+
+        async def resolves_to(contact: str) -> str:
+            response = await client.get(f"/api/v1/contacts/{contact}", headers=AGENT)
+            return str(response.json()["contact_id"]) if response.status_code == 200 else str(response.status_code)
+
+        page = await signed_in(browser, console_stack, "admin-token", viewport={"width": 1280, "height": 900})
+        await page.goto(f"{console_stack.url}/#contact={ana_id}")
+        await expect(page.locator("#timeline .entry")).to_have_count(1)
+        await page.locator("details.admin summary").click()
+        await page.get_by_role("button", name="Merge…").click()
+        await page.get_by_label("The other contact").fill(rui_id)
+        await page.get_by_role("button", name="Preview").click()
+        preview = page.locator("#merge-result")
+        await expect(preview).to_contain_text(ana.e164)  # both people's identifiers, before anything changes
+        await expect(preview).to_contain_text(rui.e164)
+        assert await resolves_to(rui_id) == rui_id
+        await page.get_by_role("button", name="Merge into this contact").click()
+        await expect(page.locator("#admin-status")).to_have_text("Merged.")
+        assert {await resolves_to(rui_id), await resolves_to(ana_id)} == {ana_id}
+        await expect(page.locator("#timeline .entry")).to_have_count(2)  # one history now
+        await page.screenshot(path=ARTIFACTS / "admin-merged.png", full_page=True)
+
+        await page.get_by_role("button", name="Unmerge").click()
+        await expect(page.locator("#admin-status")).to_have_text("Unmerged.")
+        assert await resolves_to(rui_id) == rui_id
+        await expect(page.locator("#timeline .entry")).to_have_count(1)  # Ana's own history again
+
+        dialogs: list[str] = []
+
+        async def answer(dialog) -> None:  # type: ignore[no-untyped-def]
+            dialogs.append(dialog.message)
+            await (dialog.dismiss() if len(dialogs) == 1 else dialog.accept())
+
+        page.on("dialog", answer)
+        await page.get_by_role("button", name="Erase…").click()  # asked, and declined: nothing happens
+        await page.wait_for_timeout(300)
+        assert await resolves_to(ana_id) == ana_id
+        await page.get_by_role("button", name="Erase…").click()  # asked again, confirmed
+        await expect(page.locator("#admin-status")).to_have_text("Erased.")
+        assert len(dialogs) == 2
+        assert "cannot be undone" in dialogs[0]
+        search = await client.get("/api/v1/contacts", params={"q": ana.e164}, headers=AGENT)
+        assert search.json()["items"] == []  # nothing findable by her number any more
+        await page.context.close()

@@ -1,0 +1,161 @@
+"""A private Dovecot IMAP server for the email tests (Debian's ``dovecot-imapd``, installed by ``.ci/run``).
+
+Runs from its own config file in a temporary directory, on a free loopback port, plain LOGIN
+without TLS. Every user name logs in with the one password and gets an empty Maildir of its own,
+so each test takes a fresh mailbox by picking a new user name. Dovecot refuses to serve mail as
+uid 0, so when the tests run as root the mail processes run as the ``mail`` user. The machine's
+own Dovecot service (if any) is never touched.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+from omnitrail.local_stack import free_port
+
+PASSWORD = "imap-test-password"
+
+_CONFIG = """\
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{root}/mail/%u
+mail_uid = {user}
+mail_gid = {group}
+first_valid_uid = 0
+default_login_user = {user}
+default_internal_user = {user}
+default_internal_group = {group}
+passdb {{
+  driver = static
+  args = password={password}
+}}
+userdb {{
+  driver = static
+  args = uid={user} gid={group} home={root}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+protocol imap {{
+  mail_max_userip_connections = 200
+}}
+"""
+
+
+@dataclass
+class Dovecot:
+    root: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls) -> Dovecot:
+        binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        if not Path(binary).exists():
+            raise RuntimeError("dovecot is not installed: apt-get install dovecot-imapd (see .ci/run)")
+        root = Path(tempfile.mkdtemp(prefix="omnitrail-dovecot-"))
+        root.chmod(0o755)  # the mail user must reach its Maildirs below
+        account = pwd.getpwnam("mail") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
+        (root / "mail").mkdir()
+        os.chown(root / "mail", account.pw_uid, account.pw_gid)
+        server = cls(root, free_port())
+        group = grp.getgrgid(account.pw_gid).gr_name
+        config = _CONFIG.format(root=root, port=server.port, user=account.pw_name, group=group, password=PASSWORD)
+        (root / "dovecot.conf").write_text(config)
+        # -F: stay in the foreground, so the fixture owns the master process and its exit.
+        server.proc = subprocess.Popen([binary, "-F", "-c", str(root / "dovecot.conf")])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", server.port), timeout=1):
+                    return server
+            except OSError:
+                time.sleep(0.1)
+        server.stop()
+        raise RuntimeError(f"dovecot did not listen: {server.log()[-2000:]}")
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def new_user(self) -> str:
+        """A fresh, empty mailbox (Dovecot creates it at first login)."""
+        return f"support-{uuid.uuid4().hex[:10]}@acme.example"
+
+    def client(self, user: str) -> IMAPClient:
+        client = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=30)
+        client.login(user, PASSWORD)
+        return client
+
+    def append(self, user: str, folder: str, *messages: bytes, msg_time: datetime | None = None) -> None:
+        """Deliver messages; ``msg_time`` sets their INTERNALDATE (what SEARCH SINCE looks at)."""
+        client = self.client(user)
+        try:
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+            for raw in messages:
+                client.append(folder, raw, msg_time=msg_time)
+        finally:
+            client.logout()
+
+    def recreate(self, user: str, folder: str) -> None:
+        """Delete and re-create a folder with its messages: the server gives it a new UIDVALIDITY."""
+        client = self.client(user)
+        try:
+            client.select_folder(folder)
+            uids = client.search(["ALL"])
+            raws = [item[b"BODY[]"] for item in client.fetch(uids, ["BODY.PEEK[]"]).values()]
+            client.close_folder()
+            client.delete_folder(folder)
+            client.create_folder(folder)
+            for raw in raws:
+                client.append(folder, raw)
+        finally:
+            client.logout()
+
+    def kick(self, user: str) -> None:
+        """Drop every IMAP connection of ``user`` (the server says BYE and closes)."""
+        subprocess.run(
+            ["doveadm", "-c", str(self.root / "dovecot.conf"), "kick", user],
+            check=True,
+            capture_output=True,
+        )

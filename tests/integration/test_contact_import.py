@@ -1,0 +1,179 @@
+"""`omnitrail import contacts FILE` as a user runs it, against the real broker and PostgreSQL, with the
+stack's worker and API: cross-channel merge via import then messages, merges caused by an imported
+record, re-runs that change nothing, rejected rows reported with their line numbers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from schemas import topics
+from schemas.identifiers import Identifier
+from tests.helpers import inbound_sms, signed
+from tests.integration.identity_helpers import (
+    email_from,
+    find_contact,
+    minutes_ago,
+    new_email,
+    new_phone,
+    produce,
+    timeline_ids,
+)
+from tests.integration.stack import ADMIN, AGENT, Stack, clean_env, eventually, read_topic, start_up
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
+    running = start_up(tmp_path_factory.mktemp("contact-import"), bootstrap=broker.bootstrap, database_url=database_url)
+    yield running
+    assert running.stop() == 0
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=20) as http:
+        yield http
+
+
+def omnitrail(broker, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = clean_env(
+        OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap,
+        OMNITRAIL_KAFKA_IDEMPOTENCE="false",
+        OMNITRAIL_DATABASE_URL=database_url,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "omnitrail", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def plan_attribute(broker, database_url) -> str:
+    name = f"plan_{uuid.uuid4().hex[:6]}"
+    done = omnitrail(broker, database_url, "attributes", "define", name, "enum", "--values", "free,pro")
+    assert done.returncode == 0, done.stderr
+    assert "defined" in done.stdout
+    return name
+
+
+async def state(db, values: list[str]) -> list[tuple]:
+    """Everything an import may touch for these identifier values, timestamps included."""
+    contacts = await (
+        await db.execute(
+            """
+            SELECT c.contact_id, c.display_name, c.merged_into, c.updated_at,
+                   (SELECT jsonb_object_agg(a.name, jsonb_build_array(a.value, a.updated_at)) FROM contact_attributes a
+                     WHERE a.contact_id = c.contact_id)
+              FROM contacts c WHERE c.contact_id IN (SELECT contact_id FROM contact_identifiers WHERE value = ANY(%s))
+             ORDER BY c.contact_id
+            """,
+            (values,),
+        )
+    ).fetchall()
+    links = await (
+        await db.execute(
+            "SELECT kind, value, contact_id, created_at FROM contact_identifiers WHERE value = ANY(%s) ORDER BY 1, 2",
+            (values,),
+        )
+    ).fetchall()
+    merges = await (await db.execute("SELECT count(*) FROM contact_merges")).fetchone()
+    return [*contacts, *links, merges]
+
+
+async def test_imported_person_then_messages_on_two_channels_is_one_contact_and_a_rerun_changes_nothing(
+    client, stack, broker, database_url, db, plan_attribute, tmp_path: Path
+) -> None:
+    phone, address, crm = new_phone(), new_email("ana"), f"CRM-{uuid.uuid4().hex[:8]}"
+    other = new_email("rui")
+    csv_file = tmp_path / "crm.csv"
+    csv_file.write_text(
+        f"name,email,phone,external_id,{plan_attribute}\n"
+        f'"Ana Silva","{address.upper()};{new_email("ana2")}","{phone[4:7]} {phone[7:10]} {phone[10:]}",{crm},pro\n'
+        f"Rui,{other},,,free\n"
+        f"Broken,not-an-email,,,\n"
+        f"Nobody,,,,pro\n"
+        f"Wrong plan,{new_email('x')},,,platinum\n",
+        encoding="utf-8",
+    )
+    done = omnitrail(broker, database_url, "import", "contacts", str(csv_file))
+    assert done.returncode == 0, done.stderr
+    assert "accepted 2 rows, rejected 3" in done.stdout
+    assert "line 4: email: not an email address" in done.stdout
+    assert "line 5: no identifier" in done.stdout
+    assert "line 6: attribute " + plan_attribute + ": expected one of ['free', 'pro']" in done.stdout
+    assert address not in done.stdout + done.stderr  # rejected reasons never echo personal data
+
+    imported = await find_contact(client, crm)
+    assert imported["display_name"] == "Ana Silva"
+    assert imported["attributes"] == {plan_attribute: "pro"}
+    assert {i["kind"] for i in imported["identifiers"]} == {"email", "phone", "external"}
+
+    before = await state(db, [phone, address, other, crm])
+    again = omnitrail(broker, database_url, "import", "contacts", str(csv_file))
+    assert again.returncode == 0, again.stderr
+    assert "contacts created 0, merged 0, changed 0" in again.stdout
+    assert await state(db, [phone, address, other, crm]) == before
+
+    # Then the person writes: by SMS (through the signed webhook) and by email.
+    params = inbound_sms(f"SM{uuid.uuid4().hex}", phone)
+    body, headers = signed(stack.url + "/webhooks/twilio/messages", params)
+    assert (await client.post("/webhooks/twilio/messages", content=body, headers=headers)).status_code == 200
+    await produce(broker.bootstrap, [email_from(Identifier(kind="email", value=address), at=minutes_ago(1))])
+
+    async def two_items() -> list[str] | None:
+        ids = await timeline_ids(client, imported["contact_id"])
+        return ids if len(ids) == 2 else None
+
+    await eventually(two_items, what="both messages on the imported contact")
+    assert (await find_contact(client, phone))["contact_id"] == imported["contact_id"]
+    assert (await find_contact(client, address))["contact_id"] == imported["contact_id"]
+
+
+async def test_an_imported_record_with_identifiers_of_two_contacts_merges_them_like_an_interaction(
+    client, broker, database_url, db, tmp_path: Path
+) -> None:
+    phone, address = new_phone(), new_email("lia")
+    await produce(broker.bootstrap, [email_from(Identifier(kind="phone", value=phone), at=minutes_ago(9))])
+    older = await eventually(lambda: find_contact(client, phone), what="phone contact")
+    await produce(broker.bootstrap, [email_from(Identifier(kind="email", value=address), at=minutes_ago(8))])
+    younger = await eventually(lambda: find_contact(client, address), what="email contact")
+    jsonl = tmp_path / "crm.jsonl"
+    jsonl.write_text(
+        json.dumps({"name": "Lia", "email": [address], "phone": phone}) + "\n" + "{broken\n", encoding="utf-8"
+    )
+    done = omnitrail(broker, database_url, "import", "contacts", str(jsonl))
+    assert done.returncode == 0, done.stderr
+    assert "accepted 1 rows, rejected 1" in done.stdout
+    assert "line 2: not a JSON object" in done.stdout
+    merged = await find_contact(client, address)
+    assert merged["contact_id"] == older["contact_id"]
+    row = await (
+        await db.execute("SELECT cause FROM contact_merges WHERE merged_id = %s", (uuid.UUID(younger["contact_id"]),))
+    ).fetchone()
+    assert row == ("import:crm.jsonl:1",)
+    assert len(await timeline_ids(client, older["contact_id"])) == 2
+    events = [json.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v]
+    assert any(e["type"] == "contact.merged" and e["related_contact_id"] == younger["contact_id"] for e in events)
+    # And it can be undone like any merge.
+    undone = await client.post(f"/api/v1/contacts/{older['contact_id']}/unmerge", headers=ADMIN)
+    assert undone.status_code == 200
+    assert (await find_contact(client, address))["contact_id"] == younger["contact_id"]
+    response = await client.get(f"/api/v1/contacts/{younger['contact_id']}", headers=AGENT)
+    assert response.json()["merged_into"] is None
+
+
+def test_an_undefined_column_stops_the_import_before_any_row(broker, database_url, tmp_path: Path) -> None:
+    csv_file = tmp_path / "crm.csv"
+    csv_file.write_text(f"name,email,favourite_colour\nAna,{new_email('c')},blue\n", encoding="utf-8")
+    done = omnitrail(broker, database_url, "import", "contacts", str(csv_file))
+    assert done.returncode == 2
+    assert "favourite_colour" in done.stderr
+    assert "omnitrail attributes define favourite_colour" in done.stderr

@@ -1,0 +1,140 @@
+"""`omnitrail deadletter list|replay` against the real broker, pipeline and PostgreSQL: an operator
+sees why payloads were refused (and no personal data), fixes the cause, and re-drives them once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas import topics
+from schemas.deadletter import DeadLetter
+from schemas.ids import interaction_id_for
+from tests.helpers import AUTH_TOKEN, inbound_sms, signed, sms_interaction
+from tests.integration.stack import Stack, clean_env, eventually, start_up
+
+pytestmark = pytest.mark.integration
+OUR_ACCOUNT = "AC" + "7" * 32
+
+
+@pytest.fixture(scope="module")
+def stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
+    # This deployment takes one Twilio account only; the test's webhooks come from another one.
+    running = start_up(
+        tmp_path_factory.mktemp("deadletters"),
+        bootstrap=broker.bootstrap,
+        database_url=database_url,
+        OMNITRAIL_TWILIO_ACCOUNT_SID=OUR_ACCOUNT,
+    )
+    yield running
+    assert running.stop() == 0
+
+
+def omnitrail(broker, database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = clean_env(
+        OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap,
+        OMNITRAIL_KAFKA_IDEMPOTENCE="false",
+        OMNITRAIL_DATABASE_URL=database_url,
+        OMNITRAIL_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        OMNITRAIL_LOG_LEVEL="warning",
+        **env,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "omnitrail", *args], env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+async def test_list_then_replay_after_the_fix_brings_each_refused_event_in_once(
+    stack, broker, database_url, db
+) -> None:
+    since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    phone = f"+3519{random.randint(10**7, 10**8 - 1)}"
+    body_text = f"A minha fatura {uuid.uuid4().hex[:6]} está errada"
+    sid = f"SM{uuid.uuid4().hex}"
+    # 1. A signed webhook for another account: refused (400) and dead-lettered by the connector.
+    params = inbound_sms(sid, phone, body=body_text)  # AccountSid AC000..., not OUR_ACCOUNT
+    payload, headers = signed(stack.url + "/webhooks/twilio/messages", params)
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(stack.url + "/webhooks/twilio/messages", content=payload, headers=headers)
+    assert response.status_code == 400
+    # 2. A record a (since fixed) pipeline stage refused, as PoisonIsolation writes it.
+    refused = sms_interaction(random.randint(10**9, 10**10), phone, text=body_text)
+    letter = DeadLetter(
+        source="pipeline.stage",
+        reason="a pipeline stage failed on this record: InternalError",
+        error_type="InternalError",
+        raw_base64=DeadLetter.encode_raw(refused.model_dump_json().encode()),
+        content_type="application/json",
+        received_at=datetime.now(UTC),
+        topic=topics.INTERACTIONS,
+        partition=0,
+        offset=12345,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.DEADLETTER, letter.model_dump_json().encode())
+    finally:
+        await producer.stop()
+
+    async def listed() -> str | None:
+        out = omnitrail(broker, database_url, "deadletter", "list", "--since", since).stdout
+        return out if out.count("\n") >= 2 else None
+
+    listing = await eventually(listed, timeout=30, what="both dead letters listed")
+    assert "twilio.messages" in listing
+    assert "AccountSid is not the configured account" in listing
+    assert "pipeline.stage" in listing
+    assert f"from {topics.INTERACTIONS}[0]@12345" in listing
+    for personal in (phone, phone[4:], body_text, "fatura"):
+        assert personal not in listing
+    only_pipeline = omnitrail(
+        broker, database_url, "deadletter", "list", "--since", since, "--source", "pipeline.stage"
+    )
+    assert only_pipeline.stdout.count("\n") == 1
+    with_raw = omnitrail(broker, database_url, "deadletter", "list", "--since", since, "--with-raw").stdout
+    assert body_text in with_raw  # explicitly asked for
+
+    webhook_id = interaction_id_for("sms", "+351210000000", sid)
+    ids = [webhook_id, refused.interaction_id]
+
+    async def rows() -> int:
+        cur = await db.execute("SELECT count(*) FROM interactions WHERE interaction_id = ANY(%s)", (ids,))
+        return (await cur.fetchone())[0]
+
+    # Before the fix, replay still refuses the webhook one (the deployment's account setting is unchanged).
+    dry = omnitrail(
+        broker,
+        database_url,
+        "deadletter",
+        "replay",
+        "--since",
+        since,
+        "--dry-run",
+        OMNITRAIL_TWILIO_ACCOUNT_SID=OUR_ACCOUNT,
+    )
+    assert "would produce 1 record(s); 1 still invalid" in dry.stdout
+    assert "AccountSid is not the configured account" in dry.stderr
+    await asyncio.sleep(2)
+    assert await rows() == 0
+    # 3. The fix: the account setting was wrong. Replay now; then replay again (twice is harmless).
+    for _ in range(2):
+        done = omnitrail(broker, database_url, "deadletter", "replay", "--since", since)
+        assert "produced 2 record(s); 0 still invalid; 0 without a configured connector" in done.stdout
+
+    async def both() -> bool:
+        return await rows() == 2
+
+    await eventually(both, timeout=60, what="both replayed events in the timeline")
+    cur = await db.execute("SELECT document->>'text' FROM interactions WHERE interaction_id = %s", (webhook_id,))
+    assert (await cur.fetchone())[0] == body_text

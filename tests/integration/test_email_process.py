@@ -1,0 +1,97 @@
+"""``omnitrail connector email --backfill-since DATE`` as operations run it: a real process, real wiring."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from omnitrail.local_stack import free_port
+from schemas.ids import interaction_id_for
+from tests import email_corpus as corpus
+from tests.integration.dovecot import PASSWORD, Dovecot
+from tests.integration.email_source import Mailbox
+from tests.integration.stack import clean_env, eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def test_connector_process_ingests_a_mailbox_through_the_postgres_thread_index(
+    dovecot: Dovecot, webhook_stack: Any, broker: Any, database_url: str, db: Any, tmp_path: Path
+) -> None:
+    box = Mailbox(dovecot)
+    await asyncio.to_thread(
+        dovecot.append, box.user, "INBOX", corpus.complaint(box.tag), corpus.reply_with_attachment(box.tag)
+    )
+    port = free_port()
+    env = clean_env(
+        OMNITRAIL_HTTP_PORT=str(port),
+        OMNITRAIL_DATA_DIR=str(tmp_path / ".omnitrail"),
+        OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap,
+        OMNITRAIL_KAFKA_IDEMPOTENCE="false",
+        OMNITRAIL_DATABASE_URL=database_url,
+        OMNITRAIL_IMAP_HOST="127.0.0.1",
+        OMNITRAIL_IMAP_PORT=str(dovecot.port),
+        OMNITRAIL_IMAP_USERNAME=box.user,
+        OMNITRAIL_IMAP_PASSWORD=PASSWORD,
+        OMNITRAIL_IMAP_SSL="false",
+        OMNITRAIL_IMAP_FOLDERS="INBOX",
+        OMNITRAIL_IMAP_OWN_ADDRESSES=corpus.SUPPORT,
+    )
+    log = (tmp_path / "connector.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "omnitrail", "connector", "email", "--backfill-since", "2026-01-01"),
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    ids = [interaction_id_for("email", "", f"{m}.{box.tag}@cliente.example") for m in ("m1", "m3")]
+    try:
+
+        async def pulled() -> dict[str, Any] | None:
+            try:
+                async with httpx.AsyncClient(timeout=2) as http:
+                    body = (await http.get(f"http://127.0.0.1:{port}/readyz")).json()
+            except httpx.HTTPError:
+                return None
+            return body if body.get("pull", {}).get("email") == "ok" else None
+
+        await eventually(pulled, timeout=60, what="the email pull loop ok in /readyz")
+
+        async def stored() -> list[tuple[Any, ...]] | None:
+            cur = await db.execute(
+                "SELECT interaction_id, thread_key FROM interactions WHERE interaction_id = ANY(%s)", (ids,)
+            )
+            rows = await cur.fetchall()
+            return rows if len(rows) == 2 else None
+
+        rows = await eventually(stored, what="both messages in the timeline")
+        assert {r[1] for r in rows} == {str(ids[0])}  # one thread: the reply's References name the complaint
+        cur = await db.execute(
+            "SELECT count(*) FROM email_threads WHERE message_id = ANY(%s) AND rule <> 'placeholder'",
+            ([f"m1.{box.tag}@cliente.example", f"m3.{box.tag}@cliente.example"],),
+        )
+        assert (await cur.fetchone())[0] == 2  # the thread memory is PostgreSQL's, shared by every process
+        cur = await db.execute(
+            "SELECT state FROM connector_checkpoints WHERE connector = 'email' AND account = %s", (box.user,)
+        )
+        assert (await cur.fetchone())[0]["last_uid"] == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+        log.close()
+    output = (tmp_path / "connector.log").read_text()
+    assert "imap.backfill_done" in output
+    assert box.user not in output  # the mailbox address is personal data: never logged
+    assert corpus.JOAO not in output

@@ -1,0 +1,123 @@
+"""A corpus of real-world-shaped mail in two of our mailboxes -> exactly the expected timeline.
+
+Runs the email connector with the production wiring (Kafka emitter on the session broker, PostgreSQL
+checkpoints and thread index) while the session's ``omnitrail up`` worker writes the timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from connectors.email.threads import ThreadEntry
+from connectors.emitter import KafkaEmitter
+from omnitrail import kafka
+from omnitrail.settings import KafkaSettings
+from schemas import topics
+from schemas.deadletter import DeadLetter
+from schemas.ids import interaction_id_for
+from sinks.checkpoint_store import PostgresCheckpoints
+from sinks.thread_index import PostgresThreadIndex
+from tests import email_corpus as corpus
+from tests.integration.dovecot import Dovecot
+from tests.integration.email_source import Mailbox
+from tests.integration.stack import eventually, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def mid(name: str, tag: str, domain: str = "cliente.example") -> uuid.UUID:
+    return interaction_id_for("email", "", f"{name}.{tag}@{domain}")
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    async with AsyncConnectionPool(database_url, min_size=1, max_size=4, kwargs={"autocommit": True}) as p:
+        yield p
+
+
+async def _run(box: Mailbox, other: str, broker: Any, pool: AsyncConnectionPool[Any]) -> int:
+    producer = kafka.producer(KafkaSettings(idempotence=False), broker.bootstrap)
+    await producer.start()
+    connector = box.connector(other, thread_index=PostgresThreadIndex(pool, ThreadEntry))
+    try:
+        return await connector.poll(KafkaEmitter(producer), PostgresCheckpoints(pool))
+    finally:
+        await connector.close()
+        await producer.stop()
+
+
+async def test_corpus_gives_exactly_the_expected_timeline(
+    dovecot: Dovecot, webhook_stack: Any, broker: Any, db: Any, pool: AsyncConnectionPool[Any]
+) -> None:
+    box = Mailbox(dovecot, folders=["INBOX", "Sent", "All Mail"])
+    tag, other = box.tag, dovecot.new_user()
+    no_id = corpus.without_message_id(tag)
+    orphan = corpus.no_sender(tag)
+    deliveries = [
+        (box.user, "INBOX", [corpus.reply_with_attachment(tag)]),  # the customer's reply arrives first
+        (box.user, "INBOX", [corpus.complaint(tag), corpus.html_only(tag), no_id, corpus.forwarded(tag)]),
+        (box.user, "INBOX", [corpus.malformed(tag), orphan]),
+        (box.user, "Sent", [corpus.outlook_reply(tag)]),
+        (box.user, "All Mail", [corpus.complaint(tag), corpus.outlook_reply(tag)]),  # Gmail: also in All Mail
+        (box.user, "All Mail", [corpus.outlook_rewritten_reply(tag)]),  # read after Sent: joins by Thread-Index
+        (other, "INBOX", [corpus.complaint(tag, to=other)]),  # the same message delivered to a second mailbox
+    ]
+    for user, folder, raws in deliveries:
+        await asyncio.to_thread(dovecot.append, user, folder, *raws)
+
+    emitted = await _run(box, other, broker, pool)
+    assert emitted == 11  # 8 distinct messages, 3 of them seen twice; the orphan was dead-lettered
+
+    m1, m2, m3 = mid("m1", tag), mid("m2", tag, "acme.example"), mid("m3", tag)
+    m4, m6, m7, m9 = mid("m4", tag), mid("m6", tag), mid("m7", tag), mid("m9", tag)
+    no_id_id = interaction_id_for("email", "", "sha256:" + hashlib.sha256(no_id).hexdigest())
+    expected = {m1, m2, m3, m4, m6, m7, m9, no_id_id}
+
+    async def timeline() -> dict[uuid.UUID, dict[str, Any]] | None:
+        cur = await db.execute(
+            "SELECT interaction_id, document FROM interactions WHERE document->>'account' = ANY(%s)",
+            ([box.user, other],),
+        )
+        rows = {row[0]: row[1] for row in await cur.fetchall()}
+        return rows if len(rows) >= len(expected) else None
+
+    rows = await eventually(timeline, what="the corpus in the timeline")
+    await asyncio.sleep(1)  # anything extra (a duplicate) would have landed by now
+    rows = await timeline() or {}
+    assert set(rows) == expected  # exactly: no duplicates across folders, mailboxes or the out-of-order reply
+
+    thread = str(m1)
+    assert [rows[i]["thread_key"] for i in (m1, m2, m3, m9)] == [thread] * 4
+    assert rows[m9]["metadata"]["thread_rule"] == "outlook_thread_index"
+    assert (rows[m2]["in_reply_to"], rows[m3]["in_reply_to"]) == (str(m1), str(m2))
+    assert rows[m2]["direction"] == "outbound"
+    assert [rows[i]["direction"] for i in (m1, m3, m4, m6, m7, m9, no_id_id)] == ["inbound"] * 7
+    assert rows[m1]["subject"] == "Reclamação da fatura de fevereiro"
+    cc = [p for p in rows[m1]["recipients"] if p["role"] == "customer"]
+    assert [p["identifiers"][0]["value"] for p in cc] == [corpus.MARIA]  # the Cc'd customer is a party
+    assert rows[m2]["recipients"][0]["identifiers"][0]["value"] == corpus.JOAO
+    attachments = {a["name"]: a for a in rows[m3]["attachments"]}
+    assert attachments["comprovativo fevereiro.pdf"]["sha256"] == hashlib.sha256(corpus.PDF).hexdigest()
+    assert attachments["logo.png"]["size"] == len(corpus.PNG)
+    assert "49,90 €" in rows[m3]["text"]
+    assert rows[m4]["text"] == "Bom dia,\nQual é o horário da loja?\n\nAna"
+    assert rows[m6]["metadata"]["forwarded"][0]["subject"] == "Reclamação da fatura de fevereiro"
+    assert "header Subject charset undecodable" in rows[m7]["metadata"]["parse_defects"]
+    assert rows[no_id_id]["metadata"]["message_id_missing"] is True
+    assert {rows[i]["metadata"]["thread_rule"] for i in expected - {m9}} <= {"new", "header_chain", "header_root"}
+
+    async def dead_lettered() -> bool:
+        records = await read_topic(broker.bootstrap, topics.DEADLETTER)
+        return any(v is not None and DeadLetter.model_validate_json(v).raw == orphan for _, v in records)
+
+    await eventually(dead_lettered, what="the message without a sender on the dead-letter topic, raw")
+
+    # A restart resumes from the PostgreSQL checkpoints: nothing is sent again.
+    assert await _run(box, other, broker, pool) == 0

@@ -1,0 +1,219 @@
+"""GDPR through the real stack: consent with history, export, erasure of a merged person, the
+erasure's events, and replays of the person's old interactions that must not bring data back."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import random
+import signal
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas import topics
+from schemas.identifiers import Identifier, IdentifierKind
+from schemas.ids import interaction_id_for
+from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, Provider
+from tests.helpers import inbound_sms, signed
+from tests.integration.stack import ADMIN, AGENT, Stack, eventually, read_topic, start_up
+
+pytestmark = pytest.mark.integration
+HASH_KEY = "gdpr-test-hash-key-0123456789"
+OUR_MAILBOX = "support@omnitrail.example"
+
+
+@pytest.fixture(scope="module")
+def stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
+    running = start_up(
+        tmp_path_factory.mktemp("gdpr"),
+        bootstrap=broker.bootstrap,
+        database_url=database_url,
+        OMNITRAIL_GDPR_HASH_KEY=HASH_KEY,
+    )
+    yield running
+    assert running.stop() == 0
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as http:
+        yield http
+
+
+def email(external_id: str, identifiers: list[Identifier], *, text: str, at: datetime) -> Interaction:
+    return Interaction.build(
+        channel=Channel.email,
+        provider=Provider.imap,
+        account=OUR_MAILBOX,
+        direction=Direction.inbound,
+        occurred_at=at,
+        received_at=at,
+        external_id=external_id,
+        thread_key=f"<{external_id}>",
+        sender=Party(display_name="Maria Gdpr-Testa", identifiers=identifiers),
+        recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.email, value=OUR_MAILBOX)])],
+        subject="Reclamação da fatura",
+        text=text,
+        html=f"<p>{text}</p>",
+        attachments=[Attachment(name="fatura-maria.pdf", content_type="application/pdf", size=1234)],
+    )
+
+
+async def produce(bootstrap: str, *interactions: Interaction) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for i in interactions:
+            await producer.send_and_wait(topics.INTERACTIONS, i.model_dump_json().encode(), key=i.routing_key())
+    finally:
+        await producer.stop()
+
+
+async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> None:
+    tag = uuid.uuid4().hex[:8]
+    phone = f"+3519{random.randint(10**7, 10**8 - 1)}"
+    mail = f"maria.{tag}@example.org"
+    phone_id = Identifier(kind=IdentifierKind.phone, value=phone)
+    mail_id = Identifier(kind=IdentifierKind.email, value=mail)
+    sms_text = f"A minha morada nova é Rua {tag}"
+    mail_text = f"Segue a fatura {tag} em anexo"
+    url = stack.url + "/webhooks/twilio/messages"
+
+    async def contact_for(q: str) -> dict | None:
+        items = (await client.get("/api/v1/contacts", params={"q": q}, headers=AGENT)).json()["items"]
+        return items[0] if items else None
+
+    # Two contacts (a phone via a real signed webhook, an email), then one message links both: a merge.
+    sid = f"SM{uuid.uuid4().hex}"
+    body, headers = signed(url, inbound_sms(sid, phone, body=sms_text))
+    assert (await client.post(url, content=body, headers=headers)).status_code == 200
+    by_phone = await eventually(lambda: contact_for(phone), what="phone contact")
+    old = datetime.now(UTC) - timedelta(days=3)
+    mail_only = email(f"m1.{uuid.uuid4().hex}@mail.example", [mail_id], text=mail_text, at=old)
+    both = email(
+        f"m2.{uuid.uuid4().hex}@mail.example", [mail_id, phone_id], text=mail_text + " (2)", at=old + timedelta(hours=1)
+    )
+    await produce(broker.bootstrap, mail_only)
+    by_mail = await eventually(lambda: contact_for(mail), what="email contact")
+    assert by_mail["contact_id"] != by_phone["contact_id"]
+    await produce(broker.bootstrap, both)
+
+    async def merged() -> dict | None:
+        found = await contact_for(mail)
+        return found if found and len(found["identifiers"]) == 2 else None
+
+    person = await eventually(merged, what="the merge")
+    survivor = person["contact_id"]
+    loser = ({by_phone["contact_id"], by_mail["contact_id"]} - {survivor}).pop()
+
+    # Consent: agents read, admins record; history kept, latest wins; a merged-away id resolves.
+    consents = f"/api/v1/contacts/{loser}/consents"
+    assert (
+        await client.post(consents, json={"purpose": "profiling", "granted": True, "source": "form"}, headers=AGENT)
+    ).status_code == 403
+    for granted in (True, False):
+        response = await client.post(
+            consents, json={"purpose": "profiling", "granted": granted, "source": "call"}, headers=ADMIN
+        )
+        assert response.status_code == 201
+    history = (await client.get(consents, headers=AGENT)).json()
+    assert history["current"] == {"profiling": False}
+    assert [h["granted"] for h in history["history"]] == [True, False]
+    assert {h["recorded_by"] for h in history["history"]} == {"api:admin"}
+    assert (
+        await client.post(consents, json={"purpose": "Bad Purpose!", "granted": True, "source": "x"}, headers=ADMIN)
+    ).status_code == 422
+
+    # Export: admin only; everything about the person.
+    assert (await client.get(f"/api/v1/contacts/{survivor}/export", headers=AGENT)).status_code == 403
+    export = (await client.get(f"/api/v1/contacts/{loser}/export", headers=ADMIN)).json()
+    assert export["format"] == "omnitrail.contact-export.v1"
+    assert export["contact_id"] == survivor
+    assert {(i["kind"], i["value"]) for i in export["identifiers"]} == {("phone", phone), ("email", mail)}
+    assert {c["contact_id"] for c in export["contacts"]} == {survivor, loser}
+    assert len(export["merges"]) == 1
+    assert [c["granted"] for c in export["consents"]] == [True, False]
+    texts = sorted(i["document"]["text"] for i in export["interactions"])
+    assert texts == sorted([sms_text, mail_text, mail_text + " (2)"])
+
+    # Erasure: admin only.
+    assert (await client.delete(f"/api/v1/contacts/{survivor}", headers=AGENT)).status_code == 403
+    response = await client.delete(f"/api/v1/contacts/{loser}", headers=ADMIN)
+    assert response.status_code == 200
+    erased = response.json()
+    assert erased["contact_id"] == survivor
+    assert set(erased["erased_contact_ids"]) == {survivor, loser}
+    assert (erased["identifiers_erased"], erased["interactions_erased"]) == (2, 3)
+
+    # Nothing findable, nothing left in PostgreSQL that is about her...
+    assert await contact_for(phone) is None
+    assert await contact_for(mail) is None
+    after = (await client.get(f"/api/v1/contacts/{survivor}/export", headers=ADMIN)).json()
+    dump = json.dumps(after, ensure_ascii=False)
+    for personal in (phone, phone[4:], mail, tag, "Maria", "fatura-maria.pdf", "Reclamação"):
+        assert personal not in dump, personal
+    assert after["identifiers"] == []
+    assert after["interactions"] == []
+    assert [c["granted"] for c in after["consents"]] == [True, False]  # proof of what she asked, no identifier
+    for table in ("contacts", "contact_merges", "interactions", "contact_erasures", "erased_identifiers"):
+        query = f"SELECT count(*) FROM {table} t WHERE t::text LIKE %s OR t::text LIKE %s"  # noqa: S608  # fixed names
+        cur = await db.execute(query.encode(), (f"%{tag}%", f"%{phone[4:]}%"))
+        assert (await cur.fetchone())[0] == 0, table
+
+    # ... but an erasure record with keyed hashes of her identifiers.
+    cur = await db.execute(
+        "SELECT identifier_hash FROM erased_identifiers WHERE erasure_id = %s", (erased["erasure_id"],)
+    )
+    expected = {
+        hmac.new(HASH_KEY.encode(), k.encode(), hashlib.sha256).hexdigest() for k in (phone_id.key, mail_id.key)
+    }
+    assert {r[0] for r in await cur.fetchall()} == expected
+
+    # contact.erased on the timeline topic, a tombstone for each id on the compacted contacts topic.
+    async def erased_events() -> bool:
+        timeline = [json.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v]
+        tombstones = {k.decode() for k, v in await read_topic(broker.bootstrap, topics.CONTACTS) if v is None and k}
+        said = any(e["type"] == "contact.erased" and e["contact_id"] == survivor for e in timeline)
+        return said and {survivor, loser} <= tombstones
+
+    await eventually(erased_events, timeout=30, what="contact.erased and tombstones")
+
+    # A fresh worker, so the replays below meet no in-memory dedupe: only the erasure guard stands between.
+    [worker] = stack.worker_pids()
+    os.kill(worker, signal.SIGTERM)
+
+    async def restarted() -> bool:
+        return bool(stack.worker_pids()) and stack.worker_pids() != [worker]
+
+    await eventually(restarted, timeout=30, what="the worker restarted by the supervisor")
+
+    # Replays: Twilio retries the old SMS (new arrival time, same id); the old email comes back
+    # (dead-letter replay, re-import, mailbox resync). Then she writes again, as a new customer.
+    assert (await client.post(url, content=body, headers=headers)).status_code == 200
+    await produce(broker.bootstrap, mail_only, both)
+    new_sid = f"SM{uuid.uuid4().hex}"
+    new_body, new_headers = signed(url, inbound_sms(new_sid, phone, body="Olá outra vez"))
+    assert (await client.post(url, content=new_body, headers=new_headers)).status_code == 200
+    new_mail = email(f"m3.{uuid.uuid4().hex}@mail.example", [mail_id], text="new", at=datetime.now(UTC))
+    await produce(broker.bootstrap, new_mail)
+
+    async def returned() -> tuple[dict, dict] | None:
+        a, b = await contact_for(phone), await contact_for(mail)
+        return (a, b) if a and b else None
+
+    again_phone, again_mail = await eventually(returned, what="the new messages, processed after the replays")
+    for contact, expected_ids in ((again_phone, {new_sid}), (again_mail, {new_mail.external_id})):
+        page = (await client.get(f"/api/v1/contacts/{contact['contact_id']}/timeline", headers=AGENT)).json()
+        assert {i["external_id"] for i in page["items"]} == expected_ids
+    cur = await db.execute(
+        "SELECT count(*) FROM interactions WHERE interaction_id = ANY(%s)",
+        ([interaction_id_for("sms", "+351210000000", sid), mail_only.interaction_id, both.interaction_id],),
+    )
+    assert (await cur.fetchone())[0] == 0

@@ -1,0 +1,108 @@
+"""Suggestions through the real process tree: `omnitrail up` runs the worker whose suggestions
+agent opens an "unanswered" suggestion for a signed Twilio SMS once its (short) SLA passed, and
+closes it when our outbound reply flows through the pipeline."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas import topics
+from schemas.identifiers import Identifier, IdentifierKind
+from schemas.interaction import Channel, Direction, Interaction, Party, Provider
+from tests.helpers import inbound_sms, signed
+from tests.integration.stack import AGENT, Stack, eventually, read_topic, start_up
+
+pytestmark = pytest.mark.integration
+OUR_NUMBER = "+351210000000"
+
+
+@pytest.fixture(scope="module")
+def stack(private_broker, private_database_url, tmp_path_factory) -> Iterator[Stack]:
+    running = start_up(
+        tmp_path_factory.mktemp("suggestions"),
+        bootstrap=private_broker.bootstrap,
+        database_url=private_database_url,
+        OMNITRAIL_SUGGESTIONS_SLA_S='{"sms": 2}',
+        OMNITRAIL_SUGGESTIONS_TICK_INTERVAL_S="0.5",
+    )
+    yield running
+    assert running.stop() == 0
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+        yield http
+
+
+def reply_to(e164: str) -> Interaction:
+    """Our outbound SMS to the customer, as a connector would produce it."""
+    now = datetime.now(UTC)
+    return Interaction.build(
+        channel=Channel.sms,
+        provider=Provider.twilio,
+        account=OUR_NUMBER,
+        direction=Direction.outbound,
+        occurred_at=now,
+        received_at=now,
+        external_id=f"SM{uuid.uuid4().hex}",
+        sender=Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=OUR_NUMBER)]),
+        recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=e164)])],
+        text="Olá, já verificámos a encomenda.",
+    )
+
+
+async def test_openapi_lists_the_suggestion_routes(client) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert {"/api/v1/contacts/{contact_id}/suggestions", "/api/v1/suggestions"} <= set(paths)
+
+
+async def test_unanswered_sms_opens_a_suggestion_and_our_reply_closes_it(client, stack, private_broker) -> None:
+    e164 = f"+3519{random.randint(10_000_000, 99_999_999)}"
+    body, headers = signed(stack.url + "/webhooks/twilio/messages", inbound_sms(f"SM{uuid.uuid4().hex}", e164))
+    assert (await client.post("/webhooks/twilio/messages", content=body, headers=headers)).status_code == 200
+
+    async def contact_id() -> str | None:
+        items = (await client.get("/api/v1/contacts", params={"q": e164}, headers=AGENT)).json()["items"]
+        return items[0]["contact_id"] if items else None
+
+    contact = await eventually(contact_id, what="contact")
+    url = f"/api/v1/contacts/{contact}/suggestions"
+
+    async def listed(status: str) -> list[dict]:
+        response = await client.get(url, params={"status": status}, headers=AGENT)
+        assert response.status_code == 200
+        return response.json()["items"]
+
+    [opened] = await eventually(lambda: listed("open"), what="open suggestion")
+    assert opened["rule"] == "unanswered"
+    assert opened["reason"] == "1 inbound message(s) on sms unanswered past the 2 s sms SLA"
+    everyone = (await client.get("/api/v1/suggestions", params={"status": "open"}, headers=AGENT)).json()["items"]
+    assert opened["suggestion_id"] in {s["suggestion_id"] for s in everyone}
+
+    reply = reply_to(e164)
+    producer = AIOKafkaProducer(bootstrap_servers=private_broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.INTERACTIONS, reply.model_dump_json().encode(), key=reply.routing_key())
+    finally:
+        await producer.stop()
+
+    [closed] = await eventually(lambda: listed("closed"), what="closed suggestion")
+    assert (closed["suggestion_id"], closed["close_reason"]) == (opened["suggestion_id"], "answered")
+    assert await listed("open") == []
+
+    async def published() -> list[str] | None:
+        records = [json.loads(v) for k, v in await read_topic(private_broker.bootstrap, topics.SUGGESTIONS) if v]
+        statuses = [r["status"] for r in records if r["suggestion_id"] == opened["suggestion_id"]]
+        return statuses if "closed" in statuses else None
+
+    assert await eventually(published, what="closed on the topic") == ["open", "closed"]

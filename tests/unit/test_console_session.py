@@ -1,0 +1,90 @@
+"""The page's session cookie, CSRF token and sign-in throttle, without services."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from console import page
+from console.auth import TokenAuth
+from console.session import SessionCodec, fingerprint
+from console.signin_limit import SigninLimit
+
+
+def test_cookie_names_a_fingerprint_and_rejects_tampering_expiry_and_other_keys() -> None:
+    codec = SessionCodec(["secret-token"], lifetime_s=60)
+    cookie, session = codec.issue(fingerprint("secret-token"), now=1000)
+    assert "secret-token" not in cookie
+    assert codec.read(cookie, now=1030) == session
+    assert codec.read(cookie, now=1061) is None  # expired
+    body, _, mac = cookie.rpartition(".")
+    assert codec.read(body + "." + mac[::-1], now=1030) is None
+    assert codec.read("x" + cookie, now=1030) is None
+    assert SessionCodec(["rotated-token"], lifetime_s=60).read(cookie, now=1030) is None  # tokens rotated
+
+
+def test_csrf_token_is_bound_to_the_session() -> None:
+    codec = SessionCodec(["t"], lifetime_s=60)
+    _, one = codec.issue("tok_a")
+    _, two = codec.issue("tok_a")
+    assert codec.csrf_ok(one, codec.csrf_token(one))
+    assert not codec.csrf_ok(one, codec.csrf_token(two))
+    assert not codec.csrf_ok(one, None)
+    assert not codec.csrf_ok(one, "")
+
+
+def test_signin_limit_waits_out_the_window_and_success_forgets() -> None:
+    now = [0.0]
+    limit = SigninLimit(limit=3, window_s=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert limit.retry_after("1.2.3.4") == 0
+        limit.failed("1.2.3.4")
+    assert limit.retry_after("1.2.3.4") == 60
+    assert limit.retry_after("5.6.7.8") == 0  # per client
+    now[0] = 45
+    assert limit.retry_after("1.2.3.4") == 15
+    now[0] = 61
+    assert limit.retry_after("1.2.3.4") == 0
+    limit.failed("1.2.3.4")
+    limit.succeeded("1.2.3.4")
+    assert limit.retry_after("1.2.3.4") == 0
+
+
+def test_signin_limit_forgets_the_oldest_clients_past_its_bound() -> None:
+    limit = SigninLimit(limit=1, window_s=60, max_clients=2, clock=lambda: 0.0)
+    for client in ("a", "b", "c"):
+        limit.failed(client)
+    assert limit.retry_after("a") == 0
+    assert limit.retry_after("c") == 60
+
+
+@pytest.fixture
+async def signin_client() -> httpx.AsyncClient:
+    app = FastAPI()
+    auth = TokenAuth({"agent-token": "agent"})
+    app.include_router(page.router(auth, SigninLimit(limit=3, window_s=300), secure_cookie=True))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://console.test")
+
+
+async def test_failed_signins_are_throttled_even_for_the_right_token_then(signin_client) -> None:
+    async with signin_client as client:
+        for _ in range(3):
+            assert (await client.post("/signin", data={"token": "guess"})).status_code == 401
+        throttled = await client.post("/signin", data={"token": "agent-token"})
+        assert throttled.status_code == 429
+        assert int(throttled.headers["retry-after"]) > 0
+        assert "Too many failed sign-ins" in throttled.text
+
+
+async def test_signin_cookie_is_secure_httponly_strict_behind_https(signin_client) -> None:
+    async with signin_client as client:
+        response = await client.post("/signin", data={"token": "agent-token"})
+        assert response.status_code == 303
+        cookie = response.headers["set-cookie"].lower()
+        assert "secure" in cookie
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        page_ = await client.get("/")
+        assert "content-security-policy" in page_.headers
+        assert 'name="csrf-token"' in page_.text

@@ -1,0 +1,41 @@
+"""Fan-out of timeline events to live pages, without a broker (the integration tests use one)."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+
+from console.live import TimelineFeed
+
+
+def event(contact_id: uuid.UUID, text: str) -> bytes:
+    return orjson.dumps({"type": "interaction.added", "contact_id": str(contact_id), "interaction": {"text": text}})
+
+
+def test_each_page_gets_only_its_contacts_and_their_merged_members() -> None:
+    survivor, merged, stranger = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    feed = TimelineFeed({}, buffer=10)
+    page = feed.subscribe({survivor, merged})
+    other = feed.subscribe({stranger})
+    for contact, text in ((survivor, "a"), (stranger, "b"), (merged, "c")):
+        feed.dispatch(event(contact, text))
+    feed.dispatch(b"not json")
+    assert [orjson.loads(page.queue.get_nowait())["interaction"]["text"] for _ in range(2)] == ["a", "c"]
+    assert page.queue.empty()
+    assert orjson.loads(other.queue.get_nowait())["interaction"]["text"] == "b"
+
+
+def test_a_page_that_falls_behind_is_closed_without_slowing_the_others() -> None:
+    contact = uuid.uuid4()
+    feed = TimelineFeed({}, buffer=2)
+    slow = feed.subscribe({contact})
+    fast = feed.subscribe({contact})
+    for n in range(3):
+        feed.dispatch(event(contact, str(n)))
+        fast.queue.get_nowait()
+    assert slow.queue.get_nowait() == b""  # the close marker, and nothing else
+    assert slow.queue.empty()
+    feed.dispatch(event(contact, "later"))
+    assert slow.queue.empty()  # unsubscribed
+    assert orjson.loads(fast.queue.get_nowait())["interaction"]["text"] == "later"
