@@ -48,6 +48,13 @@ def private_broker() -> Iterator[EmbeddedBroker]:
 
 
 @pytest.fixture(scope="module")
+def database_url(private_database_url: str) -> str:
+    """A database of this module's own: the session's stacks drain the outbox of the database they
+    share, and would publish this module's timeline events to the session broker instead of ours."""
+    return private_database_url
+
+
+@pytest.fixture(scope="module")
 def stack(private_broker, database_url, tmp_path_factory) -> Iterator[Stack]:
     running = start_up(
         tmp_path_factory.mktemp("outage"),
