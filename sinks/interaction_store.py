@@ -1,4 +1,4 @@
-"""Timeline rows: one per interaction id, inserted idempotently in one round trip per batch."""
+"""Timeline rows: one per interaction id, inserted idempotently by one COPY and one statement per batch."""
 
 from __future__ import annotations
 
@@ -12,38 +12,63 @@ from schemas.interaction import Interaction
 Conn = AsyncConnection[tuple[Any, ...]]
 
 
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS interactions_incoming (
+    interaction_id uuid, contact_id uuid, channel text, direction text, kind text,
+    occurred_at timestamptz, received_at timestamptz, thread_key text, document text
+) ON COMMIT DELETE ROWS
+"""
+
+
 async def insert(conn: Conn, rows: list[tuple[uuid.UUID, Interaction, str]]) -> set[uuid.UUID]:
     """Insert (contact id, interaction, its JSON); return the ids that were new.
 
-    ``ON CONFLICT DO NOTHING`` on the primary key is what makes any replay harmless.
+    The rows are streamed with COPY into a per-session staging table and inserted from there in one
+    statement: building ``unnest`` arrays costs psycopg ~75 µs of client CPU per 1.2 KB row (it escapes
+    every element in Python), COPY ~10 (benchmarks/micro.py). ``ON CONFLICT DO NOTHING`` on the primary
+    key is what makes any replay harmless; ``ORDER BY`` keeps one lock order across workers.
     """
     if not rows:
         return set()
-    rows = sorted(rows, key=lambda r: r[1].interaction_id)  # a stable lock order across workers
-    cur = await conn.execute(
-        """
-        INSERT INTO interactions (interaction_id, contact_id, channel, direction, kind,
-                                  occurred_at, received_at, thread_key, document)
-        SELECT i, c, ch, d, k, o, r, t, doc::jsonb
-          FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[],
-                      %s::timestamptz[], %s::timestamptz[], %s::text[], %s::text[])
-               AS x(i, c, ch, d, k, o, r, t, doc)
-        ON CONFLICT (interaction_id) DO NOTHING
-        RETURNING interaction_id
-        """,
-        (
-            [r[1].interaction_id for r in rows],
-            [r[0] for r in rows],
-            [r[1].channel.value for r in rows],
-            [r[1].direction.value for r in rows],
-            [r[1].kind.value for r in rows],
-            [r[1].occurred_at for r in rows],
-            [r[1].received_at for r in rows],
-            [r[1].thread_key for r in rows],
-            [r[2] for r in rows],
-        ),
-    )
-    return {row[0] for row in await cur.fetchall()}
+    if conn.autocommit:  # the staging rows live until the end of the transaction: make sure there is one
+        async with conn.transaction():
+            return await _insert(conn, rows)
+    return await _insert(conn, rows)
+
+
+async def _insert(conn: Conn, rows: list[tuple[uuid.UUID, Interaction, str]]) -> set[uuid.UUID]:
+    await conn.execute(_STAGING)
+    async with conn.cursor() as cur:
+        async with cur.copy("COPY interactions_incoming FROM STDIN") as copy:
+            for contact_id, i, document in rows:
+                await copy.write_row(
+                    (
+                        i.interaction_id,
+                        contact_id,
+                        i.channel.value,
+                        i.direction.value,
+                        i.kind.value,
+                        i.occurred_at,
+                        i.received_at,
+                        i.thread_key,
+                        document,
+                    )
+                )
+        # The staging table is emptied by the same statement, so a second insert in one transaction starts empty.
+        await cur.execute(
+            """
+            WITH staged AS (DELETE FROM interactions_incoming RETURNING *)
+            INSERT INTO interactions (interaction_id, contact_id, channel, direction, kind,
+                                      occurred_at, received_at, thread_key, document)
+            SELECT interaction_id, contact_id, channel, direction, kind,
+                   occurred_at, received_at, thread_key, document::jsonb
+              FROM staged ORDER BY interaction_id
+            ON CONFLICT (interaction_id) DO NOTHING
+            RETURNING interaction_id
+            """
+        )
+        inserted = {row[0] for row in await cur.fetchall()}
+    return inserted
 
 
 async def attach(conn: Conn, rows: list[tuple[uuid.UUID, uuid.UUID, Interaction]]) -> None:
