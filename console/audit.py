@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,18 +24,8 @@ Conn = AsyncConnection[tuple[Any, ...]]
 ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
 
 
-class AuditItem(BaseModel):
-    audit_id: int
-    at: datetime
-    actor: str
-    role: str
-    action: str
-    contact_id: uuid.UUID | None
-    via: str
-
-
 class AuditPage(BaseModel):
-    items: list[AuditItem]
+    items: list[audit_log.AuditEntry]  # the store's dataclass, served as is
     next_before: int | None = None
 
 
@@ -91,7 +80,6 @@ def router(connection: ConnectionFactory, auth: TokenAuth) -> APIRouter:
         """Admins only: who accessed which contact's data, newest first."""
         async with connection() as conn:
             rows = await audit_log.read(conn, contact_id=contact_id, actor=actor, before=before, limit=limit)
-        items = [AuditItem(**vars(r)) for r in rows]
-        return AuditPage(items=items, next_before=items[-1].audit_id if len(items) == limit else None)
+        return AuditPage(items=rows, next_before=rows[-1].audit_id if len(rows) == limit else None)
 
     return api

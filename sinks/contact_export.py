@@ -14,6 +14,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from sinks import queries
+
 Conn = AsyncConnection[tuple[Any, ...]]
 FORMAT = "omnitrail.contact-export.v1"
 
@@ -35,13 +37,9 @@ _SECTIONS = {
 
 async def export(conn: Conn, contact_id: uuid.UUID) -> dict[str, Any] | None:
     """The export document, or None when no such contact exists. Values are JSON-ready."""
-    cur = await conn.execute(
-        "SELECT coalesce(merged_into, contact_id) FROM contacts WHERE contact_id = %s", (contact_id,)
-    )
-    row = await cur.fetchone()
-    if row is None:
+    survivor = await queries.resolve(conn, contact_id)
+    if survivor is None:
         return None
-    survivor = row[0]
     cur = await conn.execute(
         "SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s", (survivor, survivor)
     )

@@ -33,7 +33,7 @@ from psycopg import AsyncConnection
 from schemas import topics
 from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
-from sinks import outbox
+from sinks import outbox, queries
 
 Conn = AsyncConnection[tuple[Any, ...]]
 
@@ -64,13 +64,9 @@ class Erasure:
 async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, requested_by: str) -> Erasure | None:
     """Erase the person ``contact_id`` names (merged-away ids resolve to the survivor); None if unknown."""
     async with conn.transaction():
-        cur = await conn.execute(
-            "SELECT coalesce(merged_into, contact_id) FROM contacts WHERE contact_id = %s", (contact_id,)
-        )
-        row = await cur.fetchone()
-        if row is None:
+        survivor = await queries.resolve(conn, contact_id)
+        if survivor is None:
             return None
-        survivor = row[0]
         cur = await conn.execute(
             "SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s ORDER BY contact_id FOR UPDATE",
             (survivor, survivor),

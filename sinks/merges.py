@@ -26,7 +26,7 @@ from schemas.contact import Contact
 from schemas.errors import RetriableError
 from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
-from sinks import contact_store, outbox
+from sinks import contact_store, outbox, queries
 
 Conn = AsyncConnection[tuple[Any, ...]]
 Record = tuple[str, bytes | None, bytes | None]
@@ -91,13 +91,9 @@ async def merge(
 
 async def unmerge(conn: Conn, contact_id: uuid.UUID, merge_id: uuid.UUID | None, *, by: str) -> MergeRecord:
     """Withdraw one active merge in ``contact_id``'s component (default: the most recent) and recompute."""
-    cur = await conn.execute(
-        "SELECT coalesce(merged_into, contact_id) FROM contacts WHERE contact_id = %s", (contact_id,)
-    )
-    row = await cur.fetchone()
-    if row is None:
+    root = await queries.resolve(conn, contact_id)
+    if root is None:
         raise NoSuchMerge("no such contact")
-    root = row[0]
     cur = await conn.execute(
         "SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s ORDER BY contact_id FOR UPDATE",
         (root, root),
@@ -192,13 +188,9 @@ class SameContact(ValueError):
 
 
 async def _survivor(conn: Conn, contact_id: uuid.UUID) -> uuid.UUID:
-    cur = await conn.execute(
-        "SELECT coalesce(merged_into, contact_id) FROM contacts WHERE contact_id = %s", (contact_id,)
-    )
-    row = await cur.fetchone()
-    if row is None:
+    survivor = await queries.resolve(conn, contact_id)
+    if survivor is None:
         raise NoSuchMerge(f"no such contact {contact_id}")
-    survivor: uuid.UUID = row[0]
     return survivor
 
 

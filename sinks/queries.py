@@ -43,6 +43,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def resolve(conn: Conn, contact_id: uuid.UUID) -> uuid.UUID | None:
+    """The live contact ``contact_id`` is (itself, or the survivor it was merged into); None if unknown."""
     cur = await conn.execute(
         "SELECT coalesce(merged_into, contact_id) FROM contacts WHERE contact_id = %s", (contact_id,)
     )
