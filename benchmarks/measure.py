@@ -38,6 +38,8 @@ class Result:
     p99_ms: float = 0.0
     cpu_ms_per_1k: float = 0.0
     peak_rss_mb: float = 0.0
+    #: Committing transactions that wrote the rows (PostgreSQL's ``xmin``): rows / batches is the mean batch.
+    batches: int = 0
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -50,6 +52,7 @@ class Result:
             f"  p50 {self.p50_ms:7.0f} p95 {self.p95_ms:7.0f} p99 {self.p99_ms:7.0f} ms"
             f"  cpu {self.cpu_ms_per_1k:6.0f} ms/1k  rss {self.peak_rss_mb:4.0f} MB"
             f"  rows {self.rows} dup {self.rows - self.distinct} missing {self.expected - self.distinct}"
+            f"  batch {self.rows / max(self.batches, 1):5.0f}"
         )
 
 
@@ -169,11 +172,11 @@ def rows_result(name: str, url: str, expected: int, records: int, *, table: str 
     """Rows, duplicates, latency and input records/s over the first..last committed row."""
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            f"SELECT count(*), count(DISTINCT interaction_id), extract(epoch FROM max(stored_at) - min(stored_at))"
-            f" FROM {table}"
+            f"SELECT count(*), count(DISTINCT interaction_id), extract(epoch FROM max(stored_at) - min(stored_at)),"
+            f" count(DISTINCT xmin::text) FROM {table}"  # xmin: the committing transaction, i.e. the batch
         ).fetchone()
         assert row is not None
-        rows, distinct, span = int(row[0]), int(row[1]), float(row[2] or 0)
+        rows, distinct, span, batches = int(row[0]), int(row[1]), float(row[2] or 0), int(row[3])
         hist = HdrHistogram(1, 600_000_000, 3)  # microseconds, up to 10 minutes
         for (lat,) in conn.execute(f"SELECT (extract(epoch FROM stored_at - received_at) * 1e6)::bigint FROM {table}"):
             hist.record_value(max(1, int(lat)))
@@ -186,6 +189,7 @@ def rows_result(name: str, url: str, expected: int, records: int, *, table: str 
         p50_ms=hist.get_value_at_percentile(50) / 1000,
         p95_ms=hist.get_value_at_percentile(95) / 1000,
         p99_ms=hist.get_value_at_percentile(99) / 1000,
+        batches=batches,
     )
 
 

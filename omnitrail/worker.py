@@ -1,10 +1,11 @@
-"""``omnitrail worker``: the faust pipeline with its database pool and publisher."""
+"""``omnitrail worker``: the pipeline's consumers with their database pool and publishers."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-import faust
+from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -13,7 +14,7 @@ from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.metrics_server import serve_metrics
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings, KafkaSettings
-from pipeline.app import WorkerConfig, create_app
+from pipeline.app import Worker, WorkerConfig, run_until_signalled
 from pipeline.batch import BatchProcessor
 from pipeline.identity_settings import IdentitySettings
 from pipeline.poison import PoisonIsolation
@@ -32,7 +33,7 @@ def build(
     kafka_settings: KafkaSettings,
     addresses: Addresses,
     suggestion_settings: SuggestionSettings | None = None,
-) -> faust.App:
+) -> Worker:
     kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
     suggestion_settings = suggestion_settings or load(SuggestionSettings)
     # Validated here, at start-up, so a bad identity policy stops the worker with a clear message.
@@ -41,10 +42,17 @@ def build(
         addresses.database_url, min_size=1, max_size=6, open=False, kwargs={"autocommit": True}
     )
 
-    async def processor() -> PoisonIsolation:
-        await pool.open(wait=False)
+    producers: list[AIOKafkaProducer] = []
+
+    async def started_producer() -> AIOKafkaProducer:
         producer = kafka.producer(kafka_settings, addresses.kafka_bootstrap)
         await producer.start()
+        producers.append(producer)
+        return producer
+
+    async def processor() -> PoisonIsolation:
+        await pool.open(wait=False)
+        producer = await started_producer()
         publish = TopicPublisher(producer).publish
         hasher = load(GdprSettings).hasher()
         guard = ErasureGuard(pool, hasher) if hasher is not None else None
@@ -52,8 +60,7 @@ def build(
 
     async def suggestions() -> SuggestionEngine:
         await pool.open(wait=False)
-        producer = kafka.producer(kafka_settings, addresses.kafka_bootstrap)
-        await producer.start()
+        producer = await started_producer()
         return SuggestionEngine(
             pool,
             TopicPublisher(producer).publish,
@@ -67,33 +74,31 @@ def build(
             await heartbeat.beat(conn, worker_id, assignment)
             await checkpoint_age.report(conn)
 
+    async def cleanup() -> None:
+        for producer in producers:
+            await producer.stop()
+        await pool.close()
+
     config = WorkerConfig(
-        bootstrap=addresses.kafka_bootstrap,
+        kafka_options=kafka.client_options(kafka_settings, addresses.kafka_bootstrap),
         batch_size=app_settings.worker_batch_size,
         batch_window_s=app_settings.worker_batch_window_ms / 1000,
         session_timeout_s=kafka_settings.session_timeout_s,
         heartbeat_interval_s=kafka_settings.heartbeat_interval_s,
         rebalance_timeout_s=kafka_settings.rebalance_timeout_s,
-        request_timeout_s=kafka_settings.request_timeout_s,
-        idempotence=addresses.idempotence,
-        security_protocol=kafka_settings.security_protocol,
-        sasl_mechanism=kafka_settings.sasl_mechanism,
-        sasl_username=kafka_settings.sasl_username,
-        sasl_password=kafka_settings.sasl_password.get_secret_value() if kafka_settings.sasl_password else None,
-        ssl_cafile=str(kafka_settings.ssl_cafile) if kafka_settings.ssl_cafile else None,
         worker_id=app_settings.worker_id,
     )
-    return create_app(
+    return Worker(
         config,
         processor,
         beat,
         suggestions=suggestions if suggestion_settings.enabled else None,
         suggestions_tick_s=suggestion_settings.tick_interval_s,
+        cleanup=cleanup,
     )
 
 
 def run(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses) -> None:
-    app = build(app_settings, kafka_settings, addresses)
+    worker = build(app_settings, kafka_settings, addresses)
     serve_metrics(app_settings.worker_metrics_port, app_settings.http_host, role="worker")
-    worker = faust.Worker(app, loglevel=app_settings.log_level.upper(), override_logging=False, quiet=True)
-    worker.execute_from_commandline()
+    asyncio.run(run_until_signalled(worker))

@@ -1,1 +1,1 @@
-"""Stream processors: pure batch stages (dedupe, identity, timeline) wired by a faust app."""
+"""Stream processors: pure batch stages (dedupe, identity, timeline) wired to Kafka batch consumers."""

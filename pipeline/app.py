@@ -1,160 +1,219 @@
-"""The faust app: wires the interactions topic to :class:`~pipeline.batch.BatchProcessor`.
+"""The worker process: the interactions pipeline and the suggestions agent as batch consumers, and timers.
 
-One actor per partition (``isolated_partitions``) takes batches; each Kafka message is
-held (an extra reference) until its batch committed to PostgreSQL and its events were
-published, so faust commits an offset only after the database commit. If the actor is
-cancelled mid-batch (shutdown, rebalance) the held messages are never acknowledged and
-the next owner of the partition reprocesses them; the idempotent write makes that safe.
+::
+
+    omnitrail.interactions.v1 --BatchConsumer(group omnitrail-pipeline)--> PoisonIsolation(BatchProcessor)
+    omnitrail.timeline.v1 --BatchConsumer(group omnitrail-pipeline-suggestions)--> SuggestionEngine
+    every 2 s: heartbeat row (worker id, partitions held), checkpoint ages
+    every tick: SuggestionEngine.tick (time-based suggestions)
+
+Each consumer commits its offsets only after its handler returned, i.e. after the batch is
+committed to PostgreSQL and its events were published (see :mod:`pipeline.consumer`). A
+consumer that fails (broker unreachable at start, say) is restarted after a capped pause; the
+others keep running. :meth:`Worker.stop` lets each batch in flight finish and commit, then
+leaves the groups so the partitions move to the other workers at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
-import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import faust
 import structlog
 
-from pipeline import metrics, suggestion_agent
+from pipeline import metrics
+from pipeline.consumer import BatchConsumer
 from pipeline.poison import BatchProcessing
 from pipeline.stages.decode import RawRecord
 from pipeline.suggestion_engine import SuggestionEngine
 from schemas import topics
-from sinks.consumer_lag import LagGauge
 
 log = structlog.get_logger(__name__)
+Cleanup = Callable[[], Awaitable[None]]
+#: How long :meth:`Worker.stop` waits for batches in flight before cancelling them (they are redone).
+STOP_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    bootstrap: str
+    #: Connection options of every Kafka client (bootstrap, security, request timeout).
+    kafka_options: Mapping[str, Any]
     batch_size: int
+    #: How long a batch that is not full may wait for more records (0: take what is there).
     batch_window_s: float
     session_timeout_s: float
     heartbeat_interval_s: float
     rebalance_timeout_s: float
-    request_timeout_s: float
-    idempotence: bool
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = None
-    ssl_cafile: str | None = None
     worker_id: str | None = None
     group_id: str = "omnitrail-pipeline"
+    #: How long a member waits for records before it looks at its timers again.
+    idle_wait_s: float = 1.0
+    #: Empty: the pipeline's group id with ``-suggestions`` (a group of its own: another topic, other pace).
+    suggestions_group_id: str = ""
 
-
-def _credentials(config: WorkerConfig) -> Any:
-    context = ssl.create_default_context(cafile=config.ssl_cafile) if "SSL" in config.security_protocol else None
-    if config.sasl_mechanism:
-        return faust.SASLCredentials(
-            username=config.sasl_username,
-            password=config.sasl_password,
-            mechanism=config.sasl_mechanism,
-            ssl_context=context,
+    def consumer_options(self) -> dict[str, Any]:
+        options = dict(self.kafka_options)
+        options["request_timeout_ms"] = int(
+            max(options.get("request_timeout_ms", 30_000) / 1000, self.session_timeout_s + 5) * 1000
         )
-    return faust.SSLCredentials(context) if context else None
+        options.update(
+            session_timeout_ms=int(self.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(self.heartbeat_interval_s * 1000),
+            rebalance_timeout_ms=int(self.rebalance_timeout_s * 1000),
+            # A batch waiting out a database outage must not get the member evicted meanwhile.
+            max_poll_interval_ms=max(300_000, int(self.rebalance_timeout_s * 1000)),
+        )
+        return options
 
 
-def create_app(
-    config: WorkerConfig,
-    processor_factory: Callable[[], Awaitable[BatchProcessing]],
-    heartbeat: Callable[[str, str], Awaitable[None]],
-    *,
-    suggestions: Callable[[], Awaitable[SuggestionEngine]] | None = None,
-    suggestions_tick_s: float = 30.0,
-) -> faust.App:
-    app = faust.App(
-        config.group_id,
-        broker=[f"kafka://{b.strip()}" for b in config.bootstrap.split(",")],
-        broker_credentials=_credentials(config),
-        broker_session_timeout=config.session_timeout_s,
-        broker_heartbeat_interval=config.heartbeat_interval_s,
-        broker_rebalance_timeout=config.rebalance_timeout_s,
-        broker_request_timeout=max(config.request_timeout_s, config.session_timeout_s + 5),
-        broker_commit_interval=0.5,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        # Not asked of the embedded broker: it answers InitProducerId with an error.
-        producer_enable_idempotence=config.idempotence,
-        topic_disable_leader=True,
-        topic_allow_declare=False,
-        web_enabled=False,
-        store="memory://",
-        table_cleanup_interval=3600,
-    )
-    worker_id = config.worker_id or f"{socket.gethostname()}-{os.getpid()}"
-    source = app.topic(
-        topics.INTERACTIONS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
-    shared: dict[str, BatchProcessing] = {}
-    #: Partition -> next offset to process (after the last committed batch), for the lag gauge.
-    done: dict[int, int] = {}
-    lag = LagGauge(config.group_id)
-    lock = asyncio.Lock()
+class Worker:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        processor_factory: Callable[[], Awaitable[BatchProcessing]],
+        heartbeat: Callable[[str, str], Awaitable[None]],
+        *,
+        suggestions: Callable[[], Awaitable[SuggestionEngine]] | None = None,
+        suggestions_tick_s: float = 30.0,
+        cleanup: Cleanup | None = None,
+    ) -> None:
+        self.config = config
+        self.worker_id = config.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self._processor_factory = processor_factory
+        self._heartbeat = heartbeat
+        self._suggestions_factory = suggestions
+        self._suggestions_tick_s = suggestions_tick_s
+        self._cleanup = cleanup
+        self._processor: BatchProcessing | None = None
+        self._engine: SuggestionEngine | None = None
+        self._lock = asyncio.Lock()
+        options = config.consumer_options()
+        self.consumers = {
+            "interactions": BatchConsumer(
+                topics.INTERACTIONS,
+                config.group_id,
+                self._interactions,
+                options,
+                batch_size=config.batch_size,
+                linger_s=config.batch_window_s,
+                idle_wait_s=config.idle_wait_s,
+            )
+        }
+        if suggestions is not None:
+            self.consumers["suggestions"] = BatchConsumer(
+                topics.TIMELINE,
+                config.suggestions_group_id or f"{config.group_id}-suggestions",
+                self._suggestions,
+                options,
+                batch_size=config.batch_size,
+                linger_s=config.batch_window_s,
+                idle_wait_s=config.idle_wait_s,
+            )
 
-    async def processor() -> BatchProcessing:
-        async with lock:
-            if "p" not in shared:
-                shared["p"] = await processor_factory()
-            return shared["p"]
+    @property
+    def agents(self) -> list[str]:
+        return list(self.consumers)
 
-    @app.agent(source, isolated_partitions=True, name="interactions")
-    async def interactions(stream: faust.StreamT[bytes]) -> None:
-        batches = await processor()
-        # take_events exists in faust-streaming but is missing from its StreamT protocol.
-        batches_of_events = stream.take_events(config.batch_size, within=config.batch_window_s)  # type: ignore[attr-defined]
-        async for events in batches_of_events:
-            for event in events:
-                event.message.incref()  # hold: not committable until the batch committed
-            with metrics.BATCH_SECONDS.time():
-                result = await batches.process(
-                    [RawRecord(e.message.value, e.message.topic, e.message.partition, e.message.offset) for e in events]
-                )
-            for event in events:
-                event.ack()  # release the hold; take_events' own ack makes it final
-                done[event.message.partition] = max(done.get(event.message.partition, 0), event.message.offset + 1)
-            log.debug("pipeline.batch", **result.__dict__)
+    async def _interactions(self, records: list[RawRecord]) -> None:
+        async with self._lock:
+            if self._processor is None:
+                self._processor = await self._processor_factory()
+        with metrics.BATCH_SECONDS.time():
+            result = await self._processor.process(records)
+        log.debug("pipeline.batch", **result.__dict__)
 
-    @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust ships no types for it
-    async def beat() -> None:
-        assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topics.INTERACTIONS)
+    async def _engine_once(self) -> SuggestionEngine:
+        async with self._lock:
+            if self._engine is None:
+                assert self._suggestions_factory is not None
+                self._engine = await self._suggestions_factory()
+            return self._engine
+
+    async def _suggestions(self, records: list[RawRecord]) -> None:
+        await (await self._engine_once()).handle_records(records)
+
+    async def run(self) -> None:
+        """Until :meth:`stop`: the consumers and the timers."""
+        tasks = [asyncio.create_task(self._keep_running(name, c.run)) for name, c in self.consumers.items()]
+        timers = [asyncio.create_task(_every(2.0, self._beat))]
+        if self._suggestions_factory is not None:
+            timers.append(asyncio.create_task(_every(self._suggestions_tick_s, self._tick, first=True)))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for timer in timers:
+                timer.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*timers, *tasks, return_exceptions=True)
+            if self._cleanup is not None:
+                await self._cleanup()
+
+    @property
+    def stopping(self) -> bool:
+        return any(c.stopping for c in self.consumers.values())
+
+    def stop(self) -> None:
+        """Let the batches in flight finish and commit, then leave the groups."""
+        for consumer in self.consumers.values():
+            consumer.stop()
+
+    async def _keep_running(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        consumer = self.consumers[name]
+        delay = 1.0
+        while not consumer.stopping:
+            try:
+                await run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database trouble at start-up: try again after a pause
+                log.error("pipeline.consumer_failed", consumer=name, error=type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _beat(self) -> None:
+        assigned = self.consumers["interactions"].assigned()
         metrics.ASSIGNED.set(len(assigned))
         try:
-            await heartbeat(worker_id, ",".join(map(str, assigned)))
+            await self._heartbeat(self.worker_id, ",".join(map(str, assigned)))
         except Exception as exc:  # a missed heartbeat must not stop the worker
             log.warning("pipeline.heartbeat_failed", error=type(exc).__name__)
+
+    async def _tick(self) -> None:
         try:
-            await _report_lag(app, lag, done)
-        except Exception as exc:  # metrics must never stop the worker either
-            log.warning("pipeline.lag_failed", error=type(exc).__name__)
-
-    if suggestions is not None:
-        suggestion_agent.attach(
-            app,
-            suggestions,
-            batch_size=config.batch_size,
-            batch_window_s=config.batch_window_s,
-            tick_interval_s=suggestions_tick_s,
-        )
-    return app
+            await (await self._engine_once()).tick()
+        except Exception as exc:  # a failed tick is retried at the next one; the worker keeps running
+            log.warning("suggestions.tick_failed", error=type(exc).__name__)
 
 
-async def _report_lag(app: faust.App, lag: LagGauge, done: dict[int, int]) -> None:
-    """High watermarks of the held partitions against what this worker processed (or its fetch position)."""
-    tps = [tp for tp in app.consumer.assignment() if tp.topic == topics.INTERACTIONS]
-    for partition in set(done) - {tp.partition for tp in tps}:
-        del done[partition]  # lost in a rebalance: the new owner reports it
-    ends = await app.consumer.highwaters(*tps) if tps else {}
-    positions: dict[tuple[str, int], int] = {}
-    for tp in tps:
-        position = done.get(tp.partition)
-        if position is None:
-            position = await app.consumer.position(tp)
-        positions[(tp.topic, tp.partition)] = position or 0
-    lag.report({(tp.topic, tp.partition): end for tp, end in ends.items()}, positions)
+async def _every(interval_s: float, call: Callable[[], Awaitable[None]], *, first: bool = False) -> None:
+    if first:
+        await asyncio.sleep(interval_s)
+    while True:
+        await call()
+        await asyncio.sleep(interval_s)
+
+
+async def run_until_signalled(worker: Worker) -> None:
+    """SIGTERM/SIGINT stop the worker gracefully; a second signal, or the grace running out, cancels."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.create_task(worker.run())
+
+    def on_signal() -> None:
+        if worker.stopping:
+            main.cancel()
+            return
+        log.info("pipeline.stopping")
+        worker.stop()
+        loop.call_later(STOP_GRACE_S, main.cancel)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    with contextlib.suppress(asyncio.CancelledError):
+        await main

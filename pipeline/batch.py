@@ -103,7 +103,8 @@ class BatchProcessor:
                 return f"interaction:{messages[person.claims[0].ref].interaction_id}"
 
             found = await resolver.resolve(conn, claims, self.policy, source="interaction", cause=cause)
-            rows = [(found.attached[n][0], i, i.model_dump_json()) for n, i in enumerate(messages)]
+            documents = [i.model_dump_json() for i in messages]  # encoded once: the row and its event
+            rows = [(found.attached[n][0], i, documents[n]) for n, i in enumerate(messages)]
             inserted = await interaction_store.insert(conn, rows)
             await interaction_store.attach(
                 conn,
@@ -130,7 +131,7 @@ class BatchProcessor:
             for n, interaction in enumerate(messages):
                 if interaction.interaction_id in inserted:
                     live = dict.fromkeys(found.survivor(c) for c in found.attached[n])  # ordered, distinct
-                    added += [(contact, interaction) for contact in live]
+                    added += [(contact, (interaction, documents[n])) for contact in live]
             records = resolver.events(found, snaps, added=added, updated=applied.changed)
             await outbox.append(conn, records)
         return inserted, applied.from_batch

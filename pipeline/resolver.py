@@ -26,7 +26,7 @@ from psycopg import AsyncConnection
 
 from pipeline.stages.identity import Claim, Decision, Owner, Person, decide, group_by_person, homes, shared_keys
 from pipeline.stages.policy import Policy
-from pipeline.stages.timeline import build_events
+from pipeline.stages.timeline import Encoded, build_events
 from schemas.contact import Contact
 from schemas.identifiers import Identifier
 from schemas.interaction import Interaction
@@ -69,15 +69,18 @@ async def resolve(
     shared = shared_keys(owners, policy)
     people = group_by_person(claims, policy, shared)
     decisions = decide(people, owners)
-    created = await contact_store.create_contacts(
-        conn, [(d.contact_id, d.person.display_name) for d in decisions if d.is_new]
-    )
-    await contact_store.link(
-        conn, [(i, d.contact_id) for d in decisions for i in d.new_links], rule="exact", source=source
-    )
+    wanted = [(d.contact_id, d.person.display_name) for d in decisions if d.is_new]
+    births = await contact_store.create_contacts(conn, wanted)
+    created = set(births)
+    links = [(i, d.contact_id) for d in decisions for i in d.new_links]
+    claimed = await contact_store.link(conn, links, rule="exact", source=source)
     linked = {i.key: i for d in decisions for i in d.new_links}
     fresh_of = {id(d.person): d.contact_id for d in decisions if d.contact_id in created and d.person.keys}
-    owners = await owners_of(conn, keys)
+    if claimed == len(links) and len(births) == len(wanted):
+        # Nobody raced us: every contact and link is ours, so the owners are what we just wrote.
+        owners = {**owners, **_own_links(links, births, owners)}
+    else:  # another transaction claimed some first (READ COMMITTED sees its commit): read who owns what
+        owners = await owners_of(conn, keys)
     decisions = decide(people, owners)
     if await _fold_lost_races(conn, decisions, fresh_of):
         owners = await owners_of(conn, keys)
@@ -133,6 +136,14 @@ async def resolve(
     return resolution
 
 
+def _own_links(
+    links: list[tuple[Identifier, uuid.UUID]], births: dict[uuid.UUID, datetime], owners: dict[str, Owner]
+) -> dict[str, Owner]:
+    """The owner rows :func:`owners_of` would read back for links this transaction just made."""
+    born = {o.survivor: o.created_at for o in owners.values()} | births
+    return {i.key: Owner(contact, contact, born[contact]) for i, contact in links}
+
+
 async def _fold_lost_races(conn: Conn, decisions: list[Decision], fresh_of: dict[int, uuid.UUID]) -> bool:
     """Give up contacts this transaction created for a person another transaction had already given one."""
     folded = False
@@ -148,7 +159,7 @@ def events(
     found: Resolution,
     snapshots: dict[uuid.UUID, Contact],
     *,
-    added: list[tuple[uuid.UUID, Interaction]],
+    added: list[tuple[uuid.UUID, Encoded]],
     updated: list[tuple[uuid.UUID, Interaction]],
 ) -> list[Record]:
     """The outbox records of a resolved batch: contact.created, then contact.merged (+ tombstones), then

@@ -60,21 +60,21 @@ async def owners(conn: Conn, keys: Iterable[str]) -> list[OwnerRow]:
     ]
 
 
-async def create_contacts(conn: Conn, contacts: list[tuple[uuid.UUID, str | None]]) -> set[uuid.UUID]:
-    """Insert new contacts (id, display name); return the ids this transaction created."""
+async def create_contacts(conn: Conn, contacts: list[tuple[uuid.UUID, str | None]]) -> dict[uuid.UUID, datetime]:
+    """Insert new contacts (id, display name); return the ids this transaction created, with their birth."""
     if not contacts:
-        return set()
+        return {}
     ordered = sorted(contacts, key=lambda c: c[0])
     cur = await conn.execute(
         """
         INSERT INTO contacts (contact_id, display_name)
         SELECT * FROM unnest(%s::uuid[], %s::text[])
         ON CONFLICT (contact_id) DO NOTHING
-        RETURNING contact_id
+        RETURNING contact_id, created_at
         """,
         ([c[0] for c in ordered], [c[1] for c in ordered]),
     )
-    return {row[0] for row in await cur.fetchall()}
+    return {row[0]: row[1] for row in await cur.fetchall()}
 
 
 async def link(
@@ -84,12 +84,13 @@ async def link(
     rule: str,
     source: str,
     evidence: dict[str, str] | None = None,
-) -> None:
-    """Link identifiers to contacts unless someone already owns them (then the caller re-reads owners)."""
+) -> int:
+    """Link identifiers to contacts unless someone already owns them; return how many this call linked
+    (fewer than asked: another transaction owns the rest, and the caller must re-read the owners)."""
     if not links:
-        return
+        return 0
     ordered = sorted(links, key=lambda item: item[0].key)
-    await conn.execute(
+    cur = await conn.execute(
         """
         INSERT INTO contact_identifiers (kind, value, contact_id, rule, source, evidence)
         SELECT k, v, c, %s, %s, %s::jsonb FROM unnest(%s::text[], %s::text[], %s::uuid[]) AS t(k, v, c)
@@ -104,6 +105,7 @@ async def link(
             [c for _, c in ordered],
         ),
     )
+    return cur.rowcount
 
 
 async def name_if_unnamed(conn: Conn, names: dict[uuid.UUID, str]) -> None:

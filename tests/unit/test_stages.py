@@ -4,6 +4,9 @@ import uuid
 
 from pipeline.stages.decode import RawRecord, decode
 from pipeline.stages.dedupe import RecentIds, dedupe
+from pipeline.stages.timeline import build_events
+from schemas.ids import event_id_for
+from schemas.timeline import TimelineEvent, TimelineEventType
 from tests.helpers import sms_interaction
 
 
@@ -37,3 +40,28 @@ def test_poison_records_become_dead_letters_with_partition_and_offset() -> None:
     assert [(d.partition, d.offset) for d in decoded.dead_letters] == [(0, 11), (1, 12), (1, 13)]
     assert decoded.dead_letters[0].raw == b"{not json"
     assert "interaction_id" in decoded.dead_letters[1].reason
+
+
+def test_interaction_events_are_what_the_event_model_would_write() -> None:
+    """The spliced envelope must stay byte-compatible with ``TimelineEvent`` for every consumer."""
+    first, second = uuid.uuid4(), uuid.uuid4()
+    interaction = sms_interaction(1, "+351911111111", text='a "quoted" café\n')
+    status = sms_interaction(2, "+351922222222")  # what an applied status update publishes
+    encoded = (interaction, interaction.model_dump_json())
+    records = build_events(
+        added=[(first, encoded), (second, encoded)], updated=[(first, status)], created=[], snapshots=[]
+    )
+    assert [r.key for r in records] == [str(first).encode(), str(second).encode(), str(first).encode()]
+    events = [TimelineEvent.model_validate_json(r.value or b"") for r in records]
+    for record, event in zip(records, events, strict=True):
+        assert record.value == event.model_dump_json().encode()  # field for field, byte for byte
+    assert [e.type for e in events] == [
+        TimelineEventType.interaction_added,
+        TimelineEventType.interaction_added,
+        TimelineEventType.interaction_updated,
+    ]
+    assert events[0].interaction == interaction
+    assert events[2].interaction == status
+    # The first contact keeps the event id a replay computes; the second's id names its contact.
+    assert events[0].event_id == event_id_for("interaction.added", str(interaction.interaction_id))
+    assert events[1].event_id == event_id_for("interaction.added", str(interaction.interaction_id), str(second))

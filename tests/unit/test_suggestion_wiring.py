@@ -17,8 +17,7 @@ ADDRESSES = Addresses("127.0.0.1:9", "postgresql://nobody@127.0.0.1:9/none", ide
 
 
 def agent_names(settings: SuggestionSettings) -> set[str]:
-    app = worker.build(AppSettings(), KafkaSettings(), ADDRESSES, settings)
-    return {name.rsplit(".", 1)[-1] for name in app.agents}
+    return set(worker.build(AppSettings(), KafkaSettings(), ADDRESSES, settings).agents)
 
 
 def test_worker_runs_the_suggestions_agent_next_to_the_interactions_agent() -> None:
