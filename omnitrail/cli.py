@@ -15,7 +15,7 @@ import click
 import psycopg
 import uvicorn
 
-from omnitrail import kafka, logs, registry
+from omnitrail import gc_tuning, kafka, logs, registry
 from omnitrail.deadletters import Filter
 from omnitrail.http import Roles, build_app
 from omnitrail.runtime import Addresses, resolve
@@ -46,6 +46,7 @@ def _serve(roles: Roles) -> None:
         # Built inside the loop: aiokafka's producer refuses to be created outside a running one.
         http = build_app(app, kafka_settings, addresses, roles)
         config = uvicorn.Config(http, host=app.http_host, port=app.http_port, log_config=None, access_log=False)
+        gc_tuning.tune()
         await uvicorn.Server(config).serve()
 
     asyncio.run(serve())

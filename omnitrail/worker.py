@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from omnitrail import kafka
+from omnitrail import gc_tuning, kafka
 from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.metrics_server import serve_metrics
 from omnitrail.runtime import Addresses
@@ -101,4 +101,5 @@ def build(
 def run(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses) -> None:
     worker = build(app_settings, kafka_settings, addresses)
     serve_metrics(app_settings.worker_metrics_port, app_settings.http_host, role="worker")
+    gc_tuning.tune()
     asyncio.run(run_until_signalled(worker))

@@ -103,6 +103,7 @@ class Worker:
                 batch_size=config.batch_size,
                 linger_s=config.batch_window_s,
                 idle_wait_s=config.idle_wait_s,
+                on_assignment=lambda partitions: metrics.ASSIGNED.set(len(partitions)),
             )
         }
         if suggestions is not None:
@@ -179,7 +180,6 @@ class Worker:
 
     async def _beat(self) -> None:
         assigned = self.consumers["interactions"].assigned()
-        metrics.ASSIGNED.set(len(assigned))
         try:
             await self._heartbeat(self.worker_id, ",".join(map(str, assigned)))
         except Exception as exc:  # a missed heartbeat must not stop the worker

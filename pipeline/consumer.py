@@ -36,17 +36,18 @@ Handler = Callable[[list[RawRecord]], Awaitable[None]]
 
 
 class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no types
-    def __init__(self, busy: asyncio.Lock, group: str, lag: LagGauge) -> None:
-        self.busy = busy
-        self.group = group
-        self.lag = lag
+    def __init__(self, owner: BatchConsumer) -> None:
+        self.owner = owner
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        async with self.busy:  # the batch in flight finishes and commits first
-            self.lag.clear()
+        async with self.owner._busy:  # the batch in flight finishes and commits first
+            self.owner.lag.clear()
+            self.owner.on_assignment([])
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        log.info("pipeline.assigned", group=self.group, partitions=sorted(tp.partition for tp in assigned))
+        partitions = sorted(tp.partition for tp in assigned)
+        log.info("pipeline.assigned", group=self.owner.group, partitions=partitions)
+        self.owner.on_assignment(partitions)
 
 
 class BatchConsumer:
@@ -63,6 +64,7 @@ class BatchConsumer:
         linger_s: float = 0.0,
         idle_wait_s: float = 1.0,
         lag_every_s: float = 2.0,
+        on_assignment: Callable[[list[int]], None] = lambda partitions: None,
     ) -> None:
         self.topic = topic
         self.group = group
@@ -72,6 +74,8 @@ class BatchConsumer:
         self.linger_s = linger_s
         self.idle_wait_s = idle_wait_s
         self.lag_every_s = lag_every_s
+        #: Told the partitions held after every rebalance (none while one is under way).
+        self.on_assignment = on_assignment
         self.lag = LagGauge(group)
         self._busy = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
@@ -102,7 +106,7 @@ class BatchConsumer:
             value_deserializer=None,
             **self.options,
         )
-        consumer.subscribe([self.topic], listener=_WaitForBatch(self._busy, self.group, self.lag))
+        consumer.subscribe([self.topic], listener=_WaitForBatch(self))
         await consumer.start()
         self._consumer = consumer
         reported = 0.0

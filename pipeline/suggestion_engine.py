@@ -1,4 +1,4 @@
-"""The suggestions agent's work, independent of faust: timeline events in, suggestions out.
+"""The suggestions agent's work, independent of Kafka: timeline events in, suggestions out.
 
 ``handle`` takes a batch of timeline events: it records the interactions (reduced to what the
 rules need), re-evaluates every contact the batch touched, and stores the resulting changes
@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
 from pipeline import retry
+from pipeline.event_digest import EventDigest
 from pipeline.stages.decode import RawRecord, dead_letter
 from pipeline.stages.suggestion_changes import Review, desired_for_contact, desired_for_reviews, reconcile
 from pipeline.stages.suggestion_rules import Activity, Policy, evaluate
@@ -81,12 +82,12 @@ class SuggestionEngine:
 
     async def handle_records(self, records: Sequence[RawRecord]) -> list[Suggestion]:
         """Raw timeline records: the undecodable ones go to the dead-letter topic, the rest are handled."""
-        events: list[TimelineEvent] = []
+        events: list[EventDigest] = []
         refused = []
         now = datetime.now(UTC)
         for record in records:
             try:
-                events.append(TimelineEvent.model_validate_json(record.value or b""))
+                events.append(EventDigest.model_validate_json(record.value or b""))
             except ValidationError as exc:
                 reason = validation_reason(exc, what="invalid timeline event")
                 refused.append(dead_letter(record, reason, source="pipeline.suggestions", now=now))
@@ -98,7 +99,7 @@ class SuggestionEngine:
             await retry.forever("dead-letter", lambda: self.publish(dead))
         return await self.handle(events)
 
-    async def handle(self, events: Iterable[TimelineEvent]) -> list[Suggestion]:
+    async def handle(self, events: Iterable[TimelineEvent | EventDigest]) -> list[Suggestion]:
         rows: list[store.ActivityRow] = []
         touched: set[uuid.UUID] = set()
         erased: set[uuid.UUID] = set()

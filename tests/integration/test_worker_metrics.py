@@ -90,15 +90,24 @@ async def test_worker_metrics_count_per_channel_and_report_lag(
             return None
         inserted = value(text, "omnitrail_pipeline_interactions_total", outcome="inserted", channel="sms")
         duplicates = value(text, "omnitrail_pipeline_interactions_total", outcome="duplicate", channel="sms")
-        lag_series = [s for s in samples(text) if s[0] == "omnitrail_consumer_lag"]
+        lag_series = [
+            s for s in samples(text) if s[0] == "omnitrail_consumer_lag" and s[1]["group"] == "omnitrail-pipeline"
+        ]
         caught_up = len(lag_series) == TEST_PARTITIONS and all(v == 0 for *_, v in lag_series)
+        caught_up &= any(lab.get("group") == "omnitrail-pipeline-suggestions" for _, lab, _ in samples(text))
         done = inserted - inserted_before == 20 and duplicates - duplicates_before == 2 and caught_up
         return text if done else None
 
     text = await eventually(settled, timeout=60, what="20 inserted, 2 duplicates, lag 0 on every partition")
     lag_labels = [labels for name, labels, _ in samples(text) if name == "omnitrail_consumer_lag"]
-    assert {(lab["group"], lab["topic"]) for lab in lag_labels} == {("omnitrail-pipeline", topics.INTERACTIONS)}
-    assert sorted(lab["partition"] for lab in lag_labels) == [str(p) for p in range(TEST_PARTITIONS)]
+    # Each consumer group of the worker reports its own topic: the pipeline, and the suggestions agent
+    # reading the timeline the pipeline just wrote.
+    assert {(lab["group"], lab["topic"]) for lab in lag_labels} == {
+        ("omnitrail-pipeline", topics.INTERACTIONS),
+        ("omnitrail-pipeline-suggestions", topics.TIMELINE),
+    }
+    pipeline = [lab["partition"] for lab in lag_labels if lab["group"] == "omnitrail-pipeline"]
+    assert sorted(pipeline) == [str(p) for p in range(TEST_PARTITIONS)]
     assert value(text, "omnitrail_end_to_end_seconds_count") >= 20
     assert value(text, "omnitrail_pipeline_assigned_partitions") == TEST_PARTITIONS
     assert 600 <= value(text, "omnitrail_checkpoint_age_seconds", connector=connector) < 700
