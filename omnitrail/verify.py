@@ -81,8 +81,8 @@ async def verify(conn: Conn, settings: KafkaSettings, bootstrap: str, *, since: 
     report.redelivered = sum(n - 1 for n in seen.values())
     report.expected = len(expected)
     ids = list(expected)
-    stored = await _ids(conn, "SELECT interaction_id FROM interactions WHERE interaction_id = ANY(%s)", ids)
-    erased = await _ids(conn, "SELECT interaction_id FROM erased_interactions WHERE interaction_id = ANY(%s)", ids)
+    stored = await _ids(conn, "SELECT interaction_id FROM interactions WHERE interaction_id = ANY(%b)", ids)
+    erased = await _ids(conn, "SELECT interaction_id FROM erased_interactions WHERE interaction_id = ANY(%b)", ids)
     report.stored, report.erased = len(stored), len(erased - stored)
     missing = {i: expected[i] for i in ids if i not in stored and i not in erased}
     if missing:

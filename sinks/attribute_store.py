@@ -55,7 +55,7 @@ async def set_values(conn: Conn, rows: list[tuple[uuid.UUID, str, AttributeValue
     cur = await conn.execute(
         """
         INSERT INTO contact_attributes (contact_id, name, value, source)
-        SELECT c, n, v::jsonb, %s FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS t(c, n, v)
+        SELECT c, n, v::jsonb, %s FROM unnest(%b::uuid[], %b::text[], %b::text[]) AS t(c, n, v)
         ON CONFLICT (contact_id, name) DO UPDATE
            SET value = excluded.value, source = excluded.source, updated_at = clock_timestamp()
          WHERE contact_attributes.value IS DISTINCT FROM excluded.value

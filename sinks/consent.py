@@ -37,7 +37,7 @@ async def objecting(conn: Conn, contact_ids: Iterable[uuid.UUID], purpose: str) 
     cur = await conn.execute(
         """
         SELECT s.id
-          FROM unnest(%s::uuid[]) AS s(id)
+          FROM unnest(%b::uuid[]) AS s(id)
           JOIN LATERAL (
                 SELECT cc.granted FROM contact_consents cc
                   JOIN contacts c ON c.contact_id = cc.contact_id

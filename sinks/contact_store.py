@@ -48,7 +48,7 @@ async def owners(conn: Conn, keys: Iterable[str]) -> list[OwnerRow]:
     cur = await conn.execute(
         """
         SELECT ci.kind || ':' || ci.value, ci.contact_id, s.contact_id, s.created_at, ci.shared, ci.touched
-          FROM unnest(%s::text[], %s::text[]) AS k(kind, value)
+          FROM unnest(%b::text[], %b::text[]) AS k(kind, value)
           JOIN contact_identifiers ci ON ci.kind = k.kind AND ci.value = k.value
           JOIN contacts c ON c.contact_id = ci.contact_id
           JOIN contacts s ON s.contact_id = coalesce(c.merged_into, c.contact_id)
@@ -68,7 +68,7 @@ async def create_contacts(conn: Conn, contacts: list[tuple[uuid.UUID, str | None
     cur = await conn.execute(
         """
         INSERT INTO contacts (contact_id, display_name)
-        SELECT * FROM unnest(%s::uuid[], %s::text[])
+        SELECT * FROM unnest(%b::uuid[], %b::text[])
         ON CONFLICT (contact_id) DO NOTHING
         RETURNING contact_id, created_at
         """,
@@ -93,7 +93,7 @@ async def link(
     cur = await conn.execute(
         """
         INSERT INTO contact_identifiers (kind, value, contact_id, rule, source, evidence)
-        SELECT k, v, c, %s, %s, %s::jsonb FROM unnest(%s::text[], %s::text[], %s::uuid[]) AS t(k, v, c)
+        SELECT k, v, c, %s, %s, %s::jsonb FROM unnest(%b::text[], %b::text[], %b::uuid[]) AS t(k, v, c)
         ON CONFLICT (kind, value) DO NOTHING
         """,
         (
@@ -115,7 +115,7 @@ async def name_if_unnamed(conn: Conn, names: dict[uuid.UUID, str]) -> None:
     await conn.execute(
         """
         UPDATE contacts c SET display_name = n.name, updated_at = clock_timestamp()
-          FROM unnest(%s::uuid[], %s::text[]) AS n(id, name)
+          FROM unnest(%b::uuid[], %b::text[]) AS n(id, name)
          WHERE c.contact_id = n.id AND c.display_name IS NULL
         """,
         (ids, [names[i] for i in ids]),
@@ -139,7 +139,7 @@ async def touch(conn: Conn, keys: Iterable[str], by: int) -> None:
         await conn.execute(
             """
             UPDATE contact_identifiers ci SET touched = touched + %s
-              FROM unnest(%s::text[], %s::text[]) AS k(kind, value)
+              FROM unnest(%b::text[], %b::text[]) AS k(kind, value)
              WHERE ci.kind = k.kind AND ci.value = k.value
             """,
             (by, kinds, values),
@@ -156,7 +156,7 @@ async def snapshots(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> list[Contac
     # set-based join per table, so the cost grows with the contacts asked for, not with the tables.
     cur = await conn.execute(
         """
-        WITH w AS (SELECT unnest(%s::uuid[]) AS contact_id),
+        WITH w AS (SELECT unnest(%b::uuid[]) AS contact_id),
         mb AS (
             SELECT contact_id AS owner, contact_id AS member FROM w
             UNION ALL

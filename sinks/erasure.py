@@ -72,35 +72,35 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
             (survivor, survivor),
         )
         ids = [r[0] for r in await cur.fetchall()]
-        cur = await conn.execute("SELECT kind, value FROM contact_identifiers WHERE contact_id = ANY(%s)", (ids,))
+        cur = await conn.execute("SELECT kind, value FROM contact_identifiers WHERE contact_id = ANY(%b)", (ids,))
         identifiers = await cur.fetchall()
         hashes = hasher.many(f"{kind}:{value}" for kind, value in identifiers)
         emails = [value for kind, value in identifiers if kind == "email"]
         erasure_id, now = uuid.uuid4(), datetime.now(UTC)
-        await conn.execute("DELETE FROM contact_identifiers WHERE contact_id = ANY(%s)", (ids,))
+        await conn.execute("DELETE FROM contact_identifiers WHERE contact_id = ANY(%b)", (ids,))
         await conn.execute(
             "UPDATE contacts SET display_name = NULL, merged_into = NULL, erased_at = %s, updated_at = %s"
-            " WHERE contact_id = ANY(%s)",
+            " WHERE contact_id = ANY(%b)",
             (now, now, ids),
         )
         # Attributes, links of other people's interactions to her, her undelivered outgoing webhooks and
         # the email connector's thread memory (it keeps participants' addresses) go too.
-        await conn.execute("DELETE FROM contact_attributes WHERE contact_id = ANY(%s)", (ids,))
-        await conn.execute("DELETE FROM interaction_contacts WHERE contact_id = ANY(%s)", (ids,))
-        await conn.execute("DELETE FROM webhook_deadletters WHERE contact_id = ANY(%s)", ([str(i) for i in ids],))
+        await conn.execute("DELETE FROM contact_attributes WHERE contact_id = ANY(%b)", (ids,))
+        await conn.execute("DELETE FROM interaction_contacts WHERE contact_id = ANY(%b)", (ids,))
+        await conn.execute("DELETE FROM webhook_deadletters WHERE contact_id = ANY(%b)", ([str(i) for i in ids],))
         if emails:
-            await conn.execute("DELETE FROM email_threads WHERE participants && %s::text[]", (emails,))
-        cur = await conn.execute("DELETE FROM interactions WHERE contact_id = ANY(%s) RETURNING interaction_id", (ids,))
+            await conn.execute("DELETE FROM email_threads WHERE participants && %b::text[]", (emails,))
+        cur = await conn.execute("DELETE FROM interactions WHERE contact_id = ANY(%b) RETURNING interaction_id", (ids,))
         interaction_ids = [r[0] for r in await cur.fetchall()]
         interactions_erased = len(interaction_ids)
         await conn.execute(
             "UPDATE contact_merges SET moved_identifiers = '[]'::jsonb, evidence = '{}'::jsonb,"
             " unmerged_at = coalesce(unmerged_at, %s)"
-            " WHERE survivor_id = ANY(%s) OR merged_id = ANY(%s)",
+            " WHERE survivor_id = ANY(%b) OR merged_id = ANY(%b)",
             (now, ids, ids),
         )
         await conn.execute(
-            "UPDATE identity_reviews SET evidence = '{}'::jsonb WHERE contact_a = ANY(%s) OR contact_b = ANY(%s)",
+            "UPDATE identity_reviews SET evidence = '{}'::jsonb WHERE contact_a = ANY(%b) OR contact_b = ANY(%b)",
             (ids, ids),
         )
         await conn.execute(
@@ -111,13 +111,13 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
         await conn.execute(
             """
             INSERT INTO erased_identifiers (identifier_hash, erasure_id, erased_at)
-            SELECT h, %s, %s FROM unnest(%s::text[]) AS h
+            SELECT h, %s, %s FROM unnest(%b::text[]) AS h
             ON CONFLICT (identifier_hash) DO UPDATE SET erasure_id = excluded.erasure_id, erased_at = excluded.erased_at
             """,
             (erasure_id, now, hashes),
         )
         await conn.execute(
-            "INSERT INTO erased_interactions (interaction_id, erasure_id) SELECT i, %s FROM unnest(%s::uuid[]) AS i"
+            "INSERT INTO erased_interactions (interaction_id, erasure_id) SELECT i, %s FROM unnest(%b::uuid[]) AS i"
             " ON CONFLICT (interaction_id) DO NOTHING",
             (erasure_id, interaction_ids),
         )
@@ -142,7 +142,7 @@ async def erased_since(conn: Conn, hashes: list[str]) -> dict[str, datetime]:
     if not hashes:
         return {}
     cur = await conn.execute(
-        "SELECT identifier_hash, erased_at FROM erased_identifiers WHERE identifier_hash = ANY(%s)", (hashes,)
+        "SELECT identifier_hash, erased_at FROM erased_identifiers WHERE identifier_hash = ANY(%b)", (hashes,)
     )
     return {h: at for h, at in await cur.fetchall()}
 
@@ -152,6 +152,6 @@ async def erased_rows(conn: Conn, interaction_ids: list[uuid.UUID]) -> set[uuid.
     if not interaction_ids:
         return set()
     cur = await conn.execute(
-        "SELECT interaction_id FROM erased_interactions WHERE interaction_id = ANY(%s)", (interaction_ids,)
+        "SELECT interaction_id FROM erased_interactions WHERE interaction_id = ANY(%b)", (interaction_ids,)
     )
     return {row[0] for row in await cur.fetchall()}

@@ -79,7 +79,7 @@ async def attach(conn: Conn, rows: list[tuple[uuid.UUID, uuid.UUID, Interaction]
     await conn.execute(
         """
         INSERT INTO interaction_contacts (interaction_id, contact_id, occurred_at)
-        SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::timestamptz[])
+        SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::timestamptz[])
         ON CONFLICT DO NOTHING
         """,
         ([r[0] for r in rows], [r[1] for r in rows], [r[2].occurred_at for r in rows]),

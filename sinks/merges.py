@@ -53,7 +53,7 @@ async def merge(
     """Merge live ``losers`` into live ``survivor``. Locks the contacts in id order first."""
     ids = sorted({survivor, *losers})
     cur = await conn.execute(
-        "SELECT contact_id, merged_into FROM contacts WHERE contact_id = ANY(%s) ORDER BY contact_id FOR UPDATE",
+        "SELECT contact_id, merged_into FROM contacts WHERE contact_id = ANY(%b) ORDER BY contact_id FOR UPDATE",
         (ids,),
     )
     state = {row[0]: row[1] for row in await cur.fetchall()}
@@ -102,7 +102,7 @@ async def unmerge(conn: Conn, contact_id: uuid.UUID, merge_id: uuid.UUID | None,
     cur = await conn.execute(
         """
         SELECT merge_id, merged_id, survivor_id FROM contact_merges
-         WHERE unmerged_at IS NULL AND merged_id = ANY(%s) AND (%s::uuid IS NULL OR merge_id = %s)
+         WHERE unmerged_at IS NULL AND merged_id = ANY(%b) AND (%s::uuid IS NULL OR merge_id = %s)
          ORDER BY merged_at DESC LIMIT 1
         """,
         (members, merge_id, merge_id),
@@ -122,7 +122,7 @@ async def unmerge(conn: Conn, contact_id: uuid.UUID, merge_id: uuid.UUID | None,
 async def _recompute(conn: Conn, root: uuid.UUID, members: list[uuid.UUID]) -> None:
     """Point every member of the component at the root of its tree of active merge links."""
     cur = await conn.execute(
-        "SELECT merged_id, survivor_id FROM contact_merges WHERE unmerged_at IS NULL AND merged_id = ANY(%s)",
+        "SELECT merged_id, survivor_id FROM contact_merges WHERE unmerged_at IS NULL AND merged_id = ANY(%b)",
         (members,),
     )
     parent = {merged: survivor for merged, survivor in await cur.fetchall()}
@@ -139,7 +139,7 @@ async def _recompute(conn: Conn, root: uuid.UUID, members: list[uuid.UUID]) -> N
     await conn.execute(
         """
         UPDATE contacts c SET merged_into = nullif(t.top, c.contact_id), updated_at = clock_timestamp()
-          FROM unnest(%s::uuid[], %s::uuid[]) AS t(id, top)
+          FROM unnest(%b::uuid[], %b::uuid[]) AS t(id, top)
          WHERE c.contact_id = t.id AND c.merged_into IS DISTINCT FROM nullif(t.top, c.contact_id)
         """,
         (ids, tops),
@@ -213,7 +213,7 @@ async def merge_pair(
         raise SameContact("these contacts are already one")
     if older_survives:
         cur = await conn.execute(
-            "SELECT contact_id FROM contacts WHERE contact_id = ANY(%s) ORDER BY created_at, contact_id LIMIT 1",
+            "SELECT contact_id FROM contacts WHERE contact_id = ANY(%b) ORDER BY created_at, contact_id LIMIT 1",
             ([survivor, merged],),
         )
         row = await cur.fetchone()
@@ -251,7 +251,7 @@ async def separated(conn: Conn, contacts: set[uuid.UUID]) -> set[frozenset[uuid.
           JOIN contacts a ON a.contact_id = m.merged_id
           JOIN contacts b ON b.contact_id = m.survivor_id
          WHERE m.unmerged_at IS NOT NULL
-           AND coalesce(a.merged_into, a.contact_id) = ANY(%s) AND coalesce(b.merged_into, b.contact_id) = ANY(%s)
+           AND coalesce(a.merged_into, a.contact_id) = ANY(%b) AND coalesce(b.merged_into, b.contact_id) = ANY(%b)
         """,
         (ids, ids),
     )

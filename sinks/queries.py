@@ -72,7 +72,7 @@ async def search_contacts(conn: Conn, *, keys: list[str], name: str | None, limi
           FROM contacts c
          WHERE c.contact_id IN (
                  SELECT ci.contact_id FROM contact_identifiers ci
-                   JOIN unnest(%s::text[], %s::text[]) AS k(kind, value)
+                   JOIN unnest(%b::text[], %b::text[]) AS k(kind, value)
                      ON ci.kind = k.kind AND ci.value = k.value)
             OR (%s::text IS NOT NULL AND c.display_name ILIKE %s)
          LIMIT %s
@@ -118,7 +118,7 @@ async def timeline(
                  SELECT ic.interaction_id FROM interaction_contacts ic
                   WHERE ic.contact_id IN (SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s))
            AND (%s::timestamptz IS NULL OR (i.occurred_at, i.interaction_id) {op} (%s::timestamptz, %s::uuid))
-           AND (cardinality(%s::text[]) = 0 OR i.channel = ANY(%s::text[]))
+           AND (cardinality(%b::text[]) = 0 OR i.channel = ANY(%b::text[]))
            AND (%s::text IS NULL OR i.direction = %s)
            AND (%s::text IS NULL OR i.search @@ websearch_to_tsquery('simple', omnitrail_unaccent(%s)))
          ORDER BY i.occurred_at {direction}, i.interaction_id {direction}

@@ -35,10 +35,10 @@ async def purge(conn: Conn, max_age: dict[str, timedelta], *, now: datetime, dry
         while True:
             cur = await conn.execute(
                 """
-                UPDATE interactions SET document = document - %s::text[]
+                UPDATE interactions SET document = document - %b::text[]
                  WHERE interaction_id IN (
                        SELECT interaction_id FROM interactions
-                        WHERE channel = %s AND occurred_at < %s AND document ?| %s::text[]
+                        WHERE channel = %s AND occurred_at < %s AND document ?| %b::text[]
                         LIMIT %s FOR UPDATE SKIP LOCKED)
                 """,
                 (CONTENT, channel, cutoff, CONTENT, _SLICE),

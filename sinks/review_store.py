@@ -52,7 +52,7 @@ async def local_part_owners(conn: Conn, locals_: list[str]) -> dict[str, list[tu
         """
         SELECT split_part(ci.value, '@', 1), ci.value, coalesce(c.merged_into, c.contact_id)
           FROM contact_identifiers ci JOIN contacts c ON c.contact_id = ci.contact_id
-         WHERE ci.kind = 'email' AND split_part(ci.value, '@', 1) = ANY(%s)
+         WHERE ci.kind = 'email' AND split_part(ci.value, '@', 1) = ANY(%b)
         """,
         (locals_,),
     )
@@ -69,7 +69,7 @@ async def same_name(conn: Conn, names: list[str]) -> dict[str, list[uuid.UUID]]:
     cur = await conn.execute(
         """
         SELECT lower(display_name), contact_id FROM contacts
-         WHERE lower(display_name) = ANY(%s) AND display_name IS NOT NULL AND merged_into IS NULL
+         WHERE lower(display_name) = ANY(%b) AND display_name IS NOT NULL AND merged_into IS NULL
         """,
         (names,),
     )
@@ -92,7 +92,7 @@ async def open_items(conn: Conn, proposals: list[Proposal]) -> int:
     cur = await conn.execute(
         """
         INSERT INTO identity_reviews (review_id, contact_a, contact_b, rule, evidence)
-        SELECT gen_random_uuid(), a, b, r, e::jsonb FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[])
+        SELECT gen_random_uuid(), a, b, r, e::jsonb FROM unnest(%b::uuid[], %b::uuid[], %b::text[], %b::text[])
                AS t(a, b, r, e)
         ON CONFLICT (contact_a, contact_b, rule) DO NOTHING
         RETURNING review_id

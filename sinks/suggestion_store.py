@@ -47,7 +47,7 @@ async def record_activity(conn: Conn, rows: Sequence[ActivityRow]) -> None:
     await conn.execute(
         """
         INSERT INTO suggestion_activity (interaction_id, contact_id, channel, direction, kind, occurred_at, thread_hash)
-        SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+        SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[])
         ON CONFLICT (interaction_id) DO NOTHING
         """,
         tuple(
@@ -63,7 +63,7 @@ async def survivors(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> dict[uuid.U
     cur = await conn.execute(
         """
         SELECT s.id, coalesce(c.merged_into, s.id)
-          FROM unnest(%s::uuid[]) AS s(id) LEFT JOIN contacts c ON c.contact_id = s.id
+          FROM unnest(%b::uuid[]) AS s(id) LEFT JOIN contacts c ON c.contact_id = s.id
         """,
         (ids,),
     )
@@ -75,7 +75,7 @@ async def lock(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> None:
     await conn.execute(
         """
         SELECT pg_advisory_xact_lock(%s, hashtext(s.id))
-          FROM (SELECT id FROM unnest(%s::text[]) AS u(id) ORDER BY id) AS s
+          FROM (SELECT id FROM unnest(%b::text[]) AS u(id) ORDER BY id) AS s
         """,
         (_LOCK_SPACE, sorted(str(c) for c in set(contact_ids))),
     )
@@ -84,7 +84,7 @@ async def lock(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> None:
 async def members(conn: Conn, survivors: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
     """member -> survivor, for each survivor itself and every contact merged into it."""
     cur = await conn.execute(
-        "SELECT contact_id, merged_into FROM contacts WHERE merged_into = ANY(%s)", (list(survivors),)
+        "SELECT contact_id, merged_into FROM contacts WHERE merged_into = ANY(%b)", (list(survivors),)
     )
     found = {s: s for s in survivors}
     found.update({row[0]: row[1] for row in await cur.fetchall()})
@@ -105,7 +105,7 @@ async def follow_owners(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> set[uui
         """
         UPDATE suggestion_activity a SET contact_id = i.contact_id
           FROM interactions i
-         WHERE i.interaction_id = a.interaction_id AND a.contact_id = ANY(%s) AND i.contact_id <> a.contact_id
+         WHERE i.interaction_id = a.interaction_id AND a.contact_id = ANY(%b) AND i.contact_id <> a.contact_id
         RETURNING a.contact_id
         """,
         (sorted(set(contact_ids)),),
@@ -122,7 +122,7 @@ async def evidence_owners(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> set[u
           FROM suggestions s
          CROSS JOIN LATERAL jsonb_array_elements_text(s.document -> 'interaction_ids') AS x(id)
           JOIN suggestion_activity a ON a.interaction_id = x.id::uuid
-         WHERE s.contact_id = ANY(%s) AND s.status = 'open'
+         WHERE s.contact_id = ANY(%b) AND s.status = 'open'
         """,
         (sorted(set(contact_ids)),),
     )
@@ -136,7 +136,7 @@ async def history(
     threads that went to someone else (a colleague in Cc answering counts as an answer)."""
     cur = await conn.execute(
         """
-        WITH m AS (SELECT * FROM unnest(%s::uuid[], %s::uuid[]) AS m(member, survivor)),
+        WITH m AS (SELECT * FROM unnest(%b::uuid[], %b::uuid[]) AS m(member, survivor)),
         own AS (
             SELECT m.survivor, a.*, row_number() OVER (PARTITION BY m.survivor ORDER BY a.occurred_at DESC) AS n
               FROM suggestion_activity a JOIN m ON a.contact_id = m.member
@@ -163,7 +163,7 @@ async def history(
 
 async def open_suggestions(conn: Conn, contact_ids: Iterable[uuid.UUID], *, rules: Sequence[str]) -> list[Suggestion]:
     cur = await conn.execute(
-        "SELECT document FROM suggestions WHERE contact_id = ANY(%s) AND status = 'open' AND rule = ANY(%s)",
+        "SELECT document FROM suggestions WHERE contact_id = ANY(%b) AND status = 'open' AND rule = ANY(%b)",
         (list(contact_ids), list(rules)),
     )
     return [Suggestion.model_validate(row[0]) for row in await cur.fetchall()]
@@ -175,8 +175,8 @@ async def save(conn: Conn, changes: Sequence[Suggestion]) -> None:
     await conn.execute(
         """
         INSERT INTO suggestions (suggestion_id, contact_id, rule, status, opened_at, closed_at, document)
-        SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[],
-                             %s::jsonb[])
+        SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
+                             %b::jsonb[])
         ON CONFLICT (suggestion_id) DO UPDATE SET
             contact_id = excluded.contact_id, status = excluded.status, opened_at = excluded.opened_at,
             closed_at = excluded.closed_at, document = excluded.document
@@ -198,12 +198,12 @@ async def schedule(conn: Conn, next_checks: dict[uuid.UUID, datetime | None], *,
     merged-away contacts leave the schedule."""
     due = sorted((c, at) for c, at in next_checks.items() if at is not None)
     gone = sorted({*forget, *(c for c, at in next_checks.items() if at is None)})
-    await conn.execute("DELETE FROM suggestion_schedule WHERE contact_id = ANY(%s)", (gone,))
+    await conn.execute("DELETE FROM suggestion_schedule WHERE contact_id = ANY(%b)", (gone,))
     if due:
         await conn.execute(
             """
             INSERT INTO suggestion_schedule (contact_id, next_check_at)
-            SELECT * FROM unnest(%s::uuid[], %s::timestamptz[])
+            SELECT * FROM unnest(%b::uuid[], %b::timestamptz[])
             ON CONFLICT (contact_id) DO UPDATE SET next_check_at = excluded.next_check_at
             """,
             ([c for c, _ in due], [at for _, at in due]),

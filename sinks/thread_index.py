@@ -63,7 +63,7 @@ class PostgresThreadIndex(Generic[E]):
             raise RetriableError(f"thread index unavailable: {type(exc).__name__}") from exc
 
     async def find(self, message_ids: list[str]) -> list[E]:
-        return await self._rows(_SELECT + " WHERE message_id = ANY(%s)", (message_ids,))
+        return await self._rows(_SELECT + " WHERE message_id = ANY(%b)", (message_ids,))
 
     async def find_conversation(self, conversation: str) -> E | None:
         rows = await self._rows(

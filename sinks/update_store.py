@@ -53,7 +53,7 @@ async def apply(conn: Conn, updates: list[Interaction], *, landed: Collection[uu
     cur = await conn.execute(
         "SELECT i.interaction_id, coalesce(c.merged_into, c.contact_id), i.delivery_status"
         "  FROM interactions i JOIN contacts c ON c.contact_id = i.contact_id"
-        " WHERE i.interaction_id = ANY(%s) ORDER BY i.interaction_id FOR UPDATE OF i",
+        " WHERE i.interaction_id = ANY(%b) ORDER BY i.interaction_id FOR UPDATE OF i",
         (targets,),
     )
     found = {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
@@ -124,7 +124,7 @@ async def _park(conn: Conn, updates: list[Interaction]) -> None:
     await conn.execute(
         """
         INSERT INTO parked_updates (update_id, target_interaction_id, occurred_at, document)
-        SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::timestamptz[], %s::jsonb[])
+        SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::timestamptz[], %b::jsonb[])
         ON CONFLICT (update_id) DO NOTHING
         """,
         (
@@ -160,7 +160,7 @@ async def _take_parked(conn: Conn, landed: Collection[uuid.UUID]) -> list[Intera
     if not landed:
         return []
     cur = await conn.execute(
-        "DELETE FROM parked_updates WHERE target_interaction_id = ANY(%s) RETURNING occurred_at, update_id, document",
+        "DELETE FROM parked_updates WHERE target_interaction_id = ANY(%b) RETURNING occurred_at, update_id, document",
         (list(landed),),
     )
     rows = sorted(await cur.fetchall(), key=lambda r: (r[0], r[1]))
