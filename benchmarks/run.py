@@ -30,6 +30,12 @@ import corpus  # benchmarks are scripts; their siblings are found through sys.pa
 import measure
 from measure import Result
 
+#: The worker as the issue defines the pipeline (dedupe, identity, timeline write, timeline topic): the
+#: suggestions agent, a consumer of the timeline topic, is left out here and measured next to it.
+PIPELINE = {"OMNITRAIL_SUGGESTIONS_ENABLED": "false"}
+#: The worker as ``omnitrail worker`` starts by default: the pipeline and the suggestions agent.
+SUGGESTIONS_TOO: dict[str, str] = {}
+
 
 def throughput_round(
     data: corpus.Corpus, dbs: corpus.Databases, r: int, naive_records: int, before: str | None
@@ -38,11 +44,11 @@ def throughput_round(
     n = len(data.records)
     naive_slice = data.records[:naive_records]
     naive_unique = len({v for _, v in naive_slice})
-    order = ["ceiling", "omnitrail", "naive"] + (["omnitrail-before"] if before else [])
+    order = ["ceiling", "omnitrail", "omnitrail+sugg", "naive"] + (["omnitrail-before"] if before else [])
     for name in order if r % 2 == 0 else order[::-1]:
         # A broker per run: the worker's consumer group starts from nothing each time.
         with corpus.broker() as bootstrap:
-            url = dbs.clone(f"{name.replace('-', '_')}_{r}")
+            url = dbs.clone(f"{name.replace('-', '_').replace('+', '_')}_{r}")
             if name.startswith("omnitrail"):
                 code = before if name == "omnitrail-before" else None
 
@@ -51,9 +57,12 @@ def throughput_round(
                     measure.wait_assigned(url, 1)
                     asyncio.run(corpus.produce(bootstrap, data.records))
 
+                env = measure.worker_env(
+                    bootstrap, url, code, **(SUGGESTIONS_TOO if name.endswith("sugg") else PIPELINE)
+                )
                 res = measure.run_processes(
                     name,
-                    [(measure.worker_cmd(name, code), measure.worker_env(bootstrap, url, code))],
+                    [(measure.worker_cmd(name.replace("+", "-"), code), env)],
                     url,
                     data.unique,
                     records=n,
@@ -89,9 +98,9 @@ def median(results: list[Result], name: str) -> Result:
 
 
 def summarize(results: list[Result], before: str | None) -> None:
-    ceil, omni, naive = (median(results, n) for n in ("ceiling", "omnitrail", "naive"))
+    ceil, omni, sugg, naive = (median(results, n) for n in ("ceiling", "omnitrail", "omnitrail+sugg", "naive"))
     print("throughput (median of rounds; latency here is queueing behind a flood of 20,000):")
-    for res in (ceil, omni, naive):
+    for res in (ceil, omni, sugg, naive):
         print("  " + res.line())
     if before:
         old = median(results, "omnitrail-before")
@@ -99,6 +108,7 @@ def summarize(results: list[Result], before: str | None) -> None:
         print(f"before/after: omnitrail now / omnitrail at {before} = {omni.rate / old.rate:.2f}")
     print(
         f"ratio      : omnitrail/ceiling = {omni.rate / ceil.rate:.2f}   omnitrail/naive = {omni.rate / naive.rate:.1f}"
+        f"   (with the suggestions agent: {sugg.rate / ceil.rate:.2f}, {sugg.rate / naive.rate:.1f})"
     )
 
 
@@ -114,7 +124,7 @@ def latency_run(data: corpus.Corpus, dbs: corpus.Databases, rate: float, seconds
 
         return measure.run_processes(
             f"omnitrail@{rate:.0f}/s",
-            [(measure.worker_cmd(), measure.worker_env(bootstrap, url))],
+            [(measure.worker_cmd(), measure.worker_env(bootstrap, url, **PIPELINE))],
             url,
             unique,
             records=len(records),
@@ -131,7 +141,9 @@ def scale_run(data: corpus.Corpus, dbs: corpus.Databases, workers: int) -> tuple
             measure.wait_assigned(url, workers)
             asyncio.run(corpus.produce(bootstrap, data.records))
 
-        envs = [measure.worker_env(bootstrap, url, OMNITRAIL_WORKER_ID=f"bench-{k}") for k in range(workers)]
+        envs = [
+            measure.worker_env(bootstrap, url, OMNITRAIL_WORKER_ID=f"bench-{k}", **PIPELINE) for k in range(workers)
+        ]
         res = measure.run_processes(
             f"{workers} worker(s)",
             [(measure.worker_cmd(), env) for env in envs],
