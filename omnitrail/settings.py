@@ -34,6 +34,9 @@ class KafkaSettings(OmnitrailSettings):
     partitions: int = Field(default=3, ge=1, description="Partitions per topic for `topics create`")
     replication_factor: int = Field(default=1, ge=1)
     linger_ms: int = Field(default=5, ge=0)
+    fetch_max_wait_ms: int = Field(
+        default=100, ge=1, description="How long the worker's fetches may wait at the broker for new records"
+    )
 
 
 class AppSettings(OmnitrailSettings):
@@ -51,7 +54,10 @@ class AppSettings(OmnitrailSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     body_timeout_s: float = Field(default=10.0, gt=0, description="A webhook body must arrive whole within this")
     worker_batch_size: int = Field(default=2000, ge=1)
-    worker_batch_window_ms: int = Field(default=50, ge=1)
+    worker_batch_window_ms: int = Field(default=10, ge=1)
+    worker_lanes: int = Field(
+        default=4, ge=1, description="Batches in flight at once per worker, each over its own partitions"
+    )
     worker_id: str | None = None
     worker_metrics_port: int = Field(
         default=0, ge=0, le=65535, description="Prometheus port of `omnitrail worker` on OMNITRAIL_HTTP_HOST; 0: off"

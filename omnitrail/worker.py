@@ -83,6 +83,8 @@ def build(
         kafka_options=kafka.client_options(kafka_settings, addresses.kafka_bootstrap),
         batch_size=app_settings.worker_batch_size,
         batch_window_s=app_settings.worker_batch_window_ms / 1000,
+        lanes=app_settings.worker_lanes,
+        fetch_max_wait_s=kafka_settings.fetch_max_wait_ms / 1000,
         session_timeout_s=kafka_settings.session_timeout_s,
         heartbeat_interval_s=kafka_settings.heartbeat_interval_s,
         rebalance_timeout_s=kafka_settings.rebalance_timeout_s,

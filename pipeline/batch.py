@@ -8,6 +8,7 @@ records only after :meth:`BatchProcessor.process` returned.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -59,6 +60,7 @@ class BatchProcessor:
         self.publish = publish
         self.recent = recent or RecentIds()
         self.guard = guard
+        self._draining = asyncio.Lock()
 
     async def process(self, records: list[RawRecord]) -> BatchResult:
         decoded = decode(records)
@@ -71,7 +73,8 @@ class BatchProcessor:
             deduped.unique[:] = await retry.forever("erasure guard", lambda: guard.keep(deduped.unique))
         if deduped.unique:
             inserted, updated = await retry.forever("timeline write", lambda: self._write(deduped.unique))
-        await retry.forever("outbox drain", lambda: outbox.drain(self.pool, self.publish))
+        async with self._draining:  # one drainer per process: what it publishes goes out in commit order
+            await retry.forever("outbox drain", lambda: outbox.drain(self.pool, self.publish))
         self.recent.remember(i.interaction_id for i in deduped.unique)
         now = time.time()
         for interaction in deduped.unique:

@@ -8,7 +8,10 @@ fetcher has buffered, up to ``batch_size`` records across the assigned partition
 
 Guarantees:
 
-- Records of a partition are handled in offset order, one batch at a time.
+- Records of a partition are handled in offset order, one batch at a time. With ``lanes`` > 1 the
+  assigned partitions are dealt out to that many loops, each with a batch of its own partitions
+  in flight, so one lane's database round trips overlap another's decoding (a partition belongs
+  to one lane at a time, so its order holds).
 - An offset is committed only after the handler returned for every record before it (the
   handler commits to PostgreSQL first), so a crash or a lost partition reprocesses, never skips.
 - On a rebalance the revocation waits for the batch in flight, which then commits, so the next
@@ -20,6 +23,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -40,12 +44,15 @@ class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        async with self.owner._busy:  # the batch in flight finishes and commits first
+        async with contextlib.AsyncExitStack() as held:
+            for lane in self.owner._busy:  # every batch in flight finishes and commits first
+                await held.enter_async_context(lane)
             self.owner.lag.clear()
             self.owner.on_assignment([])
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         partitions = sorted(tp.partition for tp in assigned)
+        self.owner._generation += 1  # the deal of partitions to lanes changes
         log.info("pipeline.assigned", group=self.owner.group, partitions=partitions)
         self.owner.on_assignment(partitions)
 
@@ -62,6 +69,7 @@ class BatchConsumer:
         *,
         batch_size: int,
         linger_s: float = 0.0,
+        lanes: int = 1,
         idle_wait_s: float = 1.0,
         lag_every_s: float = 2.0,
         on_assignment: Callable[[list[int]], None] = lambda partitions: None,
@@ -77,7 +85,10 @@ class BatchConsumer:
         #: Told the partitions held after every rebalance (none while one is under way).
         self.on_assignment = on_assignment
         self.lag = LagGauge(group)
-        self._busy = asyncio.Lock()
+        #: One lock per lane, held while its batch is handled and committed.
+        self._busy = [asyncio.Lock() for _ in range(max(1, lanes))]
+        #: Counts assignments: a batch fetched under an older deal is given back, not handled.
+        self._generation = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         #: Partition -> next offset to handle (after the last committed batch), for the lag gauge.
@@ -109,32 +120,49 @@ class BatchConsumer:
         consumer.subscribe([self.topic], listener=_WaitForBatch(self))
         await consumer.start()
         self._consumer = consumer
-        reported = 0.0
         try:
-            while not self._stopping.is_set():
-                batch = await self._take(consumer)
-                if batch:
-                    async with self._busy:
-                        await self._handle(consumer, batch)
-                if time.monotonic() - reported >= self.lag_every_s:
-                    await self._report_lag(consumer)
-                    reported = time.monotonic()
+            await asyncio.gather(*(self._lane(consumer, n) for n in range(len(self._busy))))
         finally:
             self._consumer = None
             self.lag.clear()
             await consumer.stop()  # leaves the group: the others take the partitions at once
 
-    async def _take(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Any]]:
-        """What the fetcher holds, up to ``batch_size``; if that is less, more for up to ``linger_s``."""
+    async def _lane(self, consumer: AIOKafkaConsumer, lane: int) -> None:
+        lanes = len(self._busy)
+        reported = 0.0
+        while not self._stopping.is_set():
+            generation = self._generation
+            mine = [tp for n, tp in enumerate(sorted(consumer.assignment())) if n % lanes == lane]
+            if not mine:  # fewer partitions than lanes, or a rebalance under way
+                await asyncio.sleep(min(self.idle_wait_s, 0.1))
+                continue
+            try:
+                batch = await self._take(consumer, mine)
+            except IllegalStateError:  # a partition was revoked meanwhile: deal again
+                continue
+            if batch:
+                async with self._busy[lane]:
+                    if generation == self._generation:
+                        await self._handle(consumer, batch)
+                    else:  # dealt to another lane (or member) meanwhile: whoever holds it now fetches it
+                        _give_back(consumer, batch)
+            if lane == 0 and time.monotonic() - reported >= self.lag_every_s:
+                await self._report_lag(consumer)
+                reported = time.monotonic()
+
+    async def _take(self, consumer: AIOKafkaConsumer, mine: list[TopicPartition]) -> dict[TopicPartition, list[Any]]:
+        """What the fetcher holds of ``mine``, up to ``batch_size``; if less, more for up to ``linger_s``."""
         batch: dict[TopicPartition, list[Any]] = await consumer.getmany(
-            timeout_ms=int(self.idle_wait_s * 1000), max_records=self.batch_size
+            *mine, timeout_ms=int(self.idle_wait_s * 1000), max_records=self.batch_size
         )
         if not batch or self.linger_s <= 0:
             return batch
         size = sum(map(len, batch.values()))
         deadline = time.monotonic() + self.linger_s
         while size < self.batch_size and (left := deadline - time.monotonic()) > 0:
-            more = await consumer.getmany(timeout_ms=max(1, int(left * 1000)), max_records=self.batch_size - size)
+            more = await consumer.getmany(
+                *mine, timeout_ms=max(1, int(left * 1000)), max_records=self.batch_size - size
+            )
             for tp, records in more.items():
                 batch.setdefault(tp, []).extend(records)
                 size += len(records)
@@ -178,3 +206,10 @@ class BatchConsumer:
                     continue
             positions[(tp.topic, tp.partition)] = position
         self.lag.report(ends, positions)
+
+
+def _give_back(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> None:
+    for tp, records in batch.items():
+        if records:
+            with contextlib.suppress(IllegalStateError):  # not ours any more: its owner starts from the commit
+                consumer.seek(tp, records[0].offset)
