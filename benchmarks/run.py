@@ -132,20 +132,20 @@ def latency_run(data: corpus.Corpus, dbs: corpus.Databases, rate: float, seconds
         )
 
 
-def scale_run(data: corpus.Corpus, dbs: corpus.Databases, workers: int) -> tuple[Result, int]:
-    """``workers`` processes on 4 partitions, joined before the backlog is produced; returns contact errors too."""
-    url = dbs.clone(f"scale{workers}")
+def scale_run(data: corpus.Corpus, dbs: corpus.Databases, workers: int, lanes: int | None) -> tuple[Result, int]:
+    """``workers`` processes on 4 partitions, joined before the backlog is produced; returns contact errors too.
+    ``lanes``: batches in flight per worker (None: the default)."""
+    url = dbs.clone(f"scale{workers}_{lanes or 'default'}")
+    role = {**PIPELINE, **({"OMNITRAIL_WORKER_LANES": str(lanes)} if lanes else {})}
     with corpus.broker(partitions=4) as bootstrap:
 
         def feed() -> None:
             measure.wait_assigned(url, workers)
             asyncio.run(corpus.produce(bootstrap, data.records))
 
-        envs = [
-            measure.worker_env(bootstrap, url, OMNITRAIL_WORKER_ID=f"bench-{k}", **PIPELINE) for k in range(workers)
-        ]
+        envs = [measure.worker_env(bootstrap, url, OMNITRAIL_WORKER_ID=f"bench-{k}", **role) for k in range(workers)]
         res = measure.run_processes(
-            f"{workers} worker(s)",
+            f"{workers} worker(s)" + (f", {lanes} lane" if lanes else ""),
             [(measure.worker_cmd(), env) for env in envs],
             url,
             data.unique,
@@ -221,12 +221,15 @@ def main() -> int:
         ok &= lat.correct
         print(f"latency    : {lat.line()}")
         if not args.skip_scale:
-            one, err1 = scale_run(data, dbs, 1)
-            two, err2 = scale_run(data, dbs, 2)
-            ok &= one.correct and two.correct and err1 == err2 == 0
-            print(f"scale-out  : {one.line()}  contact errors {err1}")
-            print(f"             {two.line()}  contact errors {err2}")
-            print(f"             2 workers / 1 worker = {two.rate / one.rate:.2f}")
+            # Once with the default lanes (one worker already keeps both cores busy), once with one batch
+            # in flight per worker, where the second process is the only way to overlap work.
+            for lanes in (None, 1):
+                one, err1 = scale_run(data, dbs, 1, lanes)
+                two, err2 = scale_run(data, dbs, 2, lanes)
+                ok &= one.correct and two.correct and err1 == err2 == 0
+                print(f"scale-out  : {one.line()}  contact errors {err1}")
+                print(f"             {two.line()}  contact errors {err2}")
+                print(f"             2 workers / 1 worker = {two.rate / one.rate:.2f}")
         if not args.skip_micro:
             import micro
 
