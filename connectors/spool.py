@@ -126,7 +126,8 @@ class SpoolingEmitter:
             send = asyncio.ensure_future(self.inner.send_all(records))
             send.add_done_callback(_consume_result)
             try:
-                await asyncio.wait_for(asyncio.shield(send), self.ack_timeout_s)
+                async with asyncio.timeout(self.ack_timeout_s):  # cheaper than wait_for: no extra task
+                    await asyncio.shield(send)
                 return
             except (RetriableError, TimeoutError) as exc:
                 self._broker_down(exc)

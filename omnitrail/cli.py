@@ -15,11 +15,12 @@ import click
 import psycopg
 import uvicorn
 
-from omnitrail import gc_tuning, kafka, logs, registry
+from omnitrail import event_loop, gc_tuning, kafka, logs, registry
 from omnitrail.deadletters import Filter
 from omnitrail.http import Roles, build_app
 from omnitrail.runtime import Addresses, resolve
 from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.webhook_fast_path import WebhookFastPath
 from schemas.config import load, reject_unknown_env
 from schemas.errors import FatalError, RetriableError
 
@@ -45,11 +46,17 @@ def _serve(roles: Roles) -> None:
     async def serve() -> None:
         # Built inside the loop: aiokafka's producer refuses to be created outside a running one.
         http = build_app(app, kafka_settings, addresses, roles)
-        config = uvicorn.Config(http, host=app.http_host, port=app.http_port, log_config=None, access_log=False)
+        config = uvicorn.Config(
+            WebhookFastPath(http, http.state.webhook_routes),
+            host=app.http_host,
+            port=app.http_port,
+            log_config=None,
+            access_log=False,
+        )
         gc_tuning.tune()
         await uvicorn.Server(config).serve()
 
-    asyncio.run(serve())
+    event_loop.run(serve())
 
 
 class _Cli(click.Group):

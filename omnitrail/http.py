@@ -150,6 +150,7 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
 
     for routes in routers:
         app.include_router(routes)
+    app.state.webhook_routes = [route for routes in routers for route in routes.routes]
     if console_settings is not None and feed is not None:
         limits = load(AuthSettings)
         auth = TokenAuth(

@@ -19,11 +19,12 @@ import structlog
 import uvicorn
 
 from connectors.emitter import KafkaEmitter
-from omnitrail import demo, gc_tuning, kafka, registry, webhook_sink
+from omnitrail import demo, event_loop, gc_tuning, kafka, registry, webhook_sink
 from omnitrail.http import Roles, build_app
 from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.webhook_fast_path import WebhookFastPath
 from schemas.errors import FatalError
 from sinks import migrate
 
@@ -121,7 +122,13 @@ async def serve(
     roles = Roles(connectors=registry.enabled(app_settings), console=True, needs_pipeline=True)
     app = build_app(app_settings, kafka_settings, addresses, roles)
     server = _Server(
-        uvicorn.Config(app, host=app_settings.http_host, port=app_settings.http_port, log_config=None, access_log=False)
+        uvicorn.Config(
+            WebhookFastPath(app, app.state.webhook_routes),
+            host=app_settings.http_host,
+            port=app_settings.http_port,
+            log_config=None,
+            access_log=False,
+        )
     )
     supervisor = WorkerSupervisor(env)
     worker_task = asyncio.create_task(supervisor.run())
@@ -184,7 +191,7 @@ def run(app_settings: AppSettings, kafka_settings: KafkaSettings, *, demo: bool 
             ),
         )
         print(_banner(app_settings, addresses, broker, pg is not None), flush=True)
-        asyncio.run(serve(app_settings, kafka_settings, addresses, env, demo_data=demo))
+        event_loop.run(serve(app_settings, kafka_settings, addresses, env, demo_data=demo))
     except KeyboardInterrupt:
         pass
     finally:

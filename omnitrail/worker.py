@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from omnitrail import gc_tuning, kafka
+from omnitrail import event_loop, gc_tuning, kafka
 from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.metrics_server import serve_metrics
 from omnitrail.runtime import Addresses
@@ -104,4 +103,4 @@ def run(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Add
     worker = build(app_settings, kafka_settings, addresses)
     serve_metrics(app_settings.worker_metrics_port, app_settings.http_host, role="worker")
     gc_tuning.tune()
-    asyncio.run(run_until_signalled(worker))
+    event_loop.run(run_until_signalled(worker))

@@ -4,8 +4,8 @@ Records are appended straight into one record batch per partition and each batch
 the producer whole (``create_batch``/``send_batch``): ``send`` per record costs aiokafka ~15 µs
 of Python each (a future, a partitioner call through its metadata, an accumulator append),
 more than the worker spends deciding who the interaction belongs to. Partitions are chosen by
-aiokafka's default partitioner (murmur2 of the key, as the Java client), so a contact's events
-land where ``send`` would have put them, in order.
+:class:`schemas.partitioner.Murmur2Partitioner` (murmur2 of the key, as the Java client and
+aiokafka's default), so a contact's events land where ``send`` would have put them, in order.
 """
 
 from __future__ import annotations
@@ -16,21 +16,17 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.errors import RetriableError
+from schemas.partitioner import Murmur2Partitioner
 
 _HEADERS = [("content-type", b"application/json"), ("schema-version", b"1")]
-#: Keys whose partition is remembered: murmur2 is pure Python in aiokafka (~10 µs a key), and a
-#: contact's key comes back in the same batch (its event, its snapshot) and in later ones.
-_REMEMBERED_KEYS = 100_000
 
 
 class TopicPublisher:
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
-        self._partitioner = DefaultPartitioner()
-        self._partition_of: dict[tuple[bytes, int], int] = {}
+        self._partitioner = Murmur2Partitioner()
 
     async def publish(self, records: Sequence[tuple[str, bytes | None, bytes | None]]) -> None:
         """Send all, then wait for all: a few batches per partition instead of a round trip per event."""
@@ -38,16 +34,6 @@ class TopicPublisher:
             await asyncio.gather(*await self._send(records))
         except KafkaError as exc:
             raise RetriableError(f"broker did not acknowledge: {type(exc).__name__}") from exc
-
-    def _partition(self, key: bytes | None, every: list[int]) -> int:
-        if key is None:  # no order to keep: any partition (the partitioner picks one at random)
-            return int(self._partitioner(None, every, every))
-        remembered = self._partition_of.get((key, len(every)))
-        if remembered is None:
-            if len(self._partition_of) >= _REMEMBERED_KEYS:
-                self._partition_of.clear()
-            remembered = self._partition_of[(key, len(every))] = int(self._partitioner(key, every, every))
-        return remembered
 
     async def _send(self, records: Sequence[tuple[str, bytes | None, bytes | None]]) -> list[Any]:
         partitions: dict[str, list[int]] = {}
@@ -57,7 +43,7 @@ class TopicPublisher:
             if topic not in partitions:
                 partitions[topic] = sorted(await self._producer.partitions_for(topic))
             every = partitions[topic]
-            partition = self._partition(key, every)
+            partition = self._partitioner(key, every, every)
             batch = open_batches.get((topic, partition))
             if batch is None:
                 batch = open_batches[(topic, partition)] = self._producer.create_batch()
