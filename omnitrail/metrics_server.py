@@ -1,7 +1,7 @@
 """Prometheus exposition for processes that serve no HTTP app of their own (worker, sinks).
 
 The HTTP roles (connectors, console, ``up``) answer ``/metrics`` on their FastAPI app; the
-faust worker and the webhook sink have no such app, so they start prometheus_client's own
+worker and the webhook sink have no such app, so they start prometheus_client's own
 small server on a port of their settings. It answers every path, ``/metrics`` and
 ``/healthz`` included, which makes it the liveness probe of those processes too: it stops
 answering only when the process is gone.

@@ -1,6 +1,6 @@
 """One batch through the pipeline: decode, dedupe, identity, timeline write, publish.
 
-Independent of faust so it is driven the same way by the worker, the tests and the
+Independent of Kafka so it is driven the same way by the worker, the tests and the
 benchmarks. A batch either commits whole (rows, contacts, links and its outbox events in
 one PostgreSQL transaction) or is retried whole; the caller acknowledges the Kafka
 records only after :meth:`BatchProcessor.process` returned.
