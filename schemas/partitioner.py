@@ -43,9 +43,12 @@ def murmur2(data: bytes) -> int:
 
 
 class Murmur2Partitioner:
-    """An aiokafka ``partitioner``: ``(key, all partitions, available partitions) -> partition``."""
+    """An aiokafka ``partitioner``: ``(key, all partitions, available partitions) -> partition``.
 
-    def __init__(self, remember: int = 100_000) -> None:
+    ``remember`` bounds the memory (a batch's contacts come back within the batch: their event,
+    their snapshot); past it the memory starts over rather than growing with the contact count."""
+
+    def __init__(self, remember: int = 10_000) -> None:
         self.remember = remember
         self._known: dict[tuple[bytes, int], int] = {}
 
