@@ -47,6 +47,7 @@ class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
         async with contextlib.AsyncExitStack() as held:
             for lane in self.owner._busy:  # every batch in flight finishes and commits first
                 await held.enter_async_context(lane)
+            self.owner._generation += 1  # what a lane fetched before this is given back, not handled
             self.owner.lag.clear()
             self.owner.on_assignment([])
 
