@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -56,6 +55,3 @@ class WebhookFastPath:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-    def __getattr__(self, name: str) -> Any:  # the FastAPI app's own attributes (state, routes, ...)
-        return getattr(self.app, name)

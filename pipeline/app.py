@@ -36,7 +36,7 @@ from schemas import topics
 
 log = structlog.get_logger(__name__)
 Cleanup = Callable[[], Awaitable[None]]
-#: How long :meth:`Worker.stop` waits for batches in flight before cancelling them (they are redone).
+#: How long :func:`run_until_signalled` lets batches in flight finish before cancelling them (they are redone).
 STOP_GRACE_S = 10.0
 
 
@@ -58,8 +58,11 @@ class WorkerConfig:
     fetch_max_wait_s: float = 0.1
     #: How long a member waits for records before it looks at its timers again.
     idle_wait_s: float = 1.0
-    #: Empty: the pipeline's group id with ``-suggestions`` (a group of its own: another topic, other pace).
-    suggestions_group_id: str = ""
+
+    @property
+    def suggestions_group_id(self) -> str:
+        """A group of its own: another topic, another pace."""
+        return f"{self.group_id}-suggestions"
 
     def consumer_options(self) -> dict[str, Any]:
         options = dict(self.kafka_options)
@@ -99,6 +102,7 @@ class Worker:
         self._cleanup = cleanup
         self._processor: BatchProcessing | None = None
         self._engine: SuggestionEngine | None = None
+        #: The processor and the engine are made on first use, inside the loop (their producers need it).
         self._lock = asyncio.Lock()
         options = config.consumer_options()
         self.consumers = {
@@ -117,7 +121,7 @@ class Worker:
         if suggestions is not None:
             self.consumers["suggestions"] = BatchConsumer(
                 topics.TIMELINE,
-                config.suggestions_group_id or f"{config.group_id}-suggestions",
+                config.suggestions_group_id,
                 self._suggestions,
                 options,
                 batch_size=config.batch_size,
@@ -129,13 +133,11 @@ class Worker:
     def agents(self) -> list[str]:
         return list(self.consumers)
 
-    async def _interactions(self, records: list[RawRecord]) -> None:
+    async def _processor_once(self) -> BatchProcessing:
         async with self._lock:
             if self._processor is None:
                 self._processor = await self._processor_factory()
-        with metrics.BATCH_SECONDS.time():
-            result = await self._processor.process(records)
-        log.debug("pipeline.batch", **result.__dict__)
+            return self._processor
 
     async def _engine_once(self) -> SuggestionEngine:
         async with self._lock:
@@ -144,12 +146,18 @@ class Worker:
                 self._engine = await self._suggestions_factory()
             return self._engine
 
+    async def _interactions(self, records: list[RawRecord]) -> None:
+        processor = await self._processor_once()
+        with metrics.BATCH_SECONDS.time():
+            result = await processor.process(records)
+        log.debug("pipeline.batch", **result.__dict__)
+
     async def _suggestions(self, records: list[RawRecord]) -> None:
         await (await self._engine_once()).handle_records(records)
 
     async def run(self) -> None:
         """Until :meth:`stop`: the consumers and the timers."""
-        tasks = [asyncio.create_task(self._keep_running(name, c.run)) for name, c in self.consumers.items()]
+        tasks = [asyncio.create_task(self._keep_running(name, c)) for name, c in self.consumers.items()]
         timers = [asyncio.create_task(_every(2.0, self._beat))]
         if self._suggestions_factory is not None:
             timers.append(asyncio.create_task(_every(self._suggestions_tick_s, self._tick, first=True)))
@@ -173,16 +181,17 @@ class Worker:
         for consumer in self.consumers.values():
             consumer.stop()
 
-    async def _keep_running(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
-        consumer = self.consumers[name]
+    @staticmethod
+    async def _keep_running(name: str, consumer: BatchConsumer) -> None:
         delay = 1.0
         while not consumer.stopping:
             try:
-                await run()
+                await consumer.run()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database trouble at start-up: try again after a pause
-                log.error("pipeline.consumer_failed", consumer=name, error=type(exc).__name__)
+                cause = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc  # from a failed lane
+                log.error("pipeline.consumer_failed", consumer=name, error=type(cause).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 

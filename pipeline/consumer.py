@@ -122,7 +122,10 @@ class BatchConsumer:
         await consumer.start()
         self._consumer = consumer
         try:
-            await asyncio.gather(*(self._lane(consumer, n) for n in range(len(self._busy))))
+            # A task group: a lane that fails takes its siblings down with it, before the consumer stops.
+            async with asyncio.TaskGroup() as lanes:
+                for n in range(len(self._busy)):
+                    lanes.create_task(self._lane(consumer, n))
         finally:
             self._consumer = None
             self.lag.clear()

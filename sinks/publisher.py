@@ -46,14 +46,15 @@ class TopicPublisher:
             partition = self._partitioner(key, every, every)
             batch = open_batches.get((topic, partition))
             if batch is None:
-                batch = open_batches[(topic, partition)] = self._producer.create_batch()
-            if batch.append(key=key, value=value, timestamp=None, headers=_HEADERS) is None:
+                batch = self._producer.create_batch()
+            while batch.append(key=key, value=value, timestamp=None, headers=_HEADERS) is None:
+                if not batch.record_count():
+                    raise RetriableError("a record is larger than the producer's batch size")
                 # Full: it goes now, in order before the records that follow it on this partition.
                 batch.close()
                 sent.append(await self._producer.send_batch(batch, topic, partition=partition))
-                batch = open_batches[(topic, partition)] = self._producer.create_batch()
-                if batch.append(key=key, value=value, timestamp=None, headers=_HEADERS) is None:
-                    raise RetriableError("a record is larger than the producer's batch size")
+                batch = self._producer.create_batch()
+            open_batches[(topic, partition)] = batch
         for (topic, partition), batch in open_batches.items():
             if batch.record_count():
                 batch.close()  # ours alone: nothing from ``send`` joins it
