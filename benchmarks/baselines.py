@@ -2,10 +2,13 @@
 
 ceiling: aiokafka consume + ``Interaction.model_validate_json`` + psycopg COPY, no logic: the
          physical limit of this stack (broker, pydantic, PostgreSQL) on this machine.
+ceiling-timeline: the same into a table of the timeline's shape (its generated full-text column
+         and its indexes, no keys): what storing these rows there costs, with no logic. A
+         reference only; the issue's ratio is against ``ceiling``.
 naive:   what a hand-rolled pipeline does: per event validate, SELECT the contact, INSERT a
          contact when new, single-row INSERT of the interaction, commit.
 
-Run as ``python benchmarks/baselines.py ceiling|naive BOOTSTRAP URL TOPIC COUNT``; consumes COUNT
+Run as ``python benchmarks/baselines.py ceiling|ceiling-timeline|naive BOOTSTRAP URL TOPIC COUNT``; consumes COUNT
 records from the start of TOPIC (manual assignment, no group). The ceiling takes batches of 2,000, the
 worker's default batch size, so first-to-last-row timing is biased alike. Each reports its own rusage
 (CPU time, peak RSS) as its last line, since it exits before the parent could sample it.
@@ -27,7 +30,10 @@ from schemas.interaction import Interaction
 
 async def _consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_wait_ms=100,  # as the worker's: aiokafka's 500 ms stalled the ceiling's reads at random
     )
     await consumer.start()
     parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
@@ -36,31 +42,69 @@ async def _consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     return consumer
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+#: CPU spent before the first record (imports, connecting): not the cost of an interaction.
+START_CPU_S = 0.0
+
+
 async def ceiling(bootstrap: str, url: str, topic: str, count: int) -> None:
+    await _copy_all(bootstrap, url, topic, count, timeline_shaped=False)
+
+
+async def ceiling_timeline(bootstrap: str, url: str, topic: str, count: int) -> None:
+    await _copy_all(bootstrap, url, topic, count, timeline_shaped=True)
+
+
+_NO_CONTACT = uuid.UUID(int=0)
+
+
+async def _copy_all(bootstrap: str, url: str, topic: str, count: int, *, timeline_shaped: bool) -> None:
+    global START_CPU_S
     consumer = await _consumer(bootstrap, topic)
+    if timeline_shaped:
+        statement = (
+            "COPY ceiling_timeline_rows (interaction_id, contact_id, channel, direction, kind, occurred_at,"
+            " received_at, thread_key, document) FROM STDIN"
+        )
+    else:
+        statement = "COPY ceiling_rows (interaction_id, channel, occurred_at, received_at, document) FROM STDIN"
     async with await psycopg.AsyncConnection.connect(url) as conn:
+        START_CPU_S = _cpu_s()
         seen = 0
         while seen < count:
             batch = await consumer.getmany(timeout_ms=200, max_records=2000)
             rows = [Interaction.model_validate_json(m.value) for ms in batch.values() for m in ms]
             seen += len(rows)
-            async with (
-                conn.cursor() as cur,
-                cur.copy(
-                    "COPY ceiling_rows (interaction_id, channel, occurred_at, received_at, document) FROM STDIN"
-                ) as copy,
-            ):
+            async with conn.cursor() as cur, cur.copy(statement) as copy:
                 for r in rows:
-                    await copy.write_row(
-                        (r.interaction_id, r.channel.value, r.occurred_at, r.received_at, r.model_dump_json())
-                    )
+                    if timeline_shaped:
+                        values: tuple[object, ...] = (
+                            r.interaction_id,
+                            _NO_CONTACT,
+                            r.channel.value,
+                            r.direction.value,
+                            r.kind.value,
+                            r.occurred_at,
+                            r.received_at,
+                            r.thread_key,
+                            r.model_dump_json(),
+                        )
+                    else:
+                        values = (r.interaction_id, r.channel.value, r.occurred_at, r.received_at, r.model_dump_json())
+                    await copy.write_row(values)
             await conn.commit()
     await consumer.stop()
 
 
 async def naive(bootstrap: str, url: str, topic: str, count: int) -> None:
+    global START_CPU_S
     consumer = await _consumer(bootstrap, topic)
     async with await psycopg.AsyncConnection.connect(url) as conn:
+        START_CPU_S = _cpu_s()
         seen = 0
         while seen < count:
             batch = await consumer.getmany(timeout_ms=200, max_records=500)
@@ -105,10 +149,11 @@ async def naive(bootstrap: str, url: str, topic: str, count: int) -> None:
 
 def main() -> None:
     kind, bootstrap, url, topic, count = sys.argv[1:6]
-    run = ceiling if kind == "ceiling" else naive
+    run = {"ceiling": ceiling, "ceiling-timeline": ceiling_timeline, "naive": naive}[kind]
     asyncio.run(run(bootstrap, url, topic, int(count)))
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(orjson.dumps({"cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}).decode(), flush=True)
+    report = {"cpu_s": _cpu_s(), "start_cpu_s": START_CPU_S, "maxrss_kb": usage.ru_maxrss}
+    print(orjson.dumps(report).decode(), flush=True)
 
 
 if __name__ == "__main__":

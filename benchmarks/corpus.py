@@ -144,6 +144,13 @@ class Databases:
                 "CREATE TABLE ceiling_rows (interaction_id uuid, channel text, occurred_at timestamptz,"
                 " received_at timestamptz, document jsonb, stored_at timestamptz NOT NULL DEFAULT clock_timestamp())"
             )
+            # The timeline table's shape (its columns, the generated full-text column, the timeline and
+            # search indexes), without its keys: a reference for what storing these rows costs there.
+            conn.execute(
+                "CREATE TABLE ceiling_timeline_rows (LIKE interactions INCLUDING DEFAULTS INCLUDING GENERATED)"
+            )
+            conn.execute("CREATE INDEX ON ceiling_timeline_rows (contact_id, occurred_at DESC, interaction_id DESC)")
+            conn.execute("CREATE INDEX ON ceiling_timeline_rows USING gin (search)")
 
     @staticmethod
     def url(name: str) -> str:

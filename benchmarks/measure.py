@@ -37,6 +37,8 @@ class Result:
     p95_ms: float = 0.0
     p99_ms: float = 0.0
     cpu_ms_per_1k: float = 0.0
+    #: CPU of the PostgreSQL backends serving the pipeline (its sessions, autovacuum of its database).
+    db_cpu_ms_per_1k: float = 0.0
     peak_rss_mb: float = 0.0
     #: Committing transactions that wrote the rows (PostgreSQL's ``xmin``): rows / batches is the mean batch.
     batches: int = 0
@@ -50,7 +52,7 @@ class Result:
         return (
             f"{self.name:<16}{self.rate:9.0f}/s"
             f"  p50 {self.p50_ms:7.0f} p95 {self.p95_ms:7.0f} p99 {self.p99_ms:7.0f} ms"
-            f"  cpu {self.cpu_ms_per_1k:6.0f} ms/1k  rss {self.peak_rss_mb:4.0f} MB"
+            f"  cpu {self.cpu_ms_per_1k:4.0f} + db {self.db_cpu_ms_per_1k:3.0f} ms/1k  rss {self.peak_rss_mb:4.0f} MB"
             f"  rows {self.rows} dup {self.rows - self.distinct} missing {self.expected - self.distinct}"
             f"  batch {self.rows / max(self.batches, 1):5.0f}"
         )
@@ -108,11 +110,13 @@ def run_processes(
     table: str = "interactions",
     timeout: float = 120.0,
     until_exit: bool = False,
+    ready: Callable[[], None] | None = None,
     feed: Callable[[], None] | None = None,
 ) -> Result:
     """Start the processes, wait until ``expected`` distinct rows are committed (or, ``until_exit``, until
     they exit by themselves), stop them, measure. ``records`` is how many input records they consume;
-    ``feed``, when given, runs once the processes started (it waits for them to be ready and produces)."""
+    ``ready``, when given, waits until they are ready (joined); ``feed`` then produces their input.
+    CPU counts from then on: start-up and the group join are not the cost of an interaction."""
     procs = [
         subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         for cmd, env in cmds
@@ -122,13 +126,23 @@ def run_processes(
         time.sleep(1.0)  # py-spy starts the worker as its child: watch the worker, not py-spy
         watched = [w.children()[0] if w.children() else w for w in watched]
     peak = 0
+    backends = Backends()
     try:
-        if feed is not None:
-            feed()
-        started = time.perf_counter()
+        if ready is not None:
+            ready()
+        cpu_before = _cpu_s(watched)
         with psycopg.connect(url, autocommit=True) as conn:
-            count = 0
+            backends.start(conn)
+            if feed is not None:
+                feed()
+            started = time.perf_counter()
+            count, polls = 0, 0
             while (until_exit or count < expected) and time.perf_counter() - started < timeout:
+                backends.sample(conn)
+                polls += 1
+                if polls % 5:  # the count costs the database CPU too: every 100 ms is enough
+                    time.sleep(0.02)
+                    continue
                 row = conn.execute(f"SELECT count(DISTINCT interaction_id) FROM {table}").fetchone()
                 count = int(row[0]) if row else 0
                 rss = 0
@@ -138,14 +152,9 @@ def run_processes(
                 peak = max(peak, rss)
                 if all(p.poll() is not None for p in procs):
                     break  # every process is gone (a baseline finished, or a crash): nothing more will come
-                time.sleep(0.05)
-        cpu = 0.0
-        for w in watched:
-            try:
-                times = w.cpu_times()
-                cpu += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
+                time.sleep(0.02)
+            backends.sample(conn)
+        cpu = _cpu_s(watched) - cpu_before
     finally:
         for w in watched:
             if w.is_running():
@@ -160,12 +169,50 @@ def run_processes(
         report = (p.stdout.read() if p.stdout else "").strip().splitlines()
         if report and report[-1].startswith("{"):
             usage = orjson.loads(report[-1])
-            cpu += usage["cpu_s"]
+            cpu += usage["cpu_s"] - usage["start_cpu_s"]
             peak = max(peak, usage["maxrss_kb"] * 1024)
     result = rows_result(name, url, expected, records, table=table)
     result.cpu_ms_per_1k = cpu * 1000 / max(result.rows, 1) * 1000
+    result.db_cpu_ms_per_1k = backends.cpu_s() * 1000 / max(result.rows, 1) * 1000
     result.peak_rss_mb = peak / 2**20
     return result
+
+
+class Backends:
+    """CPU time of the database's backends other than the measuring one, from /proc (psutil), sampled
+    while they live: a backend's last sample before it exits is what it counts (at most one poll
+    interval is missed per backend, which only matters for the short-lived baselines' one session)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[int, float], float] = {}
+        self._before: dict[tuple[int, float], float] = {}
+
+    def sample(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+        for (pid,) in rows:
+            with contextlib.suppress(psutil.Error):
+                proc = psutil.Process(int(pid))  # type: ignore[call-overload]
+                times = proc.cpu_times()
+                self._seen[(proc.pid, proc.create_time())] = times.user + times.system
+
+    def start(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        """What the backends alive now had already spent (start-up, heartbeats) is not counted."""
+        self.sample(conn)
+        self._before = dict(self._seen)
+
+    def cpu_s(self) -> float:
+        return sum(v - self._before.get(k, 0.0) for k, v in self._seen.items())
+
+
+def _cpu_s(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def rows_result(name: str, url: str, expected: int, records: int, *, table: str = "interactions") -> Result:

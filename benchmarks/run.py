@@ -38,13 +38,20 @@ SUGGESTIONS_TOO: dict[str, str] = {}
 
 
 def throughput_round(
-    data: corpus.Corpus, dbs: corpus.Databases, r: int, naive_records: int, before: str | None
+    data: corpus.Corpus,
+    dbs: corpus.Databases,
+    r: int,
+    naive_records: int,
+    before: str | None,
+    only: list[str] | None = None,
 ) -> list[Result]:
     out: list[Result] = []
     n = len(data.records)
     naive_slice = data.records[:naive_records]
     naive_unique = len({v for _, v in naive_slice})
-    order = ["ceiling", "omnitrail", "omnitrail+sugg", "naive"] + (["omnitrail-before"] if before else [])
+    order = ["ceiling", "omnitrail", "omnitrail+sugg", "naive", "ceiling-timeline"]
+    order += ["omnitrail-before"] if before else []
+    order = [name for name in order if not only or name in only]
     for name in order if r % 2 == 0 else order[::-1]:
         # A broker per run: the worker's consumer group starts from nothing each time.
         with corpus.broker() as bootstrap:
@@ -52,9 +59,11 @@ def throughput_round(
             if name.startswith("omnitrail"):
                 code = before if name == "omnitrail-before" else None
 
-                def feed(url: str = url, bootstrap: str = bootstrap) -> None:
+                def ready(url: str = url) -> None:
                     # Joined first, then flooded: a group join or first rebalance is not throughput.
                     measure.wait_assigned(url, 1)
+
+                def feed(bootstrap: str = bootstrap) -> None:
                     asyncio.run(corpus.produce(bootstrap, data.records))
 
                 env = measure.worker_env(
@@ -66,20 +75,24 @@ def throughput_round(
                     url,
                     data.unique,
                     records=n,
+                    ready=ready,
                     feed=feed,
                 )
             else:
                 topic = f"bench.{name}"
-                records = data.records if name == "ceiling" else naive_slice
+                ceiling = name.startswith("ceiling")
+                records = data.records if ceiling else naive_slice
                 asyncio.run(corpus.create_topic(bootstrap, topic))
                 asyncio.run(corpus.produce(bootstrap, records, topic=topic))
                 res = measure.run_processes(
                     name,
                     [(measure.baseline_cmd(name, bootstrap, url, topic, len(records)), None)],
                     url,
-                    data.unique if name == "ceiling" else naive_unique,
+                    data.unique if ceiling else naive_unique,
                     records=len(records),
-                    table="ceiling_rows" if name == "ceiling" else "interactions",
+                    table={"ceiling": "ceiling_rows", "ceiling-timeline": "ceiling_timeline_rows"}.get(
+                        name, "interactions"
+                    ),
                     until_exit=True,
                 )
             print(f"  round {r + 1}: {res.line()}", flush=True)
@@ -92,15 +105,17 @@ def median(results: list[Result], name: str) -> Result:
     best = sorted(mine, key=lambda r: r.rate)[len(mine) // 2]
     best.rate = statistics.median(r.rate for r in mine)
     best.cpu_ms_per_1k = statistics.median(r.cpu_ms_per_1k for r in mine)
+    best.db_cpu_ms_per_1k = statistics.median(r.db_cpu_ms_per_1k for r in mine)
     best.peak_rss_mb = max(r.peak_rss_mb for r in mine)
-    best.rows = min(r.rows for r in mine) if name != "ceiling" else best.rows
+    best.rows = min(r.rows for r in mine) if not name.startswith("ceiling") else best.rows
     return best
 
 
 def summarize(results: list[Result], before: str | None) -> None:
-    ceil, omni, sugg, naive = (median(results, n) for n in ("ceiling", "omnitrail", "omnitrail+sugg", "naive"))
+    names = ("ceiling", "omnitrail", "omnitrail+sugg", "naive", "ceiling-timeline")
+    ceil, omni, sugg, naive, shaped = (median(results, n) for n in names)
     print("throughput (median of rounds; latency here is queueing behind a flood of 20,000):")
-    for res in (ceil, omni, sugg, naive):
+    for res in (ceil, omni, sugg, naive, shaped):
         print("  " + res.line())
     if before:
         old = median(results, "omnitrail-before")
@@ -109,6 +124,10 @@ def summarize(results: list[Result], before: str | None) -> None:
     print(
         f"ratio      : omnitrail/ceiling = {omni.rate / ceil.rate:.2f}   omnitrail/naive = {omni.rate / naive.rate:.1f}"
         f"   (with the suggestions agent: {sugg.rate / ceil.rate:.2f}, {sugg.rate / naive.rate:.1f})"
+    )
+    print(
+        f"reference  : omnitrail/ceiling-timeline = {omni.rate / shaped.rate:.2f} (the same rows stored in a table of"
+        " the timeline's shape, no logic; not the target's ceiling)"
     )
 
 
@@ -119,7 +138,6 @@ def latency_run(data: corpus.Corpus, dbs: corpus.Databases, rate: float, seconds
     with corpus.broker() as bootstrap:
 
         def feed() -> None:
-            measure.wait_assigned(url, 1)
             asyncio.run(corpus.produce_at_rate(bootstrap, records, rate))
 
         return measure.run_processes(
@@ -128,6 +146,7 @@ def latency_run(data: corpus.Corpus, dbs: corpus.Databases, rate: float, seconds
             url,
             unique,
             records=len(records),
+            ready=lambda: measure.wait_assigned(url, 1),
             feed=feed,
         )
 
@@ -140,7 +159,6 @@ def scale_run(data: corpus.Corpus, dbs: corpus.Databases, workers: int, lanes: i
     with corpus.broker(partitions=4) as bootstrap:
 
         def feed() -> None:
-            measure.wait_assigned(url, workers)
             asyncio.run(corpus.produce(bootstrap, data.records))
 
         envs = [measure.worker_env(bootstrap, url, OMNITRAIL_WORKER_ID=f"bench-{k}", **role) for k in range(workers)]
@@ -150,6 +168,7 @@ def scale_run(data: corpus.Corpus, dbs: corpus.Databases, workers: int, lanes: i
             url,
             data.unique,
             records=len(data.records),
+            ready=lambda: measure.wait_assigned(url, workers),
             feed=feed,
         )
     return res, contact_errors(url)
@@ -189,6 +208,7 @@ def main() -> int:
     parser.add_argument("--skip-webhook", action="store_true")
     parser.add_argument("--before", metavar="DIR", help="also run the worker from this checkout, interleaved")
     parser.add_argument("--worker-env", action="append", default=[], metavar="KEY=VALUE", help="worker setting")
+    parser.add_argument("--only", type=lambda v: v.split(","), help="only these pipelines' rounds (experiments)")
     parser.add_argument("--profile", metavar="DIR", help="run workers under py-spy record, collapsed stacks in DIR")
     parser.add_argument("--soak", type=int, default=0, help="instead: a memory soak over this many interactions")
     args = parser.parse_args()
@@ -213,9 +233,11 @@ def main() -> int:
     try:
         results: list[Result] = []
         for r in range(args.rounds):
-            results += throughput_round(data, dbs, r, args.naive_records, args.before)
+            results += throughput_round(data, dbs, r, args.naive_records, args.before, args.only)
+        ok &= all(r.correct for r in results)
+        if args.only:  # an experiment: those rounds, nothing else
+            return 0 if ok else 1
         if results:
-            ok &= all(r.correct for r in results)
             summarize(results, args.before)
         lat = latency_run(data, dbs, args.latency_rate, args.latency_seconds)
         ok &= lat.correct

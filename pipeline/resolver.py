@@ -58,7 +58,7 @@ class Resolution:
 
 async def owners_of(conn: Conn, keys: set[str]) -> dict[str, Owner]:
     rows = await contact_store.owners(conn, keys)
-    return {o.key: Owner(o.home, o.survivor, o.created_at, o.shared, o.touched) for o in rows}
+    return {o.key: Owner(*o[1:]) for o in rows}
 
 
 async def resolve(

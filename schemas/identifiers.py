@@ -117,6 +117,6 @@ class Identifier(BaseModel):
             raise ValueError("phone identifier is not E.164")
         return self
 
-    @property
+    @functools.cached_property  # read several times per identifier per batch (grouping, owners, homes)
     def key(self) -> str:
         return f"{self.kind.value}:{self.value}"

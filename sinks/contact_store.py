@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from psycopg import AsyncConnection
@@ -23,8 +22,7 @@ from schemas.identifiers import Identifier, IdentifierKind
 Conn = AsyncConnection[tuple[Any, ...]]
 
 
-@dataclass(frozen=True)
-class OwnerRow:
+class OwnerRow(NamedTuple):  # a tuple, as psycopg reads it: one per identifier of every batch
     key: str
     home: uuid.UUID
     survivor: uuid.UUID
@@ -55,9 +53,7 @@ async def owners(conn: Conn, keys: Iterable[str]) -> list[OwnerRow]:
         """,
         (kinds, values),
     )
-    return [
-        OwnerRow(str(k), home, sid, at, shared, touched) for k, home, sid, at, shared, touched in await cur.fetchall()
-    ]
+    return list(map(OwnerRow._make, await cur.fetchall()))
 
 
 async def create_contacts(conn: Conn, contacts: list[tuple[uuid.UUID, str | None]]) -> dict[uuid.UUID, datetime]:

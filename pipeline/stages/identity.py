@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from pipeline.stages.policy import Policy
 from schemas.identifiers import Identifier
@@ -35,8 +36,7 @@ class Claim:
     fallback_key: str | None = None
 
 
-@dataclass(frozen=True)
-class Owner:
+class Owner(NamedTuple):  # a tuple: one per identifier of every batch
     home: uuid.UUID  # the contact the identifier is linked to (never moves)
     survivor: uuid.UUID  # the live contact that home resolves to (one hop)
     created_at: datetime  # the survivor's
