@@ -19,7 +19,7 @@ import structlog
 import uvicorn
 
 from connectors.emitter import KafkaEmitter
-from omnitrail import demo, event_loop, gc_tuning, kafka, registry, webhook_sink
+from omnitrail import demo, event_loop, gc_tuning, kafka, malloc_tuning, registry, webhook_sink
 from omnitrail.http import Roles, build_app
 from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
 from omnitrail.runtime import Addresses
@@ -137,6 +137,7 @@ async def serve(
     if demo_data:
         await _demo(kafka_settings, addresses)
     gc_tuning.tune()
+    malloc_tuning.tune()
     try:
         await server.serve()
     finally:
