@@ -6,6 +6,7 @@ the id it had the first time, which is what makes the database write idempotent.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 #: Namespace of every Omnitrail UUIDv5. Never change it: ids are stored and published.
@@ -31,3 +32,18 @@ def contact_id_for(identifier_key: str) -> uuid.UUID:
 def event_id_for(event_type: str, *parts: str) -> uuid.UUID:
     """Stable id of a timeline event, so a consumer can drop a republished copy."""
     return uuid.uuid5(_EVENT_NAMESPACE, "\x1f".join((event_type, *parts)))
+
+
+_EVENT_NAMESPACE_BYTES = _EVENT_NAMESPACE.bytes
+
+
+def event_id_text_for(event_type: str, *parts: str) -> str:
+    """``str(event_id_for(...))`` without the ``UUID`` object: the worker writes one per interaction
+    event straight into the event's JSON, and ``uuid5`` + ``str`` were ~3% of its CPU. Same bytes:
+    SHA-1 of namespace + name, the version (5) and RFC 4122 variant bits set as ``uuid.UUID`` sets them."""
+    name = "\x1f".join((event_type, *parts)).encode()
+    digest = bytearray(hashlib.sha1(_EVENT_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

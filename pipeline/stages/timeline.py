@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 
 from schemas import topics
 from schemas.contact import Contact
-from schemas.ids import event_id_for
+from schemas.ids import event_id_for, event_id_text_for
 from schemas.interaction import SCHEMA_VERSION, Interaction
 from schemas.timeline import TimelineEvent, TimelineEventType
 
@@ -56,7 +56,7 @@ def _interaction_events(
         OutboxRecord(
             topics.TIMELINE,
             (contact := str(cid)).encode(),
-            f'{{"event_id":"{event_id_for(kind.value, *parts)}{middle}{contact}{after}{document}{tail}'.encode(),
+            f'{{"event_id":"{event_id_text_for(kind.value, *parts)}{middle}{contact}{after}{document}{tail}'.encode(),
         )
         for cid, (_, document), parts in items
     ]
