@@ -30,8 +30,12 @@ _SECTIONS = {
     " FROM contact_consents WHERE contact_id = ANY(%(ids)s) ORDER BY recorded_at, consent_id",
     "identity_reviews": "SELECT review_id, contact_a, contact_b, rule, evidence, status, created_at, decided_at"
     " FROM identity_reviews WHERE contact_a = ANY(%(ids)s) OR contact_b = ANY(%(ids)s) ORDER BY created_at",
-    "interactions": "SELECT contact_id, delivery_status, document"
-    " FROM interactions WHERE contact_id = ANY(%(ids)s) ORDER BY occurred_at, interaction_id",
+    # As their timeline shows them: the interactions whose row names one of the contacts (its first
+    # customer) and those linked to one as another customer (e.g. a second recipient of an email).
+    "interactions": "SELECT contact_id, delivery_status, document FROM interactions"
+    " WHERE contact_id = ANY(%(ids)s)"
+    " OR interaction_id IN (SELECT interaction_id FROM interaction_contacts WHERE contact_id = ANY(%(ids)s))"
+    " ORDER BY occurred_at, interaction_id",
 }
 
 

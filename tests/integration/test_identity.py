@@ -245,6 +245,9 @@ async def test_two_customers_on_one_outbound_email_are_two_contacts_who_both_see
     assert first["contact_id"] != second["contact_id"]
     for contact in (first, second):
         assert await timeline_ids(client, contact["contact_id"]) == [str(outbound.interaction_id)]
+        # And each one's GDPR export holds it, as their timeline does (the second customer's too).
+        export = (await client.get(f"/api/v1/contacts/{contact['contact_id']}/export", headers=ADMIN)).json()
+        assert [i["document"]["interaction_id"] for i in export["interactions"]] == [str(outbound.interaction_id)]
     added = [
         e
         for e in (json.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v)
