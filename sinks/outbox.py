@@ -1,11 +1,10 @@
 """The transactional outbox: events stored with the rows they describe, published after commit.
 
 ``append`` runs inside the writer's transaction and stores what it is given as one row, the events
-as arrays in their order (migration 0011; the previous release's one-row-per-event table is drained
-too, first). ``drain`` publishes what is pending (from this batch,
-or left by a worker that crashed after its commit) and deletes it only after the broker
-acknowledged it. Consumers see each event at least once, in commit order per key, and can drop
-copies by ``event_id``.
+as arrays in their order (migration 0011). ``drain`` publishes what is pending (from this batch, or
+left by a worker that crashed after its commit; first what the previous release's one-row-per-event
+table holds) and deletes it only after the broker acknowledged it. Consumers see each event at least
+once, in commit order per key, and can drop copies by ``event_id``.
 """
 
 from __future__ import annotations
@@ -61,6 +60,7 @@ async def drain(pool: AsyncConnectionPool[Conn], publish: Publish, *, limit: int
     total = 0
     while True:
         async with pool.connection() as conn, conn.transaction():
+            # Binary results: ``bytea`` in text format is hex, encoded by the server and decoded here.
             cur = await conn.cursor(binary=True).execute(_TAKE, {"events": limit * 2_000, "batches": limit})
             rows = sorted(await cur.fetchall())  # RETURNING has no order; commit order is seq order
             if not rows:
