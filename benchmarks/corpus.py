@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import psycopg
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker
@@ -185,9 +185,4 @@ def broker(partitions: int = 4) -> Iterator[str]:
 
 
 async def create_topic(bootstrap: str, name: str, partitions: int = 4) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
+    await kafka.create_topics(KafkaSettings(), bootstrap, [NewTopic(name, partitions, 1)])

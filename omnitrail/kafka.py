@@ -65,13 +65,14 @@ def topic_specs(settings: KafkaSettings) -> list[NewTopic]:
     return specs
 
 
-async def create_topics(settings: KafkaSettings, bootstrap: str) -> list[str]:
-    """Create every topic that does not exist yet; return the names created now. Idempotent."""
+async def create_topics(settings: KafkaSettings, bootstrap: str, specs: list[NewTopic] | None = None) -> list[str]:
+    """Create every topic (the pipeline's, or ``specs``) that does not exist yet; return the names
+    created now. Idempotent."""
     admin = AIOKafkaAdminClient(**client_options(settings, bootstrap))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
+        missing = [spec for spec in (topic_specs(settings) if specs is None else specs) if spec.name not in existing]
         if missing:
             # A concurrent `topics create` may have made them meanwhile: the goal is reached.
             with contextlib.suppress(TopicAlreadyExistsError):

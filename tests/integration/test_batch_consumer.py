@@ -8,9 +8,11 @@ from collections import defaultdict
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
+from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker
+from omnitrail.settings import KafkaSettings
 from pipeline.consumer import BatchConsumer
 from pipeline.stages.decode import RawRecord
 
@@ -44,12 +46,7 @@ async def test_every_record_once_in_partition_order_across_lanes_and_a_rebalance
     private_broker: EmbeddedBroker,
 ) -> None:
     bootstrap = private_broker.bootstrap
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])
-    finally:
-        await admin.close()
+    await kafka.create_topics(KafkaSettings(), bootstrap, [NewTopic(TOPIC, PARTITIONS, 1)])
     seen: dict[int, list[int]] = defaultdict(list)  # partition -> values in the order handled
     in_flight: set[int] = set()
     by_member: dict[str, int] = defaultdict(int)

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
+from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker
+from omnitrail.settings import KafkaSettings
 from schemas import topics
 from schemas.export import COMMITTED_DIR
 from tests.conftest import TEST_PARTITIONS
@@ -26,12 +28,7 @@ EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "timeline_consumer.p
 async def test_consumer_example_validates_with_the_published_schema(broker: EmbeddedBroker) -> None:
     # A topic of its own: the invalid records below must not reach tests that read the real timeline topic.
     topic = f"{topics.TIMELINE}.example-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, TEST_PARTITIONS, 1)])
-    finally:
-        await admin.close()
+    await kafka.create_topics(KafkaSettings(), broker.bootstrap, [NewTopic(topic, TEST_PARTITIONS, 1)])
     events = customer_events(880_000)
     await produce(broker.bootstrap, events, topic=topic)
     # What a newer v1 producer may send: an extra optional field and a channel this schema does not list.
