@@ -15,7 +15,7 @@ import click
 import psycopg
 import uvicorn
 
-from omnitrail import event_loop, gc_tuning, kafka, logs, malloc_tuning, registry
+from omnitrail import event_loop, kafka, logs, memory_tuning, registry
 from omnitrail.deadletters import Filter
 from omnitrail.http import Roles, build_app
 from omnitrail.runtime import Addresses, resolve
@@ -53,8 +53,7 @@ def _serve(roles: Roles) -> None:
             log_config=None,
             access_log=False,
         )
-        gc_tuning.tune()
-        malloc_tuning.tune()
+        memory_tuning.tune()
         await uvicorn.Server(config).serve()
 
     event_loop.run(serve())

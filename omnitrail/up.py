@@ -19,7 +19,7 @@ import structlog
 import uvicorn
 
 from connectors.emitter import KafkaEmitter
-from omnitrail import demo, event_loop, gc_tuning, kafka, malloc_tuning, registry, webhook_sink
+from omnitrail import demo, event_loop, kafka, memory_tuning, registry, webhook_sink
 from omnitrail.http import Roles, build_app
 from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
 from omnitrail.runtime import Addresses
@@ -136,8 +136,7 @@ async def serve(
     sink_task = asyncio.create_task(webhook_sink.serve(webhooks, kafka_settings, addresses)) if webhooks else None
     if demo_data:
         await _demo(kafka_settings, addresses)
-    gc_tuning.tune()
-    malloc_tuning.tune()
+    memory_tuning.tune()
     try:
         await server.serve()
     finally:

@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from omnitrail import event_loop, gc_tuning, kafka, malloc_tuning
+from omnitrail import event_loop, kafka, memory_tuning
 from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.metrics_server import serve_metrics
 from omnitrail.runtime import Addresses
@@ -102,6 +102,5 @@ def build(
 def run(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses) -> None:
     worker = build(app_settings, kafka_settings, addresses)
     serve_metrics(app_settings.worker_metrics_port, app_settings.http_host, role="worker")
-    gc_tuning.tune()
-    malloc_tuning.tune()
+    memory_tuning.tune()
     event_loop.run(run_until_signalled(worker))
