@@ -20,6 +20,7 @@ import asyncio
 import resource
 import sys
 import uuid
+from collections.abc import Callable
 
 import orjson
 import psycopg
@@ -47,64 +48,66 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-#: CPU spent before the first record (imports, connecting): not the cost of an interaction.
-START_CPU_S = 0.0
+# Each returns the CPU spent before its first record (imports, connecting): not the cost of an interaction.
 
 
-async def ceiling(bootstrap: str, url: str, topic: str, count: int) -> None:
-    await _copy_all(bootstrap, url, topic, count, timeline_shaped=False)
+async def ceiling(bootstrap: str, url: str, topic: str, count: int) -> float:
+    statement = "COPY ceiling_rows (interaction_id, channel, occurred_at, received_at, document) FROM STDIN"
+    return await _copy_all(bootstrap, url, topic, count, statement, _plain_row)
 
 
-async def ceiling_timeline(bootstrap: str, url: str, topic: str, count: int) -> None:
-    await _copy_all(bootstrap, url, topic, count, timeline_shaped=True)
+async def ceiling_timeline(bootstrap: str, url: str, topic: str, count: int) -> float:
+    statement = (
+        "COPY ceiling_timeline_rows (interaction_id, contact_id, channel, direction, kind, occurred_at,"
+        " received_at, thread_key, document) FROM STDIN"
+    )
+    return await _copy_all(bootstrap, url, topic, count, statement, _timeline_row)
 
 
 _NO_CONTACT = uuid.UUID(int=0)
 
 
-async def _copy_all(bootstrap: str, url: str, topic: str, count: int, *, timeline_shaped: bool) -> None:
-    global START_CPU_S
+def _plain_row(r: Interaction) -> tuple[object, ...]:
+    return (r.interaction_id, r.channel.value, r.occurred_at, r.received_at, r.model_dump_json())
+
+
+def _timeline_row(r: Interaction) -> tuple[object, ...]:
+    return (
+        r.interaction_id,
+        _NO_CONTACT,
+        r.channel.value,
+        r.direction.value,
+        r.kind.value,
+        r.occurred_at,
+        r.received_at,
+        r.thread_key,
+        r.model_dump_json(),
+    )
+
+
+async def _copy_all(
+    bootstrap: str, url: str, topic: str, count: int, statement: str, row: Callable[[Interaction], tuple[object, ...]]
+) -> float:
     consumer = await _consumer(bootstrap, topic)
-    if timeline_shaped:
-        statement = (
-            "COPY ceiling_timeline_rows (interaction_id, contact_id, channel, direction, kind, occurred_at,"
-            " received_at, thread_key, document) FROM STDIN"
-        )
-    else:
-        statement = "COPY ceiling_rows (interaction_id, channel, occurred_at, received_at, document) FROM STDIN"
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        START_CPU_S = _cpu_s()
+        start_cpu_s = _cpu_s()
         seen = 0
         while seen < count:
             batch = await consumer.getmany(timeout_ms=200, max_records=2000)
             rows = [Interaction.model_validate_json(m.value) for ms in batch.values() for m in ms]
             seen += len(rows)
-            async with conn.cursor() as cur, cur.copy(statement) as copy:
+            async with conn.cursor() as cur, cur.copy(statement.encode()) as copy:
                 for r in rows:
-                    if timeline_shaped:
-                        values: tuple[object, ...] = (
-                            r.interaction_id,
-                            _NO_CONTACT,
-                            r.channel.value,
-                            r.direction.value,
-                            r.kind.value,
-                            r.occurred_at,
-                            r.received_at,
-                            r.thread_key,
-                            r.model_dump_json(),
-                        )
-                    else:
-                        values = (r.interaction_id, r.channel.value, r.occurred_at, r.received_at, r.model_dump_json())
-                    await copy.write_row(values)
+                    await copy.write_row(row(r))
             await conn.commit()
     await consumer.stop()
+    return start_cpu_s
 
 
-async def naive(bootstrap: str, url: str, topic: str, count: int) -> None:
-    global START_CPU_S
+async def naive(bootstrap: str, url: str, topic: str, count: int) -> float:
     consumer = await _consumer(bootstrap, topic)
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        START_CPU_S = _cpu_s()
+        start_cpu_s = _cpu_s()
         seen = 0
         while seen < count:
             batch = await consumer.getmany(timeout_ms=200, max_records=500)
@@ -145,14 +148,15 @@ async def naive(bootstrap: str, url: str, topic: str, count: int) -> None:
                 )
                 await conn.commit()
     await consumer.stop()
+    return start_cpu_s
 
 
 def main() -> None:
     kind, bootstrap, url, topic, count = sys.argv[1:6]
     run = {"ceiling": ceiling, "ceiling-timeline": ceiling_timeline, "naive": naive}[kind]
-    asyncio.run(run(bootstrap, url, topic, int(count)))
+    start_cpu_s = asyncio.run(run(bootstrap, url, topic, int(count)))
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    report = {"cpu_s": _cpu_s(), "start_cpu_s": START_CPU_S, "maxrss_kb": usage.ru_maxrss}
+    report = {"cpu_s": _cpu_s(), "start_cpu_s": start_cpu_s, "maxrss_kb": usage.ru_maxrss}
     print(orjson.dumps(report).decode(), flush=True)
 
 
