@@ -4,10 +4,17 @@ GET answers the CRC challenge: ``{"response_token": "sha256=" + base64(HMAC-SHA2
 consumer secret))}``, which X sends when the webhook is registered and then periodically. POST
 deliveries are checked against ``x-twitter-webhooks-signature`` (the same HMAC over the raw body)
 before parsing, then go through :class:`WebhookIngest` like every other webhook.
+
+The CRC answer is the very HMAC a POST body needs, so answering it for any text would be a
+signing oracle: ask for the CRC of a forged event body, then post that body with the answer as
+its signature. Only tokens shaped like X's (:data:`CRC_TOKEN`: 8 to 256 base64/token characters,
+never a quote, brace or space, so never a JSON document) are answered; anything else gets 400
+and no HMAC.
 """
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Self
 
 from fastapi import APIRouter, Request, Response
@@ -24,6 +31,9 @@ from schemas.errors import FatalError
 from schemas.interaction import Interaction
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+CRC_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{8,256}")
+"""What a CRC token may be: X's are random base64/base64url strings. No character of a JSON
+object (``{``, ``"``, ``:`` or white space) is allowed, so no event body can be signed through it."""
 
 
 class XConnector(PushConnector):
@@ -61,6 +71,11 @@ class XConnector(PushConnector):
         token = request.query_params.get("crc_token")
         if not token:
             return JSONResponse({"error": "invalid_payload", "reason": "missing crc_token"}, status_code=400)
+        if CRC_TOKEN.fullmatch(token) is None:
+            return JSONResponse(
+                {"error": "invalid_payload", "reason": "crc_token is not shaped like X's (8-256 token characters)"},
+                status_code=400,
+            )
         return JSONResponse({"response_token": signing.sha256_base64(self._secret, token)})
 
     def router(self, ingest: WebhookIngest) -> APIRouter:

@@ -252,6 +252,33 @@ async def test_meta_handshake_and_x_crc(webhook_stack: Any) -> None:
         assert crc.json() == {"response_token": "sha256=" + _x_crc("challenge-token")}
 
 
+async def test_x_crc_is_no_signing_oracle_for_forged_direct_messages(webhook_stack: Any) -> None:
+    """The attack: ask the CRC endpoint to "answer" a forged event body, then post that body with the
+    answer as its signature. The CRC is refused, the forged DM gets 403, and no contact appears."""
+    forged_user = "4242424242"
+    users = {forged_user: x_user(forged_user, "ForgedVictim", "Forged Victim")}
+    body = json.dumps(x_payload(x_dm("77001", forged_user, X_ACCOUNT_ID, "forged"), users=users))
+    async with httpx.AsyncClient(base_url=webhook_stack.url, timeout=15) as http:
+        oracle = await http.get("/webhooks/x", params={"crc_token": body})
+        assert oracle.status_code == 400
+        stolen = oracle.json().get("response_token", "")
+        for token in (body[:200], "short", "x" * 257, "abc def ghi", '{"a":1}'):
+            refused = await http.get("/webhooks/x", params={"crc_token": token})
+            assert refused.status_code == 400, token
+            assert "response_token" not in refused.text
+        forged = await http.post(
+            "/webhooks/x",
+            content=body.encode(),
+            headers={"Content-Type": "application/json", "x-twitter-webhooks-signature": stolen},
+        )
+        assert forged.status_code == 403
+        # A genuine-looking token is still answered (X's own challenges keep working).
+        token = base64.urlsafe_b64encode(random.randbytes(32)).decode()
+        ok = await http.get("/webhooks/x", params={"crc_token": token})
+        assert ok.json() == {"response_token": "sha256=" + _x_crc(token)}
+    assert (await api(webhook_stack, "/api/v1/contacts", q=forged_user))["items"] == []
+
+
 def _x_crc(token: str) -> str:
     return base64.b64encode(hmac.new(X_CONSUMER_SECRET.encode(), token.encode(), hashlib.sha256).digest()).decode()
 

@@ -9,11 +9,14 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from connectors import signing
 from connectors.webhook import Normalized, RawRequest
 from connectors.x import XConnector, XSettings
+from connectors.x.connector import CRC_TOKEN
 from schemas.errors import InvalidSignature
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.interaction import Direction
@@ -76,3 +79,13 @@ def test_other_activity_is_skipped_and_a_bad_event_is_rejected_alone() -> None:
 def test_screen_names_are_case_insensitive_and_ids_kept() -> None:
     assert Identifier.of(IdentifierKind.x, "@FuriousCamper").value == "@furiouscamper"
     assert Identifier.of(IdentifierKind.x, " 3001969357 ").value == "3001969357"
+
+
+@given(st.from_regex(CRC_TOKEN, fullmatch=True))
+def test_no_answerable_crc_token_is_an_event_body(token: str) -> None:
+    """What the CRC endpoint answers can never be posted as a delivery: it is never a JSON object."""
+    try:
+        parsed = json.loads(token)
+    except ValueError:
+        return
+    assert not isinstance(parsed, dict)
