@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Query
 from psycopg import AsyncConnection
 from pydantic import BaseModel
 
-from console.auth import TokenAuth
+from console.audit import Audit
 from schemas import topics
 from schemas.attributes import AttributeDefinition, coerce
 from schemas.contact import AttributeValue, Contact
@@ -35,9 +35,9 @@ class AttributeContacts(BaseModel):
     items: list[Contact]
 
 
-def router(connection: ConnectionFactory, auth: TokenAuth, drain: Drain) -> APIRouter:
+def router(connection: ConnectionFactory, audit: Audit, drain: Drain) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["attributes"])
-    agent, admin = auth.depends("agent"), auth.depends("admin")
+    agent, admin = audit.principal("agent"), audit.principal("admin")
 
     @api.get("/attributes", response_model=DefinitionList, dependencies=[agent])
     async def list_definitions() -> DefinitionList:
@@ -54,9 +54,15 @@ def router(connection: ConnectionFactory, auth: TokenAuth, drain: Drain) -> APIR
                 raise HTTPException(409, exc.reason) from None
         return definition
 
-    @api.patch("/contacts/{contact_id}/attributes", response_model=Contact, dependencies=[agent])
+    @api.patch(
+        "/contacts/{contact_id}/attributes",
+        response_model=Contact,
+        dependencies=[audit.contact("attributes.set", "admin")],
+    )
     async def set_attributes(contact_id: uuid.UUID, values: dict[str, Any]) -> Contact:
-        """Set attribute values (validated against their definitions) on the contact; all or nothing."""
+        """Admins: set attribute values (validated against their definitions) on the contact; all or nothing.
+
+        Agents read; changing what is recorded about a person is an admin's act, like every other change."""
         async with connection() as conn, conn.transaction():
             survivor = await queries.resolve(conn, contact_id)
             if survivor is None:
@@ -79,7 +85,11 @@ def router(connection: ConnectionFactory, auth: TokenAuth, drain: Drain) -> APIR
         await drain()
         return snapshot
 
-    @api.get("/attributes/{name}/contacts", response_model=AttributeContacts, dependencies=[agent])
+    @api.get(
+        "/attributes/{name}/contacts",
+        response_model=AttributeContacts,
+        dependencies=[audit.anonymous_read("attributes.search")],
+    )
     async def search(
         name: str,
         value: str = Query(max_length=200, description="compared as the attribute's type"),

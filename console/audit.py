@@ -36,9 +36,12 @@ class Audit:
 
     async def write(self, who: Principal, action: str, contact_id: uuid.UUID | None) -> None:
         async with self._connection() as conn:
-            await audit_log.record(
-                conn, actor=who.actor, role=who.role, action=action, contact_id=contact_id, via=who.via
-            )
+            await self.record(conn, who, action, contact_id)
+
+    @staticmethod
+    async def record(conn: Conn, who: Principal, action: str, contact_id: uuid.UUID | None) -> None:
+        """The row on the caller's connection: in its transaction, a change and its audit row commit together."""
+        await audit_log.record(conn, actor=who.actor, role=who.role, action=action, contact_id=contact_id, via=who.via)
 
     def principal(self, role: Role) -> Any:
         """Dependency for routes that audit by hand: authenticate and check the role only."""

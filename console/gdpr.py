@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException
 from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
 
-from console.auth import TokenAuth
+from console.audit import Audit
 from schemas.errors import RetriableError
 from sinks import consent, contact_export, erasure, queries
 
@@ -62,12 +62,13 @@ class ConsentHistory(BaseModel):
 
 
 def router(
-    connection: ConnectionFactory, auth: TokenAuth, *, hasher: erasure.IdentifierHasher | None, drain: Drain
+    connection: ConnectionFactory, audit: Audit, *, hasher: erasure.IdentifierHasher | None, drain: Drain
 ) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["gdpr"])
-    agent, admin = auth.depends("agent"), auth.depends("admin")
 
-    @api.delete("/contacts/{contact_id}", response_model=ErasureOut, dependencies=[admin])
+    @api.delete(
+        "/contacts/{contact_id}", response_model=ErasureOut, dependencies=[audit.contact("contact.erase", "admin")]
+    )
     async def erase(contact_id: uuid.UUID) -> ErasureOut:
         """Erase the person's personal data (the contact and every contact merged into it)."""
         if hasher is None:
@@ -90,7 +91,7 @@ def router(
             erased_at=done.erased_at,
         )
 
-    @api.get("/contacts/{contact_id}/export", dependencies=[admin])
+    @api.get("/contacts/{contact_id}/export", dependencies=[audit.contact("contact.export", "admin")])
     async def export(contact_id: uuid.UUID) -> dict[str, Any]:
         """Everything held about the person, machine-readable (format ``omnitrail.contact-export.v1``)."""
         async with connection() as conn:
@@ -99,7 +100,11 @@ def router(
             raise HTTPException(404, "no such contact")
         return document
 
-    @api.get("/contacts/{contact_id}/consents", response_model=ConsentHistory, dependencies=[agent])
+    @api.get(
+        "/contacts/{contact_id}/consents",
+        response_model=ConsentHistory,
+        dependencies=[audit.contact("consents.read")],
+    )
     async def consents(contact_id: uuid.UUID) -> ConsentHistory:
         async with connection() as conn:
             survivor = await queries.resolve(conn, contact_id)
@@ -109,7 +114,12 @@ def router(
         history = [ConsentRecord(**r) for r in rows]
         return ConsentHistory(current={r.purpose: r.granted for r in history}, history=history)
 
-    @api.post("/contacts/{contact_id}/consents", response_model=ConsentHistory, status_code=201, dependencies=[admin])
+    @api.post(
+        "/contacts/{contact_id}/consents",
+        response_model=ConsentHistory,
+        status_code=201,
+        dependencies=[audit.contact("consent.record", "admin")],
+    )
     async def record_consent(contact_id: uuid.UUID, body: ConsentIn) -> ConsentHistory:
         async with connection() as conn:
             survivor = await queries.resolve(conn, contact_id)

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict, Field
 
-from console.auth import TokenAuth
+from console.audit import Audit
+from console.auth import Principal
 from pipeline import retry
 from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier, IdentifierKind
@@ -73,15 +74,18 @@ class SharedResult(BaseModel):
     contact_id: uuid.UUID
 
 
-def router(connection: ConnectionFactory, auth: TokenAuth, drain: Drain, *, default_region: str) -> APIRouter:
+def router(connection: ConnectionFactory, audit: Audit, drain: Drain, *, default_region: str) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["identity"])
-    agent, admin = auth.depends("agent"), auth.depends("admin")
+    # Names, not annotations: the string annotations of this module cannot see locals.
+    merger, unmerger = audit.contact("contact.merge", "admin"), audit.contact("contact.unmerge", "admin")
+    admin = audit.principal("admin")
 
     async def merged(
-        target: uuid.UUID, other: uuid.UUID, cause: str, rule: str, evidence: dict[str, Any]
+        who: Principal, target: uuid.UUID, other: uuid.UUID, cause: str, rule: str, evidence: dict[str, Any]
     ) -> MergeResult:
         async def attempt() -> merges.MergeRecord:
             async with connection() as conn, conn.transaction():
+                await audit.record(conn, who, "contact.merge", other)  # the other person's data changes too
                 return await merges.merge_pair(conn, target, other, cause=cause, rule=rule, evidence=evidence)
 
         try:
@@ -93,19 +97,26 @@ def router(connection: ConnectionFactory, auth: TokenAuth, drain: Drain, *, defa
         await drain()
         return MergeResult(merge_id=record.merge_id, survivor_id=record.survivor, merged_id=record.merged)
 
-    @api.post("/contacts/{contact_id}/merge", response_model=MergeResult, dependencies=[admin])
-    async def merge(contact_id: uuid.UUID, body: MergeRequest) -> MergeResult:
+    @api.post("/contacts/{contact_id}/merge", response_model=MergeResult)
+    async def merge(contact_id: uuid.UUID, body: MergeRequest, who: Principal = merger) -> MergeResult:
         """Merge the contact named in the body into this one (recorded; undo with unmerge)."""
-        return await merged(contact_id, body.contact_id, "api:admin", "manual", {})
+        return await merged(who, contact_id, body.contact_id, "api:admin", "manual", {})
 
-    @api.post("/contacts/{contact_id}/unmerge", response_model=MergeResult, dependencies=[admin])
-    async def unmerge(contact_id: uuid.UUID, body: UnmergeRequest | None = Body(default=None)) -> MergeResult:  # noqa: B008  # FastAPI's way to make a body optional
+    @api.post("/contacts/{contact_id}/unmerge", response_model=MergeResult)
+    async def unmerge(
+        contact_id: uuid.UUID,
+        body: UnmergeRequest | None = Body(default=None),  # noqa: B008  # FastAPI's way to make a body optional
+        who: Principal = unmerger,
+    ) -> MergeResult:
         """Undo one merge of this contact (``merge_id``; default: the most recent), restoring both as they were."""
         merge_id = body.merge_id if body else None
 
         async def attempt() -> merges.MergeRecord:
             async with connection() as conn, conn.transaction():
-                return await merges.unmerge_and_announce(conn, contact_id, merge_id, by="api:admin")
+                record = await merges.unmerge_and_announce(conn, contact_id, merge_id, by="api:admin")
+                for other in {record.survivor, record.merged} - {contact_id}:  # the other person's data changes too
+                    await audit.record(conn, who, "contact.unmerge", other)
+                return record
 
         try:
             record = await retry.forever("unmerge", attempt, cap=0.5)
@@ -114,7 +125,7 @@ def router(connection: ConnectionFactory, auth: TokenAuth, drain: Drain, *, defa
         await drain()
         return MergeResult(merge_id=record.merge_id, survivor_id=record.survivor, merged_id=record.merged)
 
-    @api.get("/identity/reviews", response_model=ReviewPage, dependencies=[agent])
+    @api.get("/identity/reviews", response_model=ReviewPage, dependencies=[audit.anonymous_read("reviews.list")])
     async def reviews(
         status: Literal["open", "accepted", "rejected"] = "open", limit: int = Query(default=50, ge=1, le=500)
     ) -> ReviewPage:
@@ -123,12 +134,14 @@ def router(connection: ConnectionFactory, auth: TokenAuth, drain: Drain, *, defa
             found = await review_store.listing(conn, status, limit)
         return ReviewPage(items=[ReviewItem(**r.__dict__) for r in found])
 
-    async def decide(review_id: uuid.UUID, status: Literal["accepted", "rejected"]) -> ReviewItem:
+    async def decide(who: Principal, review_id: uuid.UUID, status: Literal["accepted", "rejected"]) -> ReviewItem:
         async def attempt() -> review_store.Review:
             async with connection() as conn, conn.transaction():
                 item = await review_store.lock(conn, review_id)
                 if item is None:
                     raise HTTPException(404, "no such review item")
+                for contact in (item.contact_a, item.contact_b):
+                    await audit.record(conn, who, f"review.{status.removesuffix('ed')}", contact)
                 if item.status != "open":
                     raise HTTPException(409, f"already {item.status}")
                 if status == "accepted":
@@ -152,25 +165,27 @@ def router(connection: ConnectionFactory, auth: TokenAuth, drain: Drain, *, defa
         await drain()
         return ReviewItem(**decided.__dict__)
 
-    @api.post("/identity/reviews/{review_id}/accept", response_model=ReviewItem, dependencies=[admin])
-    async def accept(review_id: uuid.UUID) -> ReviewItem:
+    @api.post("/identity/reviews/{review_id}/accept", response_model=ReviewItem)
+    async def accept(review_id: uuid.UUID, who: Principal = admin) -> ReviewItem:
         """Accept: the two contacts merge (the older survives), recorded and reversible."""
-        return await decide(review_id, "accepted")
+        return await decide(who, review_id, "accepted")
 
-    @api.post("/identity/reviews/{review_id}/reject", response_model=ReviewItem, dependencies=[admin])
-    async def reject(review_id: uuid.UUID) -> ReviewItem:
+    @api.post("/identity/reviews/{review_id}/reject", response_model=ReviewItem)
+    async def reject(review_id: uuid.UUID, who: Principal = admin) -> ReviewItem:
         """Reject: the pair stays apart and is not proposed again for this rule."""
-        return await decide(review_id, "rejected")
+        return await decide(who, review_id, "rejected")
 
-    @api.post("/identity/shared", response_model=SharedResult, dependencies=[admin])
-    async def shared(body: SharedFlag) -> SharedResult:
+    @api.post("/identity/shared", response_model=SharedResult)
+    async def shared(body: SharedFlag, who: Principal = admin) -> SharedResult:
         """Mark an identifier shared (e.g. a family phone): it stays with its contact and never merges people."""
         try:
             identifier = Identifier.of(body.kind, body.value, default_region=default_region)
         except InvalidPayload as exc:
             raise HTTPException(400, f"value: {exc.reason}") from None
-        async with connection() as conn:
+        async with connection() as conn, conn.transaction():
             contact = await contact_store.mark_shared(conn, identifier, body.shared)
+            if contact is not None:
+                await audit.record(conn, who, "identity.shared", contact)
         if contact is None:
             raise HTTPException(404, "no contact has this identifier")
         return SharedResult(identifier=identifier, shared=body.shared, contact_id=contact)

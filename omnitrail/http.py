@@ -172,11 +172,11 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
         app.include_router(page.router(auth, limit, secure_cookie=secure))
         app.mount("/static", page.static_files, name="static")
         drain = outbox_drainer(pool, producer)
-        app.include_router(console_gdpr.router(pool.connection, auth, hasher=load(GdprSettings).hasher(), drain=drain))
+        app.include_router(console_gdpr.router(pool.connection, audit, hasher=load(GdprSettings).hasher(), drain=drain))
         app.include_router(
-            identity_api.router(pool.connection, auth, drain, default_region=app_settings.default_region)
+            identity_api.router(pool.connection, audit, drain, default_region=app_settings.default_region)
         )
-        app.include_router(attributes_api.router(pool.connection, auth, drain))
+        app.include_router(attributes_api.router(pool.connection, audit, drain))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -27,12 +27,12 @@ pytestmark = pytest.mark.integration
 MAX_FAILURES = 150  # above what the route-by-route test spends on 127.0.0.1 (2 per route)
 #: GET routes that still need the admin role: they hand out everything about a person.
 ADMIN_READS = {"/api/v1/contacts/{contact_id}/export", "/api/v1/audit"}
-#: Changes support staff make themselves (the agent role): notes, handling suggestions, attribute values.
+#: Changes support staff make themselves (the agent role): notes and handling suggestions. What is recorded
+#: about the person (attribute values, identity, consent) only admins change.
 AGENT_WRITES = {
     ("POST", "/api/v1/contacts/{contact_id}/notes"),
     ("POST", "/api/v1/suggestions/{suggestion_id}/assign"),
     ("POST", "/api/v1/suggestions/{suggestion_id}/close"),
-    ("PATCH", "/api/v1/contacts/{contact_id}/attributes"),
 }
 #: Headers providers sign with (Twilio, Meta, Slack-style live chat, Telegram), filled with junk.
 SIGNATURE_HEADERS = [

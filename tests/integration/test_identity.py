@@ -409,11 +409,15 @@ async def test_custom_attributes_are_defined_as_data_validated_searchable_and_ex
     assert define in listed
 
     path = f"/api/v1/contacts/{contact['contact_id']}/attributes"
-    bad = await client.patch(path, json={name: "platinum"}, headers=AGENT)
+    # Agents read attributes; only admins change what is recorded about a person (README, HTTP).
+    refused = await client.patch(path, json={name: "gold"}, headers=AGENT)
+    assert refused.status_code == 403
+    assert not (await client.get(f"/api/v1/contacts/{contact['contact_id']}", headers=AGENT)).json()["attributes"]
+    bad = await client.patch(path, json={name: "platinum"}, headers=ADMIN)
     assert bad.status_code == 400
     assert "one of ['gold', 'silver']" in bad.json()["detail"]
-    assert (await client.patch(path, json={"undefined_attr": 1}, headers=AGENT)).status_code == 400
-    updated = await client.patch(path, json={name: "gold"}, headers=AGENT)
+    assert (await client.patch(path, json={"undefined_attr": 1}, headers=ADMIN)).status_code == 400
+    updated = await client.patch(path, json={name: "gold"}, headers=ADMIN)
     assert updated.status_code == 200
     assert updated.json()["attributes"] == {name: "gold"}
     found = (await client.get(f"/api/v1/attributes/{name}/contacts", params={"value": "gold"}, headers=AGENT)).json()
