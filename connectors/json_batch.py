@@ -15,6 +15,7 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from connectors import json_payload
 from connectors.webhook import Normalized, Rejected
 from schemas.errors import InvalidPayload
 from schemas.interaction import Interaction
@@ -25,10 +26,7 @@ ItemParser = Callable[[Any], Interaction]
 
 def normalize_json_batch(body: bytes, parse_item: ItemParser, *, what: str) -> Normalized:
     """Parse ``body`` (an object or an array of them) with ``parse_item``; ``what`` names an item in reasons."""
-    try:
-        parsed = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidPayload("body is not JSON") from None
+    parsed = json_payload.parse(body)
     batched = isinstance(parsed, list)
     items = parsed if batched else [parsed]
     if not items:

@@ -22,11 +22,17 @@ T = TypeVar("T")
 Json = dict[str, Any]
 
 
-def parse_object(body: bytes) -> Json:
+def parse(body: bytes) -> Any:
+    """Any JSON document, or InvalidPayload: orjson also refuses invalid UTF-8, integers past 64 bits and
+    nesting deeper than 1024 (where the standard library's parser dies of a RecursionError)."""
     try:
-        value = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError:
         raise InvalidPayload("body is not JSON") from None
+
+
+def parse_object(body: bytes) -> Json:
+    value = parse(body)
     if not isinstance(value, dict):
         raise InvalidPayload("body is not a JSON object")
     return value
@@ -52,6 +58,11 @@ def optional_text(obj: Json, key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def optional_list(parent: Json, key: str) -> list[Any]:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    return value if isinstance(value, list) else []
+
+
 def obj(parent: Json, key: str, where: str = "") -> Json:
     return _typed(parent, key, dict, where)
 
@@ -70,11 +81,14 @@ def epoch_s(value: Any, where: str) -> datetime:
 
 
 def _epoch(value: Any, where: str, per_second: int) -> datetime:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise InvalidPayload(f"{where} is not an epoch timestamp")
-    return datetime.fromtimestamp(value / per_second, UTC)
+    try:
+        return datetime.fromtimestamp(value / per_second, UTC)
+    except (OverflowError, ValueError, OSError):  # past year 9999 (or the platform's time_t)
+        raise InvalidPayload(f"{where} is out of range") from None
 
 
 def each(elements: Iterable[T], normalize: Callable[[T], list[Interaction]]) -> Normalized:

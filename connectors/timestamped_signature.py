@@ -22,6 +22,8 @@ from schemas.errors import InvalidSignature
 
 #: How far a timestamp may be from our clock, in either direction (clock skew, retries in flight).
 REPLAY_WINDOW_S = 300
+#: Unix seconds fit in 11 digits until the year 5138; a longer "timestamp" is refused before int() sees it.
+_MAX_TIMESTAMP_DIGITS = 12
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,9 @@ class TimestampedSignature:
         given = raw.headers.get(self.scheme.signature_header.lower(), "").strip()
         if not ts or not given:
             raise InvalidSignature(f"missing {self.scheme.timestamp_header} or {self.scheme.signature_header}")
-        if not ts.isascii() or not ts.isdigit():
+        if not ts.isascii() or not ts.isdigit() or len(ts) > _MAX_TIMESTAMP_DIGITS:
             raise InvalidSignature(f"{self.scheme.timestamp_header} is not Unix seconds")
-        if abs(self._clock() - int(ts)) > self.window_s:
+        if abs(int(self._clock()) - int(ts)) > self.window_s:
             # Checked before the HMAC, but harmless: the timestamp alone proves nothing.
             raise InvalidSignature(f"{self.scheme.timestamp_header} is outside the {self.window_s}s window")
         expected = self.sign(raw.body, ts)[self.scheme.signature_header]

@@ -148,10 +148,19 @@ class WebhookIngest:
             verify(raw)
         except InvalidSignature as exc:
             return self._refuse(source, "signature", 403, exc.reason)
+        except Exception as exc:  # a verifier tripped by hostile headers has verified nothing: refused, never a 500
+            log.warning("webhook.signature_check_failed", source=source, error=type(exc).__name__)
+            return self._refuse(source, "signature", 403, "the signature could not be checked")
         try:
             result = normalize(raw)
         except InvalidPayload as exc:
             result = Normalized([], [Rejected(exc.reason, raw.body)])
+        except Exception as exc:
+            # Signed input a normalizer could not cope with (too deep, out of range, a bug): a 5xx would be
+            # retried by the provider forever, so it is dead-lettered like any invalid payload, ready to
+            # replay once the normalizer is fixed. The type only: a message may quote personal data.
+            log.warning("webhook.normalizer_failed", source=source, error=type(exc).__name__)
+            result = Normalized([], [Rejected(f"cannot be normalized ({type(exc).__name__})", raw.body)])
         if isinstance(result, list):
             result = Normalized(result)
         try:

@@ -19,7 +19,10 @@ SCHEMA_VERSION = 1
 def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamps must carry a time zone")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is a valid ISO date with no UTC equivalent
+        raise ValueError("timestamp out of range") from None
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]

@@ -17,12 +17,12 @@ they are acknowledged and not ingested.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from connectors import json_payload
 from connectors.livechat.events import Agent, Author, ChatEvent, EventType, Visitor, to_interaction
 from connectors.timestamped_signature import SignatureScheme
 from schemas.errors import InvalidPayload
@@ -68,13 +68,11 @@ def _id(value: Any, name: str) -> str:
 
 
 def normalize_chatwoot(body: bytes, *, received_at: datetime, default_region: str) -> list[Interaction]:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidPayload("body is not JSON") from None
+    payload = json_payload.parse(body)
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
         raise InvalidPayload("not a Chatwoot webhook event")
-    author = _AUTHORS.get(payload.get("message_type"))
+    message_type = payload.get("message_type")
+    author = _AUTHORS.get(message_type) if isinstance(message_type, str | int) else None
     if payload["event"] != "message_created" or payload.get("private") is True or author is None:
         return []
     conversation = _object(payload, "conversation")

@@ -77,8 +77,8 @@ def _message(value: jp.Json, message: jp.Json, account: str, received_at: dateti
     kind = jp.text(message, "type", "messages[].")
     names = {
         c.get("wa_id"): c.get("profile", {}).get("name")
-        for c in value.get("contacts") or []
-        if isinstance(c, dict) and isinstance(c.get("profile", {}), dict)
+        for c in jp.optional_list(value, "contacts")
+        if isinstance(c, dict) and isinstance(c.get("wa_id"), str) and isinstance(c.get("profile", {}), dict)
     }
     context = message.get("context")
     replied = context.get("id") if isinstance(context, dict) else None

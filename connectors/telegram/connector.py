@@ -15,11 +15,11 @@ import hmac
 from functools import partial
 from typing import ClassVar, Self
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from telegram.error import Conflict, NetworkError
 
+from connectors import json_payload
 from connectors.base import Connector
 from connectors.checkpoints import CheckpointStore
 from connectors.emitter import Emitter
@@ -28,7 +28,7 @@ from connectors.telegram.settings import BotConfig, TelegramSettings
 from connectors.telegram.updates import normalize_update, parse_update
 from connectors.webhook import RawRequest, WebhookIngest
 from schemas.config import OmnitrailSettings
-from schemas.errors import FatalError, InvalidPayload, InvalidSignature
+from schemas.errors import FatalError, InvalidSignature
 from schemas.interaction import Interaction
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105  # a header name, not a secret
@@ -45,11 +45,7 @@ def verify_secret(bot: BotConfig, raw: RawRequest) -> None:
 
 
 def normalize_webhook(bot: BotConfig, raw: RawRequest) -> list[Interaction]:
-    try:
-        data = orjson.loads(raw.body)
-    except orjson.JSONDecodeError:
-        raise InvalidPayload("body is not JSON") from None
-    return normalize_update(parse_update(data), bot_id=bot.bot_id, received_at=raw.received_at)
+    return normalize_update(parse_update(json_payload.parse(raw.body)), bot_id=bot.bot_id, received_at=raw.received_at)
 
 
 def _ok(_: list[Interaction]) -> Response:

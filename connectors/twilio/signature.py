@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from twilio.request_validator import RequestValidator
 
@@ -23,7 +23,9 @@ class TwilioSignature:
         # with a bodySHA256 query parameter. RequestValidator handles both, compares in
         # constant time, and tries the URL with and without the default port.
         is_form = (raw.content_type or "").startswith("application/x-www-form-urlencoded")
-        if not is_form and "bodySHA256=" not in raw.public_url:
+        # The same test RequestValidator makes (parse_qs drops blank values): a lookalike such as
+        # ``?xbodySHA256=1`` or ``?bodySHA256=`` is no body hash, and must not reach it with a str.
+        if not is_form and "bodySHA256" not in parse_qs(urlparse(raw.public_url).query):
             # Twilio signs any other body through a bodySHA256 query parameter; without it the body
             # would be unsigned (and RequestValidator would fail on it with a TypeError: a 500).
             raise InvalidSignature("a body that is not a form must be signed through bodySHA256")

@@ -34,6 +34,9 @@ from schemas.interaction import (
     StatusUpdate,
 )
 
+#: Twilio ends a call after 24 hours at most: nine digits (31 years) are ample; 400 overflow a timedelta.
+_MAX_DURATION_DIGITS = 9
+
 
 def _occurred_at(form: Mapping[str, str], fallback: datetime) -> datetime:
     raw = form.get("Timestamp")
@@ -50,14 +53,17 @@ def _started_at(at: datetime, duration: int | None) -> datetime:
 
     Whichever callback arrives first creates the row, and this keeps its time near the call's start.
     """
-    return at - timedelta(seconds=duration) if duration else at
+    try:
+        return at - timedelta(seconds=duration) if duration else at
+    except OverflowError:
+        raise InvalidPayload("CallDuration reaches before year 1") from None
 
 
 def _duration(form: Mapping[str, str]) -> int | None:
     raw = form.get("CallDuration")
     if not raw:
         return None
-    if not raw.isdigit():
+    if not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_DURATION_DIGITS:
         raise InvalidPayload("CallDuration is not a number of seconds")
     return int(raw)
 

@@ -42,7 +42,20 @@ SIGNATURE_HEADERS = [
     "X-Slack-Request-Timestamp",
     "X-Telegram-Bot-Api-Secret-Token",
     "X-Signature",
+    "X-Omnitrail-Signature",
+    "X-Omnitrail-Timestamp",
+    "X-Chatwoot-Signature",
+    "X-Chatwoot-Timestamp",
+    "x-twitter-webhooks-signature",
 ]
+#: Timestamps and numbers past every integer type, next to ordinary junk.
+HEADER_VALUES = st.sampled_from(["9" * 400, "9" * 5000, "0", "-1", "1e9", "v1=", "sha256="]) | st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80
+).map(str.strip)
+#: Query parameters Twilio's validator looks at, and lookalikes of them.
+QUERY_KEYS = st.sampled_from(["bodySHA256", "xbodySHA256", "bodySHA2560", "BodySHA256"]) | st.text(
+    min_size=1, max_size=10
+)
 CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/plain", "multipart/form-data", ""]
 
 
@@ -149,6 +162,30 @@ async def test_slow_body_is_cut_off(stack) -> None:
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.parametrize("path", ["/webhooks/twilio/messages", "/webhooks/twilio/status", "/webhooks/twilio/voice"])
+@pytest.mark.parametrize("query", ["xbodySHA256=1", "bodySHA256=", "a=bodySHA256=1"])
+def test_a_body_hash_lookalike_in_the_query_is_refused_not_a_500(stack, path: str, query: str) -> None:
+    """A text/plain body with something that merely contains ``bodySHA256=`` used to crash Twilio's validator."""
+    headers = {"Content-Type": "text/plain", "X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"}
+    response = httpx.post(f"{stack.url}{path}?{query}", content=b"Body=hi", headers=headers, timeout=10)
+    assert response.status_code == 403, response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "prefix"),
+    [
+        ("/webhooks/livechat", "X-Omnitrail"),
+        ("/webhooks/events", "X-Omnitrail"),
+        ("/webhooks/livechat/chatwoot", "X-Chatwoot"),
+    ],
+)
+@pytest.mark.parametrize("timestamp", ["9" * 400, "9" * 5000, "0" * 400 + "1"])
+def test_an_absurd_signature_timestamp_is_refused_not_a_500(stack, path: str, prefix: str, timestamp: str) -> None:
+    headers = {f"{prefix}-Timestamp": timestamp, f"{prefix}-Signature": "v1=00", "Content-Type": "application/json"}
+    response = httpx.post(stack.url + path, content=b"{}", headers=headers, timeout=10)
+    assert response.status_code == 403, response.text
+
+
 def test_fuzzed_unsigned_webhooks_are_refused_and_store_nothing(stack, openapi, broker) -> None:
     hooks = operations(openapi, "/webhooks/")
     assert ("POST", "/webhooks/twilio/messages") in hooks
@@ -165,9 +202,6 @@ def test_fuzzed_unsigned_webhooks_are_refused_and_store_nothing(stack, openapi, 
     assert after == before, "an unsigned request produced a record"
 
 
-HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80).map(str.strip)
-
-
 def fuzz_route(client: httpx.Client, method: str, path: str, statuses: dict[int, int]) -> None:
     """Hypothesis-run one webhook route: unsigned or junk-signed requests are 4xx, never 5xx or 2xx."""
 
@@ -175,8 +209,8 @@ def fuzz_route(client: httpx.Client, method: str, path: str, statuses: dict[int,
     @given(
         body=st.binary(max_size=3000) | st.text(max_size=500).map(str.encode),
         content_type=st.sampled_from(CONTENT_TYPES),
-        signatures=st.dictionaries(st.sampled_from(SIGNATURE_HEADERS), HEADER_TEXT, max_size=3),
-        query=st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=20), max_size=3),
+        signatures=st.dictionaries(st.sampled_from(SIGNATURE_HEADERS), HEADER_VALUES, max_size=3),
+        query=st.dictionaries(QUERY_KEYS, st.text(max_size=20), max_size=3),
     )
     def fuzz(body: bytes, content_type: str, signatures: dict[str, str], query: dict[str, str]) -> None:
         headers = dict(signatures)
