@@ -1,22 +1,31 @@
 """Who is calling: a bearer token (API clients) or the page's session cookie, with roles
-(``agent`` reads, ``admin`` also changes).
+(``agent`` reads and writes staff notes, ``admin`` also changes what is recorded about a person).
 
 Both ways end in the same :class:`Principal`, so every route serves the page and API clients
-alike. A cookie-authenticated request that changes state must carry the session's CSRF token
-(see ``console/session.py``); a bearer request needs none, having no ambient credential.
+alike. A session counts only while its row in ``console_sessions`` is live (``sinks/session_store.py``):
+sign-out and an admin's revocation end it at once, in every console process, and so does a change of
+the token's role (the session keeps the role it was signed in with). A cookie-authenticated request
+that changes state must carry the session's CSRF token (see ``console/session.py``); a bearer request
+needs none, having no ambient credential.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import Depends, HTTPException, Request, status
+from psycopg import AsyncConnection
 
 from console.auth_limiter import FailureLimiter
 from console.session import COOKIE, CSRF_HEADER, Session, SessionCodec, fingerprint
+from sinks import session_store
+
+Conn = AsyncConnection[tuple[Any, ...]]
+ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
 
 Role = Literal["agent", "admin"]
 Via = Literal["token", "session"]
@@ -38,6 +47,7 @@ class TokenAuth:
     def __init__(
         self,
         tokens: dict[str, Role],
+        connection: ConnectionFactory,
         *,
         session_lifetime_s: float = 12 * 3600.0,
         limiter: FailureLimiter | None = None,
@@ -47,6 +57,7 @@ class TokenAuth:
         self.limiter = limiter
         self._roles_by_actor: dict[str, Role] = {fingerprint(t): r for t, r in tokens.items()}
         self.sessions = SessionCodec(list(tokens), lifetime_s=session_lifetime_s)
+        self._connection = connection
 
     def role_of(self, presented: str) -> Role | None:
         # Compare against every token, always, in constant time: no early exit to time.
@@ -57,27 +68,47 @@ class TokenAuth:
                 found = role
         return found
 
-    def sign_in(self, presented: str) -> tuple[str, Principal] | None:
-        """A session cookie value for a valid token, or None."""
+    async def sign_in(self, presented: str) -> tuple[str, Principal] | None:
+        """A session cookie value for a valid token (its session stored), or None."""
         role = self.role_of(presented)
         if role is None:
             return None
         cookie, session = self.sessions.issue(fingerprint(presented))
+        async with self._connection() as conn:
+            await session_store.create(
+                conn, session.nonce, actor=session.actor, role=role, expires_at=session.expires_at
+            )
         return cookie, Principal(session.actor, role, "session", session)
 
-    def from_session(self, request: Request) -> Principal | None:
+    async def from_session(self, request: Request) -> Principal | None:
+        """The cookie's principal while its session is live and the token still has the role it signed in with."""
         session = self.sessions.read(request.cookies.get(COOKIE))
         role = self._roles_by_actor.get(session.actor) if session else None
-        return Principal(session.actor, role, "session", session) if session and role else None
+        if session is None or role is None:
+            return None
+        async with self._connection() as conn:
+            signed_in_as = await session_store.live_role(conn, session.nonce)
+            if signed_in_as is not None and signed_in_as != role:  # the role changed: sign in again
+                await session_store.revoke(conn, session.nonce)
+        return Principal(session.actor, role, "session", session) if signed_in_as == role else None
 
-    def authenticate(self, request: Request) -> Principal:
+    async def sign_out(self, session: Session) -> None:
+        async with self._connection() as conn:
+            await session_store.revoke(conn, session.nonce)
+
+    async def revoke(self, actor: str) -> int:
+        """End every session of the token with this fingerprint; how many were live."""
+        async with self._connection() as conn:
+            return await session_store.revoke_actor(conn, actor)
+
+    async def authenticate(self, request: Request) -> Principal:
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and credential.strip():
             role = self.role_of(credential.strip())
             if role is not None:
                 return Principal(fingerprint(credential.strip()), role, "token")
         else:
-            principal = self.from_session(request)
+            principal = await self.from_session(request)
             if principal is not None and principal.session is not None:
                 if request.method not in _SAFE_METHODS and not self.sessions.csrf_ok(
                     principal.session, request.headers.get(CSRF_HEADER)
@@ -97,7 +128,7 @@ class TokenAuth:
                     status.HTTP_429_TOO_MANY_REQUESTS, "too many failed authentications", {"Retry-After": str(wait)}
                 )
             try:
-                found = self.authenticate(request)
+                found = await self.authenticate(request)
             except HTTPException as exc:
                 if exc.status_code == status.HTTP_401_UNAUTHORIZED and self.limiter:
                     self.limiter.failed(address)

@@ -51,8 +51,8 @@ def _same_origin(request: Request) -> bool:
 def router(auth: TokenAuth, limit: SigninLimit, *, secure_cookie: bool) -> APIRouter:
     page = APIRouter(include_in_schema=False)
 
-    def render(request: Request, status_code: int = 200, **context: object) -> HTMLResponse:
-        principal = auth.from_session(request)
+    async def render(request: Request, status_code: int = 200, **context: object) -> HTMLResponse:
+        principal = await auth.from_session(request)
         csrf = auth.sessions.csrf_token(principal.session) if principal and principal.session else None
         return templates.TemplateResponse(
             request,
@@ -64,24 +64,24 @@ def router(auth: TokenAuth, limit: SigninLimit, *, secure_cookie: bool) -> APIRo
 
     @page.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> HTMLResponse:
-        return render(request)
+        return await render(request)
 
     @page.post("/signin", response_model=None)
     async def signin(request: Request, token: str = Form(max_length=500)) -> Response:
         client = request.client.host if request.client else "unknown"
         if not _same_origin(request):
-            return render(request, 403, error="Sign-in must come from this page.")
+            return await render(request, 403, error="Sign-in must come from this page.")
         wait = limit.retry_after(client)
         if wait > 0:
             log.warning("console.signin_throttled")
-            response = render(request, 429, error=f"Too many failed sign-ins. Try again in {int(wait) + 1} s.")
+            response = await render(request, 429, error=f"Too many failed sign-ins. Try again in {int(wait) + 1} s.")
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response
-        issued = auth.sign_in(token.strip())
+        issued = await auth.sign_in(token.strip())
         if issued is None:
             limit.failed(client)
             log.info("console.signin_failed")
-            return render(request, 401, error="That token is not valid.")
+            return await render(request, 401, error="That token is not valid.")
         limit.succeeded(client)
         cookie, principal = issued
         log.info("console.signed_in", actor=principal.actor, role=principal.role)
@@ -99,9 +99,10 @@ def router(auth: TokenAuth, limit: SigninLimit, *, secure_cookie: bool) -> APIRo
 
     @page.post("/signout", response_model=None)
     async def signout(request: Request, csrf: str = Form(default="", max_length=200)) -> Response:
-        principal = auth.from_session(request)
+        principal = await auth.from_session(request)
         if principal is None or principal.session is None or not auth.sessions.csrf_ok(principal.session, csrf):
-            return render(request, 403, error="Sign-out needs the page's form.")
+            return await render(request, 403, error="Sign-out needs the page's form.")
+        await auth.sign_out(principal.session)  # the cookie no longer counts anywhere, even if it was copied
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookie)
         return response

@@ -1,9 +1,10 @@
 """The page's session cookie and its CSRF token.
 
 A session is a signed, expiring cookie naming the *fingerprint* of the API token used to sign in,
-never the token. Each request looks the fingerprint up among the tokens configured now, so
-removing a token from ``OMNITRAIL_API_TOKENS`` ends its sessions at once, and no server-side
-session store is needed (several console processes share nothing but their configuration).
+never the token, and a random nonce. Each request looks the fingerprint up among the tokens
+configured now, so removing a token from ``OMNITRAIL_API_TOKENS`` ends its sessions at once; the
+nonce names the session's row in PostgreSQL (``sinks/session_store.py``), which sign-out, an
+admin's revocation and a role change end for every console process sharing the database.
 
 The signing key is derived from the configured tokens: every console process with the same
 configuration accepts the same cookies, and rotating the tokens rotates the key.

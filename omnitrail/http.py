@@ -33,6 +33,7 @@ from console import (
     live,
     note_routes,
     page,
+    session_routes,
     suggestion_actions,
     suggestion_routes,
 )
@@ -155,6 +156,7 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
         limits = load(AuthSettings)
         auth = TokenAuth(
             app_settings.tokens(),
+            pool.connection,
             session_lifetime_s=console_settings.session_hours * 3600,
             limiter=FailureLimiter(limits.max_failures, limits.failure_window_s),
         )
@@ -167,6 +169,7 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
         app.include_router(email_frame.router(pool.connection, audit))
         app.include_router(live.router(pool.connection, audit, feed))
         app.include_router(audit_routes.router(pool.connection, auth))
+        app.include_router(session_routes.router(auth))
         limit = SigninLimit(limit=console_settings.signin_failures, window_s=console_settings.signin_window_s)
         secure = app_settings.public_url.startswith("https://")
         app.include_router(page.router(auth, limit, secure_cookie=secure))

@@ -59,8 +59,14 @@ def clean_env(**overrides: str) -> dict[str, str]:
 
 
 def start_up(
-    tmp: Path, *args: str, bootstrap: str | None = None, database_url: str | None = None, **extra: str
+    tmp: Path,
+    *args: str,
+    bootstrap: str | None = None,
+    database_url: str | None = None,
+    command: str = "up",
+    **extra: str,
 ) -> Stack:
+    """``omnitrail up`` (or another serving ``command``, e.g. ``console``), ready."""
     port = free_port()
     env = clean_env(
         **{
@@ -82,7 +88,7 @@ def start_up(
     log_path = tmp / "omnitrail-up.log"
     with log_path.open("wb") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
-            [sys.executable, "-m", "omnitrail", "up", *args], env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "omnitrail", command, *args], env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT
         )
     stack = Stack(proc, f"http://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + 90

@@ -109,7 +109,7 @@ async def api(private_database_url) -> AsyncIterator[httpx.AsyncClient]:
     )
     await pool.open()
     app = FastAPI()
-    audit = Audit(pool.connection, TokenAuth({"agent-token": "agent"}))
+    audit = Audit(pool.connection, TokenAuth({"agent-token": "agent"}, pool.connection))
     app.include_router(suggestion_routes.router(pool.connection, audit))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
         yield client

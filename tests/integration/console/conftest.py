@@ -7,8 +7,9 @@ suggestion evaluations, with its own settings) from stacks that later modules st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from tests.integration.stack import Stack, start_up
@@ -19,3 +20,9 @@ def console_stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
     running = start_up(tmp_path_factory.mktemp("console"), bootstrap=broker.bootstrap, database_url=database_url)
     yield running
     assert running.stop() == 0
+
+
+@pytest.fixture
+async def client(console_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=20) as http:
+        yield http

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import orjson
@@ -18,12 +17,6 @@ from tests.integration.console.data import Customer, a_customer, chat_and_email,
 from tests.integration.stack import ADMIN, AGENT, Stack, eventually, read_topic
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def client(console_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as http:
-        yield http
 
 
 @pytest.fixture

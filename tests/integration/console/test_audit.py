@@ -4,7 +4,7 @@ a route added later without audit (or without a request here) fails this test.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -12,7 +12,7 @@ import pytest
 
 from console.session import fingerprint
 from tests.integration.console.data import a_customer, contact_of, sms
-from tests.integration.stack import ADMIN, Stack
+from tests.integration.stack import ADMIN
 
 pytestmark = pytest.mark.integration
 Body = Callable[[dict[str, str]], Any]
@@ -44,12 +44,6 @@ ROUTES: dict[tuple[str, str], tuple[str, Body]] = {
     ("POST", "/api/v1/contacts/{contact_id}/unmerge"): ("contact.unmerge", _none),
     ("DELETE", "/api/v1/contacts/{contact_id}"): ("contact.erase", _none),
 }
-
-
-@pytest.fixture
-async def client(console_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=console_stack.url, timeout=20) as http:
-        yield http
 
 
 def contact_routes(openapi: dict[str, Any]) -> set[tuple[str, str]]:

@@ -1,0 +1,116 @@
+"""Console sessions end server-side: a copied cookie stops working after sign-out, after an admin
+revokes the token's sessions, and after the token's role changes (in every console process)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+
+from console import page
+from console.auth import TokenAuth
+from console.session import COOKIE, fingerprint
+from console.signin_limit import SigninLimit
+from tests.integration.console.data import a_customer, contact_of, sms
+from tests.integration.stack import ADMIN, AGENT, Stack, start_up
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def contact_id(client: httpx.AsyncClient, console_stack: Stack) -> str:
+    person = a_customer()
+    await sms(client, console_stack, person, "Sessions")
+    return str((await contact_of(client, person.e164))["contact_id"])
+
+
+async def sign_in(url: str, token: str) -> tuple[str, str]:
+    """(cookie value, the page's CSRF token) of a fresh sign-in."""
+    async with httpx.AsyncClient(base_url=url, timeout=20) as browser:
+        response = await browser.post("/signin", data={"token": token})
+        assert response.status_code == 303, response.text
+        page_ = await browser.get("/")
+        return browser.cookies[COOKIE], page_.text.split('name="csrf-token" content="')[1].split('"')[0]
+
+
+async def status(url: str, cookie: str, path: str, csrf: str | None = None) -> int:
+    """A request carrying only the cookie (and CSRF token): what someone holding a copy can do."""
+    async with httpx.AsyncClient(base_url=url, timeout=20, cookies={COOKIE: cookie}) as thief:
+        if csrf is None:
+            return (await thief.get(path)).status_code
+        note = {"note_id": str(uuid.uuid4()), "text": "Written with a copied cookie"}
+        return (await thief.post(path, json=note, headers={"X-CSRF-Token": csrf})).status_code
+
+
+async def test_a_cookie_copied_before_sign_out_reads_and_writes_nothing_after_it(client, console_stack, contact_id):
+    url, read, write = console_stack.url, f"/api/v1/contacts/{contact_id}", f"/api/v1/contacts/{contact_id}/notes"
+    cookie, csrf = await sign_in(url, "agent-token")
+    assert await status(url, cookie, read) == 200
+    assert await status(url, cookie, write, csrf) == 202
+    async with httpx.AsyncClient(base_url=url, timeout=20, cookies={COOKIE: cookie}) as browser:
+        assert (await browser.post("/signout", data={"csrf": csrf})).status_code == 303
+    assert await status(url, cookie, read) == 401
+    assert await status(url, cookie, write, csrf) == 401
+    async with httpx.AsyncClient(base_url=url, timeout=20, cookies={COOKIE: cookie}) as browser:
+        assert 'name="csrf-token"' not in (await browser.get("/")).text  # the page shows the sign-in form
+
+
+async def test_an_admin_revokes_every_session_of_a_token_and_its_next_request_is_refused(
+    client, console_stack, contact_id
+):
+    url, read = console_stack.url, f"/api/v1/contacts/{contact_id}"
+    laptop, _ = await sign_in(url, "agent-token")
+    phone, _ = await sign_in(url, "agent-token")
+    admins, _ = await sign_in(url, "admin-token")
+    body = {"actor": fingerprint("agent-token")}
+    assert (await client.post("/api/v1/sessions/revoke", json=body, headers=AGENT)).status_code == 403
+    revoked = await client.post("/api/v1/sessions/revoke", json=body, headers=ADMIN)
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoked"] >= 2
+    assert await status(url, laptop, read) == 401
+    assert await status(url, phone, read) == 401
+    assert await status(url, admins, read) == 200  # only that token's sessions
+    assert (await client.get(read, headers=AGENT)).status_code == 200  # the token itself stays valid
+    assert await status(url, (await sign_in(url, "agent-token"))[0], read) == 200  # and may sign in again
+
+
+async def test_a_changed_role_ends_the_sessions_signed_in_with_the_old_one(
+    client, console_stack, contact_id, broker, database_url, tmp_path
+):
+    url, erase = console_stack.url, f"/api/v1/contacts/{contact_id}/export"
+    cookie, _ = await sign_in(url, "admin-token")
+    assert await status(url, cookie, erase) == 200
+    # Operations demote the token: another console process configured with the new role, same database.
+    demoted = start_up(
+        tmp_path,
+        command="console",
+        bootstrap=broker.bootstrap,
+        database_url=database_url,
+        OMNITRAIL_API_TOKENS="agent-token:agent,admin-token:agent",
+    )
+    try:
+        assert await status(demoted.url, cookie, f"/api/v1/contacts/{contact_id}") == 401
+    finally:
+        demoted.stop()  # `omnitrail console` ends by the signal itself (-15)
+    assert await status(url, cookie, erase) == 401  # ended everywhere, not only where the role changed
+
+
+async def test_signin_cookie_is_secure_httponly_strict_behind_https(database_url) -> None:
+    async with AsyncConnectionPool(database_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
+        app = FastAPI()
+        auth = TokenAuth({"agent-token": "agent"}, pool.connection)
+        app.include_router(page.router(auth, SigninLimit(limit=3, window_s=300), secure_cookie=True))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://console.test") as browser:
+            response = await browser.post("/signin", data={"token": "agent-token"})
+            assert response.status_code == 303
+            cookie = response.headers["set-cookie"].lower()
+            assert "secure" in cookie
+            assert "httponly" in cookie
+            assert "samesite=strict" in cookie
+            page_ = await browser.get("/")
+            assert "content-security-policy" in page_.headers
+            assert 'name="csrf-token"' in page_.text
