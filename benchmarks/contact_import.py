@@ -24,10 +24,10 @@ from pathlib import Path
 
 import psycopg
 
-from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker
-from omnitrail.settings import KafkaSettings
 from sinks import migrate
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 
 ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -71,7 +71,7 @@ def main() -> None:
     broker.start()
     try:
         asyncio.run(migrate.migrate(url))
-        asyncio.run(kafka.create_topics(KafkaSettings(partitions=2), broker.bootstrap))
+        asyncio.run(clients.create_topics(KafkaSettings(partitions=2), broker.bootstrap))
         env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRAIL_")}
         env.update(
             OMNITRAIL_DATABASE_URL=url, OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap, OMNITRAIL_KAFKA_IDEMPOTENCE="false"

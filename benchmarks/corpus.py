@@ -21,13 +21,13 @@ import psycopg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
-from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker
-from omnitrail.settings import KafkaSettings
 from schemas import topics
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.interaction import Channel, Direction, Interaction, Party, Provider
 from sinks import migrate
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 
 ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ACCOUNT = "+351210000000"
@@ -178,11 +178,11 @@ def broker(partitions: int = 4) -> Iterator[str]:
     embedded = EmbeddedBroker()
     embedded.start()
     try:
-        asyncio.run(kafka.create_topics(KafkaSettings(partitions=partitions), embedded.bootstrap))
+        asyncio.run(clients.create_topics(KafkaSettings(partitions=partitions), embedded.bootstrap))
         yield embedded.bootstrap
     finally:
         embedded.stop()
 
 
 async def create_topic(bootstrap: str, name: str, partitions: int = 4) -> None:
-    await kafka.create_topics(KafkaSettings(), bootstrap, [NewTopic(name, partitions, 1)])
+    await clients.create_topics(KafkaSettings(), bootstrap, [NewTopic(name, partitions, 1)])

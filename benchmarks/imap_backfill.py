@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from connectors.email import connector as email_connector  # after the path fix above
 from connectors.email.threads import ThreadEntry, Threader
 from connectors.emitter import KafkaEmitter
-from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker
-from omnitrail.settings import KafkaSettings
 from sinks import migrate
 from sinks.checkpoint_store import PostgresCheckpoints
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 from sinks.thread_index import PostgresThreadIndex
 from tests import email_corpus as corpus
 from tests.integration.dovecot import Dovecot
@@ -106,10 +106,10 @@ async def run(messages: int, batch_size: int) -> int:
     try:
         await migrate.migrate(url)
         broker.start()
-        await kafka.create_topics(KafkaSettings(partitions=4), broker.bootstrap)
+        await clients.create_topics(KafkaSettings(partitions=4), broker.bootstrap)
         box = Mailbox(dovecot, batch_size=batch_size)
         size = fill_maildir(dovecot, box.user, messages)
-        producer = kafka.producer(KafkaSettings(idempotence=False), broker.bootstrap)
+        producer = clients.producer(KafkaSettings(idempotence=False), broker.bootstrap)
         await producer.start()
         async with AsyncConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True}) as pool:
             connector = box.connector(thread_index=PostgresThreadIndex(pool, ThreadEntry))

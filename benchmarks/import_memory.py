@@ -22,11 +22,11 @@ from pathlib import Path
 
 from connectors.emitter import KafkaEmitter
 from connectors.testing import InMemoryEmitter
-from omnitrail import kafka
 from omnitrail.imports.interaction_import import import_interactions
 from omnitrail.imports.rows import RowReader
-from omnitrail.settings import KafkaSettings
 from schemas.interaction import Interaction
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 
 HEADER = "channel,direction,occurred_at,external_id,account,name,email,phone,subject,text,order_ref\r\n"
 
@@ -86,8 +86,8 @@ async def run(path: Path, fmt: str, broker: bool) -> None:
         embedded = EmbeddedBroker()
         embedded.start()
         settings = KafkaSettings(partitions=4, idempotence=False)
-        await kafka.create_topics(settings, embedded.bootstrap)
-        producer = kafka.producer(settings, embedded.bootstrap)
+        await clients.create_topics(settings, embedded.bootstrap)
+        producer = clients.producer(settings, embedded.bootstrap)
         await producer.start()
         started = time.perf_counter()
         try:

@@ -28,14 +28,14 @@ import httpx
 import psycopg
 from aiokafka import AIOKafkaProducer
 
-from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker, free_port
-from omnitrail.settings import KafkaSettings
 from schemas import topics
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.interaction import Channel, Direction, Interaction, Party, Provider
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import migrate
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 
 ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "benchmark-secret-0123456789"  # noqa: S105  # a throw-away key for a local receiver
@@ -169,7 +169,7 @@ def main() -> int:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        asyncio.run(kafka.create_topics(KafkaSettings(partitions=3), broker.bootstrap))
+        asyncio.run(clients.create_topics(KafkaSettings(partitions=3), broker.bootstrap))
         asyncio.run(migrate.migrate(url))
         asyncio.run(produce(broker.bootstrap, items))
         ceil = asyncio.run(ceiling(port, items))

@@ -16,8 +16,7 @@ from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.errors import RetriableError
 from schemas.interaction import Interaction
-
-_HEADERS = [("content-type", b"application/json"), ("schema-version", b"1")]
+from sinks.kafka.records import HEADERS
 
 
 class Record(NamedTuple):
@@ -66,7 +65,7 @@ class KafkaEmitter:
         """Produce records in order and wait for every acknowledgement; RetriableError if any is missing."""
         # Queue every record first, then wait: the producer batches them into few requests.
         try:
-            futures = [await self._producer.send(r.topic, value=r.value, key=r.key, headers=_HEADERS) for r in records]
+            futures = [await self._producer.send(r.topic, value=r.value, key=r.key, headers=HEADERS) for r in records]
             for future in futures:
                 await future
         except KafkaError as exc:

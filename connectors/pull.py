@@ -12,7 +12,6 @@ reported, since retrying cannot help.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from connectors.base import Connector
 from connectors.checkpoints import CheckpointStore
 from connectors.emitter import Emitter
 from schemas.errors import FatalError, RetriableError
+from sinks.kafka.backoff import Backoff
 
 log = structlog.get_logger(__name__)
 PULL_FAULTS = Counter("omnitrail_pull_faults_total", "Pull-loop faults sat out with a backoff", ["connector"])
@@ -61,7 +61,7 @@ class PullLoop:
     async def run(self) -> None:
         """Run until cancelled or a fatal error; the caller owns the task."""
         name = self.connector.name
-        delay = self.first_delay
+        backoff = Backoff(self.first_delay, self.max_delay)
         try:
             while True:
                 try:
@@ -69,7 +69,7 @@ class PullLoop:
                     self.health.state, self.health.last_poll_at = "ok", time.time()
                     self.health.emitted += emitted
                     PULLED.labels(name).inc(emitted)
-                    delay = self.first_delay
+                    backoff.reset()
                     await self.connector.wait_for_more()
                 except FatalError as exc:
                     self.health.state = f"stopped: {exc}"
@@ -80,9 +80,9 @@ class PullLoop:
                         raise
                     PULL_FAULTS.labels(name).inc()
                     self.health.state = f"retrying: {type(exc).__name__}"
+                    delay = backoff.next()
                     log.warning("pull.retrying", connector=name, error=type(exc).__name__, delay=round(delay, 2))
                     await self.connector.close()
-                    await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311  # jitter, not crypto
-                    delay = min(self.max_delay, delay * 2)
+                    await asyncio.sleep(delay)
         finally:
             await self.connector.close()

@@ -34,6 +34,7 @@ from connectors.emitter import Record
 from schemas.deadletter import DeadLetter
 from schemas.errors import RetriableError
 from schemas.interaction import Interaction
+from sinks.kafka.backoff import Backoff
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -144,7 +145,7 @@ class SpoolingEmitter:
     async def run(self) -> None:
         """Drain forever: oldest first, delete after the ack, back off while the broker is away."""
         self._set_depth(await self._io(self.spool.depth))
-        delay = 0.5
+        backoff = Backoff(0.5, 5.0)
         while True:
             if not self.spooling:
                 self._wake.clear()
@@ -152,20 +153,19 @@ class SpoolingEmitter:
                 continue
             # Probe first: sending into a broker that does not answer would only pile up copies.
             if self.broker_error is not None and not await self._reachable():
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await backoff.wait()
                 continue
             rows = await self._io(self.spool.oldest, self.drain_batch)
             try:
                 await self.inner.send_all([record for _, record in rows])
             except RetriableError as exc:
                 self._broker_down(exc)
-                await asyncio.sleep(delay)
+                await backoff.wait()
                 continue
             await self._io(self.spool.delete_through, rows[-1][0])
             self._set_depth(self.depth - len(rows))
             self.broker_error = None
-            delay = 0.5
+            backoff.reset()
             if not self.spooling:
                 log.info("spool.drained")
 

@@ -15,14 +15,16 @@ import click
 import psycopg
 import uvicorn
 
-from omnitrail import event_loop, kafka, logs, memory_tuning, registry
+from omnitrail import event_loop, logs, memory_tuning, registry
 from omnitrail.deadletters import Filter
 from omnitrail.http import Roles, build_app
 from omnitrail.runtime import Addresses, resolve
-from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.settings import AppSettings
 from omnitrail.webhook_fast_path import WebhookFastPath
 from schemas.config import load, reject_unknown_env
 from schemas.errors import FatalError, RetriableError
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 
 if TYPE_CHECKING:
     from omnitrail.imports.interaction_import import ImportSummary
@@ -135,7 +137,7 @@ def topics() -> None:
 def topics_create() -> None:
     """Create every topic with its partitions, retention and compaction (idempotent)."""
     _, kafka_settings, addresses = _addresses()
-    created = asyncio.run(kafka.create_topics(kafka_settings, addresses.kafka_bootstrap))
+    created = asyncio.run(clients.create_topics(kafka_settings, addresses.kafka_bootstrap))
     click.echo(f"created: {', '.join(created) or 'nothing, all exist'}")
 
 
@@ -219,7 +221,7 @@ def import_interactions(file: Path, fmt: str | None, batch_size: int) -> None:
     kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
 
     async def produce() -> ImportSummary:
-        producer = kafka.producer(kafka_settings, addresses.kafka_bootstrap)
+        producer = clients.producer(kafka_settings, addresses.kafka_bootstrap)
         try:
             await producer.start()
         except KafkaError as exc:

@@ -23,9 +23,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from connectors.contact_file import ContactRow, Format, RejectedRow, csv_attribute_columns, read_rows
-from omnitrail import kafka
 from omnitrail.runtime import Addresses
-from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.settings import AppSettings
 from pipeline import resolver, retry, reviews
 from pipeline.identity_settings import IdentitySettings
 from pipeline.stages.identity import Claim, Person
@@ -35,8 +34,10 @@ from schemas.config import load
 from schemas.contact import AttributeValue
 from schemas.errors import FatalError, InvalidPayload
 from sinks import attribute_store, contact_store, outbox
+from sinks.kafka import clients
+from sinks.kafka.publisher import TopicPublisher
+from sinks.kafka.settings import KafkaSettings
 from sinks.outbox import Publish
-from sinks.publisher import TopicPublisher
 
 Conn = AsyncConnection[tuple[Any, ...]]
 BATCH_ROWS = 1000
@@ -136,7 +137,7 @@ async def run(
     """
     policy = load(IdentitySettings).policy(app.default_region)
     kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
-    producer = kafka.producer(kafka_settings, addresses.kafka_bootstrap)
+    producer = clients.producer(kafka_settings, addresses.kafka_bootstrap)
     await producer.start()
     try:
         async with AsyncConnectionPool(

@@ -26,12 +26,12 @@ from pydantic import ValidationError
 from connectors.base import Connector
 from connectors.emitter import KafkaEmitter, Record
 from connectors.webhook import Normalized, RawRequest
-from omnitrail import kafka, topic_reader
-from omnitrail.settings import KafkaSettings
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.errors import InvalidPayload
 from schemas.interaction import Interaction
+from sinks.kafka import clients, reader
+from sinks.kafka.settings import KafkaSettings
 
 PIPELINE_PREFIX = "pipeline."
 
@@ -69,7 +69,7 @@ class ReplayReport:
 async def read(settings: KafkaSettings, bootstrap: str, keep: Filter) -> list[Letter]:
     """Every dead letter on the topic now that ``keep`` accepts, oldest first."""
     letters: list[Letter] = []
-    async for m in topic_reader.messages(settings, bootstrap, topics.DEADLETTER):
+    async for m in reader.messages(settings, bootstrap, topics.DEADLETTER):
         if m.value is None:
             continue
         try:
@@ -134,7 +134,7 @@ async def replay(
             report.produced += len(outcome)
     if dry_run or not batches:
         return report, problems
-    producer: AIOKafkaProducer = kafka.producer(settings, bootstrap)
+    producer: AIOKafkaProducer = clients.producer(settings, bootstrap)
     await producer.start()
     try:
         await KafkaEmitter(producer).send_all([r for batch in batches for r in batch])

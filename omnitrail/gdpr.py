@@ -9,11 +9,11 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from omnitrail import kafka
 from omnitrail.runtime import Addresses
-from omnitrail.settings import KafkaSettings
 from sinks import contact_export, erasure, outbox, retention
-from sinks.publisher import TopicPublisher
+from sinks.kafka import clients
+from sinks.kafka.publisher import TopicPublisher
+from sinks.kafka.settings import KafkaSettings
 
 Conn = AsyncConnection[tuple[Any, ...]]
 
@@ -29,7 +29,7 @@ async def erase(
             done = await erasure.erase(conn, contact_id, hasher, requested_by="cli")
         if done is None:
             return None
-        producer = kafka.producer(
+        producer = clients.producer(
             kafka_settings.model_copy(update={"idempotence": addresses.idempotence}), addresses.kafka_bootstrap
         )
         await producer.start()

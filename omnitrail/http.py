@@ -44,15 +44,17 @@ from console.auth import TokenAuth
 from console.auth_limiter import AuthSettings, FailureLimiter
 from console.settings import ConsoleSettings
 from console.signin_limit import SigninLimit
-from omnitrail import __version__, kafka
+from omnitrail import __version__
 from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.runtime import Addresses
-from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.settings import AppSettings
 from schemas.config import load
 from schemas.errors import RetriableError
 from sinks import heartbeat, migrate, outbox
 from sinks.checkpoint_store import PostgresCheckpoints
-from sinks.publisher import TopicPublisher
+from sinks.kafka import clients
+from sinks.kafka.publisher import TopicPublisher
+from sinks.kafka.settings import KafkaSettings
 from sinks.thread_index import PostgresThreadIndex
 
 log = structlog.get_logger(__name__)
@@ -92,7 +94,7 @@ def outbox_drainer(pool: AsyncConnectionPool[Conn], producer: AIOKafkaProducer) 
 
 def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses, roles: Roles) -> FastAPI:
     kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
-    producer = kafka.producer(kafka_settings, addresses.kafka_bootstrap)
+    producer = clients.producer(kafka_settings, addresses.kafka_bootstrap)
     pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
         addresses.database_url, min_size=1, max_size=8, open=False, kwargs={"autocommit": True}
     )
@@ -105,7 +107,7 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
     console_settings = load(ConsoleSettings) if roles.console else None
     feed = None
     if console_settings is not None:
-        options = kafka.client_options(kafka_settings, addresses.kafka_bootstrap)
+        options = clients.client_options(kafka_settings, addresses.kafka_bootstrap)
         feed = live.TimelineFeed(options, buffer=console_settings.live_buffer)
     ingest = WebhookIngest(
         emitter,

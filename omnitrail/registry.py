@@ -19,10 +19,11 @@ from connectors.x import XConnector
 from console.auth_limiter import AuthSettings
 from console.settings import ConsoleSettings
 from omnitrail.gdpr_settings import GdprSettings
-from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.settings import AppSettings
 from pipeline.identity_settings import IdentitySettings
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas.config import OmnitrailSettings, load
+from sinks.kafka.settings import KafkaSettings
 from sinks.webhooks.settings import WebhookSinkSettings
 
 CONNECTORS: dict[str, type[Connector]] = {

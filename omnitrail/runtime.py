@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from omnitrail.local_stack import read_state
-from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.settings import AppSettings
 from schemas.errors import FatalError
+from sinks.kafka.settings import KafkaSettings
 
 
 @dataclass(frozen=True)

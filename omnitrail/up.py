@@ -19,14 +19,17 @@ import structlog
 import uvicorn
 
 from connectors.emitter import KafkaEmitter
-from omnitrail import demo, event_loop, kafka, memory_tuning, registry, webhook_sink
+from omnitrail import demo, event_loop, memory_tuning, registry, webhook_sink
 from omnitrail.http import Roles, build_app
 from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
 from omnitrail.runtime import Addresses
-from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.settings import AppSettings
 from omnitrail.webhook_fast_path import WebhookFastPath
 from schemas.errors import FatalError
 from sinks import migrate
+from sinks.kafka import clients
+from sinks.kafka.backoff import Backoff
+from sinks.kafka.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
 #: Short group timeouts for the embedded broker: a join in seconds, a dead worker's partitions back fast.
@@ -39,7 +42,7 @@ EMBEDDED_TIMEOUTS = {
 
 async def prepare(kafka_settings: KafkaSettings, addresses: Addresses) -> None:
     await migrate.migrate(addresses.database_url)
-    await kafka.create_topics(kafka_settings, addresses.kafka_bootstrap)
+    await clients.create_topics(kafka_settings, addresses.kafka_bootstrap)
 
 
 def _banner(app_settings: AppSettings, addresses: Addresses, broker: EmbeddedBroker | None, pg: bool) -> str:
@@ -78,15 +81,15 @@ class WorkerSupervisor:
         self.stopping = False
 
     async def run(self) -> None:
-        delay = 1.0
+        backoff = Backoff(1.0, 30.0)
         while not self.stopping:
             self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "omnitrail", "worker", env=self.env)
             code = await self.proc.wait()
             if self.stopping:
                 return
-            log.error("worker.exited", code=code, restart_in=delay)
+            delay = backoff.next()
+            log.error("worker.exited", code=code, restart_in=round(delay, 2))
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30)
 
     async def stop(self) -> None:
         self.stopping = True
@@ -100,7 +103,7 @@ class WorkerSupervisor:
 
 
 async def _demo(kafka_settings: KafkaSettings, addresses: Addresses) -> None:
-    producer = kafka.producer(
+    producer = clients.producer(
         kafka_settings.model_copy(update={"idempotence": addresses.idempotence}), addresses.kafka_bootstrap
     )
     await producer.start()

@@ -21,11 +21,11 @@ from typing import Any
 from psycopg import AsyncConnection
 from pydantic import ValidationError
 
-from omnitrail import topic_reader
-from omnitrail.settings import KafkaSettings
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.interaction import Interaction, InteractionKind
+from sinks.kafka import reader
+from sinks.kafka.settings import KafkaSettings
 
 Conn = AsyncConnection[tuple[Any, ...]]
 _UPDATES = (InteractionKind.status, InteractionKind.edit)
@@ -66,7 +66,7 @@ async def verify(conn: Conn, settings: KafkaSettings, bootstrap: str, *, since: 
     seen: Counter[uuid.UUID] = Counter()
     # From the beginning, filtered by each interaction's own received_at: a spooled event is produced
     # after the range it belongs to, so the broker's timestamps cannot delimit it.
-    async for m in topic_reader.messages(settings, bootstrap, topics.INTERACTIONS):
+    async for m in reader.messages(settings, bootstrap, topics.INTERACTIONS):
         try:
             interaction = Interaction.model_validate_json(m.value or b"")
         except ValidationError:
@@ -110,7 +110,7 @@ async def _ids(conn: Conn, sql: str, ids: list[uuid.UUID]) -> set[uuid.UUID]:
 async def _dead_lettered_positions(settings: KafkaSettings, bootstrap: str) -> set[tuple[int, int]]:
     """(partition, offset) on the interactions topic of every record a pipeline stage dead-lettered."""
     positions: set[tuple[int, int]] = set()
-    async for m in topic_reader.messages(settings, bootstrap, topics.DEADLETTER):
+    async for m in reader.messages(settings, bootstrap, topics.DEADLETTER):
         try:
             letter = DeadLetter.model_validate_json(m.value or b"")
         except ValidationError:

@@ -17,12 +17,13 @@ import httpx
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from omnitrail import kafka
 from omnitrail.metrics_server import serve_metrics
 from omnitrail.runtime import Addresses
-from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.settings import AppSettings
 from schemas.config import load
 from schemas.errors import FatalError
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 from sinks.webhooks import deadletters
 from sinks.webhooks.delivery import Deliverer
 from sinks.webhooks.settings import WebhookSinkSettings
@@ -40,7 +41,7 @@ async def serve(settings: WebhookSinkSettings, kafka_settings: KafkaSettings, ad
     pool = _pool(addresses)
     await pool.open(wait=False)
     try:
-        options = kafka.client_options(kafka_settings, addresses.kafka_bootstrap)
+        options = clients.client_options(kafka_settings, addresses.kafka_bootstrap)
         await WebhookSink(settings, options, pool.connection).run()
     finally:
         await pool.close()

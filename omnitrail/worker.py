@@ -8,11 +8,11 @@ from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from omnitrail import event_loop, kafka, memory_tuning
+from omnitrail import event_loop, memory_tuning
 from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.metrics_server import serve_metrics
 from omnitrail.runtime import Addresses
-from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.settings import AppSettings
 from pipeline.app import Worker, WorkerConfig, run_until_signalled
 from pipeline.batch import BatchProcessor
 from pipeline.identity_settings import IdentitySettings
@@ -22,7 +22,9 @@ from pipeline.suggestion_engine import SuggestionEngine
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas.config import load
 from sinks import checkpoint_age, heartbeat
-from sinks.publisher import TopicPublisher
+from sinks.kafka import clients
+from sinks.kafka.publisher import TopicPublisher
+from sinks.kafka.settings import KafkaSettings
 
 Conn = AsyncConnection[tuple[Any, ...]]
 
@@ -44,7 +46,7 @@ def build(
     producers: list[AIOKafkaProducer] = []
 
     async def started_producer() -> AIOKafkaProducer:
-        producer = kafka.producer(kafka_settings, addresses.kafka_bootstrap)
+        producer = clients.producer(kafka_settings, addresses.kafka_bootstrap)
         await producer.start()
         producers.append(producer)
         return producer
@@ -79,7 +81,7 @@ def build(
         await pool.close()
 
     config = WorkerConfig(
-        kafka_options=kafka.client_options(kafka_settings, addresses.kafka_bootstrap),
+        kafka_options=clients.client_options(kafka_settings, addresses.kafka_bootstrap),
         batch_size=app_settings.worker_batch_size,
         batch_window_s=app_settings.worker_batch_window_ms / 1000,
         lanes=app_settings.worker_lanes,

@@ -8,7 +8,7 @@
     every tick: SuggestionEngine.tick (time-based suggestions)
 
 Each consumer commits its offsets only after its handler returned, i.e. after the batch is
-committed to PostgreSQL and its events were published (see :mod:`pipeline.consumer`). A
+committed to PostgreSQL and its events were published (see :mod:`sinks.kafka.consumer`). A
 consumer that fails (broker unreachable at start, say) is restarted after a capped pause; the
 others keep running. :meth:`Worker.stop` lets each batch in flight finish and commit, then
 leaves the groups so the partitions move to the other workers at once.
@@ -28,11 +28,11 @@ from typing import Any
 import structlog
 
 from pipeline import metrics
-from pipeline.consumer import BatchConsumer
 from pipeline.poison import BatchProcessing
-from pipeline.stages.decode import RawRecord
 from pipeline.suggestion_engine import SuggestionEngine
 from schemas import topics
+from sinks.kafka.consumer import BatchConsumer
+from sinks.kafka.records import RawRecord
 
 log = structlog.get_logger(__name__)
 Cleanup = Callable[[], Awaitable[None]]
@@ -157,7 +157,7 @@ class Worker:
 
     async def run(self) -> None:
         """Until :meth:`stop`: the consumers and the timers."""
-        tasks = [asyncio.create_task(self._keep_running(name, c)) for name, c in self.consumers.items()]
+        tasks = [asyncio.create_task(c.run_until_stopped()) for c in self.consumers.values()]
         timers = [asyncio.create_task(_every(2.0, self._beat))]
         if self._suggestions_factory is not None:
             timers.append(asyncio.create_task(_every(self._suggestions_tick_s, self._tick, first=True)))
@@ -180,20 +180,6 @@ class Worker:
         """Let the batches in flight finish and commit, then leave the groups."""
         for consumer in self.consumers.values():
             consumer.stop()
-
-    @staticmethod
-    async def _keep_running(name: str, consumer: BatchConsumer) -> None:
-        delay = 1.0
-        while not consumer.stopping:
-            try:
-                await consumer.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker or database trouble at start-up: try again after a pause
-                cause = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc  # from a failed lane
-                log.error("pipeline.consumer_failed", consumer=name, error=type(cause).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
 
     async def _beat(self) -> None:
         assigned = self.consumers["interactions"].assigned()

@@ -20,7 +20,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from pipeline import metrics, resolver, retry, reviews
-from pipeline.stages.decode import RawRecord, decode
+from pipeline.stages.decode import decode
 from pipeline.stages.dedupe import RecentIds, dedupe
 from pipeline.stages.erasure_guard import ErasureGuard
 from pipeline.stages.identity import Person, claims_of
@@ -29,6 +29,7 @@ from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.interaction import Channel, Direction, Interaction, InteractionKind
 from sinks import contact_store, interaction_store, outbox, update_store
+from sinks.kafka.records import RawRecord
 
 log = structlog.get_logger(__name__)
 Conn = AsyncConnection[tuple[Any, ...]]

@@ -1,7 +1,7 @@
 """Prometheus metrics of the pipeline worker.
 
 Labels carry channels and outcomes, never personal data. Consumer lag is in
-:mod:`sinks.consumer_lag`, shared with the webhook sink. The worker
+:mod:`sinks.kafka.lag`, shared with the webhook sink. The worker
 serves them on ``OMNITRAIL_WORKER_METRICS_PORT`` (see :mod:`omnitrail.metrics_server`).
 """
 

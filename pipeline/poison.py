@@ -27,8 +27,9 @@ import structlog
 
 from pipeline import metrics, retry
 from pipeline.batch import BatchResult
-from pipeline.stages.decode import RawRecord, dead_letter
+from pipeline.stages.decode import dead_letter
 from schemas import topics
+from sinks.kafka.records import RawRecord
 
 log = structlog.get_logger(__name__)
 SOURCE = "pipeline.stage"

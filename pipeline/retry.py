@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -12,6 +11,7 @@ import structlog
 from psycopg import errors as pg_errors
 
 from schemas.errors import RetriableError
+from sinks.kafka.backoff import Backoff
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -28,13 +28,13 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 async def forever(what: str, call: Callable[[], Awaitable[T]], *, first: float = 0.05, cap: float = 5.0) -> T:
     """Run ``call`` until it succeeds; only cancellation stops it. Nothing is skipped, nothing acked meanwhile."""
-    delay = first
+    backoff = Backoff(first, cap)
     attempt = 0
     while True:
         try:
             return await call()
         except TRANSIENT as exc:
             attempt += 1
+            delay = backoff.next()
             log.warning("retrying", what=what, attempt=attempt, error=type(exc).__name__, delay=round(delay, 3))
-            await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311  # jitter, not crypto
-            delay = min(cap, delay * 2)
+            await asyncio.sleep(delay)

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from pipeline import retry
 from pipeline.event_digest import EventDigest
-from pipeline.stages.decode import RawRecord, dead_letter
+from pipeline.stages.decode import dead_letter
 from pipeline.stages.suggestion_changes import Review, desired_for_contact, desired_for_reviews, reconcile
 from pipeline.stages.suggestion_rules import Activity, Policy, evaluate
 from schemas import topics
@@ -33,6 +33,7 @@ from schemas.suggestion import Suggestion, SuggestionRule, SuggestionStatus
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import consent, outbox
 from sinks import suggestion_store as store
+from sinks.kafka.records import RawRecord
 
 log = structlog.get_logger(__name__)
 Conn = AsyncConnection[tuple[Any, ...]]

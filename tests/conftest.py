@@ -17,10 +17,10 @@ import psycopg
 import pytest
 from hypothesis import settings
 
-from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker
-from omnitrail.settings import KafkaSettings
 from sinks import migrate
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 
 # In CI the property-based tests explore a fixed sequence of examples, so a submission lands or fails
 # on its own merits; run locally (no CI variable) they explore new examples every time.
@@ -51,7 +51,7 @@ def _fresh_database() -> Iterator[str]:
 def _fresh_broker() -> Iterator[EmbeddedBroker]:
     embedded = EmbeddedBroker()
     embedded.start()
-    asyncio.run(kafka.create_topics(KafkaSettings(partitions=TEST_PARTITIONS), embedded.bootstrap))
+    asyncio.run(clients.create_topics(KafkaSettings(partitions=TEST_PARTITIONS), embedded.bootstrap))
     yield embedded
     embedded.stop()
 

@@ -10,14 +10,7 @@ from pydantic import ValidationError
 from schemas.deadletter import DeadLetter
 from schemas.interaction import Interaction
 from schemas.interaction_input import validation_reason
-
-
-@dataclass(frozen=True)
-class RawRecord:
-    value: bytes | None
-    topic: str
-    partition: int
-    offset: int
+from sinks.kafka.records import RawRecord
 
 
 @dataclass(frozen=True)

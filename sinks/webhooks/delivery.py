@@ -9,7 +9,6 @@ delivered ends in the subscriber's dead letters, never silently dropped.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import httpx
 import structlog
 from prometheus_client import Counter, Histogram
 
+from sinks.kafka.backoff import Backoff
 from sinks.webhooks import signature
 from sinks.webhooks.settings import Subscriber, WebhookSinkSettings
 
@@ -59,15 +59,11 @@ class Deliverer:
         settings = self.settings
         return settings.max_attempts * settings.timeout_s + (settings.max_attempts - 1) * settings.backoff_max_s
 
-    def backoff(self, attempt: int) -> float:
-        """Delay after failed attempt ``attempt`` (1-based): doubling from the initial delay, capped, jittered."""
-        delay: float = min(self.settings.backoff_max_s, self.settings.backoff_initial_s * 2.0 ** (attempt - 1))
-        return delay * (0.5 + random.random() / 2)  # noqa: S311  # jitter spreads retries, not crypto
-
     async def deliver(self, subscriber: Subscriber, body: bytes, *, event_id: str, event_type: str) -> Delivery:
         secret = subscriber.secret.get_secret_value()
         status: int | None = None
         error: str | None = None
+        backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
         for attempt in range(1, self.settings.max_attempts + 1):
             signed = signature.headers(secret, int(time.time()), body, event_id=event_id, event_type=event_type)
             retry_after: float | None = None
@@ -91,7 +87,7 @@ class Deliverer:
                 retry_after = _seconds(response.headers.get("retry-after"))
             ATTEMPT_SECONDS.labels(subscriber.name).observe(time.perf_counter() - started)
             if attempt < self.settings.max_attempts:
-                delay = self.backoff(attempt)
+                delay = backoff.next()
                 if retry_after is not None:
                     delay = min(max(delay, retry_after), self.settings.backoff_max_s)
                 log.info(

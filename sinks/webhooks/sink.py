@@ -11,7 +11,6 @@ exactly the documented timeline event, whatever fields newer producers add.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
@@ -19,10 +18,10 @@ from typing import Any, Protocol
 import httpx
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from schemas import topics
-from sinks.consumer_lag import LagGauge
+from sinks.kafka.consumer import BatchConsumer
+from sinks.kafka.records import RawRecord
 from sinks.webhooks import deadletters
 from sinks.webhooks.delivery import DELIVERIES, Deliverer, Delivery
 from sinks.webhooks.settings import Subscriber, WebhookSinkSettings
@@ -30,8 +29,6 @@ from sinks.webhooks.settings import Subscriber, WebhookSinkSettings
 log = structlog.get_logger(__name__)
 #: Records taken per poll (all partitions): small, so offsets are committed soon after a receiver comes back.
 _BATCH = 50
-#: The lag gauge costs a broker round trip: refresh it at most this often.
-_LAG_EVERY_S = 1.0
 
 
 class Connections(Protocol):
@@ -62,7 +59,9 @@ def describe(value: bytes | None) -> tuple[str | None, str | None, str | None]:
     )
 
 
-class SubscriberLoop:
+class Subscription:
+    """One subscriber's consumer group on the timeline, this its batch handler."""
+
     def __init__(
         self,
         subscriber: Subscriber,
@@ -72,46 +71,32 @@ class SubscriberLoop:
         connection: Connections,
     ) -> None:
         self.subscriber = subscriber
-        self.settings = settings
-        self.kafka_options = kafka_options
         self.deliverer = deliverer
         self.connection = connection
-        self.lag = LagGauge(group_id(subscriber))
-
-    async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            topics.TIMELINE,
-            group_id=group_id(self.subscriber),
-            enable_auto_commit=False,
-            auto_offset_reset=self.settings.start_from,
-            # Retries happen between polls: a batch whose receiver is down must not get this member
+        options = {
+            **kafka_options,
+            "auto_offset_reset": settings.start_from,
+            # Retries happen inside the handler: a batch whose receiver is down must not get this member
             # evicted from its group (which would redeliver the batch), so allow the worst case.
-            max_poll_interval_ms=int((self.deliverer.longest_delivery_s() * _BATCH + 60) * 1000),
-            **self.kafka_options,
+            "max_poll_interval_ms": int((deliverer.longest_delivery_s() * _BATCH + 60) * 1000),
+        }
+        self.consumer = BatchConsumer(
+            topics.TIMELINE, group_id(subscriber), self.handle_batch, options, batch_size=_BATCH, lag_every_s=1.0
         )
-        await consumer.start()
-        log.info("webhook.subscriber_started", subscriber=self.subscriber.name)
-        reported = 0.0
-        try:
-            while True:
-                batch = await consumer.getmany(timeout_ms=1000, max_records=_BATCH)
-                if batch:
-                    # Partitions side by side (a slow receiver then waits once, not once per partition);
-                    # within a partition strictly in order, so one contact's events arrive in order.
-                    await asyncio.gather(*(self._in_order(records) for records in batch.values()))
-                    await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
-                if time.monotonic() - reported >= _LAG_EVERY_S:
-                    await self._report_lag(consumer)
-                    reported = time.monotonic()
-        finally:
-            self.lag.clear()
-            await consumer.stop()
 
-    async def _in_order(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+    async def handle_batch(self, records: list[RawRecord]) -> None:
+        # Partitions side by side (a slow receiver then waits once, not once per partition);
+        # within a partition strictly in order, so one contact's events arrive in order.
+        partitions: dict[int, list[RawRecord]] = {}
+        for record in records:
+            partitions.setdefault(record.partition, []).append(record)
+        await asyncio.gather(*(self._in_order(batch) for batch in partitions.values()))
+
+    async def _in_order(self, records: list[RawRecord]) -> None:
         for record in records:
             await self.handle(record)
 
-    async def handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def handle(self, record: RawRecord) -> None:
         name = self.subscriber.name
         event_id, event_type, channel = describe(record.value)
         if event_id is not None and not self.subscriber.wants(event_type, channel):
@@ -142,18 +127,9 @@ class SubscriberLoop:
             offset=record.offset,
         )
 
-    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
-        assigned: list[TopicPartition] = sorted(consumer.assignment())
-        if not assigned:
-            self.lag.clear()
-            return
-        ends = await consumer.end_offsets(assigned)
-        positions = {(tp.topic, tp.partition): await consumer.position(tp) for tp in assigned}
-        self.lag.report({(tp.topic, tp.partition): end for tp, end in ends.items()}, positions)
-
 
 class WebhookSink:
-    """Every subscriber's loop; one failing loop is restarted after a pause, the others go on."""
+    """Every subscriber's consumer; one that fails is restarted after a pause, the others go on."""
 
     def __init__(
         self, settings: WebhookSinkSettings, kafka_options: Mapping[str, Any], connection: Connections
@@ -165,21 +141,10 @@ class WebhookSink:
     async def run(self) -> None:
         async with httpx.AsyncClient(follow_redirects=False) as client:
             deliverer = Deliverer(client, self.settings)
-            loops = [
-                SubscriberLoop(s, self.settings, self.kafka_options, deliverer, self.connection)
+            subscriptions = [
+                Subscription(s, self.settings, self.kafka_options, deliverer, self.connection)
                 for s in self.settings.subscribers
             ]
-            await asyncio.gather(*(self._keep_running(loop) for loop in loops))
-
-    @staticmethod
-    async def _keep_running(loop: SubscriberLoop) -> None:
-        delay = 1.0
-        while True:
-            try:
-                await loop.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker or database trouble: uncommitted events are redone after the pause
-                log.error("webhook.subscriber_failed", subscriber=loop.subscriber.name, error=type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+            for subscription in subscriptions:
+                log.info("webhook.subscriber_started", subscriber=subscription.subscriber.name)
+            await asyncio.gather(*(s.consumer.run_until_stopped() for s in subscriptions))

@@ -16,9 +16,9 @@ from typing import TypeVar
 import httpx
 import psutil
 
-from omnitrail import topic_reader
 from omnitrail.local_stack import free_port
-from omnitrail.settings import KafkaSettings
+from sinks.kafka import reader
+from sinks.kafka.settings import KafkaSettings
 from tests.channel_env import CHANNEL_ENV
 
 T = TypeVar("T")
@@ -119,7 +119,7 @@ async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float
 async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
     """Everything on the topic right now, from the beginning of every partition.
 
-    Through the operators' own reader (``omnitrail.topic_reader``), which reads past the reported
+    Through the operators' own reader (``sinks.kafka.reader``), which reads past the reported
     end offsets until a poll comes back empty: the embedded broker undercounts batched records.
     """
-    return [(m.key, m.value) async for m in topic_reader.messages(KafkaSettings(), bootstrap, topic)]
+    return [(m.key, m.value) async for m in reader.messages(KafkaSettings(), bootstrap, topic)]

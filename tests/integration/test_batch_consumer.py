@@ -10,11 +10,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import NewTopic
 
-from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker
-from omnitrail.settings import KafkaSettings
-from pipeline.consumer import BatchConsumer
-from pipeline.stages.decode import RawRecord
+from sinks.kafka import clients
+from sinks.kafka.consumer import BatchConsumer
+from sinks.kafka.records import RawRecord
+from sinks.kafka.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 TOPIC, GROUP, PARTITIONS, RECORDS = "test.batch-consumer", "test-batch-consumer", 4, 4_000
@@ -46,7 +46,7 @@ async def test_every_record_once_in_partition_order_across_lanes_and_a_rebalance
     private_broker: EmbeddedBroker,
 ) -> None:
     bootstrap = private_broker.bootstrap
-    await kafka.create_topics(KafkaSettings(), bootstrap, [NewTopic(TOPIC, PARTITIONS, 1)])
+    await clients.create_topics(KafkaSettings(), bootstrap, [NewTopic(TOPIC, PARTITIONS, 1)])
     seen: dict[int, list[int]] = defaultdict(list)  # partition -> values in the order handled
     in_flight: set[int] = set()
     by_member: dict[str, int] = defaultdict(int)

@@ -21,11 +21,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker
-from omnitrail.settings import KafkaSettings
 from schemas import topics
 from schemas.ids import interaction_id_for
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 from tests.helpers import inbound_sms, signed
 from tests.integration.stack import Stack, eventually, read_topic, start_up
 
@@ -40,7 +40,7 @@ OUR_NUMBER = "+351210000000"
 def private_broker() -> Iterator[EmbeddedBroker]:
     broker = EmbeddedBroker()
     broker.start()
-    asyncio.run(kafka.create_topics(KafkaSettings(partitions=2), broker.bootstrap))
+    asyncio.run(clients.create_topics(KafkaSettings(partitions=2), broker.bootstrap))
     yield broker
     if broker.proc is not None:
         os.kill(broker.proc.pid, signal.SIGCONT)  # never leave it frozen, even when the test failed

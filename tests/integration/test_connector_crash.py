@@ -18,13 +18,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from connectors.email.threads import ThreadEntry
 from connectors.emitter import KafkaEmitter
-from omnitrail import kafka
-from omnitrail.settings import KafkaSettings
 from schemas import topics
 from schemas.identifiers import Identifier
 from schemas.ids import interaction_id_for
 from schemas.interaction import Channel, Direction, Interaction, Party, Provider
 from sinks.checkpoint_store import PostgresCheckpoints
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 from sinks.thread_index import PostgresThreadIndex
 from tests import email_corpus as corpus
 from tests.integration.dovecot import Dovecot
@@ -55,7 +55,7 @@ async def test_killed_between_broker_ack_and_checkpoint_resends_and_the_timeline
     box = Mailbox(dovecot)
     await box.add(3)
     ids = [interaction_id_for("email", "", f"s{n}.{box.tag}@cliente.example") for n in range(3)]
-    producer = kafka.producer(KafkaSettings(idempotence=False), broker.bootstrap)
+    producer = clients.producer(KafkaSettings(idempotence=False), broker.bootstrap)
     await producer.start()
     emitter = KafkaEmitter(producer)
     try:

@@ -23,11 +23,11 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker
-from omnitrail.settings import KafkaSettings
 from schemas import topics
 from sinks import migrate
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 from tests.helpers import sms_interaction
 from tests.integration.stack import Stack, eventually, read_topic, start_up
 
@@ -80,7 +80,7 @@ def private_pg() -> Iterator[PrivatePostgres]:
 def private_broker() -> Iterator[EmbeddedBroker]:
     broker = EmbeddedBroker()
     broker.start()
-    asyncio.run(kafka.create_topics(KafkaSettings(partitions=2), broker.bootstrap))
+    asyncio.run(clients.create_topics(KafkaSettings(partitions=2), broker.bootstrap))
     yield broker
     broker.stop()
 

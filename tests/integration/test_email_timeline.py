@@ -17,12 +17,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from connectors.email.threads import ThreadEntry
 from connectors.emitter import KafkaEmitter
-from omnitrail import kafka
-from omnitrail.settings import KafkaSettings
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.ids import interaction_id_for
 from sinks.checkpoint_store import PostgresCheckpoints
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 from sinks.thread_index import PostgresThreadIndex
 from tests import email_corpus as corpus
 from tests.integration.dovecot import Dovecot
@@ -43,7 +43,7 @@ async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
 
 
 async def _run(box: Mailbox, other: str, broker: Any, pool: AsyncConnectionPool[Any]) -> int:
-    producer = kafka.producer(KafkaSettings(idempotence=False), broker.bootstrap)
+    producer = clients.producer(KafkaSettings(idempotence=False), broker.bootstrap)
     await producer.start()
     connector = box.connector(other, thread_index=PostgresThreadIndex(pool, ThreadEntry))
     try:

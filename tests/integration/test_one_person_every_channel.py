@@ -26,9 +26,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from connectors.email.threads import ThreadEntry
 from connectors.emitter import KafkaEmitter
-from omnitrail import kafka
-from omnitrail.settings import KafkaSettings
 from sinks.checkpoint_store import PostgresCheckpoints
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 from sinks.thread_index import PostgresThreadIndex
 from tests.channel_payloads import meta_signed, wa_contact, wa_text, whatsapp_payload, whatsapp_value
 from tests.email_corpus import SUPPORT
@@ -63,7 +63,7 @@ def email_from(name: str, address: str, tag: str) -> bytes:
 
 
 async def read_mailbox(box: Mailbox, broker: Any, pool: AsyncConnectionPool[Any]) -> int:
-    producer = kafka.producer(KafkaSettings(idempotence=False), broker.bootstrap)
+    producer = clients.producer(KafkaSettings(idempotence=False), broker.bootstrap)
     await producer.start()
     connector = box.connector(thread_index=PostgresThreadIndex(pool, ThreadEntry))
     try:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from omnitrail import kafka, topic_reader
 from omnitrail.local_stack import EmbeddedBroker
-from omnitrail.settings import KafkaSettings
 from schemas import topics
-from sinks.publisher import TopicPublisher
+from sinks.kafka import clients, reader
+from sinks.kafka.publisher import TopicPublisher
+from sinks.kafka.settings import KafkaSettings
 from tests.conftest import TEST_PARTITIONS
 
 pytestmark = pytest.mark.integration
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 async def test_records_past_one_batch_arrive_in_order_on_the_keys_partition(private_broker: EmbeddedBroker) -> None:
     settings = KafkaSettings(idempotence=False)
-    producer = kafka.producer(settings, private_broker.bootstrap)
+    producer = clients.producer(settings, private_broker.bootstrap)
     await producer.start()
     keys = [b"contact-a", b"contact-b", b"contact-c"]
     # 3 x 900 records of 2 KB: 1.8 MB per key, more than one 1 MiB record batch holds.
@@ -27,7 +27,7 @@ async def test_records_past_one_batch_arrive_in_order_on_the_keys_partition(priv
         await TopicPublisher(producer).publish(records)
     finally:
         await producer.stop()
-    read = [m async for m in topic_reader.messages(settings, private_broker.bootstrap, topics.TIMELINE)]
+    read = [m async for m in reader.messages(settings, private_broker.bootstrap, topics.TIMELINE)]
     partitions = list(range(TEST_PARTITIONS))
     for key in keys:
         mine = [m for m in read if m.key == key]

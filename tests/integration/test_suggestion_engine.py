@@ -20,9 +20,6 @@ from connectors.testing import FakeClock
 from console import suggestion_routes
 from console.audit import Audit
 from console.auth import TokenAuth
-from omnitrail import kafka
-from omnitrail.settings import KafkaSettings
-from pipeline.stages.decode import RawRecord
 from pipeline.suggestion_engine import SuggestionEngine
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas import topics
@@ -31,7 +28,10 @@ from schemas.ids import event_id_for
 from schemas.interaction import Channel, Direction, Interaction, Party, Provider
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import consent
-from sinks.publisher import TopicPublisher
+from sinks.kafka import clients
+from sinks.kafka.publisher import TopicPublisher
+from sinks.kafka.records import RawRecord
+from sinks.kafka.settings import KafkaSettings
 from tests.integration.stack import AGENT, read_topic
 
 pytestmark = pytest.mark.integration
@@ -91,7 +91,7 @@ async def harness(private_broker, private_database_url) -> AsyncIterator[Harness
         private_database_url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False
     )
     await pool.open()
-    producer = kafka.producer(KafkaSettings(idempotence=False), private_broker.bootstrap)
+    producer = clients.producer(KafkaSettings(idempotence=False), private_broker.bootstrap)
     await producer.start()
     clock = FakeClock()
     engine = SuggestionEngine(pool, TopicPublisher(producer).publish, SuggestionSettings().policy(), clock=clock)

@@ -19,12 +19,12 @@ from connectors.emitter import KafkaEmitter
 from connectors.pull import PullLoop
 from connectors.telegram import TelegramConnector, TelegramSettings
 from connectors.testing import InMemoryCheckpoints, InMemoryEmitter
-from omnitrail import kafka
 from omnitrail.local_stack import free_port
-from omnitrail.settings import KafkaSettings
 from schemas.errors import FatalError
 from schemas.ids import interaction_id_for
 from sinks.checkpoint_store import PostgresCheckpoints
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 from tests.fake_bot_api import FakeBotApi, bot_api_fixture  # noqa: F401  # registers the bot_api fixture
 from tests.integration.stack import clean_env, eventually
 from tests.telegram_updates import edited_update, message, photo_update, text_update, user
@@ -129,7 +129,7 @@ async def test_polled_messages_edit_and_photo_reach_the_timeline_with_a_durable_
     edit = bot_api.push(
         token, {k: v for k, v in edited_update(0, 10, "Qual o prazo de entrega?", customer).items() if k != "update_id"}
     )
-    producer = kafka.producer(KafkaSettings(idempotence=False), broker.bootstrap)
+    producer = clients.producer(KafkaSettings(idempotence=False), broker.bootstrap)
     await producer.start()
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         database_url, min_size=1, max_size=2, open=False, kwargs={"autocommit": True}

@@ -13,11 +13,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
-from omnitrail import kafka
 from omnitrail.local_stack import EmbeddedBroker
-from omnitrail.settings import KafkaSettings
 from schemas import topics
 from schemas.export import COMMITTED_DIR
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 from tests.conftest import TEST_PARTITIONS
 from tests.timeline_events import customer_events, produce
 
@@ -28,7 +28,7 @@ EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "timeline_consumer.p
 async def test_consumer_example_validates_with_the_published_schema(broker: EmbeddedBroker) -> None:
     # A topic of its own: the invalid records below must not reach tests that read the real timeline topic.
     topic = f"{topics.TIMELINE}.example-{uuid.uuid4().hex[:8]}"
-    await kafka.create_topics(KafkaSettings(), broker.bootstrap, [NewTopic(topic, TEST_PARTITIONS, 1)])
+    await clients.create_topics(KafkaSettings(), broker.bootstrap, [NewTopic(topic, TEST_PARTITIONS, 1)])
     events = customer_events(880_000)
     await produce(broker.bootstrap, events, topic=topic)
     # What a newer v1 producer may send: an extra optional field and a channel this schema does not list.

@@ -14,11 +14,11 @@ from prometheus_client import REGISTRY
 import omnitrail.http
 import omnitrail.webhook_sink
 import omnitrail.worker  # noqa: F401  # imported for the metrics it registers
-from omnitrail.kafka import RETENTION_MS
 from omnitrail.registry import SETTINGS_CLASSES
-from omnitrail.settings import KafkaSettings
 from schemas import topics
 from schemas.config import known_env_vars
+from sinks.kafka.clients import RETENTION_MS
+from sinks.kafka.settings import KafkaSettings
 
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"

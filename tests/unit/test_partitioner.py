@@ -6,7 +6,7 @@ import random
 
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
-from schemas import partitioner
+from sinks.kafka import partitioner
 
 
 def test_murmur2_equals_the_kafka_clients_on_random_keys_of_every_length() -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from pipeline.batch import BatchResult
 from pipeline.poison import PoisonIsolation
-from pipeline.stages.decode import RawRecord
 from schemas import topics
+from sinks.kafka.records import RawRecord
 
 
 class FlakyProcessor:

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from omnitrail.registry import SETTINGS_CLASSES
-from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.settings import AppSettings
 from schemas.config import load, reject_unknown_env
 from schemas.errors import FatalError
+from sinks.kafka.settings import KafkaSettings
 
 
 def test_unknown_variable_is_rejected_by_name() -> None:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 
-from pipeline.stages.decode import RawRecord, decode
+from pipeline.stages.decode import decode
 from pipeline.stages.dedupe import RecentIds, dedupe
 from pipeline.stages.timeline import build_events
 from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
+from sinks.kafka.records import RawRecord
 from tests.helpers import sms_interaction
 
 

@@ -8,10 +8,11 @@ import pytest
 from omnitrail import worker
 from omnitrail.registry import SETTINGS_CLASSES
 from omnitrail.runtime import Addresses
-from omnitrail.settings import AppSettings, KafkaSettings
+from omnitrail.settings import AppSettings
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas.config import reject_unknown_env
 from schemas.errors import FatalError
+from sinks.kafka.settings import KafkaSettings
 
 ADDRESSES = Addresses("127.0.0.1:9", "postgresql://nobody@127.0.0.1:9/none", idempotence=False)
 

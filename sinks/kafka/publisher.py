@@ -4,7 +4,7 @@ Records are appended straight into one record batch per partition and each batch
 the producer whole (``create_batch``/``send_batch``): ``send`` per record costs aiokafka ~15 µs
 of Python each (a future, a partitioner call through its metadata, an accumulator append),
 more than the worker spends deciding who the interaction belongs to. Partitions are chosen by
-:class:`schemas.partitioner.Murmur2Partitioner` (murmur2 of the key, as the Java client and
+:class:`sinks.kafka.partitioner.Murmur2Partitioner` (murmur2 of the key, as the Java client and
 aiokafka's default), so a contact's events land where ``send`` would have put them, in order.
 """
 
@@ -18,9 +18,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from schemas.errors import RetriableError
-from schemas.partitioner import Murmur2Partitioner
-
-_HEADERS = [("content-type", b"application/json"), ("schema-version", b"1")]
+from sinks.kafka.partitioner import Murmur2Partitioner
+from sinks.kafka.records import HEADERS
 
 
 class TopicPublisher:
@@ -47,7 +46,7 @@ class TopicPublisher:
             batch = open_batches.get((topic, partition))
             if batch is None:
                 batch = self._producer.create_batch()
-            while batch.append(key=key, value=value, timestamp=None, headers=_HEADERS) is None:
+            while batch.append(key=key, value=value, timestamp=None, headers=HEADERS) is None:
                 if not batch.record_count():
                     raise RetriableError("a record is larger than the producer's batch size")
                 # Full: it goes now, in order before the records that follow it on this partition.

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from omnitrail import kafka
-from omnitrail.settings import KafkaSettings
+from sinks.kafka import clients
+from sinks.kafka.settings import KafkaSettings
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Message:
 async def messages(settings: KafkaSettings, bootstrap: str, topic: str) -> AsyncIterator[Message]:
     """Every message on ``topic`` from the beginning until nothing more comes, then stop."""
     consumer = AIOKafkaConsumer(
-        **kafka.client_options(settings, bootstrap), enable_auto_commit=False, auto_offset_reset="earliest"
+        **clients.client_options(settings, bootstrap), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:

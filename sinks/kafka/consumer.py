@@ -32,10 +32,13 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from pipeline.stages.decode import RawRecord
-from sinks.consumer_lag import LagGauge
+from sinks.kafka.backoff import Backoff
+from sinks.kafka.lag import LagGauge
+from sinks.kafka.records import RawRecord
 
 log = structlog.get_logger(__name__)
+
+
 Handler = Callable[[list[RawRecord]], Awaitable[None]]
 
 
@@ -54,12 +57,15 @@ class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         partitions = sorted(tp.partition for tp in assigned)
         self.owner._generation += 1  # the deal of partitions to lanes changes
-        log.info("pipeline.assigned", group=self.owner.group, partitions=partitions)
+        log.info("consumer.assigned", group=self.owner.group, partitions=partitions)
         self.owner.on_assignment(partitions)
 
 
 class BatchConsumer:
-    """Consume ``topic`` in group ``group``; ``handler`` gets each batch, raw bytes and positions."""
+    """Consume ``topic`` in group ``group``; ``handler`` gets each batch, raw bytes and positions.
+
+    ``options`` go to the aiokafka consumer (connection, group timeouts, ``auto_offset_reset``:
+    ``earliest`` unless given)."""
 
     def __init__(
         self,
@@ -108,15 +114,29 @@ class BatchConsumer:
         """Finish the batch in flight, commit it, leave the group."""
         self._stopping.set()
 
+    async def run_until_stopped(self) -> None:
+        """:meth:`run` again after a capped pause whenever it fails (the broker unreachable at start, a
+        handler's error): what was not committed is handled again. Until :meth:`stop`."""
+        backoff = Backoff(1.0, 30.0)
+        while not self.stopping:
+            try:
+                await self.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                cause = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc  # from a failed lane
+                log.error("consumer.failed", group=self.group, error=type(cause).__name__)
+                await backoff.wait()
+
     async def run(self) -> None:
+        options: dict[str, Any] = {"auto_offset_reset": "earliest", **self.options}
         consumer = AIOKafkaConsumer(
             group_id=self.group,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
             max_poll_records=self.batch_size,
             key_deserializer=None,
             value_deserializer=None,
-            **self.options,
+            **options,
         )
         consumer.subscribe([self.topic], listener=_WaitForBatch(self))
         await consumer.start()
@@ -174,7 +194,7 @@ class BatchConsumer:
 
     async def _handle(self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> None:
         records = [
-            RawRecord(r.value, r.topic, r.partition, r.offset)
+            RawRecord(r.value, r.topic, r.partition, r.offset, r.key)
             for tp in sorted(batch, key=lambda tp: tp.partition)
             for r in batch[tp]
         ]
@@ -185,10 +205,10 @@ class BatchConsumer:
             await consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # Evicted or revoked meanwhile: the next owner reprocesses these records (idempotent write).
-            log.warning("pipeline.commit_skipped", group=self.group, error=type(exc).__name__)
+            log.warning("consumer.commit_skipped", group=self.group, error=type(exc).__name__)
         except KafkaError as exc:
             # The rows are committed; a later batch's commit covers these offsets too.
-            log.warning("pipeline.commit_failed", group=self.group, error=type(exc).__name__)
+            log.warning("consumer.commit_failed", group=self.group, error=type(exc).__name__)
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         """High watermarks the fetcher already knows against what this member handled (or its position)."""

@@ -11,9 +11,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from omnitrail.settings import KafkaSettings
 from schemas import topics
-from schemas.partitioner import Murmur2Partitioner
+from sinks.kafka.partitioner import Murmur2Partitioner
+from sinks.kafka.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +51,7 @@ def producer(settings: KafkaSettings, bootstrap: str) -> AIOKafkaProducer:
         enable_idempotence=settings.idempotence,
         linger_ms=settings.linger_ms,
         max_batch_size=1_048_576,
-        partitioner=Murmur2Partitioner(),  # the default's placement, at half its CPU (schemas/partitioner.py)
+        partitioner=Murmur2Partitioner(),  # the default's placement, at half its CPU (sinks/kafka/partitioner.py)
     )
 
 

@@ -1,0 +1,23 @@
+"""Records on the wire: the headers every record of ours is produced with, and a record as fetched.
+
+No Kafka client here, so the pipeline's pure stages can take :class:`RawRecord` without one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: What every producer of ours sets (connectors' emitter, the timeline publisher): consumers in
+#: other languages read the encoding and the schema's major version without parsing the value.
+HEADERS = [("content-type", b"application/json"), ("schema-version", b"1")]
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A record as fetched: its bytes untouched and where it came from."""
+
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None = None
