@@ -196,6 +196,31 @@ def schema_export(directory: Path) -> None:
         click.echo(str(path))
 
 
+@main.group()
+def email() -> None:
+    """Email tools."""
+
+
+@email.command("inspect")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--account", default="support@inspect.invalid", show_default=True, help="The mailbox it arrived in.")
+@click.option("--own", "own_addresses", default="", help="Our own addresses, comma-separated (default: --account).")
+def email_inspect(files: tuple[Path, ...], account: str, own_addresses: str) -> None:
+    """Run .eml/.mbox FILES through the IMAP connector's ingest path, offline: one JSON line per mail."""
+    from connectors.email.inspect import Inspector, messages
+
+    logs.configure("warning", "console")  # standard error: standard output is the JSON lines
+
+    async def run() -> None:
+        inspector = Inspector(account, [a.strip() for a in own_addresses.split(",") if a.strip()])
+        for file in files:
+            for n, raw in enumerate(messages(file)):
+                result = await inspector.inspect(raw)
+                click.echo(json.dumps({"file": str(file), "message": n, **result.as_json()}, ensure_ascii=False))
+
+    asyncio.run(run())
+
+
 @main.group("import")
 def import_() -> None:
     """Bulk imports from files (streamed: any size)."""

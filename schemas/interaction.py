@@ -130,6 +130,10 @@ class Interaction(_Model):
     subject: str | None = None
     text: str | None = None
     html: str | None = Field(default=None, description="Kept as received; sanitized only when shown.")
+    quoted_text: str | None = Field(
+        default=None,
+        description="The earlier messages a reply quotes below its new text (``text`` is the new text alone).",
+    )
     attachments: list[Attachment] = Field(default_factory=list)
     call: CallInfo | None = None
     status: StatusUpdate | None = None

@@ -243,3 +243,222 @@ Content-Type: text/plain; charset=utf-8
 
 Mensagem {n}.
 """)
+
+
+# ---- Damaged real-world shapes (each reproduces a defect class seen in real support mailboxes) ----
+
+
+def _raw(text: str) -> bytes:
+    """CRLF line ends and the text's own bytes (UTF-8): for messages with undeclared 8-bit text."""
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+
+
+def header_damaged(tag: str) -> bytes:
+    """A forwarding script's line before the headers and continuation lines a gateway did not indent."""
+    return _crlf(f"""---- Original email message ----
+Received: from mx.cliente.example (mx.cliente.example [192.0.2.10])
+by imap.acme.example with ESMTPS; Mon, 2 Mar 2026 09:14:03 +0000
+X-Tracker: H4sIAAAAAAAAA+NgFlrIKsWRWlGSWpSXmKPExsWi75nTrTtrwZM
+Ig5drOCwmrVzP5sDoseXbDeYAxijWzLyk/IoE1owFz6ezFkxKrWjafpWpgfFOchcjF4eQwDZG
+From: Maria Silva <{MARIA}>
+To: {SUPPORT}
+Subject: Pedido de reembolso {tag}
+Date: Mon, 2 Mar 2026 09:14:02 +0000
+Message-ID: <hd.{tag}@cliente.example>
+
+Quero o reembolso da encomenda 4471.
+""")
+
+
+def bounce(tag: str) -> bytes:
+    """A delivery-status report (multipart/report): the reason, the status fields, the returned message."""
+    return _crlf(f"""From: Mail Delivery System <MAILER-DAEMON@mx.cliente.example>
+To: {SUPPORT}
+Subject: Undelivered Mail Returned to Sender
+Date: Mon, 2 Mar 2026 10:05:00 +0000
+Message-ID: <bounce.{tag}@mx.cliente.example>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="rep"
+
+--rep
+Content-Type: text/plain; charset=us-ascii
+
+I'm sorry to have to inform you that your message could not be delivered.
+<antigo@cliente.example>: host mx.cliente.example said: 550 5.1.1 User unknown
+
+--rep
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.cliente.example
+
+Final-Recipient: rfc822; antigo@cliente.example
+Action: failed
+Status: 5.1.1
+
+--rep
+Content-Type: message/rfc822
+
+From: Suporte ACME <{SUPPORT}>
+To: antigo@cliente.example
+Subject: A sua fatura {tag}
+Message-ID: <sent.{tag}@acme.example>
+
+A sua fatura segue em anexo.
+
+--rep--
+""")
+
+
+def undeclared_utf8(tag: str) -> bytes:
+    """UTF-8 text with no charset anywhere (webform mail): the standard library would show U+FFFD."""
+    return _raw(f"""From: Formulário <webform@cliente.example>
+To: {SUPPORT}
+Subject: Contacto: reclamação {tag}
+Date: Mon, 2 Mar 2026 11:00:00 +0000
+Message-ID: <uu.{tag}@cliente.example>
+
+Prénom: João
+Mensagem: a fatura de março está errada, cobraram-me duas vezes.
+""")
+
+
+def mislabelled_gbk(tag: str) -> bytes:
+    """GB2312 labels on GBK text (traditional characters GB2312 lacks), in the subject and the body."""
+    subject = base64.b64encode("內應力產生的關係".encode("gbk")).decode()
+    body = base64.b64encode("內應力產生与注塑工艺条件之间的关系\r\n".encode("gbk")).decode()
+    return _crlf(f"""From: Zheng <zheng@cliente.example>
+To: {SUPPORT}
+Subject: =?GB2312?B?{subject}?=
+Date: Mon, 2 Mar 2026 11:10:00 +0000
+Message-ID: <gbk.{tag}@cliente.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset="GB2312"
+Content-Transfer-Encoding: base64
+
+{body}
+""")
+
+
+def jis_extended(tag: str) -> bytes:
+    """ISO-2022-JP with a NEC extension character (circled 1) and a raw Shift_JIS subject, as Outlook sends."""
+    head = _crlf(f"""From: Tanaka <tanaka@cliente.example>
+To: {SUPPORT}
+Date: Mon, 2 Mar 2026 11:20:00 +0000
+Message-ID: <jis.{tag}@cliente.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=ISO-2022-JP
+""")
+    subject = b"Subject: " + "ツール".encode("cp932") + b"\r\n\r\n"
+    body = b"\x1b$B-!\x1b(B " + "ツール".encode("iso2022_jp") + b"\r\n"
+    return head + subject + body
+
+
+def parts_side_by_side(tag: str) -> bytes:
+    """multipart/mixed: text, an inline image, two HTML parts (Apple Mail), and an empty text beside HTML."""
+    png = base64.b64encode(PNG).decode()
+    return _crlf(f"""From: Ana Sousa <ana.sousa@cliente.example>
+To: {SUPPORT}
+Subject: Fotos do contador {tag}
+Date: Mon, 2 Mar 2026 11:30:00 +0000
+Message-ID: <mix.{tag}@cliente.example>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="mix"
+
+--mix
+Content-Type: multipart/alternative; boundary="alt"
+
+--alt
+Content-Type: text/plain; charset=utf-8
+
+
+--alt
+Content-Type: text/html; charset=utf-8
+
+<p>Primeira parte: o contador marca 1234.</p>
+--alt--
+
+--mix
+Content-Type: image/png
+Content-Disposition: inline
+Content-Transfer-Encoding: base64
+
+{png}
+--mix
+Content-Type: text/html; charset=utf-8
+
+<p>Segunda parte: depois da foto.</p>
+--mix
+Content-Type: text/plain; charset=utf-8
+
+Terceira parte em texto.
+--mix
+Content-Type: text/html; charset=utf-8
+
+<p>Ana Sousa <b>Cliente desde 2019</b></p>
+--mix--
+""")
+
+
+def broken_multipart(tag: str) -> bytes:
+    """Declared multipart, but the body has no boundary: the text must not become a bogus attachment."""
+    return _crlf(f"""From: Pedro <pedro@cliente.example>
+To: {SUPPORT}
+Subject: Sem anexos {tag}
+Date: Mon, 2 Mar 2026 11:40:00 +0000
+Message-ID: <broken.{tag}@cliente.example>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="never-used"
+Content-Transfer-Encoding: quoted-printable
+
+Bom dia, o servi=E7o est=E1 em baixo desde ontem =E0 noite.
+""")
+
+
+def damaged_from(tag: str) -> bytes:
+    """Two From headers, garbage in the first; the second's domain ends with a dot; a raw 8-bit file name."""
+    return (
+        _crlf(f"""From: [??????]
+From: "Clemente" <Clemente.Silva@cliente.example.>
+To: {SUPPORT}
+Subject: Documentos {tag}
+Date: Mon, 2 Mar 2026 11:50:00 +0000
+Message-ID: <from.{tag}@cliente.example>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain; charset=iso-8859-1
+
+Segue o relat=F3rio.
+--b
+Content-Type: application/pdf
+Content-Disposition: attachment; filename="relat@@rio.pdf"
+
+%PDF-1.4
+--b--
+""")
+        .replace(b"@@", "ó".encode("latin-1"))
+        .replace(b"relat=F3rio", b"relat\xf3rio")
+    )
+
+
+def quoted_reply(tag: str) -> bytes:
+    """A Gmail reply in Portuguese: the new text, then "Em ... escreveu:" and the quoted history."""
+    return _raw(f"""From: =?utf-8?Q?Jo=C3=A3o_Concei=C3=A7=C3=A3o?= <{JOAO}>
+To: Suporte ACME <{SUPPORT}>
+Subject: Re: Fatura {tag}
+Date: Tue, 3 Mar 2026 09:00:00 +0000
+Message-ID: <q.{tag}@cliente.example>
+In-Reply-To: <m2.{tag}@acme.example>
+References: <m1.{tag}@cliente.example> <m2.{tag}@acme.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: 8bit
+
+Ainda não recebi a fatura corrigida.
+
+Em seg., 2 de mar. de 2026 às 10:02, Suporte ACME <{SUPPORT}> escreveu:
+> Olá João,
+>
+> Já corrigimos a fatura: reembolso 9981.
+""")

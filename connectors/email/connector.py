@@ -157,10 +157,15 @@ class EmailConnector(Connector):
         return emitted
 
     async def _ingest(self, session: ImapSession, account: ImapAccount, uids: list[int], emitter: Emitter) -> int:
-        """Fetch, parse, thread and emit one batch; unreadable messages are dead-lettered with their bytes."""
+        return await self.ingest(account, await session.fetch(uids), emitter)
+
+    async def ingest(self, account: ImapAccount, fetched: list[Fetched], emitter: Emitter) -> int:
+        """Parse, thread and emit fetched messages; unreadable ones are dead-lettered with their bytes.
+
+        Also ``omnitrail email inspect``'s path for files (:mod:`connectors.email.inspect`).
+        """
         own = account.own()
         received_at = datetime.now(UTC)
-        fetched = await session.fetch(uids)
         # The stdlib's modern header parser costs milliseconds a message: parse off the event loop.
         results = await asyncio.to_thread(_parse_all, fetched)
         parsed: list[tuple[Fetched, ParsedEmail, datetime]] = []

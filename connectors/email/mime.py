@@ -16,14 +16,17 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy
+from email.header import decode_header
 from email.headerregistry import Address
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime, unquote
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
-from connectors.email.text import decode_words, fix_surrogates, html_to_text, unix_lines
+from connectors.email import charsets, headers
+from connectors.email.text import fix_surrogates, html_to_text, text_to_html, unix_lines
 
 
 class _CachingPolicy(EmailPolicy):
@@ -43,7 +46,10 @@ _PARSER = BytesParser(policy=_CachingPolicy())
 #: The legacy parser: headers stay strings, nothing is interpreted eagerly, so it never gives up.
 _LENIENT = BytesParser(policy=policy.compat32)
 _MSGID = re.compile(r"<([^<>\s]+)>")
-_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+#: What a wrong decoding leaves: replacement characters, escaped raw bytes, C1 controls (Latin-1 read for Windows-1252).
+_MISREAD = re.compile("[\ufffd\ud800-\udfff\x80-\x9f]")
+_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+\.?")
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,8 @@ class ParsedEmail:
     attachments: list[AttachmentInfo] = field(default_factory=list)
     forwarded: list[dict[str, str | None]] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    #: What was repaired to read the message (a damaged header block, a wrong charset ...).
+    warnings: list[str] = field(default_factory=list)
     #: sha256 of the raw bytes: the identity of a message that has no Message-ID.
     content_hash: str = ""
 
@@ -99,9 +107,24 @@ def message_ids(value: str | None) -> list[str]:
 class _Reader:
     """One parse: collects defects while reading headers and walking the parts."""
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, warnings: list[str]) -> None:
         self.raw = raw
         self.defects: list[str] = []
+        self.warnings = warnings
+        self.message: Message | None = None
+        self._hints: tuple[str, ...] | None = None
+
+    @property
+    def hints(self) -> tuple[str, ...]:
+        """The message's declared charsets (as codecs, with their families): where raw 8-bit text is tried first."""
+        if self._hints is None:
+            found: dict[str, None] = {}
+            for part in self.message.walk() if self.message is not None else ():
+                name = charsets.codec(part.get_content_charset())
+                if name is not None and name not in ("utf-8", "cp1252"):
+                    found.update(dict.fromkeys((name, *charsets.FAMILIES.get(name, ()))))
+            self._hints = tuple(found)
+        return self._hints
 
     def header(self, msg: Message, name: str) -> str | None:
         try:
@@ -110,54 +133,108 @@ class _Reader:
                 return None
             if getattr(value, "defects", None):
                 self.flag(f"header {name} malformed")
-            text = str(value) if msg.policy is not policy.compat32 else decode_words(value)
-            if "\ufffd" in text:  # an encoded word in a charset Python does not know
-                self.flag(f"header {name} charset undecodable")
+            text = str(value)
+            if msg.policy is policy.compat32 or _misread(text):  # lenient re-read, or a charset read wrong
+                text = self.words(self._raw_header(msg, name) or text, name)
             return text
         except Exception as exc:  # the modern header parser has crashed on real mail; keep the raw text
             self.flag(f"header {name} unparsable: {type(exc).__name__}")
             return self._raw_header(msg, name)
 
     def _raw_header(self, msg: Message, name: str) -> str | None:
+        """The header as it was sent (8-bit bytes kept as surrogate escapes)."""
         for key, value in msg.raw_items():
             if key.lower() == name.lower():
-                return str(value).encode("ascii", "surrogateescape").decode("utf-8", "replace")
+                return str(value)
         return None
+
+    def words(self, raw: str, name: str) -> str:
+        """A raw header value with its encoded words and 8-bit text decoded as mail clients do."""
+        try:
+            chunks = decode_header(_FOLD.sub("", raw))
+        except Exception:  # a broken encoded word: the text around it is still readable
+            chunks = [(raw, None)]
+        out: list[str] = []
+        for chunk, label in chunks:
+            data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8", "surrogateescape")
+            text, repair = charsets.decode(data, label, self.hints)
+            if repair:
+                self.warn(f"header {name}: {repair}")
+            out.append(text)
+        return "".join(out)
+
+    def _filename(self, part: Message) -> str | None:
+        """A filename the parser misread (raw 8-bit, RFC 2231 in a wrong charset), read from the raw parameter."""
+        for header, param in (("Content-Disposition", "filename"), ("Content-Type", "name")):
+            raw = self._raw_header(part, header)
+            if raw is None:
+                continue
+            legacy = Message()  # parameters parsed on Latin-1 text: one character per raw byte
+            legacy[header] = _FOLD.sub("", raw).encode("utf-8", "surrogateescape").decode("latin-1")
+            value = legacy.get_param(param, header=header)
+            if isinstance(value, tuple):  # RFC 2231: charset, language, %-encoded bytes
+                text, repair = charsets.decode(unquote_to_bytes(value[2] or ""), value[0], self.hints)
+                if repair:
+                    self.warn(f"attachment filename: {repair}")
+                return text
+            if isinstance(value, str):
+                raw_value = unquote(value).encode("latin-1").decode("utf-8", "surrogateescape")
+                return self.words(raw_value, "attachment filename")
+        return None
+
+    def warn(self, repair: str) -> None:
+        if repair not in self.warnings:
+            self.warnings.append(repair)
 
     def flag(self, defect: str) -> None:
         if defect not in self.defects:
             self.defects.append(defect)
 
     def addresses(self, msg: Message, name: str) -> list[Mailbox]:
+        """The addresses of a header; of the first that has any when it is repeated (junk in the first)."""
+        raws = [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+        for n, raw in enumerate(raws):
+            found = self._addresses(msg, name, raw)
+            if found:
+                if n:
+                    self.warn(f"header {name}: {n} copy(ies) without an address skipped")
+                return found
+        return []
+
+    def _addresses(self, msg: Message, name: str, raw: str) -> list[Mailbox]:
+        found: list[Mailbox] = []
         try:
-            header = msg.get(name)
-            if header is None:
-                return []
+            header = msg.policy.header_fetch_parse(name, raw)
             groups = getattr(header, "addresses", None)
             if groups is not None:
-                found = [_mailbox(a) for a in groups]
                 if getattr(header, "defects", None):
                     self.flag(f"header {name} malformed")
-                return [m for m in found if m is not None]
-        except Exception as exc:  # fall through to the lenient compat parser
+                found = [m for m in (_mailbox(a) for a in groups) if m is not None]
+        except Exception as exc:  # fall through to the lenient reading
             self.flag(f"header {name} unparsable: {type(exc).__name__}")
-        raw = self._raw_header(msg, name) or ""
-        return [Mailbox(n or None, a) for n, a in getaddresses([raw]) if "@" in a]
+        if not found:
+            text = self.words(raw, name)
+            found = [Mailbox(n or None, a) for n, a in getaddresses([text]) if _ADDRESS.fullmatch(a)]
+            if not found and (dug := _ADDRESS.search(text)):
+                self.warn(f"header {name}: address recovered from damaged text")
+                found = [Mailbox(None, dug.group(0))]
+        cleaned = []
+        for box in found:
+            local, _, domain = box.address.rpartition("@")
+            if domain.endswith("."):
+                self.warn(f"header {name}: trailing dot removed from the domain")
+                box = Mailbox(box.name, f"{local}@{domain.rstrip('.')}")
+            cleaned.append(box)
+        return cleaned
 
     def content(self, part: Message) -> str:
-        """Decoded text of a text part; unknown or lying charsets fall back to UTF-8/Latin-1, flagged."""
-        try:
-            content = part.get_content() if isinstance(part, EmailMessage) else None
-            if isinstance(content, str):
-                return unix_lines(content)
-        except (LookupError, UnicodeError, ValueError, AssertionError) as exc:
-            self.flag(f"body charset {part.get_content_charset()!r} undecodable: {type(exc).__name__}")
+        """Decoded text of a text part, in the charset mail clients would read it with (repairs recorded)."""
         payload = part.get_payload(decode=True)
         data = payload if isinstance(payload, bytes) else b""
-        try:
-            return unix_lines(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            return unix_lines(data.decode("cp1252", "replace"))
+        text, repair = charsets.decode(data, part.get_content_charset(), self.hints)
+        if repair:
+            self.warn(f"body: {repair}")
+        return unix_lines(text)
 
     def attachment(self, part: Message, *, inline: bool) -> AttachmentInfo:
         payload = part.get_payload(decode=True)
@@ -168,6 +245,8 @@ class _Reader:
         except Exception:  # a filename parameter in a charset the parser cannot handle
             self.flag("attachment filename unparsable")
             name = None
+        if name is not None and _misread(name):
+            name = self._filename(part) or name
         return AttachmentInfo(
             name=name,
             content_type=part.get_content_type(),
@@ -175,6 +254,10 @@ class _Reader:
             sha256=hashlib.sha256(payload).hexdigest(),
             inline=inline,
         )
+
+
+def _misread(text: str) -> bool:
+    return not text.isascii() and _MISREAD.search(text) is not None
 
 
 def _mailbox(address: Address) -> Mailbox | None:
@@ -199,7 +282,16 @@ def _date(reader: _Reader, msg: Message) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _walk(reader: _Reader, part: Message, texts: list[str], htmls: list[str], parsed: ParsedEmail) -> None:
+@dataclass
+class _Segment:
+    """One readable stretch of the body: its plain text, its HTML, or (an alternative) both."""
+
+    text: str | None
+    html: str | None
+
+
+def _segments(reader: _Reader, part: Message, parsed: ParsedEmail) -> list[_Segment]:
+    """The readable body in reading order; everything else goes to ``parsed.attachments``."""
     ctype = part.get_content_type()
     if ctype == "message/rfc822":
         parsed.attachments.append(reader.attachment(part, inline=False))
@@ -211,31 +303,65 @@ def _walk(reader: _Reader, part: Message, texts: list[str], htmls: list[str], pa
                     "message_id": next(iter(message_ids(reader.header(inner[0], "Message-ID"))), None),
                 }
             )
-        return
+        return []
+    if part.get_content_maintype() == "message":  # delivery-status (every bounce), dispositions, headers
+        parsed.attachments.append(reader.attachment(part, inline=False))
+        return []
     if part.is_multipart():
-        children = part.get_payload()
-        for child in children if isinstance(children, list) else []:
-            if isinstance(child, Message):
-                _walk(reader, child, texts, htmls, parsed)
-        return
+        children = [c for c in part.get_payload() if isinstance(c, Message)]
+        if ctype == "multipart/alternative":
+            return _alternative([_segments(reader, c, parsed) for c in children])
+        return [s for child in children for s in _segments(reader, child, parsed)]
     disposition = part.get_content_disposition()
-    is_body_text = ctype in ("text/plain", "text/html") and disposition != "attachment"
-    if is_body_text and ctype == "text/plain":
-        texts.append(reader.content(part))
-    elif is_body_text:
-        htmls.append(reader.content(part))
-    else:
-        parsed.attachments.append(reader.attachment(part, inline=disposition != "attachment"))
+    if disposition != "attachment" and ctype == "text/plain":
+        return [_Segment(reader.content(part), None)]
+    if disposition != "attachment" and ctype == "text/html":
+        return [_Segment(None, reader.content(part))]
+    if part.get_content_maintype() == "multipart":  # declared multipart, but no boundary in the body
+        reader.warn(f"{ctype} without parts read as text")
+        return [_Segment(reader.content(part), None)]
+    parsed.attachments.append(reader.attachment(part, inline=disposition != "attachment"))
+    return []
+
+
+def _alternative(choices: list[list[_Segment]]) -> list[_Segment]:
+    """One segment from the versions of an alternative: the first plain text that says something, the last HTML."""
+    text = next((t for c in choices if (t := _joined(c, "text")) and t.strip()), None)
+    html = next((h for c in reversed(choices) if (h := _joined(c, "html")) and h.strip()), None)
+    if text is None and html is None:
+        return next((c for c in choices if c), [])
+    return [_Segment(text, html)]
+
+
+def _joined(segments: list[_Segment], kind: str) -> str | None:
+    """The segments' text (or HTML) when every one of them has it, else None."""
+    values = [getattr(s, kind) for s in segments]
+    return "\n".join(values) if values and all(v is not None for v in values) else None
+
+
+def _body(segments: list[_Segment]) -> tuple[str | None, str | None]:
+    """Text and HTML of the whole body: each segment in each form (HTML rendered as text, text escaped as HTML)."""
+    texts = [
+        s.text if s.text is not None and (s.text.strip() or s.html is None) else html_to_text(s.html or "")
+        for s in segments
+    ]
+    text = "\n".join(t for t in texts if t) if segments else None
+    if not any(s.html is not None for s in segments):
+        return text, None
+    html = "\n".join(s.html if s.html is not None else text_to_html(s.text or "") for s in segments)
+    return text, html
 
 
 def parse(raw: bytes) -> ParsedEmail:
     """Parse one message. Never raises for malformed input; what could not be read is in ``defects``."""
-    reader = _Reader(raw)
+    repaired, warnings = headers.repair(raw)
+    reader = _Reader(raw, warnings)
     try:
-        msg: Message = _PARSER.parsebytes(raw)
+        msg: Message = _PARSER.parsebytes(repaired)
     except Exception as exc:  # the modern parser gave up (stdlib bugs on garbage parameters): lenient re-read
         reader.flag(f"structure unparsable: {type(exc).__name__}")
-        msg = _LENIENT.parsebytes(raw)
+        msg = _LENIENT.parsebytes(repaired)
+    reader.message = msg
     for defect in msg.defects:
         reader.flag(type(defect).__name__)
     senders = reader.addresses(msg, "From")
@@ -253,23 +379,17 @@ def parse(raw: bytes) -> ParsedEmail:
         html=None,
         content_hash=hashlib.sha256(raw).hexdigest(),
     )
-    texts: list[str] = []
-    htmls: list[str] = []
     try:
-        _walk(reader, msg, texts, htmls, parsed)
+        parsed.text, parsed.html = _body(_segments(reader, msg, parsed))
     except Exception as exc:  # a structure the walker cannot follow: keep the headers, flag the body
         reader.flag(f"body unreadable: {type(exc).__name__}")
-    parsed.html = htmls[0] if htmls else None
-    if texts:
-        parsed.text = "\n".join(texts)
-    elif parsed.html is not None:
-        parsed.text = html_to_text(parsed.html)
     try:
         for sub in msg.walk():
             for defect in sub.defects:
                 reader.flag(type(defect).__name__)
     except Exception as exc:  # walking the same garbage again can fail the same way; the flags say so
         reader.flag(f"body unreadable: {type(exc).__name__}")
+    parsed.warnings = reader.warnings
     parsed.defects = reader.defects
     return _sanitized(parsed)
 

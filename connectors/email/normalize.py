@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from connectors.email.mime import Mailbox, ParsedEmail
+from connectors.email.quoting import split
 from connectors.email.threads import MessageFacts, Placement
 from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier, IdentifierKind, normalize_email
@@ -96,6 +97,8 @@ def to_interaction(
         metadata["message_id_missing"] = True
     if parsed.defects:
         metadata["parse_defects"] = parsed.defects
+    if parsed.warnings:
+        metadata["parse_warnings"] = parsed.warnings
     if parsed.forwarded:
         metadata["forwarded"] = parsed.forwarded
     if parsed.references:
@@ -103,6 +106,7 @@ def to_interaction(
     inline = [a.sha256 for a in parsed.attachments if a.inline]
     if inline:
         metadata["inline_attachments"] = inline
+    text, quoted = (parsed.text, None) if outbound or not parsed.text else split(parsed.text)
     ext = external_id(parsed)
     parent = parsed.in_reply_to or (parsed.references[-1] if parsed.references else None)
     return Interaction.build(
@@ -119,8 +123,9 @@ def to_interaction(
         sender=sender,
         recipients=recipients,
         subject=parsed.subject,
-        text=parsed.text,
+        text=text,
         html=parsed.html,
+        quoted_text=quoted,
         attachments=[
             Attachment(name=a.name, content_type=a.content_type, size=a.size, sha256=a.sha256)
             for a in parsed.attachments

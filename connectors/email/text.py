@@ -6,6 +6,7 @@ not what its headers claim.
 
 from __future__ import annotations
 
+import html
 import re
 from email.header import decode_header, make_header
 
@@ -49,3 +50,8 @@ def fix_surrogates(value: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", "replace")
+
+
+def text_to_html(text: str) -> str:
+    """Plain text as HTML that shows it as written (escaped, line breaks and spacing kept)."""
+    return f'<div style="white-space:pre-wrap">{html.escape(text)}</div>'

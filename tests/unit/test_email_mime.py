@@ -96,13 +96,15 @@ def test_malformed_headers_and_unknown_charsets_are_decoded_best_effort_and_flag
     assert parsed.sender is not None
     assert parsed.sender.address == "broken@cliente.example"
     assert parsed.text == "Café com pão"
-    assert parsed.subject is not None
-    assert parsed.subject.endswith("mundo")
-    assert "header Subject charset undecodable" in parsed.defects
-    assert any(d.startswith("body charset 'x-unknown-8bit'") for d in parsed.defects)
+    assert parsed.subject == "Olá mundo"
+    assert parsed.warnings == [
+        "header Subject: unknown charset 'x-bogus-charset': read as windows-1252",
+        "body: unknown charset 'x-unknown-8bit': read as windows-1252",
+    ]
     assert parsed.date is None
     interaction = _interaction(corpus.malformed("a"))
     assert interaction.metadata["parse_defects"] == parsed.defects
+    assert interaction.metadata["parse_warnings"] == parsed.warnings
 
 
 def test_inbound_with_cc_makes_every_customer_a_party() -> None:
