@@ -2,9 +2,9 @@
 
 ``append`` runs inside the writer's transaction and stores what it is given as one row, the events
 as arrays in their order (migration 0011). ``drain`` publishes what is pending (from this batch, or
-left by a worker that crashed after its commit; first what the previous release's one-row-per-event
-table holds) and deletes it only after the broker acknowledged it. Consumers see each event at least
-once, in commit order per key, and can drop copies by ``event_id``.
+left by a worker that crashed after its commit) and deletes it only after the broker acknowledged
+it. Consumers see each event at least once, in commit order per key, and can drop copies by
+``event_id``.
 """
 
 from __future__ import annotations
@@ -32,21 +32,11 @@ async def append(conn: Conn, records: Sequence[Record]) -> None:
     )
 
 
-#: Rows of the previous release's one-event-per-row table first (appended before the upgrade, or by a
-#: process of that release during a rolling one), then this release's; each set in ``seq`` order.
+#: The oldest transactions' rows, in ``seq`` (commit) order once sorted.
 _TAKE = """
-WITH legacy AS (
-    DELETE FROM timeline_outbox WHERE seq IN (
-        SELECT seq FROM timeline_outbox ORDER BY seq LIMIT %(events)s FOR UPDATE SKIP LOCKED)
-    RETURNING seq, topic, key, value
-), batches AS (
-    DELETE FROM timeline_outbox_batches WHERE seq IN (
-        SELECT seq FROM timeline_outbox_batches ORDER BY seq LIMIT %(batches)s FOR UPDATE SKIP LOCKED)
-    RETURNING seq, topics, keys, payloads
-)
-SELECT 0, seq, ARRAY[topic], ARRAY[key], ARRAY[value] FROM legacy
-UNION ALL
-SELECT 1, seq, topics, keys, payloads FROM batches
+DELETE FROM timeline_outbox_batches WHERE seq IN (
+    SELECT seq FROM timeline_outbox_batches ORDER BY seq LIMIT %(batches)s FOR UPDATE SKIP LOCKED)
+RETURNING seq, topics, keys, payloads
 """
 
 
@@ -61,13 +51,12 @@ async def drain(pool: AsyncConnectionPool[Conn], publish: Publish, *, limit: int
     while True:
         async with pool.connection() as conn, conn.transaction():
             # Binary results: ``bytea`` in text format is hex, encoded by the server and decoded here.
-            cur = await conn.cursor(binary=True).execute(_TAKE, {"events": limit * 2_000, "batches": limit})
+            cur = await conn.cursor(binary=True).execute(_TAKE, {"batches": limit})
             rows = sorted(await cur.fetchall())  # RETURNING has no order; commit order is seq order
             if not rows:
                 return total
-            records = [record for _, _, *columns in rows for record in zip(*columns, strict=True)]
+            records = [record for _, *columns in rows for record in zip(*columns, strict=True)]
             await publish(records)
             total += len(records)
-        legacy = sum(1 for row in rows if row[0] == 0)
-        if legacy < limit * 2_000 and len(rows) - legacy < limit:
-            return total  # less than a full round of either: nothing more was pending when it started
+        if len(rows) < limit:
+            return total  # less than a full round: nothing more was pending when it started

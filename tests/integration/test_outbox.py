@@ -1,17 +1,14 @@
 """The outbox on the real PostgreSQL: what writers append is published in commit order and deleted only
-once published; what the previous release's processes appended (one row per event) is published too."""
+once published."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
-import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from sinks import migrate, outbox
-from tests.conftest import ADMIN_PG
+from sinks import outbox
 
 pytestmark = pytest.mark.integration
 
@@ -50,32 +47,3 @@ async def test_appends_are_published_in_commit_order_and_kept_until_published(pr
         assert await outbox.drain(pool, up, limit=2) == 1506
         assert up.records == [r for records in batches for r in records]
         assert await outbox.drain(pool, Published()) == 0
-
-
-async def test_events_of_the_previous_release_are_published_first_in_their_order() -> None:
-    """Its processes append one row per event to ``timeline_outbox`` (pending at the upgrade, or written
-    during a rolling one); this release drains those before its own."""
-    name = f"omnitrail_outbox_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name, not input
-    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
-    try:
-        await migrate.migrate(url)
-        old = [("t", b"k1", b"first"), ("u", None, b"second"), ("t", b"k1", b"third")]
-        with psycopg.connect(url, autocommit=True) as conn:
-            for topic, key, value in old:  # as the previous release's append wrote them
-                conn.execute("INSERT INTO timeline_outbox (topic, key, value) VALUES (%s, %s, %s)", (topic, key, value))
-        async with AsyncConnectionPool(url, min_size=1, max_size=1, open=False) as pool:
-            async with pool.connection() as conn, conn.transaction():
-                await outbox.append(conn, [("t", b"k1", b"fourth")])
-            published = Published()
-            assert await outbox.drain(pool, published) == 4
-            assert published.records == [*old, ("t", b"k1", b"fourth")]
-            async with pool.connection() as conn:
-                cur = await conn.execute(
-                    "SELECT (SELECT count(*) FROM timeline_outbox), (SELECT count(*) FROM timeline_outbox_batches)"
-                )
-                assert await cur.fetchone() == (0, 0)
-    finally:
-        with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
