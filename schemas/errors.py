@@ -4,10 +4,9 @@
 
     OmnitrailError
     ├── FatalError            configuration or programming fault: stop, tell the operator
-    ├── RetriableError        transient (broker, database, network): retry after ``retry_after``
-    ├── InvalidPayload        the input can never succeed: answer 400 / dead-letter it with ``reason``
-    │   └── InvalidSignature  authenticity not proven: reject (403) before anything is parsed
-    └── Duplicate             control signal, not a failure: the input was already taken
+    ├── RetriableError        transient (broker, database, network): retry after a backoff
+    └── InvalidPayload        the input can never succeed: answer 400 / dead-letter it with ``reason``
+        └── InvalidSignature  authenticity not proven: reject (403) before anything is parsed
 
 It lives in ``schemas`` because every layer raises or maps these and ``schemas``
 is the one package everybody may import.
@@ -25,11 +24,7 @@ class FatalError(OmnitrailError):
 
 
 class RetriableError(OmnitrailError):
-    """A transient fault; the same call may succeed after ``retry_after`` seconds."""
-
-    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    """A transient fault; the same call may succeed after a backoff."""
 
 
 class InvalidPayload(OmnitrailError):
@@ -42,7 +37,3 @@ class InvalidPayload(OmnitrailError):
 
 class InvalidSignature(InvalidPayload):
     """The request's signature does not verify; nothing of it may be parsed or stored."""
-
-
-class Duplicate(OmnitrailError):
-    """The input was already ingested. Callers treat it as success."""

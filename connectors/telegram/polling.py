@@ -140,8 +140,8 @@ class BotPoller:
             )
         except InvalidToken:
             raise FatalError(f"{self.token_setting}: the Bot API rejected this bot token") from None
-        except RetryAfter as exc:
-            raise RetriableError("Bot API flood control", retry_after=_seconds(exc.retry_after)) from None
+        except RetryAfter:
+            raise RetriableError("Bot API flood control") from None
         except BadRequest as exc:
             # A NetworkError subclass in PTB, but a request the API refuses is refused again.
             raise FatalError(f"the Bot API refused getUpdates: {exc.message}") from None
@@ -210,7 +210,3 @@ class BotPoller:
         self._started = False
         self._prefetched = None
         await self.bot.shutdown()
-
-
-def _seconds(value: Any) -> float:
-    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
