@@ -15,9 +15,9 @@ from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings
 from pipeline.app import Worker, WorkerConfig, run_until_signalled
 from pipeline.batch import BatchProcessor
+from pipeline.erasure_guard import ErasureGuard
 from pipeline.identity_settings import IdentitySettings
 from pipeline.poison import PoisonIsolation
-from pipeline.stages.erasure_guard import ErasureGuard
 from pipeline.suggestion_engine import SuggestionEngine
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas.config import load

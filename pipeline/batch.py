@@ -20,9 +20,9 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from pipeline import metrics, resolver, retry, reviews
+from pipeline.erasure_guard import ErasureGuard
 from pipeline.stages.decode import decode
 from pipeline.stages.dedupe import RecentIds, dedupe
-from pipeline.stages.erasure_guard import ErasureGuard
 from pipeline.stages.identity import Person, claims_of
 from pipeline.stages.policy import Policy
 from schemas import topics

@@ -11,7 +11,7 @@ One transaction, for the contact and every contact merged into it:
 * what merges and identity reviews kept about the identifiers is cleared;
 * an erasure record without personal data: counts, and an HMAC (key ``OMNITRAIL_GDPR_HASH_KEY``)
   of each identifier, so the pipeline can recognise and drop a later replay of the person's old
-  interactions (:mod:`pipeline.stages.erasure_guard`) without keeping the identifiers themselves;
+  interactions (:mod:`pipeline.stages.erasure`) without keeping the identifiers themselves;
 * ``contact.erased`` on the timeline topic and a tombstone per contact id on the compacted
   contacts topic, through the transactional outbox: the caller drains it after the commit.
 

@@ -20,8 +20,8 @@ ALLOWED = {
 }
 
 
-def imported(path: Path) -> set[str]:
-    """Our modules ``path`` imports, at any depth of the file (functions included)."""
+def imported(path: Path, ours: bool = True) -> set[str]:
+    """Our modules (or all modules) ``path`` imports, at any depth of the file (functions included)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -29,7 +29,7 @@ def imported(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in names if name.split(".")[0] in OURS}
+    return {name for name in names if name.split(".")[0] in OURS or not ours}
 
 
 def within(name: str, package: str) -> bool:
@@ -66,5 +66,18 @@ def test_nothing_imports_the_shell() -> None:
         for path in sorted((ROOT / package).rglob("*.py"))
         for name in imported(path)
         if within(name, "omnitrail")
+    ]
+    assert found == []
+
+
+def test_stages_do_no_io() -> None:
+    """``pipeline.stages`` are pure functions over batches: no database, no Kafka client, no network."""
+    clients = {"psycopg", "psycopg_pool", "aiokafka", "httpx", "sinks"}
+    allowed = {"sinks.kafka.records"}  # the record as fetched: a dataclass, no client
+    found = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / "pipeline" / "stages").rglob("*.py"))
+        for name in imported(path, ours=False)
+        if name.split(".")[0] in clients and not any(within(name, a) for a in allowed)
     ]
     assert found == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pipeline.stages.erasure_guard import replayed_erased
+from pipeline.stages.erasure import identifier_hashes, replayed_erased
 from sinks.erasure import IdentifierHasher
 from tests.helpers import sms_interaction
 
@@ -18,7 +18,7 @@ def test_drops_what_predates_the_erasure_or_was_erased_and_keeps_the_rest() -> N
     returning = sms_interaction(3, erased_phone).model_copy(update={"occurred_at": erased_at + timedelta(days=1)})
     stranger = sms_interaction(4, other_phone)
     batch = [old, retried, returning, stranger]
-    hashes = {i.interaction_id: [hasher(x.key) for x in i.customer_identifiers()] for i in batch}
+    hashes = identifier_hashes(batch, hasher)
     erased = {hasher(f"phone:{erased_phone}"): erased_at}
     dropped = replayed_erased(batch, hashes, erased, erased_rows={retried.interaction_id})
     assert dropped == {old.interaction_id, retried.interaction_id}
