@@ -23,6 +23,8 @@ import psutil
 import psycopg
 from hdrh.histogram import HdrHistogram
 
+from omnitrail import memory_tuning
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -63,6 +65,7 @@ def worker_env(bootstrap: str, url: str, code_dir: str | None = None, **extra: s
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRAIL_")}
     if code_dir:
         env["PYTHONPATH"] = code_dir  # ahead of the editable install's finder
+    env.update(memory_tuning.MALLOC_ENV)  # as the image and `omnitrail up` start it
     env.update(
         OMNITRAIL_KAFKA_BOOTSTRAP=bootstrap,
         OMNITRAIL_DATABASE_URL=url,

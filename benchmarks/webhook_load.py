@@ -29,6 +29,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from twilio.request_validator import RequestValidator
 
+from omnitrail import memory_tuning
 from omnitrail.local_stack import free_port, wait_for_port
 from schemas import topics
 
@@ -107,6 +108,7 @@ def run(
         fh.write(LUA % {"path": requests_path})
     with corpus.broker(partitions=4) as bootstrap:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRAIL_")}
+        env.update(memory_tuning.MALLOC_ENV)  # as the image starts it
         env.update(
             OMNITRAIL_KAFKA_BOOTSTRAP=bootstrap,
             OMNITRAIL_KAFKA_IDEMPOTENCE="false",

@@ -1,5 +1,5 @@
 """Memory settings for the long-running hot-path processes (worker, webhook servers, ``up``):
-CPython's garbage collector and glibc's malloc, set once after start-up by :func:`tune`.
+CPython's garbage collector, set once after start-up by :func:`tune`, and glibc's malloc.
 
 **Collector.** CPython's cyclic collector runs its youngest generation every 700 net container
 allocations and, every so often, walks the whole heap. A worker batch allocates hundreds of
@@ -10,26 +10,26 @@ start-up moves it out of every future pass; a larger first threshold makes the p
 worth their cost. Cycles are still collected, only in larger steps, so memory stays bounded
 (benchmarks/run.py --soak).
 
-**malloc.** glibc serves a large allocation with its own mapping, given back to the system when it
-is freed, but after each such free it raises the threshold for the next ones to that size (up to
-32 MiB), so from then on they come from the heap and leave holes there that the process keeps. The
-worker allocates a few MiB at a time per batch (the outbox's arrays, their results): with the
-threshold moving, its resident memory settled ~70 MB higher (benchmarks/README.md, memory soak).
-The threshold is fixed at glibc's own starting value. Elsewhere (musl, macOS) it is left alone.
+Measured (benchmarks/run.py ``--only omnitrail`` against the same code without :func:`tune`,
+two rounds each, interleaved): worker CPU 150-162 ms per 1,000 interactions with it, 215-238
+without; resident memory 228-245 MB against 233-238 MB.
+
+**malloc** is not set here but by the environment: ``MALLOC_MMAP_THRESHOLD_`` (:data:`MALLOC_ENV`)
+fixes glibc's mmap threshold at its starting value, so the worker's few-MiB arrays per batch keep
+their own mappings instead of fragmenting the heap (~70 MB of resident memory in the soak,
+benchmarks/README.md). glibc reads it when a process starts, so the container image sets it, and
+``omnitrail up`` for the worker it starts; other deployments set it themselves
+(docs/operations.md). musl and macOS ignore it.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
-import platform
 
 #: Net container allocations between two youngest-generation passes (CPython's default: 700).
 YOUNG_THRESHOLD = 50_000
-_M_MMAP_THRESHOLD = -3  # <malloc.h>
-#: glibc's default starting threshold, kept fixed.
-MMAP_THRESHOLD = 128 * 1024
+#: glibc's default starting mmap threshold (128 KiB), kept fixed by the environment.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
 
 
 def tune() -> None:
@@ -38,15 +38,3 @@ def tune() -> None:
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
-    fix_mmap_threshold()
-
-
-def fix_mmap_threshold() -> bool:
-    """Fix glibc's mmap threshold; True if it was set (glibc only)."""
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-    except (OSError, AttributeError):
-        return False

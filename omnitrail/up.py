@@ -162,7 +162,7 @@ def run(app_settings: AppSettings, kafka_settings: KafkaSettings, *, demo: bool 
     data_dir.mkdir(parents=True, exist_ok=True)
     broker = EmbeddedBroker(log_path=data_dir / "broker.log") if kafka_settings.bootstrap is None else None
     pg = EmbeddedPostgres(data_dir / "postgres") if app_settings.database_url is None else None
-    env = dict(os.environ)
+    env = {**memory_tuning.MALLOC_ENV, **os.environ}  # glibc reads it at the worker's start
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if broker:

@@ -36,6 +36,9 @@ def test_embedded_stack_end_to_end_and_clean_shutdown(tmp_path: Path) -> None:
         names = " ".join(" ".join(c.cmdline()) for c in children)
         assert "tansu" in names
         assert "worker" in names
+        # glibc's mmap threshold, fixed for the worker by its environment (omnitrail/memory_tuning.py).
+        (worker,) = [c for c in children if c.cmdline()[-1:] == ["worker"]]
+        assert worker.environ()["MALLOC_MMAP_THRESHOLD_"] == "131072"
         # pg_ctl daemonizes PostgreSQL: it is found through its pid file, not as a child.
         postmaster = int((tmp_path / ".omnitrail" / "postgres" / "postmaster.pid").read_text().split()[0])
         assert psutil.pid_exists(postmaster)
