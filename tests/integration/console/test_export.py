@@ -1,0 +1,111 @@
+"""The GDPR export holds everything held about the person: each kind of data is created through the
+API and pipeline, then found in ``GET /api/v1/contacts/{id}/export`` (and ``omnitrail gdpr export``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import uuid
+
+import psycopg
+import pytest
+
+from console.session import fingerprint
+from sinks.contact_export import _SECTIONS, NOT_EXPORTED
+from tests.integration.console.data import a_customer, chat_and_email, contact_of, produce
+from tests.integration.stack import ADMIN, AGENT, clean_env, eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def test_the_export_holds_attributes_notes_suggestions_assignments_consents_and_audit(
+    client, broker, database_url
+) -> None:
+    person = a_customer()
+    chat, _ = chat_and_email(person, email_html="<p>hi</p>", email_subject="Hi")
+    await produce(broker.bootstrap, [chat])  # 30 minutes old and unanswered: a suggestion opens
+    cid = (await contact_of(client, person.email))["contact_id"]
+    attribute = f"tier_{uuid.uuid4().hex[:6]}"
+    definition = {"name": attribute, "type": "string"}
+    assert (await client.post("/api/v1/attributes", json=definition, headers=ADMIN)).status_code == 201
+    value = f"vip-{uuid.uuid4().hex[:6]}"
+    patched = await client.patch(f"/api/v1/contacts/{cid}/attributes", json={attribute: value}, headers=ADMIN)
+    assert patched.status_code == 200
+    note = f"Visited the shop {uuid.uuid4().hex[:6]}"
+    body = {"note_id": str(uuid.uuid4()), "text": note}
+    assert (await client.post(f"/api/v1/contacts/{cid}/notes", json=body, headers=AGENT)).status_code == 202
+    consent = {"purpose": "marketing", "granted": False, "source": "call"}
+    assert (await client.post(f"/api/v1/contacts/{cid}/consents", json=consent, headers=ADMIN)).status_code == 201
+
+    async def suggestion() -> str | None:
+        items = (await client.get(f"/api/v1/contacts/{cid}/suggestions", headers=AGENT)).json()["items"]
+        return next((s["suggestion_id"] for s in items if s["rule"] == "unanswered"), None)
+
+    sid = await eventually(suggestion, what="an unanswered suggestion")
+    assignee = f"Rui {uuid.uuid4().hex[:4]}"
+    assigned = await client.post(f"/api/v1/suggestions/{sid}/assign", json={"assignee": assignee}, headers=AGENT)
+    assert assigned.status_code == 200
+
+    async def exported() -> dict | None:
+        document = (await client.get(f"/api/v1/contacts/{cid}/export", headers=ADMIN)).json()
+        texts = {i["document"].get("text") for i in document["interactions"]}
+        return document if note in texts else None  # the note went through the pipeline
+
+    document = await eventually(exported, what="the note in the export")
+    assert [(a["name"], a["value"]) for a in document["attributes"]] == [(attribute, value)]
+    assert sid in {s["suggestion_id"] for s in document["suggestions"]}
+    assert {s["rule"] for s in document["suggestions"]} >= {"unanswered"}
+    assert [(a["suggestion_id"], a["assignee"]) for a in document["assignments"]] == [(sid, assignee)]
+    assert chat.interaction_id.hex in {a["interaction_id"].replace("-", "") for a in document["suggestion_activity"]}
+    assert [(c["purpose"], c["granted"]) for c in document["consents"]] == [("marketing", False)]
+    audit = {(a["action"], a["actor"]) for a in document["audit"]}
+    admin, agent = fingerprint("admin-token"), fingerprint("agent-token")
+    assert {("attributes.set", admin), ("note.add", agent), ("suggestion.assign", agent)} <= audit
+    assert {("consent.record", admin), ("contact.export", admin)} <= audit
+
+    # The operators' command writes the same sections.
+    env = clean_env(OMNITRAIL_DATABASE_URL=database_url, OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap)
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "omnitrail", "gdpr", "export", cid, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await cli.communicate()
+    assert cli.returncode == 0
+    from_cli = json.loads(out)
+    assert [(a["name"], a["value"]) for a in from_cli["attributes"]] == [(attribute, value)]
+    assert set(from_cli) == set(document)
+
+
+def test_every_table_naming_a_contact_is_exported_or_said_not_to_be(database_url) -> None:
+    with psycopg.connect(database_url) as conn:
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public'"
+                " AND column_name IN ('contact_id', 'survivor_id', 'merged_id', 'contact_a', 'contact_b')"
+            )
+        }
+    exported = {t for sql in _SECTIONS.values() for t in re.findall(r"(?:FROM|JOIN) (\w+)", sql)}
+    assert tables - exported - set(NOT_EXPORTED) == set(), "add a section to sinks/contact_export.py"
+
+
+async def test_erasure_leaves_no_attribute_suggestion_or_assignment_in_the_export(client, broker) -> None:
+    person = a_customer()
+    chat, _ = chat_and_email(person, email_html="<p>hi</p>", email_subject="Hi")
+    await produce(broker.bootstrap, [chat])
+    cid = (await contact_of(client, person.email))["contact_id"]
+
+    async def suggestion() -> str | None:
+        items = (await client.get(f"/api/v1/contacts/{cid}/suggestions", headers=AGENT)).json()["items"]
+        return next((s["suggestion_id"] for s in items if s["rule"] == "unanswered"), None)
+
+    sid = await eventually(suggestion, what="an unanswered suggestion")
+    outcome = f"Called {person.name} back"
+    assert (await client.post(f"/api/v1/suggestions/{sid}/close", json={"outcome": outcome}, headers=AGENT)).is_success
+    assert (await client.delete(f"/api/v1/contacts/{cid}", headers=ADMIN)).status_code == 200
+    after = (await client.get(f"/api/v1/contacts/{cid}/export", headers=ADMIN)).json()
+    for section in ("attributes", "suggestions", "assignments", "suggestion_activity", "interactions"):
+        assert after[section] == [], section
+    assert person.name not in json.dumps(after, ensure_ascii=False)
+    assert "contact.erase" in {a["action"] for a in after["audit"]}  # who erased her stays on record
