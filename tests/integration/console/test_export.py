@@ -103,6 +103,12 @@ async def test_erasure_leaves_no_attribute_suggestion_or_assignment_in_the_expor
     sid = await eventually(suggestion, what="an unanswered suggestion")
     outcome = f"Called {person.name} back"
     assert (await client.post(f"/api/v1/suggestions/{sid}/close", json={"outcome": outcome}, headers=AGENT)).is_success
+
+    async def closing_note() -> bool:
+        page = await client.get(f"/api/v1/contacts/{cid}/timeline", params={"channel": "other"}, headers=AGENT)
+        return any(outcome in (i["text"] or "") for i in page.json()["items"])
+
+    await eventually(closing_note, what="the closing note stored")  # erased with the rest, not after it
     assert (await client.delete(f"/api/v1/contacts/{cid}", headers=ADMIN)).status_code == 200
     after = (await client.get(f"/api/v1/contacts/{cid}/export", headers=ADMIN)).json()
     for section in ("attributes", "suggestions", "assignments", "suggestion_activity", "interactions"):
