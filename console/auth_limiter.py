@@ -4,8 +4,8 @@ Per client address, failures are counted in a sliding window; past ``max_failure
 from that address is answered 429 (with ``Retry-After``) until the window has moved on, *before*
 its token is even looked at, so a correct guess inside a blocked window gains nothing. Successful
 requests are not counted. The table is bounded: the oldest addresses are forgotten first.
-Behind a reverse proxy the address is the proxy's unless uvicorn is told to trust its headers
-(``--forwarded-allow-ips``), which is the deployment's decision.
+Behind a reverse proxy the address is the proxy's unless `OMNITRAIL_TRUSTED_PROXIES` names it
+(``omnitrail.http_server``), which is the deployment's decision.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import uvicorn
 from omnitrail import event_loop, logs, memory_tuning, registry
 from omnitrail.deadletters import Filter
 from omnitrail.http import Roles, build_app
+from omnitrail.http_server import server_config
 from omnitrail.runtime import Addresses, resolve
 from omnitrail.settings import AppSettings
 from omnitrail.webhook_fast_path import WebhookFastPath
@@ -48,13 +49,7 @@ def _serve(roles: Roles) -> None:
     async def serve() -> None:
         # Built inside the loop: aiokafka's producer refuses to be created outside a running one.
         http = build_app(app, kafka_settings, addresses, roles)
-        config = uvicorn.Config(
-            WebhookFastPath(http, http.state.webhook_routes),
-            host=app.http_host,
-            port=app.http_port,
-            log_config=None,
-            access_log=False,
-        )
+        config = server_config(WebhookFastPath(http, http.state.webhook_routes), app)
         memory_tuning.tune()
         await uvicorn.Server(config).serve()
 

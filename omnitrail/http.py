@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from connectors import signing
 from connectors.base import Connector
 from connectors.email import EmailConnector
 from connectors.email.threads import ThreadEntry
@@ -42,6 +43,7 @@ from console import gdpr as console_gdpr
 from console.audit import Audit
 from console.auth import TokenAuth
 from console.auth_limiter import AuthSettings, FailureLimiter
+from console.request_guard import RequestGuard
 from console.settings import ConsoleSettings
 from console.signin_limit import SigninLimit
 from omnitrail import __version__
@@ -142,7 +144,15 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
             if spool is not None:
                 spool.close()
 
-    app = FastAPI(title="Omnitrail", version=__version__, lifespan=lifespan)
+    # The interactive docs pages load Swagger UI and ReDoc from a CDN: off unless asked for.
+    docs = app_settings.api_docs
+    app = FastAPI(
+        title="Omnitrail",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
 
     @app.exception_handler(psycopg.DataError)
     async def unstorable_value(_: Request, exc: psycopg.DataError) -> Response:
@@ -161,6 +171,12 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
             pool.connection,
             session_lifetime_s=console_settings.session_hours * 3600,
             limiter=FailureLimiter(limits.max_failures, limits.failure_window_s),
+        )
+        app.add_middleware(
+            RequestGuard,
+            auth=auth,
+            max_body_bytes=app_settings.max_body_bytes,
+            body_timeout_s=app_settings.body_timeout_s,
         )
         audit = Audit(pool.connection, auth)
         app.include_router(console_api.router(pool.connection, audit, default_region=app_settings.default_region))
@@ -222,8 +238,17 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
             body["pull"] = {loop.connector.name: loop.health.state for loop in loops}
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    metrics_token = app_settings.metrics_token.get_secret_value().encode() if app_settings.metrics_token else None
+
     @app.get("/metrics", tags=["operations"])
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition; with OMNITRAIL_METRICS_TOKEN set, only for `Authorization: Bearer <it>`."""
+        if metrics_token is not None:
+            scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not signing.equal(presented.strip(), metrics_token):
+                return JSONResponse(
+                    {"detail": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": 'Bearer realm="metrics"'}
+                )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

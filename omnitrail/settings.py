@@ -20,9 +20,24 @@ class AppSettings(OmnitrailSettings):
     data_dir: Path = Path(".omnitrail")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    http_header_timeout_s: float = Field(
+        default=10.0, gt=0, description="A request's line and headers must arrive whole within this (else 408)"
+    )
+    http_max_header_bytes: int = Field(
+        default=65_536, ge=4096, description="Most bytes of request line and headers per request (else 431)"
+    )
+    trusted_proxies: str = Field(
+        default="", description="Addresses/networks of reverse proxies whose X-Forwarded-For is believed; none if empty"
+    )
     public_url: str = Field(default="http://localhost:8080", description="What providers call; signs webhooks")
     default_region: str = Field(default="PT", min_length=2, max_length=2)
     api_tokens: SecretStr = Field(default=SecretStr(""), description="token:role,token:role")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, /metrics needs `Authorization: Bearer <this>` (Prometheus bearer auth)"
+    )
+    api_docs: bool = Field(
+        default=False, description="Serve /docs and /redoc (their pages load scripts from cdn.jsdelivr.net)"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

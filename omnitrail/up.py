@@ -21,6 +21,7 @@ import uvicorn
 from connectors.emitter import KafkaEmitter
 from omnitrail import demo, event_loop, memory_tuning, registry, webhook_sink
 from omnitrail.http import Roles, build_app
+from omnitrail.http_server import server_config
 from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings
@@ -124,15 +125,7 @@ async def serve(
 ) -> None:
     roles = Roles(connectors=registry.enabled(app_settings), console=True, needs_pipeline=True)
     app = build_app(app_settings, kafka_settings, addresses, roles)
-    server = _Server(
-        uvicorn.Config(
-            WebhookFastPath(app, app.state.webhook_routes),
-            host=app_settings.http_host,
-            port=app_settings.http_port,
-            log_config=None,
-            access_log=False,
-        )
-    )
+    server = _Server(server_config(WebhookFastPath(app, app.state.webhook_routes), app_settings))
     supervisor = WorkerSupervisor(env)
     worker_task = asyncio.create_task(supervisor.run())
     webhooks = webhook_sink.configured()  # the sink runs only when someone subscribed
