@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 
 import charset_normalizer
 
@@ -65,10 +66,10 @@ def codec(label: str | None) -> str | None:
         return None
 
 
-def decode(data: bytes, label: str | None, hints: tuple[str, ...] = ()) -> tuple[str, str | None]:
+def decode(data: bytes, label: str | None, hints: Callable[[], tuple[str, ...]] = tuple) -> tuple[str, str | None]:
     """The text of ``data`` labelled ``label``, and what was repaired (None when the label was right).
 
-    ``hints``: codecs to try before detection (the other charsets of the same message: a raw 8-bit
+    ``hints``: gives the codecs to try before detection (the other charsets of the same message: a raw 8-bit
     header is usually in the body's charset, and detection is weak on a few bytes).
     """
     name = codec(label)
@@ -91,7 +92,7 @@ def decode(data: bytes, label: str | None, hints: tuple[str, ...] = ()) -> tuple
     mixed = _mostly_utf8(data)
     if mixed is not None:
         return mixed, f"{what}: read as utf-8 with windows-1252 bytes"
-    for hint in hints:
+    for hint in hints():
         if hint != name:
             try:
                 return _decode_as(data, hint), f"{what}: read as {hint}"

@@ -112,19 +112,18 @@ class _Reader:
         self.defects: list[str] = []
         self.warnings = warnings
         self.message: Message | None = None
-        self._hints: tuple[str, ...] | None = None
+        self._charsets: tuple[str, ...] | None = None
 
-    @property
-    def hints(self) -> tuple[str, ...]:
+    def charsets(self) -> tuple[str, ...]:
         """The message's declared charsets (as codecs, with their families): where raw 8-bit text is tried first."""
-        if self._hints is None:
+        if self._charsets is None:
             found: dict[str, None] = {}
             for part in self.message.walk() if self.message is not None else ():
                 name = charsets.codec(part.get_content_charset())
                 if name is not None and name not in ("utf-8", "cp1252"):
                     found.update(dict.fromkeys((name, *charsets.FAMILIES.get(name, ()))))
-            self._hints = tuple(found)
-        return self._hints
+            self._charsets = tuple(found)
+        return self._charsets
 
     def header(self, msg: Message, name: str) -> str | None:
         try:
@@ -157,7 +156,7 @@ class _Reader:
         out: list[str] = []
         for chunk, label in chunks:
             data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8", "surrogateescape")
-            text, repair = charsets.decode(data, label, self.hints)
+            text, repair = charsets.decode(data, label, self.charsets)
             if repair:
                 self.warn(f"header {name}: {repair}")
             out.append(text)
@@ -173,7 +172,7 @@ class _Reader:
             legacy[header] = _FOLD.sub("", raw).encode("utf-8", "surrogateescape").decode("latin-1")
             value = legacy.get_param(param, header=header)
             if isinstance(value, tuple):  # RFC 2231: charset, language, %-encoded bytes
-                text, repair = charsets.decode(unquote_to_bytes(value[2] or ""), value[0], self.hints)
+                text, repair = charsets.decode(unquote_to_bytes(value[2] or ""), value[0], self.charsets)
                 if repair:
                     self.warn(f"attachment filename: {repair}")
                 return text
@@ -231,7 +230,7 @@ class _Reader:
         """Decoded text of a text part, in the charset mail clients would read it with (repairs recorded)."""
         payload = part.get_payload(decode=True)
         data = payload if isinstance(payload, bytes) else b""
-        text, repair = charsets.decode(data, part.get_content_charset(), self.hints)
+        text, repair = charsets.decode(data, part.get_content_charset(), self.charsets)
         if repair:
             self.warn(f"body: {repair}")
         return unix_lines(text)
@@ -304,7 +303,8 @@ def _segments(reader: _Reader, part: Message, parsed: ParsedEmail) -> list[_Segm
                 }
             )
         return []
-    if part.get_content_maintype() == "message":  # delivery-status (every bounce), dispositions, headers
+    maintype = ctype.partition("/")[0]
+    if maintype == "message":  # delivery-status (every bounce), dispositions, headers
         parsed.attachments.append(reader.attachment(part, inline=False))
         return []
     if part.is_multipart():
@@ -317,7 +317,7 @@ def _segments(reader: _Reader, part: Message, parsed: ParsedEmail) -> list[_Segm
         return [_Segment(reader.content(part), None)]
     if disposition != "attachment" and ctype == "text/html":
         return [_Segment(None, reader.content(part))]
-    if part.get_content_maintype() == "multipart":  # declared multipart, but no boundary in the body
+    if maintype == "multipart":  # declared multipart, but no boundary in the body
         reader.warn(f"{ctype} without parts read as text")
         return [_Segment(reader.content(part), None)]
     parsed.attachments.append(reader.attachment(part, inline=disposition != "attachment"))

@@ -9,6 +9,8 @@ the new text keeps its layout exactly; a message that is all quote (a bare forwa
 
 from __future__ import annotations
 
+import re
+
 from mailparser_reply import EmailReplyParser
 from mailparser_reply.constants import MAIL_LANGUAGES, QUOTED_MATCH_INCLUDE
 
@@ -31,11 +33,15 @@ LANGUAGES = ["pt", "en", "es", "fr", "de"]
 #: Longer texts are not split: the header patterns are costly on huge bodies, and such mail is rarely a reply.
 MAX_CHARS = 200_000
 _PARSER = EmailReplyParser(languages=LANGUAGES)
+#: What every reply header has, cheap to look for: a line ending in a colon ("... wrote:"), a
+#: separator line, or two lines starting "Word:" (From:/Sent:). Most mail has none: no full parse.
+_ENDS_IN_COLON = re.compile(r":[ \t]*$|^-{5,}", re.MULTILINE)
+_FIELD_LINE = re.compile(r"^[>* ]*[^\W\d_][^:\n]{0,30}:", re.MULTILINE)
 
 
 def split(text: str) -> tuple[str, str | None]:
     """(new text, quoted history), or (text, None) when nothing is quoted."""
-    if len(text) > MAX_CHARS:
+    if len(text) > MAX_CHARS or not _may_quote(text):
         return text, None
     replies = _PARSER.read(text).replies
     header = replies[1].headers.strip() if len(replies) > 1 else ""
@@ -53,3 +59,10 @@ def split(text: str) -> tuple[str, str | None]:
     if not new:
         return text, None
     return new, text[offset:].strip("\n")
+
+
+def _may_quote(text: str) -> bool:
+    if _ENDS_IN_COLON.search(text):
+        return True
+    fields = _FIELD_LINE.finditer(text)
+    return next(fields, None) is not None and next(fields, None) is not None

@@ -183,3 +183,23 @@ async def test_wrong_password_stops_the_loop_with_a_clear_reason(dovecot: Doveco
         await loop.run()
     assert loop.health.state.startswith("stopped: IMAP login refused")
     assert box.user not in loop.health.state
+
+
+async def test_damaged_real_world_mail_arrives_whole_through_imap(dovecot: Dovecot) -> None:
+    box = Mailbox(dovecot)
+    mails = [corpus.bounce(box.tag), corpus.header_damaged(box.tag), corpus.undeclared_utf8(box.tag)]
+    await asyncio.to_thread(dovecot.append, box.user, "INBOX", *mails, corpus.quoted_reply(box.tag))
+    emitter, checkpoints = InMemoryEmitter(), InMemoryCheckpoints()
+    assert await _poll_once(box.connector(), emitter, checkpoints) == 4
+    assert emitter.dead_letters == []
+    bounce, damaged, undeclared, reply = emitter.interactions
+    assert bounce.text is not None
+    assert "User unknown" in bounce.text
+    assert [a.content_type for a in bounce.attachments] == ["message/delivery-status", "message/rfc822"]
+    assert damaged.sender.identifiers[0].value == corpus.MARIA
+    assert damaged.subject == f"Pedido de reembolso {box.tag}"
+    assert "1 line(s) of text before the first header removed" in damaged.metadata["parse_warnings"]
+    assert undeclared.text == "Prénom: João\nMensagem: a fatura de março está errada, cobraram-me duas vezes."
+    assert reply.text == "Ainda não recebi a fatura corrigida."
+    assert reply.quoted_text is not None
+    assert reply.quoted_text.endswith("> Já corrigimos a fatura: reembolso 9981.")

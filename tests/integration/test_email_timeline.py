@@ -63,7 +63,7 @@ async def test_corpus_gives_exactly_the_expected_timeline(
     deliveries = [
         (box.user, "INBOX", [corpus.reply_with_attachment(tag)]),  # the customer's reply arrives first
         (box.user, "INBOX", [corpus.complaint(tag), corpus.html_only(tag), no_id, corpus.forwarded(tag)]),
-        (box.user, "INBOX", [corpus.malformed(tag), orphan]),
+        (box.user, "INBOX", [corpus.malformed(tag), orphan, corpus.quoted_reply(tag)]),
         (box.user, "Sent", [corpus.outlook_reply(tag)]),
         (box.user, "All Mail", [corpus.complaint(tag), corpus.outlook_reply(tag)]),  # Gmail: also in All Mail
         (box.user, "All Mail", [corpus.outlook_rewritten_reply(tag)]),  # read after Sent: joins by Thread-Index
@@ -73,12 +73,12 @@ async def test_corpus_gives_exactly_the_expected_timeline(
         await asyncio.to_thread(dovecot.append, user, folder, *raws)
 
     emitted = await _run(box, other, broker, pool)
-    assert emitted == 11  # 8 distinct messages, 3 of them seen twice; the orphan was dead-lettered
+    assert emitted == 12  # 9 distinct messages, 3 of them seen twice; the orphan was dead-lettered
 
     m1, m2, m3 = mid("m1", tag), mid("m2", tag, "acme.example"), mid("m3", tag)
-    m4, m6, m7, m9 = mid("m4", tag), mid("m6", tag), mid("m7", tag), mid("m9", tag)
+    m4, m6, m7, m9, q = mid("m4", tag), mid("m6", tag), mid("m7", tag), mid("m9", tag), mid("q", tag)
     no_id_id = interaction_id_for("email", "", "sha256:" + hashlib.sha256(no_id).hexdigest())
-    expected = {m1, m2, m3, m4, m6, m7, m9, no_id_id}
+    expected = {m1, m2, m3, m4, m6, m7, m9, q, no_id_id}
 
     async def timeline() -> dict[uuid.UUID, dict[str, Any]] | None:
         cur = await db.execute(
@@ -109,7 +109,24 @@ async def test_corpus_gives_exactly_the_expected_timeline(
     assert "49,90 €" in rows[m3]["text"]
     assert rows[m4]["text"] == "Bom dia,\nQual é o horário da loja?\n\nAna"
     assert rows[m6]["metadata"]["forwarded"][0]["subject"] == "Reclamação da fatura de fevereiro"
-    assert "header Subject charset undecodable" in rows[m7]["metadata"]["parse_defects"]
+    assert rows[m7]["subject"] == "Olá mundo"
+    assert (
+        "header Subject: unknown charset 'x-bogus-charset': read as windows-1252"
+        in rows[m7]["metadata"]["parse_warnings"]
+    )
+    assert rows[q]["text"] == "Ainda não recebi a fatura corrigida."
+    assert rows[q]["quoted_text"].endswith("> Já corrigimos a fatura: reembolso 9981.")
+
+    async def found(words: str) -> set[uuid.UUID]:
+        cur = await db.execute(
+            "SELECT interaction_id FROM interactions WHERE document->>'account' = %s"
+            " AND search @@ websearch_to_tsquery('simple', omnitrail_unaccent(%s))",
+            (box.user, words),
+        )
+        return {row[0] for row in await cur.fetchall()}
+
+    assert await found("corrigida nao recebi") == {q}  # the new text is searched
+    assert q not in await found("reembolso 9981")  # the quoted history is not
     assert rows[no_id_id]["metadata"]["message_id_missing"] is True
     assert {rows[i]["metadata"]["thread_rule"] for i in expected - {m9}} <= {"new", "header_chain", "header_root"}
 
