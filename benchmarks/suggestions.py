@@ -30,6 +30,7 @@ from schemas.ids import event_id_for
 from schemas.interaction import Channel, Direction, Interaction, Party, Provider
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import migrate, suggestion_store
+from sinks.kafka.records import Record
 
 ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CHANNELS = [Channel.sms, Channel.whatsapp, Channel.email, Channel.telegram]
@@ -70,7 +71,7 @@ def corpus(events: int, contacts: int, seed: int, clock: FakeClock) -> list[Time
 async def run(url: str, events: Sequence[TimelineEvent], batch: int, clock: FakeClock) -> None:
     published = 0
 
-    async def publish(records: Sequence[tuple[str, bytes | None, bytes | None]]) -> None:
+    async def publish(records: Sequence[Record]) -> None:
         nonlocal published
         published += len(records)
 

@@ -36,8 +36,8 @@ from schemas.errors import FatalError, InvalidPayload
 from sinks import attribute_store, contact_store, outbox
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
+from sinks.kafka.records import Publish
 from sinks.kafka.settings import KafkaSettings
-from sinks.outbox import Publish
 
 Conn = AsyncConnection[tuple[Any, ...]]
 BATCH_ROWS = 1000

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +28,10 @@ from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.interaction import Channel, Direction, Interaction, InteractionKind
 from sinks import contact_store, interaction_store, outbox, update_store
-from sinks.kafka.records import RawRecord
+from sinks.kafka.records import Publish, RawRecord
 
 log = structlog.get_logger(__name__)
 Conn = AsyncConnection[tuple[Any, ...]]
-Publish = Callable[[Sequence[tuple[str, bytes | None, bytes | None]]], Awaitable[None]]
 _UPDATES = (InteractionKind.status, InteractionKind.edit)
 
 

@@ -18,7 +18,6 @@ dead-letter topic is at-least-once, and replay is idempotent (deterministic inte
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Protocol
@@ -29,11 +28,10 @@ from pipeline import metrics, retry
 from pipeline.batch import BatchResult
 from pipeline.stages.decode import dead_letter
 from schemas import topics
-from sinks.kafka.records import RawRecord
+from sinks.kafka.records import Publish, RawRecord
 
 log = structlog.get_logger(__name__)
 SOURCE = "pipeline.stage"
-Publish = Callable[[Sequence[tuple[str, bytes | None, bytes | None]]], Awaitable[None]]
 
 
 class BatchProcessing(Protocol):

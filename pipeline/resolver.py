@@ -31,7 +31,8 @@ from schemas.contact import Contact
 from schemas.identifiers import Identifier
 from schemas.interaction import Interaction
 from sinks import contact_store, merges, review_store
-from sinks.merges import MergeRecord, Record
+from sinks.kafka.records import Record
+from sinks.merges import MergeRecord
 from sinks.review_store import Proposal
 
 Conn = AsyncConnection[tuple[Any, ...]]

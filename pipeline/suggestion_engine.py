@@ -12,7 +12,7 @@ evaluation reconciles to a desired state and suggestion ids are deterministic.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,11 +33,10 @@ from schemas.suggestion import Suggestion, SuggestionRule, SuggestionStatus
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import consent, outbox
 from sinks import suggestion_store as store
-from sinks.kafka.records import RawRecord
+from sinks.kafka.records import Publish, RawRecord
 
 log = structlog.get_logger(__name__)
 Conn = AsyncConnection[tuple[Any, ...]]
-Publish = Callable[[Sequence[tuple[str, bytes | None, bytes | None]]], Awaitable[None]]
 Clock = Callable[[], datetime]
 _RECORDED = (InteractionKind.message, InteractionKind.call)
 _TIMELINE_RULES = [r.value for r in SuggestionRule if r is not SuggestionRule.merge_review]

@@ -27,9 +27,9 @@ from schemas.errors import RetriableError
 from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import contact_store, outbox, queries
+from sinks.kafka.records import Record
 
 Conn = AsyncConnection[tuple[Any, ...]]
-Record = tuple[str, bytes | None, bytes | None]
 
 
 class ContactsMoved(RetriableError):

@@ -9,15 +9,15 @@ it. Consumers see each event at least once, in commit order per key, and can dro
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from sinks.kafka.records import Publish, Record
+
 Conn = AsyncConnection[tuple[Any, ...]]
-Record = tuple[str, bytes | None, bytes | None]
-Publish = Callable[[Sequence[Record]], Awaitable[None]]
 
 
 async def append(conn: Conn, records: Sequence[Record]) -> None:

@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 
 from schemas.errors import RetriableError
 from sinks.kafka.partitioner import Murmur2Partitioner
-from sinks.kafka.records import HEADERS
+from sinks.kafka.records import HEADERS, Record
 
 
 class TopicPublisher:
@@ -27,14 +27,14 @@ class TopicPublisher:
         self._producer = producer
         self._partitioner = Murmur2Partitioner()
 
-    async def publish(self, records: Sequence[tuple[str, bytes | None, bytes | None]]) -> None:
+    async def publish(self, records: Sequence[Record]) -> None:
         """Send all, then wait for all: a few batches per partition instead of a round trip per event."""
         try:
             await asyncio.gather(*await self._send(records))
         except KafkaError as exc:
             raise RetriableError(f"broker did not acknowledge: {type(exc).__name__}") from exc
 
-    async def _send(self, records: Sequence[tuple[str, bytes | None, bytes | None]]) -> list[Any]:
+    async def _send(self, records: Sequence[Record]) -> list[Any]:
         partitions: dict[str, list[int]] = {}
         open_batches: dict[tuple[str, int], Any] = {}
         sent: list[Any] = []

@@ -9,22 +9,23 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from sinks import outbox
+from sinks.kafka.records import Record
 
 pytestmark = pytest.mark.integration
 
 
 class Published:
     def __init__(self, fail: bool = False) -> None:
-        self.records: list[outbox.Record] = []
+        self.records: list[Record] = []
         self.fail = fail
 
-    async def __call__(self, records: Sequence[outbox.Record]) -> None:
+    async def __call__(self, records: Sequence[Record]) -> None:
         if self.fail:
             raise ConnectionError("broker down")
         self.records += records
 
 
-def _events(batch: str, n: int) -> list[outbox.Record]:
+def _events(batch: str, n: int) -> list[Record]:
     return [("omnitrail.timeline.v1", f"c{k % 3}".encode(), f"{batch}-{k}".encode()) for k in range(n)]
 
 

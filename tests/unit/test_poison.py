@@ -11,7 +11,7 @@ import pytest
 from pipeline.batch import BatchResult
 from pipeline.poison import PoisonIsolation
 from schemas import topics
-from sinks.kafka.records import RawRecord
+from sinks.kafka.records import RawRecord, Record
 
 
 class FlakyProcessor:
@@ -28,7 +28,7 @@ class FlakyProcessor:
 
 
 @pytest.fixture
-def published() -> list[tuple[str, bytes | None, bytes | None]]:
+def published() -> list[Record]:
     return []
 
 
