@@ -29,6 +29,7 @@ from console.audit import Audit, ConnectionFactory
 from console.auth import Principal
 from schemas import topics
 from sinks import queries, suggestion_store
+from sinks.kafka.backoff import Backoff
 
 log = structlog.get_logger(__name__)
 _KEEPALIVE_S = 15.0
@@ -75,6 +76,7 @@ class TimelineFeed:
 
     async def run(self) -> None:
         """Forward timeline events until cancelled; reconnect after broker trouble."""
+        backoff = Backoff(1.0, 5.0)
         while True:
             consumer = AIOKafkaConsumer(
                 topics.TIMELINE, group_id=None, enable_auto_commit=False, auto_offset_reset="latest", **self._options
@@ -82,6 +84,7 @@ class TimelineFeed:
             try:
                 await consumer.start()
                 await consumer.seek_to_end()
+                backoff.reset()
                 async for record in consumer:
                     if record.value is not None:
                         self.dispatch(record.value)
@@ -89,7 +92,7 @@ class TimelineFeed:
                 raise
             except Exception as exc:  # any broker fault: wait, then start a fresh consumer
                 log.warning("live.consumer_failed", error=type(exc).__name__)
-                await asyncio.sleep(2)
+                await backoff.wait()
             finally:
                 await consumer.stop()
 
