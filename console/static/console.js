@@ -202,7 +202,16 @@
     if (item.kind === "note" && item.metadata?.author) meta.append(el("span", {className: "muted", textContent: `by ${item.metadata.author}`}));
     node.append(meta);
     if (item.subject) node.append(el("div", {className: "subject", textContent: item.subject}));
-    if (item.html) node.append(emailFrame(item)); else if (item.text) node.append(el("p", {className: "text", textContent: item.text}));
+    if (item.quoted_text) {
+      // A reply: what was written now, the quoted history (and the formatted email) on demand.
+      node.append(el("p", {className: "text", textContent: item.text || ""}),
+        el("details", {className: "quoted"}, el("summary", {textContent: "Show quoted text"}),
+          el("pre", {className: "text", textContent: item.quoted_text})));
+      if (item.html) node.append(el("details", {className: "formatted"},
+        el("summary", {textContent: "Show formatted email"}), emailFrame(item)));
+    } else if (item.html) node.append(emailFrame(item)); else if (item.text) node.append(el("p", {className: "text", textContent: item.text}));
+    const repairs = item.metadata?.parse_warnings;
+    if (repairs?.length) node.append(el("div", {className: "muted repairs", textContent: `Repaired while reading: ${repairs.join("; ")}`}));
     if (item.call) node.append(el("div", {className: "call", textContent:
       `Call${item.call.status ? ` ${item.call.status}` : ""}${item.call.duration_seconds != null ? ` · ${Math.floor(item.call.duration_seconds / 60)} min ${item.call.duration_seconds % 60} s` : ""}`}));
     if (item.attachments?.length) node.append(el("ul", {className: "attachments"}, ...item.attachments.map((a) =>

@@ -298,3 +298,32 @@ async def test_admin_merges_with_a_preview_unmerges_and_erases_with_confirmation
         search = await client.get("/api/v1/contacts", params={"q": ana.e164}, headers=AGENT)
         assert search.json()["items"] == []  # nothing findable by her number any more
         await page.context.close()
+
+
+async def test_a_reply_shows_its_new_text_expands_its_quote_and_lists_repairs(browser, console_stack, broker) -> None:
+    person = a_customer()
+    (_, email) = chat_and_email(
+        person, email_html="<p>Ainda não recebi.</p><blockquote>Antigo</blockquote>", email_subject="Re: Fatura"
+    )
+    reply = email.model_copy(
+        update={
+            "text": "Ainda não recebi.",
+            "quoted_text": "Em seg., 2 de mar. de 2026 às 10:02, Suporte escreveu:\n> Já corrigimos a fatura.",
+            "metadata": {"parse_warnings": ["header From: trailing dot removed from the domain"]},
+        }
+    )
+    await produce(broker.bootstrap, [reply])
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
+        found = await contact_of(client, person.email)
+    page = await signed_in(browser, console_stack, "agent-token", viewport={"width": 1280, "height": 900})
+    await page.goto(f"{console_stack.url}/#contact={found['contact_id']}")
+    entry = page.locator("#timeline .entry")
+    await expect(entry.locator("p.text")).to_have_text("Ainda não recebi.")
+    quoted = entry.get_by_text("Já corrigimos a fatura.")
+    await expect(quoted).to_be_hidden()
+    await entry.get_by_text("Show quoted text").click()
+    await expect(quoted).to_be_visible()
+    await expect(entry.locator(".repairs")).to_have_text(
+        "Repaired while reading: header From: trailing dot removed from the domain"
+    )
+    await page.context.close()
