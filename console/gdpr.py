@@ -33,6 +33,7 @@ class ErasureOut(BaseModel):
     erased_contact_ids: list[uuid.UUID]
     identifiers_erased: int
     interactions_erased: int
+    interactions_redacted: int = Field(description="Other customers' interactions her identifiers were taken out of")
     erased_at: datetime
 
 
@@ -88,6 +89,7 @@ def router(
             erased_contact_ids=done.erased_contact_ids,
             identifiers_erased=done.identifier_count,
             interactions_erased=done.interactions_erased,
+            interactions_redacted=done.interactions_redacted,
             erased_at=done.erased_at,
         )
 

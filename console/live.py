@@ -125,7 +125,7 @@ def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed) -> A
         responses={200: {"content": {"text/event-stream": {}}}},
     )
     async def live(contact_id: uuid.UUID, who: Principal = listener) -> StreamingResponse:
-        """Server-sent events: each timeline event (``interaction.added``, ``interaction.updated``,
+        """Server-sent events: each timeline event (``interaction.added``, ``.updated``, ``.redacted``,
         ``contact.*``) of this contact, or of a contact merged into it, as it happens."""
         async with connection() as conn:
             survivor = await queries.resolve(conn, contact_id)

@@ -416,7 +416,8 @@ def gdpr_erase(contact: uuid.UUID, yes: bool) -> None:
         raise FatalError(f"no such contact: {contact}")
     click.echo(
         f"erased {done.contact_id} (erasure {done.erasure_id}): {len(done.erased_contact_ids)} contact id(s), "
-        f"{done.identifier_count} identifier(s), {done.interactions_erased} interaction(s)"
+        f"{done.identifier_count} identifier(s), {done.interactions_erased} interaction(s); her identifiers taken "
+        f"out of {done.interactions_redacted} interaction(s) of other customers"
     )
 
 

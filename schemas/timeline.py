@@ -19,6 +19,8 @@ class TimelineEventType(StrEnum):
     contact_merged = "contact.merged"
     contact_unmerged = "contact.unmerged"
     contact_erased = "contact.erased"
+    #: An erased person's identifiers were taken out of this (another customer's) interaction: replace your copy.
+    interaction_redacted = "interaction.redacted"
 
 
 class TimelineEvent(BaseModel):

@@ -8,6 +8,8 @@ One transaction, for the contact and every contact merged into it:
 * their interactions deleted (bodies, subjects, html, attachments, parties, metadata): not kept
   content-less either, because contact ids are deterministic and a person who writes again
   would find their old history re-attached; only the interaction ids are recorded;
+* her identifiers taken out of other customers' interactions she was in (:mod:`sinks.redaction`),
+  announced as ``interaction.redacted``;
 * what merges and identity reviews kept about the identifiers is cleared; her attribute values,
   the suggestions about her with staff handling of them, and the suggestions agent's rows go;
 * an erasure record without personal data: counts, and an HMAC (key ``OMNITRAIL_GDPR_HASH_KEY``)
@@ -34,7 +36,7 @@ from psycopg import AsyncConnection
 from schemas import topics
 from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
-from sinks import outbox, queries
+from sinks import outbox, queries, redaction
 
 Conn = AsyncConnection[tuple[Any, ...]]
 
@@ -60,6 +62,8 @@ class Erasure:
     identifier_count: int
     interactions_erased: int
     erased_at: datetime
+    #: Other customers' interactions she was in (a second recipient, Cc) with her identifiers taken out.
+    interactions_redacted: int = 0
 
 
 async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, requested_by: str) -> Erasure | None:
@@ -83,6 +87,9 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
             "UPDATE contacts SET display_name = NULL, merged_into = NULL, erased_at = %s, updated_at = %s"
             " WHERE contact_id = ANY(%b)",
             (now, now, ids),
+        )
+        redacted, redaction_events = await redaction.redact_linked(
+            conn, ids, [(str(k), str(v)) for k, v in identifiers], erasure_id=erasure_id, now=now
         )
         # Attributes, links of other people's interactions to her, her undelivered outgoing webhooks and
         # the email connector's thread memory (it keeps participants' addresses) go too.
@@ -141,10 +148,11 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
             conn,
             [
                 (topics.TIMELINE, str(survivor).encode(), event.model_dump_json().encode()),
+                *redaction_events,
                 *((topics.CONTACTS, str(i).encode(), None) for i in ids),
             ],
         )
-    return Erasure(erasure_id, survivor, ids, len(hashes), interactions_erased, now)
+    return Erasure(erasure_id, survivor, ids, len(hashes), interactions_erased, now, redacted)
 
 
 async def erased_since(conn: Conn, hashes: list[str]) -> dict[str, datetime]:

@@ -278,6 +278,7 @@
     };
     state.source.addEventListener("interaction.added", onInteraction);
     state.source.addEventListener("interaction.updated", onInteraction);
+    state.source.addEventListener("interaction.redacted", onInteraction); // an erased person taken out
   }
 
   // ---- admin actions (the API decides who may; the page shows what it says) ----

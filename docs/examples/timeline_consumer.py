@@ -12,6 +12,10 @@ Copy it into your service. It shows the three things every consumer of the timel
    exactly what exists today, so this consumer reports such differences as ``newer`` and carries
    on, instead of rejecting events from a newer Omnitrail. Anything else is ``invalid``.
 
+Erasures reach you as events too: ``contact.erased`` (delete what you keep about that contact)
+and ``interaction.redacted`` (another customer's interaction the erased person was in, e.g. in Cc,
+with her identifiers taken out: replace your copy of ``interaction`` by the one in the event).
+
 Run it::
 
     python docs/examples/timeline_consumer.py --bootstrap localhost:9092 --group my-crm \

@@ -1,5 +1,6 @@
 """GDPR through the real stack: consent with history, export, erasure of a merged person, the
-erasure's events, and replays of the person's old interactions that must not bring data back."""
+erasure's events, replays of the person's old interactions that must not bring data back, and her
+identifiers taken out of other customers' interactions."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from jsonschema import Draft202012Validator
 
 from schemas import topics
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import interaction_id_for
-from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, Provider
+from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, PartyRole, Provider
 from tests.helpers import inbound_sms, signed
 from tests.integration.stack import ADMIN, AGENT, Stack, eventually, read_topic, start_up
 
@@ -217,3 +220,85 @@ async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> 
         ([interaction_id_for("sms", "+351210000000", sid), mail_only.interaction_id, both.interaction_id],),
     )
     assert (await cur.fetchone())[0] == 0
+
+
+async def test_erasure_takes_her_identifiers_out_of_other_customers_interactions(client, stack, broker, db) -> None:
+    tag = uuid.uuid4().hex[:8]
+    ana = Identifier(kind=IdentifierKind.email, value=f"ana.{tag}@example.org")
+    bruno = Identifier(kind=IdentifierKind.email, value=f"bruno.{tag}@example.org")
+    now = datetime.now(UTC)
+    own = email(f"own.{tag}@mail.example", [ana], text="Ana's own message", at=now - timedelta(hours=2))
+    # Bruno writes to support with Ana in Cc and her address in the text: it is in both timelines.
+    cc = Interaction.build(
+        channel=Channel.email,
+        provider=Provider.imap,
+        account=OUR_MAILBOX,
+        direction=Direction.inbound,
+        occurred_at=now - timedelta(hours=1),
+        received_at=now,
+        external_id=f"cc.{tag}@mail.example",
+        thread_key=f"<cc.{tag}@mail.example>",
+        sender=Party(display_name="Bruno Outro", identifiers=[bruno]),
+        recipients=[
+            Party(identifiers=[Identifier(kind=IdentifierKind.email, value=OUR_MAILBOX)], role=PartyRole.us),
+            Party(display_name="Ana Apagada", identifiers=[ana], role=PartyRole.customer),
+        ],
+        subject=f"Order {tag} for Ana",
+        text=f"Please also answer {ana.value} about order {tag}.",
+        html=f'<p>Please also answer <a href="mailto:{ana.value}">{ana.value}</a></p>',
+        metadata={"reply_to": ana.value},
+    )
+    await produce(broker.bootstrap, own, cc)
+
+    async def contact(q: str, interactions: int) -> str | None:
+        items = (await client.get("/api/v1/contacts", params={"q": q}, headers=AGENT)).json()["items"]
+        if not items:
+            return None
+        page = (await client.get(f"/api/v1/contacts/{items[0]['contact_id']}/timeline", headers=AGENT)).json()
+        return items[0]["contact_id"] if len(page["items"]) == interactions else None
+
+    ana_id = await eventually(lambda: contact(ana.value, 2), what="Ana with her email and the Cc")
+    bruno_id = await eventually(lambda: contact(bruno.value, 1), what="Bruno with his email")
+
+    async def search(q: str) -> list[dict]:
+        url = f"/api/v1/contacts/{bruno_id}/timeline"
+        return (await client.get(url, params={"q": q}, headers=AGENT)).json()["items"]
+
+    assert len(await search(ana.value)) == 1  # findable by her address before the erasure
+
+    erased = await client.delete(f"/api/v1/contacts/{ana_id}", headers=ADMIN)
+    assert erased.status_code == 200
+    assert (erased.json()["interactions_erased"], erased.json()["interactions_redacted"]) == (1, 1)
+
+    [kept] = (await client.get(f"/api/v1/contacts/{bruno_id}/timeline", headers=AGENT)).json()["items"]
+    assert kept["interaction_id"] == str(cc.interaction_id)  # Bruno keeps his email...
+    assert kept["sender"]["identifiers"] == [{"kind": "email", "value": bruno.value}]
+    assert kept["text"] == f"Please also answer [erased] about order {tag}."
+    assert kept["subject"] == f"Order {tag} for Ana"  # a name in free text is not an identifier
+    for personal in (ana.value, "Ana Apagada"):
+        assert personal not in json.dumps(kept, ensure_ascii=False), personal  # ...without hers anywhere
+    assert await search(ana.value) == []
+    assert len(await search(tag)) == 1
+    cur = await db.execute(
+        "SELECT document::text, search::text FROM interactions WHERE interaction_id = %s", (cc.interaction_id,)
+    )
+    document, words = await cur.fetchone()
+    assert ana.value not in document
+    assert f"ana.{tag}" not in words
+
+    async def redacted_event() -> dict | None:
+        timeline = [json.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v]
+        return next(
+            (
+                e
+                for e in timeline
+                if e["type"] == "interaction.redacted" and e["interaction"]["interaction_id"] == str(cc.interaction_id)
+            ),
+            None,
+        )
+
+    event = await eventually(redacted_event, timeout=30, what="interaction.redacted on the timeline topic")
+    assert event["contact_id"] == bruno_id
+    assert ana.value not in json.dumps(event)
+    schema = json.loads((Path(__file__).parents[2] / "schemas/json/timeline_event.v1.json").read_text())
+    Draft202012Validator(schema).validate(event)
