@@ -29,7 +29,7 @@ from schemas import topics
 from schemas.ids import event_id_for
 from schemas.interaction import Interaction
 from schemas.timeline import TimelineEvent, TimelineEventType
-from sinks.merges import Record
+from sinks.kafka.records import Record
 
 Conn = AsyncConnection[tuple[Any, ...]]
 MARK = "[erased]"

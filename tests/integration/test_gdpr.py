@@ -229,24 +229,18 @@ async def test_erasure_takes_her_identifiers_out_of_other_customers_interactions
     now = datetime.now(UTC)
     own = email(f"own.{tag}@mail.example", [ana], text="Ana's own message", at=now - timedelta(hours=2))
     # Bruno writes to support with Ana in Cc and her address in the text: it is in both timelines.
-    cc = Interaction.build(
-        channel=Channel.email,
-        provider=Provider.imap,
-        account=OUR_MAILBOX,
-        direction=Direction.inbound,
-        occurred_at=now - timedelta(hours=1),
-        received_at=now,
-        external_id=f"cc.{tag}@mail.example",
-        thread_key=f"<cc.{tag}@mail.example>",
-        sender=Party(display_name="Bruno Outro", identifiers=[bruno]),
-        recipients=[
-            Party(identifiers=[Identifier(kind=IdentifierKind.email, value=OUR_MAILBOX)], role=PartyRole.us),
-            Party(display_name="Ana Apagada", identifiers=[ana], role=PartyRole.customer),
-        ],
-        subject=f"Order {tag} for Ana",
-        text=f"Please also answer {ana.value} about order {tag}.",
-        html=f'<p>Please also answer <a href="mailto:{ana.value}">{ana.value}</a></p>',
-        metadata={"reply_to": ana.value},
+    text = f"Please also answer {ana.value} about order {tag}."
+    cc = email(f"cc.{tag}@mail.example", [bruno], text=text, at=now - timedelta(hours=1)).model_copy(
+        update={
+            "sender": Party(display_name="Bruno Outro", identifiers=[bruno]),
+            "recipients": [
+                Party(identifiers=[Identifier(kind=IdentifierKind.email, value=OUR_MAILBOX)], role=PartyRole.us),
+                Party(display_name="Ana Apagada", identifiers=[ana], role=PartyRole.customer),
+            ],
+            "subject": f"Order {tag} for Ana",
+            "html": f'<p>Please also answer <a href="mailto:{ana.value}">{ana.value}</a></p>',
+            "metadata": {"reply_to": ana.value},
+        }
     )
     await produce(broker.bootstrap, own, cc)
 
