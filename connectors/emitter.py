@@ -9,14 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
+import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from connectors.metrics import DEADLETTERED
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.errors import RetriableError
 from schemas.interaction import Interaction
 from sinks.kafka.records import HEADERS
+
+log = structlog.get_logger(__name__)
 
 
 class Record(NamedTuple):
@@ -44,6 +48,13 @@ class Emitter(Protocol):
 
     async def dead_letter(self, record: DeadLetter) -> None:
         """Make the dead-letter record durable, or raise RetriableError."""
+
+
+async def send_dead_letter(emitter: Emitter, letter: DeadLetter) -> None:
+    """A connector's dead letter made durable, then counted by source (``omnitrail_deadlettered_total``)."""
+    await emitter.dead_letter(letter)
+    DEADLETTERED.labels(letter.source).inc()
+    log.info("connector.dead_lettered", source=letter.source, reason=letter.reason)
 
 
 class KafkaEmitter:

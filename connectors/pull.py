@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import structlog
 from prometheus_client import Counter
 
-from connectors.base import Connector
+from connectors.base import AnyConnector
 from connectors.checkpoints import CheckpointStore
 from connectors.emitter import Emitter
 from schemas.errors import FatalError, RetriableError
@@ -41,7 +41,7 @@ class PullHealth:
 class PullLoop:
     def __init__(
         self,
-        connector: Connector,
+        connector: AnyConnector,
         emitter: Emitter,
         checkpoints: CheckpointStore,
         *,

@@ -1,10 +1,14 @@
-"""Test helpers shipped with the code: an in-memory emitter, in-memory checkpoints and a fake clock."""
+"""Test helpers shipped with the code: in-memory emitter and checkpoints, a connector's webhook app, a fake clock."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi import FastAPI
+
+from connectors.base import AnyConnector
+from connectors.webhook import WebhookIngest, serve
 from schemas.deadletter import DeadLetter
 from schemas.errors import RetriableError
 from schemas.interaction import Interaction
@@ -30,6 +34,17 @@ class InMemoryEmitter:
         if self.fail:
             raise RetriableError("in-memory broker is down")
         self.dead_letters.append(record)
+
+
+def webhook_app(
+    connector: AnyConnector, emitter: InMemoryEmitter, *, public_url: str = "http://test", max_body_bytes: int = 65536
+) -> FastAPI:
+    """An app serving ``connector``'s declared routes and answers, as ``omnitrail`` mounts them."""
+    ingest = WebhookIngest(emitter, public_url=public_url, max_body_bytes=max_body_bytes)
+    router, _ = serve(connector.routes(), connector.answers(), ingest)
+    app = FastAPI()
+    app.include_router(router)
+    return app
 
 
 class InMemoryCheckpoints:

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 import structlog
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from connectors.emitter import Emitter
-from connectors.metrics import DEADLETTERED, INGESTED, REJECTED, WEBHOOK_SECONDS
+from connectors.emitter import Emitter, send_dead_letter
+from connectors.metrics import INGESTED, REJECTED, WEBHOOK_SECONDS
 from schemas.deadletter import DeadLetter
 from schemas.errors import InvalidPayload, InvalidSignature, RetriableError
 from schemas.interaction import Interaction
@@ -84,6 +84,42 @@ class Normalized:
 Verifier = Callable[[RawRequest], None]
 Normalizer = Callable[[RawRequest], "list[Interaction] | Normalized"]
 Responder = Callable[[list[Interaction]], Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One signed POST a provider calls, declared once by its connector: served, fast-pathed, replayed.
+
+    ``path`` is fixed (no path parameters: the fast path dispatches it by exact match); ``source``
+    names the route in dead letters and metrics and is unique across connectors, so a dead letter
+    says which normalizer reads its bytes again.
+    """
+
+    path: str
+    source: str
+    summary: str
+    verify: Verifier
+    normalize: Normalizer
+    respond: Responder
+
+    def __post_init__(self) -> None:
+        if "{" in self.path:
+            raise ValueError(f"a webhook route has a fixed path, not {self.path}")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A request a provider makes that carries no interaction (a GET handshake, a fixed refusal).
+
+    Nothing is ingested or dead-lettered, so it skips the request path: ``answer`` decides alone
+    (Meta's verify token, X's CRC token shape).
+    """
+
+    method: str
+    path: str
+    summary: str
+    answer: Callable[[Request], Response]
 
 
 async def read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
@@ -120,15 +156,14 @@ class WebhookIngest:
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
 
-    async def handle(
-        self,
-        request: Request,
-        *,
-        source: str,
-        verify: Verifier,
-        normalize: Normalizer,
-        respond: Responder,
-    ) -> Response:
+    def endpoint(self, route: Route) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            return await self.handle(request, route)
+
+        return endpoint
+
+    async def handle(self, request: Request, route: Route) -> Response:
+        source = route.source
         started = time.perf_counter()
         try:
             body = await read_body(request, self.max_body_bytes, self.body_timeout_s)
@@ -145,14 +180,14 @@ class WebhookIngest:
             content_type=request.headers.get("content-type"),
         )
         try:
-            verify(raw)
+            route.verify(raw)
         except InvalidSignature as exc:
             return self._refuse(source, "signature", 403, exc.reason)
         except Exception as exc:  # a verifier tripped by hostile headers has verified nothing: refused, never a 500
             log.warning("webhook.signature_check_failed", source=source, error=type(exc).__name__)
             return self._refuse(source, "signature", 403, "the signature could not be checked")
         try:
-            result = normalize(raw)
+            result = route.normalize(raw)
         except InvalidPayload as exc:
             result = Normalized([], [Rejected(exc.reason, raw.body)])
         except Exception as exc:
@@ -166,7 +201,14 @@ class WebhookIngest:
         try:
             # Dead letters first: a bad fragment is durable before the good ones are acknowledged.
             for rejected in result.rejected:
-                await self._dead_letter(source, raw, rejected)
+                letter = DeadLetter.of(
+                    rejected.raw,
+                    rejected.reason,
+                    source=source,
+                    content_type=raw.content_type,
+                    received_at=raw.received_at,
+                )
+                await send_dead_letter(self.emitter, letter)
             if result.interactions:
                 await self.emitter.emit_many(result.interactions)
         except RetriableError as exc:
@@ -179,20 +221,7 @@ class WebhookIngest:
         for interaction in result.interactions:
             INGESTED.labels(interaction.channel.value).inc()
         WEBHOOK_SECONDS.labels(source).observe(time.perf_counter() - started)
-        return respond(result.interactions)
-
-    async def _dead_letter(self, source: str, raw: RawRequest, rejected: Rejected) -> None:
-        record = DeadLetter(
-            source=source,
-            reason=rejected.reason,
-            error_type="InvalidPayload",
-            raw_base64=DeadLetter.encode_raw(rejected.raw),
-            content_type=raw.content_type,
-            received_at=raw.received_at,
-        )
-        await self.emitter.dead_letter(record)
-        DEADLETTERED.labels(source).inc()
-        log.info("webhook.dead_lettered", source=source, reason=rejected.reason)
+        return route.respond(result.interactions)
 
     @staticmethod
     def _refuse(source: str, kind: str, status: int, reason: str, retry_after: int | None = None) -> Response:
@@ -201,3 +230,23 @@ class WebhookIngest:
             log.info("webhook.rejected", source=source, status=status, reason=reason)
         headers = {"Retry-After": str(retry_after)} if retry_after else None
         return JSONResponse({"error": kind, "reason": reason}, status_code=status, headers=headers)
+
+
+def serve(
+    routes: Sequence[Route], answers: Sequence[Answer], ingest: WebhookIngest
+) -> tuple[APIRouter, dict[str, Endpoint]]:
+    """The declared routes on the request path: a router for the app, and the endpoints by path for the fast path."""
+    endpoints = {route.path: ingest.endpoint(route) for route in routes}
+    router = APIRouter(tags=["webhooks"])
+    for route in routes:
+        router.add_api_route(route.path, endpoints[route.path], methods=["POST"], summary=route.summary)
+    for answer in answers:
+        router.add_api_route(answer.path, _answering(answer), methods=[answer.method], summary=answer.summary)
+    return router, endpoints
+
+
+def _answering(answer: Answer) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        return answer.answer(request)
+
+    return endpoint

@@ -21,7 +21,6 @@ from omnitrail.http import Roles, build_app
 from omnitrail.http_server import server_config
 from omnitrail.runtime import Addresses, resolve
 from omnitrail.settings import AppSettings
-from omnitrail.webhook_fast_path import WebhookFastPath
 from schemas.config import load, reject_unknown_env
 from schemas.errors import FatalError, RetriableError
 from sinks.kafka import clients
@@ -48,8 +47,7 @@ def _serve(roles: Roles) -> None:
 
     async def serve() -> None:
         # Built inside the loop: aiokafka's producer refuses to be created outside a running one.
-        http = build_app(app, kafka_settings, addresses, roles)
-        config = server_config(WebhookFastPath(http, http.state.webhook_routes), app)
+        config = server_config(build_app(app, kafka_settings, addresses, roles), app)
         memory_tuning.tune()
         await uvicorn.Server(config).serve()
 
@@ -375,7 +373,7 @@ def deadletter_list(
 def deadletter_replay(
     source: str | None, since: datetime | None, until: datetime | None, reason: str | None, dry_run: bool
 ) -> None:
-    """Re-drive dead letters: pipeline ones back to the interactions topic, webhook ones through their connector."""
+    """Re-drive dead letters: pipeline ones back to the interactions topic, connector ones through their connector."""
     from omnitrail import deadletters
 
     app, kafka_settings, addresses = _addresses()
@@ -383,7 +381,14 @@ def deadletter_replay(
     keep = _letter_filter(source, since, until, reason)
     letters = asyncio.run(deadletters.read(kafka_settings, addresses.kafka_bootstrap, keep))
     report, problems = asyncio.run(
-        deadletters.replay(kafka_settings, addresses.kafka_bootstrap, letters, registry.enabled(app), dry_run=dry_run)
+        deadletters.replay(
+            kafka_settings,
+            addresses.kafka_bootstrap,
+            addresses.database_url,
+            letters,
+            registry.enabled(app),
+            dry_run=dry_run,
+        )
     )
     for problem in problems:
         click.echo(problem, err=True)

@@ -4,10 +4,12 @@ Two kinds of dead letters, re-driven differently:
 
 * ``pipeline.*`` (decode stage, poison isolation): the raw bytes are an interaction record that
   the pipeline refused; replay produces them back to the interactions topic unchanged.
-* a connector's route (``twilio.messages``, ...): the raw bytes are the provider's request body.
-  Its signature was verified on receipt (unsigned requests are never dead-lettered), so replay
-  hands them to that connector's normalizer (:meth:`Connector.replay_normalizer`) and produces
-  what it now makes of them. Whatever is still invalid is reported and left where it is.
+* a connector's source (``twilio.messages``, ``meta``, ``telegram.polling``, ``email.imap``, ...):
+  the raw bytes are what the provider sent (a request body, an update, a message). A webhook's
+  signature was verified on receipt (unsigned requests are never dead-lettered), so replay hands
+  them to the normalizer the connector declared for that source (:meth:`Connector.replayers`,
+  derived from its routes) and produces what it now makes of them. Whatever is still invalid is
+  reported and left where it is.
 
 Replaying twice is harmless: interaction ids are deterministic, the timeline holds each once.
 Listing prints the reason, source and position, never the raw bytes unless asked: they are the
@@ -21,11 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
+from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
-from connectors.base import Connector
+from connectors.base import AnyConnector
 from connectors.emitter import KafkaEmitter, Record
 from connectors.webhook import Normalized, RawRequest
+from omnitrail import registry
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.errors import InvalidPayload
@@ -92,7 +96,7 @@ def describe(letter: Letter, *, with_raw: bool = False) -> str:
     return line + "\n    " + r.raw.decode("utf-8", errors="replace") if with_raw else line
 
 
-def _redrive(letter: DeadLetter, connectors: Iterable[Connector]) -> list[Record] | str | None:
+async def _redrive(letter: DeadLetter, connectors: Iterable[AnyConnector]) -> list[Record] | str | None:
     """The records to produce for one dead letter; None: no connector for it; str: still invalid."""
     if letter.source.startswith(PIPELINE_PREFIX):
         try:
@@ -101,14 +105,14 @@ def _redrive(letter: DeadLetter, connectors: Iterable[Connector]) -> list[Record
             key = None  # produce it anyway: the pipeline's decode stage says why, again
         return [Record(topics.INTERACTIONS, key, letter.raw)]
     for connector in connectors:
-        normalize = connector.replay_normalizer(letter.source)
-        if normalize is None:
+        replay = connector.replayers().get(letter.source)
+        if replay is None:
             continue
         raw = RawRequest(
             body=letter.raw, headers={}, public_url="", received_at=letter.received_at, content_type=letter.content_type
         )
         try:
-            result = normalize(raw)
+            result = await replay(raw)
         except InvalidPayload as exc:
             return exc.reason
         interactions = result.interactions if isinstance(result, Normalized) else result
@@ -117,12 +121,22 @@ def _redrive(letter: DeadLetter, connectors: Iterable[Connector]) -> list[Record
 
 
 async def replay(
-    settings: KafkaSettings, bootstrap: str, letters: list[Letter], connectors: list[Connector], *, dry_run: bool
+    settings: KafkaSettings,
+    bootstrap: str,
+    database_url: str,
+    letters: list[Letter],
+    connectors: list[AnyConnector],
+    *,
+    dry_run: bool,
 ) -> tuple[ReplayReport, list[str]]:
+    """Re-drive ``letters``; connectors read theirs with the memory they share (email threads in PostgreSQL)."""
+    pool = AsyncConnectionPool(database_url, min_size=1, max_size=2, open=False, kwargs={"autocommit": True})
+    async with pool:
+        registry.share_memory(connectors, pool)
+        outcomes = [await _redrive(letter.record, connectors) for letter in letters]
     report, problems = ReplayReport(), []
     batches: list[list[Record]] = []
-    for letter in letters:
-        outcome = _redrive(letter.record, connectors)
+    for letter, outcome in zip(letters, outcomes, strict=True):
         if outcome is None:
             report.no_connector += 1
             problems.append(f"deadletter[{letter.partition}]@{letter.offset}: no configured connector for source")

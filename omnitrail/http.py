@@ -18,14 +18,12 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from connectors import signing
-from connectors.base import Connector
-from connectors.email import EmailConnector
-from connectors.email.threads import ThreadEntry
+from connectors.base import AnyConnector
 from connectors.emitter import KafkaEmitter
 from connectors.pull import PullLoop
 from connectors.spool import SpoolFile, SpoolingEmitter
 from connectors.spool_settings import SpoolSettings
-from connectors.webhook import WebhookIngest
+from connectors.webhook import WebhookIngest, serve
 from console import api as console_api
 from console import (
     attributes_api,
@@ -46,10 +44,11 @@ from console.auth_limiter import AuthSettings, FailureLimiter
 from console.request_guard import RequestGuard
 from console.settings import ConsoleSettings
 from console.signin_limit import SigninLimit
-from omnitrail import __version__
+from omnitrail import __version__, registry
 from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings
+from omnitrail.webhook_fast_path import WebhookFastPath
 from schemas.config import load
 from schemas.errors import RetriableError
 from sinks import heartbeat, migrate, outbox
@@ -57,7 +56,6 @@ from sinks.checkpoint_store import PostgresCheckpoints
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
 from sinks.kafka.settings import KafkaSettings
-from sinks.thread_index import PostgresThreadIndex
 
 log = structlog.get_logger(__name__)
 Conn = AsyncConnection[tuple[Any, ...]]
@@ -67,12 +65,12 @@ Conn = AsyncConnection[tuple[Any, ...]]
 class Roles:
     """What this process serves; readiness checks exactly what it needs."""
 
-    connectors: list[Connector] = field(default_factory=list)
+    connectors: list[AnyConnector] = field(default_factory=list)
     console: bool = False
     needs_pipeline: bool = False
 
     @property
-    def pulling(self) -> list[Connector]:
+    def pulling(self) -> list[AnyConnector]:
         return [c for c in self.connectors if c.pulls]
 
     @property
@@ -94,7 +92,10 @@ def outbox_drainer(pool: AsyncConnectionPool[Conn], producer: AIOKafkaProducer) 
     return drain
 
 
-def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses, roles: Roles) -> FastAPI:
+def build_app(
+    app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses, roles: Roles
+) -> WebhookFastPath:
+    """The process's app, behind the fast path that dispatches its signed webhook POSTs ahead of FastAPI's stack."""
     kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
     producer = clients.producer(kafka_settings, addresses.kafka_bootstrap)
     pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
@@ -103,9 +104,7 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
     emitter = KafkaEmitter(producer)
     # Pull loops keep the plain emitter: on a broker outage they pause and resume from their checkpoints.
     loops = [PullLoop(c, emitter, PostgresCheckpoints(pool)) for c in roles.pulling]
-    for connector in roles.pulling:
-        if isinstance(connector, EmailConnector):
-            connector.use_thread_index(PostgresThreadIndex(pool, ThreadEntry))  # thread memory shared by every process
+    registry.share_memory(roles.pulling, pool)
     console_settings = load(ConsoleSettings) if roles.console else None
     feed = None
     if console_settings is not None:
@@ -117,9 +116,10 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
         max_body_bytes=app_settings.max_body_bytes,
         body_timeout_s=app_settings.body_timeout_s,
     )
-    routers = [r for r in (c.router(ingest) for c in roles.connectors) if r is not None]
+    routes = [route for connector in roles.connectors for route in connector.routes()]
+    webhooks, endpoints = serve(routes, [answer for c in roles.connectors for answer in c.answers()], ingest)
     # Only a process that takes webhooks needs a spool (and a spool file).
-    spool = _spool(app_settings, emitter) if routers else None
+    spool = _spool(app_settings, emitter) if routes else None
     if spool is not None:
         ingest.emitter = spool
 
@@ -161,9 +161,7 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
         log.info("api.unstorable_value", error=type(exc).__name__)
         return JSONResponse({"detail": "a value in the request cannot be stored or compared"}, status_code=422)
 
-    for routes in routers:
-        app.include_router(routes)
-    app.state.webhook_routes = [route for routes in routers for route in routes.routes]
+    app.include_router(webhooks)
     if console_settings is not None and feed is not None:
         limits = load(AuthSettings)
         auth = TokenAuth(
@@ -251,7 +249,7 @@ def build_app(app_settings: AppSettings, kafka_settings: KafkaSettings, addresse
                 )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    return app
+    return WebhookFastPath(app, endpoints)
 
 
 def _spool(app_settings: AppSettings, emitter: KafkaEmitter) -> SpoolingEmitter | None:

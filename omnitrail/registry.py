@@ -7,8 +7,13 @@ Adding a channel is one line in ``CONNECTORS``: its settings class is then valid
 
 from __future__ import annotations
 
-from connectors.base import Connector
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from connectors.base import AnyConnector
 from connectors.email import EmailConnector
+from connectors.email.threads import ThreadEntry
 from connectors.events import EventsConnector
 from connectors.livechat import LivechatConnector
 from connectors.meta import MetaConnector
@@ -24,9 +29,10 @@ from pipeline.identity_settings import IdentitySettings
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas.config import OmnitrailSettings, load
 from sinks.kafka.settings import KafkaSettings
+from sinks.thread_index import PostgresThreadIndex
 from sinks.webhooks.settings import WebhookSinkSettings
 
-CONNECTORS: dict[str, type[Connector]] = {
+CONNECTORS: dict[str, type[AnyConnector]] = {
     cls.name: cls
     for cls in (
         TwilioConnector,
@@ -56,11 +62,19 @@ SETTINGS_CLASSES: list[type[OmnitrailSettings]] = [
 ]
 
 
-def build(name: str, app: AppSettings) -> Connector:
+def build(name: str, app: AppSettings) -> AnyConnector:
+    """The connector from its validated settings; FatalError naming the variable when one it needs is missing."""
     cls = CONNECTORS[name]
-    return cls.create(load(cls.settings_cls), default_region=app.default_region)
+    return cls(load(cls.settings_cls), default_region=app.default_region)
 
 
-def enabled(app: AppSettings) -> list[Connector]:
+def share_memory(connectors: list[AnyConnector], pool: AsyncConnectionPool[Any]) -> None:
+    """What connectors remember across processes, kept in PostgreSQL: email thread memory."""
+    for connector in connectors:
+        if isinstance(connector, EmailConnector):
+            connector.use_thread_index(PostgresThreadIndex(pool, ThreadEntry))
+
+
+def enabled(app: AppSettings) -> list[AnyConnector]:
     """Connectors whose credentials are configured (one without them mounts no routes and pulls nothing)."""
     return [build(name, app) for name, cls in CONNECTORS.items() if cls.configured(load(cls.settings_cls))]

@@ -25,7 +25,6 @@ from omnitrail.http_server import server_config
 from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings
-from omnitrail.webhook_fast_path import WebhookFastPath
 from schemas.errors import FatalError
 from sinks import migrate
 from sinks.kafka import clients
@@ -125,7 +124,7 @@ async def serve(
 ) -> None:
     roles = Roles(connectors=registry.enabled(app_settings), console=True, needs_pipeline=True)
     app = build_app(app_settings, kafka_settings, addresses, roles)
-    server = _Server(server_config(WebhookFastPath(app, app.state.webhook_routes), app_settings))
+    server = _Server(server_config(app, app_settings))
     supervisor = WorkerSupervisor(env)
     worker_task = asyncio.create_task(supervisor.run())
     webhooks = webhook_sink.configured()  # the sink runs only when someone subscribed

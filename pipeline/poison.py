@@ -57,8 +57,8 @@ class PoisonIsolation:
 
     async def _dead_letter(self, record: RawRecord, exc: Exception) -> BatchResult:
         reason = f"a pipeline stage failed on this record: {type(exc).__name__}"
-        letter = dead_letter(record, reason, source=SOURCE, now=datetime.now(UTC))
-        value = letter.model_copy(update={"error_type": type(exc).__name__}).model_dump_json().encode()
+        letter = dead_letter(record, reason, source=SOURCE, now=datetime.now(UTC), error_type=type(exc).__name__)
+        value = letter.model_dump_json().encode()
         await retry.forever("poison dead-letter", lambda: self.publish([(topics.DEADLETTER, None, value)]))
         metrics.PROCESSED.labels("dead_lettered", metrics.UNKNOWN_CHANNEL).inc()
         log.error(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,10 +21,33 @@ class DeadLetter(BaseModel):
     partition: int | None = None
     offset: int | None = None
 
+    @classmethod
+    def of(
+        cls,
+        raw: bytes,
+        reason: str,
+        *,
+        source: str,
+        content_type: str | None,
+        error_type: str = "InvalidPayload",
+        received_at: datetime | None = None,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> DeadLetter:
+        """The one way a dead letter is made: the exact bytes, why, who refused them, and (pipeline) from where."""
+        return cls(
+            source=source,
+            reason=reason,
+            error_type=error_type,
+            raw_base64=base64.b64encode(raw).decode("ascii"),
+            content_type=content_type,
+            received_at=received_at or datetime.now(UTC),
+            topic=topic,
+            partition=partition,
+            offset=offset,
+        )
+
     @property
     def raw(self) -> bytes:
         return base64.b64decode(self.raw_base64)
-
-    @staticmethod
-    def encode_raw(raw: bytes) -> str:
-        return base64.b64encode(raw).decode("ascii")

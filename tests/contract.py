@@ -7,7 +7,9 @@ cannot be normalized; the contract checks what every provider integration promis
 - a redelivered event (the same call three times, as providers retry) is one timeline entry;
 - a missing or wrong signature is 403 and stores nothing;
 - a signed payload that cannot be normalized is 400 and lands on the dead-letter topic with
-  its exact raw bytes and the reason.
+  its exact raw bytes and the reason;
+- a dead letter of the route (what a since-fixed normalizer refused), replayed with
+  ``omnitrail deadletter replay``, becomes its timeline entry.
 
 :class:`PullContract` runs a pull connector against its real source (an IMAP server, a Bot API
 server) with an in-memory emitter whose ``fail`` switch plays a broker outage:
@@ -19,12 +21,15 @@ server) with an in-memory emitter whose ``fail`` switch plays a broker outage:
 
 Fixtures a test session must provide: ``webhook_stack`` (``.url`` of a running ``omnitrail up``
 with the channel configured; ``tests/integration/conftest.py`` starts one for all channels from
-``tests/channel_env.py``), ``db`` (async psycopg connection to its database) and ``broker``
-(``.bootstrap``).
+``tests/channel_env.py``), ``db`` (async psycopg connection to its database), ``database_url``
+and ``broker`` (``.bootstrap``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
@@ -32,13 +37,16 @@ from typing import Any, ClassVar, Protocol
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from connectors.base import Connector
+from connectors.emitter import KafkaEmitter
 from connectors.testing import InMemoryCheckpoints, InMemoryEmitter
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.errors import RetriableError
-from tests.integration.stack import eventually, read_topic
+from tests.channel_env import CHANNEL_ENV
+from tests.integration.stack import clean_env, eventually, read_topic
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ async def stored(db: Any, ids: list[uuid.UUID]) -> int:
 
 @pytest.mark.integration
 class WebhookContract(ABC):
+    #: The route's name in dead letters and metrics (``twilio.messages``, ``meta``...).
+    source: ClassVar[str]
     #: Headers that carry the signature; the contract drops them to send an unsigned call.
     signature_headers: ClassVar[tuple[str, ...]]
     #: A secret that is not the configured one, to forge a signature.
@@ -128,6 +138,40 @@ class WebhookContract(ABC):
             return any(v is not None and DeadLetter.model_validate_json(v).raw == call.body for _, v in records)
 
         await eventually(dead_lettered, what="the raw payload on the dead-letter topic")
+
+    async def test_a_dead_letter_replayed_after_the_fix_is_one_timeline_entry(
+        self, webhook_stack: Any, db: Any, broker: Any, database_url: str
+    ) -> None:
+        event, tag = uuid.uuid4().hex[:16], uuid.uuid4().hex
+        await self.arrange(event, broker)
+        call = self.call(webhook_stack.url, event)
+        # What the route refused while its normalizer had a bug: the exact body, verified on receipt.
+        letter = DeadLetter.of(
+            call.body, f"normalizer bug {tag}", source=self.source, content_type=call.headers.get("Content-Type")
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+        await producer.start()
+        try:
+            await KafkaEmitter(producer).dead_letter(letter)
+        finally:
+            await producer.stop()
+        env = clean_env(
+            **CHANNEL_ENV,
+            OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap,
+            OMNITRAIL_KAFKA_IDEMPOTENCE="false",
+            OMNITRAIL_DATABASE_URL=database_url,
+            OMNITRAIL_LOG_LEVEL="warning",
+        )
+        command = [sys.executable, "-m", "omnitrail", "deadletter", "replay", "--reason", tag]
+        done = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "1 dead letter(s): produced" in done.stdout, done.stderr
+        assert "0 still invalid; 0 without a configured connector" in done.stdout, done.stderr
+        await eventually(lambda: self.replayed(db, event), what="the replayed dead letter in the timeline")
+
+    async def replayed(self, db: Any, event: str) -> bool:
+        """Whether the replayed valid call for ``event`` is in the timeline (every expected id stored)."""
+        return await self._all_stored(db, self.expected_ids(event))
 
     @staticmethod
     async def _all_stored(db: Any, ids: list[uuid.UUID]) -> bool:

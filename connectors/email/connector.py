@@ -13,24 +13,27 @@ worker threads (:mod:`connectors.email.session`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import structlog
 from prometheus_client import Gauge
 
-from connectors.base import Connector
+from connectors.base import Connector, Replayer
 from connectors.checkpoints import CheckpointStore
 from connectors.email import mime
 from connectors.email.mime import ParsedEmail
 from connectors.email.normalize import facts, fit, to_interaction
 from connectors.email.session import RECONNECT_ERRORS, Fetched, ImapSession
 from connectors.email.settings import ImapAccount, ImapSettings
-from connectors.email.threads import InMemoryThreadIndex, Threader, ThreadIndex
-from connectors.emitter import Emitter
-from schemas.config import OmnitrailSettings
+from connectors.email.threads import InMemoryThreadIndex, Placement, Threader, ThreadIndex
+from connectors.emitter import Emitter, send_dead_letter
+from connectors.webhook import RawRequest
 from schemas.deadletter import DeadLetter
 from schemas.errors import FatalError, InvalidPayload
+from schemas.identifiers import normalize_email
 from schemas.interaction import Interaction
 
 log = structlog.get_logger(__name__)
@@ -50,14 +53,17 @@ def _parse_all(fetched: list[Fetched]) -> list[ParsedEmail | Exception]:
     return results
 
 
-class EmailConnector(Connector):
+class EmailConnector(Connector[ImapSettings]):
+    """Addresses need no region: the default region is not used."""
+
     name: ClassVar[str] = "email"
-    settings_cls: ClassVar[type[ImapSettings]] = ImapSettings
+    #: ``host`` needs ``username`` and ``password`` (the settings refuse it alone): one account either way.
+    enabled_by: ClassVar[tuple[str, ...]] = ("host", "accounts")
     retriable: ClassVar[tuple[type[BaseException], ...]] = RECONNECT_ERRORS
     supports_backfill: ClassVar[bool] = True
 
-    def __init__(self, settings: ImapSettings, *, thread_index: ThreadIndex | None = None) -> None:
-        self.settings = settings
+    def __init__(self, settings: ImapSettings, *, default_region: str, thread_index: ThreadIndex | None = None) -> None:
+        super().__init__(settings, default_region=default_region)
         self.accounts = settings.all_accounts()
         if not self.accounts:
             raise FatalError("OMNITRAIL_IMAP_HOST (or [[imap.accounts]] in the config file) is required for email")
@@ -67,15 +73,6 @@ class EmailConnector(Connector):
         self._missing_reported: set[tuple[str, str]] = set()
         #: Per account, the configured folders the server has (IDLE watches the first of them).
         self._present: dict[str, list[str]] = {}
-
-    @classmethod
-    def create(cls, settings: OmnitrailSettings, *, default_region: str) -> Self:
-        assert isinstance(settings, ImapSettings)
-        return cls(settings)
-
-    @classmethod
-    def configured(cls, settings: OmnitrailSettings) -> bool:
-        return isinstance(settings, ImapSettings) and bool(settings.all_accounts())
 
     def use_thread_index(self, index: ThreadIndex) -> None:
         """Where thread memory lives (``omnitrail`` wires the PostgreSQL one)."""
@@ -178,45 +175,71 @@ class EmailConnector(Connector):
         interactions: list[Interaction] = []
         for (item, message, occurred_at), placement in zip(parsed, placements, strict=True):
             try:
-                interaction = fit(
-                    to_interaction(
-                        message,
-                        account=account.username,
-                        own=own,
-                        occurred_at=occurred_at,
-                        received_at=received_at,
-                        placement=placement,
-                    )
-                )
-                if not interaction.customer_identifiers():
-                    # Internal mail among our own addresses, or no readable From: no timeline to put it on.
-                    raise InvalidPayload(
-                        "message names no customer address (no readable From, or only our own addresses)"
-                    )
+                interactions.append(self._interaction(message, account, own, occurred_at, received_at, placement))
             except Exception as exc:  # any message that cannot become an interaction is dead-lettered, not lost
                 await self._dead_letter(emitter, item, exc)
-                continue
-            interactions.append(interaction)
         if interactions:
             await emitter.emit_many(interactions)
         return len(interactions)
 
     @staticmethod
+    def _interaction(
+        message: ParsedEmail,
+        account: ImapAccount,
+        own: frozenset[str],
+        occurred_at: datetime,
+        received_at: datetime,
+        placement: Placement,
+    ) -> Interaction:
+        interaction = fit(
+            to_interaction(
+                message,
+                account=account.username,
+                own=own,
+                occurred_at=occurred_at,
+                received_at=received_at,
+                placement=placement,
+            )
+        )
+        if not interaction.customer_identifiers():
+            # Internal mail among our own addresses, or no readable From: no timeline to put it on.
+            raise InvalidPayload("message names no customer address (no readable From, or only our own addresses)")
+        return interaction
+
+    @staticmethod
     async def _dead_letter(emitter: Emitter, item: Fetched, exc: Exception) -> None:
-        log.warning("imap.dead_letter", uid=item.uid, error=type(exc).__name__)
         reason = (
             exc.reason if isinstance(exc, InvalidPayload) else f"message cannot be normalized: {type(exc).__name__}"
         )
-        await emitter.dead_letter(
-            DeadLetter(
-                source=SOURCE,
-                reason=reason,
-                error_type=type(exc).__name__,
-                raw_base64=DeadLetter.encode_raw(item.raw),
-                content_type="message/rfc822",
-                received_at=datetime.now(UTC),
-            )
+        letter = DeadLetter.of(
+            item.raw, reason, source=SOURCE, content_type="message/rfc822", error_type=type(exc).__name__
         )
+        await send_dead_letter(emitter, letter)
+
+    def replayers(self) -> Mapping[str, Replayer]:
+        return {SOURCE: self._replay}
+
+    async def _replay(self, raw: RawRequest) -> list[Interaction]:
+        """A dead-lettered message read again, threaded like a new one, as the mailbox it belongs to."""
+        message = mime.parse(raw.body)
+        account = self._mailbox_of(message)
+        occurred_at = message.date or raw.received_at
+        own = account.own()
+        [placement] = await self.threader.place_many([facts(message, own, occurred_at)])
+        return [self._interaction(message, account, own, occurred_at, raw.received_at, placement)]
+
+    def _mailbox_of(self, message: ParsedEmail) -> ImapAccount:
+        """The one configured mailbox, or the one whose own addresses the message names (the letter does not say)."""
+        if len(self.accounts) == 1:
+            return self.accounts[0]
+        named = set()
+        for box in [*([message.sender] if message.sender else []), *message.to, *message.cc]:
+            with contextlib.suppress(InvalidPayload):
+                named.add(normalize_email(box.address))
+        owners = [account for account in self.accounts if account.own() & named]
+        if len(owners) != 1:
+            raise InvalidPayload("the message names the addresses of no single configured mailbox")
+        return owners[0]
 
     async def wait_for_more(self) -> None:
         timeout = self.settings.poll_interval_s

@@ -87,7 +87,7 @@ class Inspector:
         self.account = ImapAccount(
             host="inspect.invalid", username=account, password=SecretStr("-"), own_addresses=own_addresses or []
         )
-        self.connector = EmailConnector(ImapSettings(accounts=[self.account]))
+        self.connector = EmailConnector(ImapSettings(accounts=[self.account]), default_region="PT")  # no phones in mail
         self.uid = 0
 
     async def inspect(self, raw: bytes) -> Result:

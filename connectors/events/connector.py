@@ -8,39 +8,29 @@ each invalid item is dead-lettered alone and the rest are ingested.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
-from fastapi import APIRouter, Request, Response
-
-from connectors.base import PushConnector
+from connectors.base import Connector
 from connectors.events.settings import EventsSettings
 from connectors.json_batch import accepted, normalize_json_batch
 from connectors.timestamped_signature import TimestampedSignature
-from connectors.webhook import Normalized, RawRequest, WebhookIngest
-from schemas.config import OmnitrailSettings
+from connectors.webhook import Normalized, RawRequest, Route
 from schemas.errors import FatalError
 from schemas.interaction import Interaction
 from schemas.interaction_input import interaction_from_json
 
 
-class EventsConnector(PushConnector):
-    name: ClassVar[str] = "events"
-    settings_cls: ClassVar[type[EventsSettings]] = EventsSettings
+class EventsConnector(Connector[EventsSettings]):
+    """Items arrive normalized (the v1 schema refuses non-canonical identifiers): the default region is not used."""
 
-    def __init__(self, settings: EventsSettings) -> None:
+    name: ClassVar[str] = "events"
+    enabled_by: ClassVar[tuple[str, ...]] = ("secret",)
+
+    def __init__(self, settings: EventsSettings, *, default_region: str) -> None:
+        super().__init__(settings, default_region=default_region)
         if settings.secret is None:
             raise FatalError("OMNITRAIL_EVENTS_SECRET is required for the events connector")
         self.signature = TimestampedSignature(settings.secret.get_secret_value())
-
-    @classmethod
-    def create(cls, settings: OmnitrailSettings, *, default_region: str) -> Self:
-        # Items arrive normalized (the v1 schema refuses non-canonical identifiers): no region needed.
-        assert isinstance(settings, EventsSettings)
-        return cls(settings)
-
-    @classmethod
-    def configured(cls, settings: OmnitrailSettings) -> bool:
-        return isinstance(settings, EventsSettings) and settings.secret is not None
 
     @staticmethod
     def _normalize(raw: RawRequest) -> Normalized:
@@ -49,13 +39,6 @@ class EventsConnector(PushConnector):
 
         return normalize_json_batch(raw.body, parse, what="interaction")
 
-    def router(self, ingest: WebhookIngest) -> APIRouter:
-        router = APIRouter(prefix="/webhooks", tags=["webhooks"])
-
-        @router.post("/events", summary="Interactions from other systems, in the v1 schema (one or a JSON array)")
-        async def events(request: Request) -> Response:
-            return await ingest.handle(
-                request, source="events", verify=self.signature.verify, normalize=self._normalize, respond=accepted
-            )
-
-        return router
+    def routes(self) -> list[Route]:
+        summary = "Interactions from other systems, in the v1 schema (one or a JSON array)"
+        return [Route("/webhooks/events", "events", summary, self.signature.verify, self._normalize, accepted)]

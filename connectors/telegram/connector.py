@@ -1,9 +1,10 @@
 """The Telegram connector: webhook mode (``/webhooks/telegram/{bot}``), polling mode, or both.
 
-Each configured bot is in one mode. Webhook bots share one route; the path names the bot, so
-Telegram must be pointed at ``<OMNITRAIL_PUBLIC_URL>/webhooks/telegram/<bot>`` with
+Each configured bot is in one mode. Each webhook bot has its own route (the path names the bot),
+so Telegram must be pointed at ``<OMNITRAIL_PUBLIC_URL>/webhooks/telegram/<bot>`` with
 ``setWebhook(url, secret_token=<webhook secret>)``. A path naming no webhook-mode bot answers
-404 before the body is read. Polling bots run in the shared pull loop
+404 before the body is read. A bot's dead letters name it (:attr:`BotConfig.source`), so
+replay reads them as that bot. Polling bots run in the shared pull loop
 (:mod:`connectors.pull`): ``poll`` drains every bot with short ``getUpdates`` calls and
 ``wait_for_more`` long-polls all of them at once, returning as soon as one has something.
 """
@@ -12,22 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Mapping
 from functools import partial
-from typing import ClassVar, Self
+from typing import ClassVar
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from telegram.error import Conflict, NetworkError
 
 from connectors import json_payload
-from connectors.base import Connector
+from connectors.base import Connector, Replayer, replayer
 from connectors.checkpoints import CheckpointStore
 from connectors.emitter import Emitter
 from connectors.telegram.polling import BotPoller
 from connectors.telegram.settings import BotConfig, TelegramSettings
 from connectors.telegram.updates import normalize_update, parse_update
-from connectors.webhook import RawRequest, WebhookIngest
-from schemas.config import OmnitrailSettings
+from connectors.webhook import Answer, RawRequest, Route
 from schemas.errors import FatalError, InvalidSignature
 from schemas.interaction import Interaction
 
@@ -44,7 +45,8 @@ def verify_secret(bot: BotConfig, raw: RawRequest) -> None:
         raise InvalidSignature("X-Telegram-Bot-Api-Secret-Token does not match")
 
 
-def normalize_webhook(bot: BotConfig, raw: RawRequest) -> list[Interaction]:
+def normalize_update_json(bot: BotConfig, raw: RawRequest) -> list[Interaction]:
+    """One update's JSON (a webhook body, or a polled update kept in a dead letter) as ``bot`` received it."""
     return normalize_update(parse_update(json_payload.parse(raw.body)), bot_id=bot.bot_id, received_at=raw.received_at)
 
 
@@ -53,51 +55,52 @@ def _ok(_: list[Interaction]) -> Response:
     return Response(status_code=200)
 
 
-class TelegramConnector(Connector):
+def _no_such_bot(_: Request) -> Response:
+    return JSONResponse({"error": "not_found", "reason": "no Telegram bot in webhook mode by that name"}, 404)
+
+
+class TelegramConnector(Connector[TelegramSettings]):
+    """Telegram identifies people by user id: the default region is not used."""
+
     name: ClassVar[str] = "telegram"
-    settings_cls: ClassVar[type[TelegramSettings]] = TelegramSettings
+    enabled_by: ClassVar[tuple[str, ...]] = ("bot_token", "bots")
     #: PTB's network faults (TimedOut is one) and 409 (another getUpdates consumer): try again later.
     retriable: ClassVar[tuple[type[BaseException], ...]] = (NetworkError, Conflict)
 
-    def __init__(self, settings: TelegramSettings) -> None:
-        bots = settings.bots_configured()
-        if not bots:
+    def __init__(self, settings: TelegramSettings, *, default_region: str) -> None:
+        super().__init__(settings, default_region=default_region)
+        self.bots = settings.bots_configured()
+        if not self.bots:
             raise FatalError(
                 "OMNITRAIL_TELEGRAM_BOT_TOKEN (or a [telegram.bots.NAME] table) is required for the telegram connector"
             )
-        self.webhooks = {bot.name: bot for bot in bots if bot.mode == "webhook"}
-        self.pollers = [BotPoller(bot, poll_timeout_s=settings.poll_timeout_s) for bot in bots if bot.mode == "polling"]
+        self.webhooks = {bot.name: bot for bot in self.bots if bot.mode == "webhook"}
+        self.pollers = [
+            BotPoller(bot, poll_timeout_s=settings.poll_timeout_s) for bot in self.bots if bot.mode == "polling"
+        ]
 
-    @classmethod
-    def create(cls, settings: OmnitrailSettings, *, default_region: str) -> Self:
-        assert isinstance(settings, TelegramSettings)
-        return cls(settings)  # Telegram identifies people by user id: no phone numbers to localize.
-
-    @classmethod
-    def configured(cls, settings: OmnitrailSettings) -> bool:
-        return isinstance(settings, TelegramSettings) and (settings.bot_token is not None or bool(settings.bots))
-
-    def router(self, ingest: WebhookIngest) -> APIRouter | None:
-        if not self.webhooks:
-            return None
-        router = APIRouter(prefix="/webhooks/telegram", tags=["webhooks"])
-
-        @router.post("/{bot}", summary="Telegram Bot API update (webhook mode)")
-        async def update(bot: str, request: Request) -> Response:
-            config = self.webhooks.get(bot)
-            if config is None:
-                return JSONResponse(
-                    {"error": "not_found", "reason": "no Telegram bot in webhook mode by that name"}, 404
-                )
-            return await ingest.handle(
-                request,
-                source="telegram.webhook",
-                verify=partial(verify_secret, config),
-                normalize=partial(normalize_webhook, config),
-                respond=_ok,
+    def routes(self) -> list[Route]:
+        """One path per webhook-mode bot: the path names the bot, whose secret alone opens it."""
+        return [
+            Route(
+                f"/webhooks/telegram/{bot.name}",
+                bot.source,
+                "Telegram Bot API update (webhook mode)",
+                partial(verify_secret, bot),
+                partial(normalize_update_json, bot),
+                _ok,
             )
+            for bot in self.webhooks.values()
+        ]
 
-        return router
+    def answers(self) -> list[Answer]:
+        # Any other name is no webhook-mode bot: 404 before the body is read.
+        summary = "Not a Telegram bot in webhook mode"
+        return [Answer("POST", "/webhooks/telegram/{bot}", summary, _no_such_bot)] if self.webhooks else []
+
+    def replayers(self) -> Mapping[str, Replayer]:
+        """A polling bot's dead letters are its updates' JSON too: the same normalizer reads them again."""
+        return {bot.source: replayer(partial(normalize_update_json, bot)) for bot in self.bots}
 
     @property
     def pulls(self) -> bool:

@@ -26,8 +26,7 @@ from telegram.error import BadRequest, InvalidToken, RetryAfter
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from connectors.checkpoints import CheckpointStore
-from connectors.emitter import Emitter
-from connectors.metrics import DEADLETTERED
+from connectors.emitter import Emitter, send_dead_letter
 from connectors.telegram.settings import DEFAULT_BOT, BotConfig
 from connectors.telegram.updates import normalize_update, parse_update
 from schemas.deadletter import DeadLetter
@@ -37,7 +36,6 @@ from schemas.interaction import Interaction
 log = structlog.get_logger(__name__)
 CONNECTOR = "telegram"
 SCOPE = "updates"
-SOURCE = "telegram.polling"
 #: The Bot API's maximum; a full batch means more may be waiting.
 LIMIT = 100
 #: Only what we store: Telegram then keeps the rest (callback queries, reactions...) off the wire.
@@ -190,18 +188,14 @@ class BotPoller:
                 rejected.append((batch.raw.get(update.update_id, update.to_dict()), exc.reason))
         # Dead letters first: everything of the batch is durable before the offset moves past it.
         for item, reason in rejected:
-            await emitter.dead_letter(
-                DeadLetter(
-                    source=SOURCE,
-                    reason=reason,
-                    error_type="InvalidPayload",
-                    raw_base64=DeadLetter.encode_raw(orjson.dumps(item)),
-                    content_type="application/json",
-                    received_at=received_at,
-                )
+            letter = DeadLetter.of(
+                orjson.dumps(item),
+                reason,
+                source=self.config.source,
+                content_type="application/json",
+                received_at=received_at,
             )
-            DEADLETTERED.labels(SOURCE).inc()
-            log.info("telegram.dead_lettered", bot=self.config.name, reason=reason)
+            await send_dead_letter(emitter, letter)
         if interactions:
             await emitter.emit_many(interactions)
         return len(interactions)

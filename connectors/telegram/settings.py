@@ -108,6 +108,11 @@ class BotConfig:
     webhook_secret: SecretStr | None
     api_url: str
 
+    @property
+    def source(self) -> str:
+        """Its name in dead letters and metrics, unique per bot so replay knows whose update it is."""
+        return f"telegram.{self.mode}" + ("" if self.name == DEFAULT_BOT else f".{self.name}")
+
     @classmethod
     def of(
         cls,

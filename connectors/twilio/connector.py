@@ -1,26 +1,25 @@
 """The Twilio push connector: ``/webhooks/twilio/{messages,status,voice}`` on the shared webhook app.
 
-Every route goes through :class:`WebhookIngest` with the same signature check; each only differs
-in how the verified form becomes interactions.
+Every route has the same signature check and TwiML answer; each only differs in how the verified
+form becomes interactions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import ClassVar, Protocol, Self
+from typing import ClassVar, Protocol
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Response
 from twilio.twiml.messaging_response import MessagingResponse
 
-from connectors.base import PushConnector
+from connectors.base import Connector
 from connectors.twilio.messages import normalize_inbound_message
 from connectors.twilio.settings import TwilioSettings
 from connectors.twilio.signature import TwilioSignature
 from connectors.twilio.status import normalize_message_status
 from connectors.twilio.voice import normalize_call_status
-from connectors.webhook import Normalizer, RawRequest, WebhookIngest
-from schemas.config import OmnitrailSettings
+from connectors.webhook import RawRequest, Route
 from schemas.errors import FatalError, InvalidPayload
 from schemas.interaction import Interaction
 
@@ -35,33 +34,23 @@ class FormNormalizer(Protocol):
     ) -> Interaction | list[Interaction]: ...
 
 
-#: (path, source name, summary, normalizer) of every Twilio route.
-_ROUTES: tuple[tuple[str, str, str, FormNormalizer], ...] = (
-    ("/messages", "messages", "Twilio incoming message (SMS, MMS, WhatsApp)", normalize_inbound_message),
-    ("/status", "status", "Twilio message status callback", normalize_message_status),
-    ("/voice", "voice", "Twilio call status callback", normalize_call_status),
+#: (name in the path and the source, summary, normalizer) of every Twilio route.
+_ROUTES: tuple[tuple[str, str, FormNormalizer], ...] = (
+    ("messages", "Twilio incoming message (SMS, MMS, WhatsApp)", normalize_inbound_message),
+    ("status", "Twilio message status callback", normalize_message_status),
+    ("voice", "Twilio call status callback", normalize_call_status),
 )
 
 
-class TwilioConnector(PushConnector):
+class TwilioConnector(Connector[TwilioSettings]):
     name: ClassVar[str] = "twilio"
-    settings_cls: ClassVar[type[TwilioSettings]] = TwilioSettings
+    enabled_by: ClassVar[tuple[str, ...]] = ("auth_token",)
 
     def __init__(self, settings: TwilioSettings, *, default_region: str) -> None:
+        super().__init__(settings, default_region=default_region)
         if settings.auth_token is None:
             raise FatalError("OMNITRAIL_TWILIO_AUTH_TOKEN is required for the twilio connector")
-        self.settings = settings
-        self.default_region = default_region
         self.signature = TwilioSignature(settings.auth_token.get_secret_value())
-
-    @classmethod
-    def create(cls, settings: OmnitrailSettings, *, default_region: str) -> Self:
-        assert isinstance(settings, TwilioSettings)
-        return cls(settings, default_region=default_region)
-
-    @classmethod
-    def configured(cls, settings: OmnitrailSettings) -> bool:
-        return isinstance(settings, TwilioSettings) and settings.auth_token is not None
 
     def _normalizer(self, normalize: FormNormalizer) -> Callable[[RawRequest], list[Interaction]]:
         def run(raw: RawRequest) -> list[Interaction]:
@@ -73,33 +62,19 @@ class TwilioConnector(PushConnector):
 
         return run
 
-    def replay_normalizer(self, source: str) -> Normalizer | None:
-        """The normalizer of the route that dead-lettered ``source`` (its signature was checked on receipt)."""
-        for _, name, _, normalize in _ROUTES:
-            if source == f"twilio.{name}":
-                return self._normalizer(normalize)
-        return None
-
     @staticmethod
     def _twiml(_: list[Interaction]) -> Response:
         return Response(_EMPTY_TWIML, media_type="text/xml")
 
-    def _endpoint(
-        self, ingest: WebhookIngest, source: str, normalize: FormNormalizer
-    ) -> Callable[[Request], Awaitable[Response]]:
-        normalizer = self._normalizer(normalize)
-
-        async def endpoint(request: Request) -> Response:
-            return await ingest.handle(
-                request, source=source, verify=self.signature.verify, normalize=normalizer, respond=self._twiml
+    def routes(self) -> list[Route]:
+        return [
+            Route(
+                f"/webhooks/twilio/{name}",
+                f"twilio.{name}",
+                summary,
+                self.signature.verify,
+                self._normalizer(n),
+                self._twiml,
             )
-
-        return endpoint
-
-    def router(self, ingest: WebhookIngest) -> APIRouter:
-        router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
-        for path, name, summary, normalize in _ROUTES:
-            router.add_api_route(
-                path, self._endpoint(ingest, f"twilio.{name}", normalize), methods=["POST"], summary=summary
-            )
-        return router
+            for name, summary, n in _ROUTES
+        ]

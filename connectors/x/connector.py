@@ -3,7 +3,7 @@
 GET answers the CRC challenge: ``{"response_token": "sha256=" + base64(HMAC-SHA256(crc_token,
 consumer secret))}``, which X sends when the webhook is registered and then periodically. POST
 deliveries are checked against ``x-twitter-webhooks-signature`` (the same HMAC over the raw body)
-before parsing, then go through :class:`WebhookIngest` like every other webhook.
+before parsing, then go through the webhook request path like every other webhook.
 
 The CRC answer is the very HMAC a POST body needs, so answering it for any text would be a
 signing oracle: ask for the CRC of a forged event body, then post that body with the answer as
@@ -15,18 +15,17 @@ and no HMAC.
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Self
+from typing import ClassVar
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from connectors import json_payload as jp
 from connectors import signing
-from connectors.base import PushConnector
-from connectors.webhook import Normalized, RawRequest, WebhookIngest
+from connectors.base import Connector
+from connectors.webhook import Answer, Normalized, RawRequest, Route
 from connectors.x import direct_messages
 from connectors.x.settings import XSettings
-from schemas.config import OmnitrailSettings
 from schemas.errors import FatalError
 from schemas.interaction import Interaction
 
@@ -36,23 +35,15 @@ CRC_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{8,256}")
 object (``{``, ``"``, ``:`` or white space) is allowed, so no event body can be signed through it."""
 
 
-class XConnector(PushConnector):
+class XConnector(Connector[XSettings]):
     name: ClassVar[str] = "x"
-    settings_cls: ClassVar[type[XSettings]] = XSettings
+    enabled_by: ClassVar[tuple[str, ...]] = ("consumer_secret",)
 
-    def __init__(self, settings: XSettings) -> None:
+    def __init__(self, settings: XSettings, *, default_region: str) -> None:
+        super().__init__(settings, default_region=default_region)
         if settings.consumer_secret is None:
             raise FatalError("OMNITRAIL_X_CONSUMER_SECRET is required for the x connector")
         self._secret = settings.consumer_secret.get_secret_value()
-
-    @classmethod
-    def create(cls, settings: OmnitrailSettings, *, default_region: str) -> Self:
-        assert isinstance(settings, XSettings)
-        return cls(settings)
-
-    @classmethod
-    def configured(cls, settings: OmnitrailSettings) -> bool:
-        return isinstance(settings, XSettings) and settings.consumer_secret is not None
 
     def verify(self, raw: RawRequest) -> None:
         expected = signing.sha256_base64(self._secret, raw.body)
@@ -78,17 +69,9 @@ class XConnector(PushConnector):
             )
         return JSONResponse({"response_token": signing.sha256_base64(self._secret, token)})
 
-    def router(self, ingest: WebhookIngest) -> APIRouter:
-        router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+    def routes(self) -> list[Route]:
+        summary = "X Account Activity API events (direct messages)"
+        return [Route("/webhooks/x", "x", summary, self.verify, self.normalize, self._ok)]
 
-        @router.get("/x", summary="X Account Activity API CRC challenge")
-        async def challenge(request: Request) -> Response:
-            return self.crc(request)
-
-        @router.post("/x", summary="X Account Activity API events (direct messages)")
-        async def events(request: Request) -> Response:
-            return await ingest.handle(
-                request, source="x", verify=self.verify, normalize=self.normalize, respond=self._ok
-            )
-
-        return router
+    def answers(self) -> list[Answer]:
+        return [Answer("GET", "/webhooks/x", "X Account Activity API CRC challenge", self.crc)]

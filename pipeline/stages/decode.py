@@ -19,14 +19,16 @@ class Decoded:
     dead_letters: list[DeadLetter]
 
 
-def dead_letter(record: RawRecord, reason: str, *, source: str, now: datetime) -> DeadLetter:
+def dead_letter(
+    record: RawRecord, reason: str, *, source: str, now: datetime, error_type: str = "InvalidPayload"
+) -> DeadLetter:
     """The record's exact bytes and why they were refused, with where they came from."""
-    return DeadLetter(
+    return DeadLetter.of(
+        record.value or b"",
+        reason,
         source=source,
-        reason=reason,
-        error_type="InvalidPayload",
-        raw_base64=DeadLetter.encode_raw(record.value or b""),
         content_type="application/json",
+        error_type=error_type,
         received_at=now,
         topic=record.topic,
         partition=record.partition,

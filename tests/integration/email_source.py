@@ -43,7 +43,7 @@ class Mailbox:
             batch_size=self.batch_size,
             poll_interval_s=self.poll_interval_s,
         )
-        return EmailConnector(settings, thread_index=thread_index)
+        return EmailConnector(settings, default_region="PT", thread_index=thread_index)
 
     async def add(self, count: int, folder: str = "INBOX") -> None:
         messages = [corpus.simple(self.tag, self.added + n) for n in range(count)]

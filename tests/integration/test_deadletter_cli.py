@@ -18,11 +18,15 @@ from aiokafka import AIOKafkaProducer
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.ids import interaction_id_for
+from tests.email_corpus import SUPPORT, complaint
 from tests.helpers import AUTH_TOKEN, inbound_sms, signed, sms_interaction
 from tests.integration.stack import Stack, clean_env, eventually, start_up
+from tests.telegram_updates import encode, text_update
+from tests.telegram_updates import user as telegram_user
 
 pytestmark = pytest.mark.integration
 OUR_ACCOUNT = "AC" + "7" * 32
+SUPPORT_BOT_ID = 7000000009
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +73,12 @@ async def test_list_then_replay_after_the_fix_brings_each_refused_event_in_once(
     assert response.status_code == 400
     # 2. A record a (since fixed) pipeline stage refused, as PoisonIsolation writes it.
     refused = sms_interaction(random.randint(10**9, 10**10), phone, text=body_text)
-    letter = DeadLetter(
+    letter = DeadLetter.of(
+        refused.model_dump_json().encode(),
+        "a pipeline stage failed on this record: InternalError",
         source="pipeline.stage",
-        reason="a pipeline stage failed on this record: InternalError",
         error_type="InternalError",
-        raw_base64=DeadLetter.encode_raw(refused.model_dump_json().encode()),
         content_type="application/json",
-        received_at=datetime.now(UTC),
         topic=topics.INTERACTIONS,
         partition=0,
         offset=12345,
@@ -138,3 +141,50 @@ async def test_list_then_replay_after_the_fix_brings_each_refused_event_in_once(
     await eventually(both, timeout=60, what="both replayed events in the timeline")
     cur = await db.execute("SELECT document->>'text' FROM interactions WHERE interaction_id = %s", (webhook_id,))
     assert (await cur.fetchone())[0] == body_text
+
+
+async def test_pull_connectors_dead_letters_are_replayed_as_the_bot_and_mailbox_that_refused_them(
+    stack, broker, database_url, db, tmp_path
+) -> None:
+    """A polled Telegram update and an IMAP message, refused by since-fixed code, replay into the timeline:
+    the update as the named bot that polled it, the message threaded as the mailbox it belongs to."""
+    tag = uuid.uuid4().hex
+    person = telegram_user(user_id=random.randint(6 * 10**8, 7 * 10**8), first="Rui", last="Costa", username=None)
+    update = text_update(random.randint(10**6, 10**7), 77, person, text=f"Bom dia {tag}")
+    letters = [
+        DeadLetter.of(encode(update), f"bug {tag}", source="telegram.polling.support", content_type="application/json"),
+        DeadLetter.of(complaint(tag), f"bug {tag}", source="email.imap", content_type="message/rfc822"),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for letter in letters:
+            await producer.send_and_wait(topics.DEADLETTER, letter.model_dump_json().encode())
+    finally:
+        await producer.stop()
+    config = tmp_path / "omnitrail.toml"
+    config.write_text(f'[telegram.bots.support]\nbot_token = "{SUPPORT_BOT_ID}:{"S" * 35}"\nmode = "polling"\n')
+    done = omnitrail(
+        broker,
+        database_url,
+        "deadletter",
+        "replay",
+        "--reason",
+        tag,
+        OMNITRAIL_CONFIG=str(config),
+        OMNITRAIL_IMAP_HOST="127.0.0.1",
+        OMNITRAIL_IMAP_USERNAME=SUPPORT,
+        OMNITRAIL_IMAP_PASSWORD="never-used",
+    )
+    assert "2 dead letter(s): produced 2 record(s); 0 still invalid; 0 without a configured connector" in done.stdout
+
+    async def replayed() -> dict[str, str] | None:
+        cur = await db.execute(
+            "SELECT document->>'provider', document->>'account' FROM interactions WHERE document::text LIKE %s",
+            (f"%{tag}%",),
+        )
+        found = dict(await cur.fetchall())
+        return found if len(found) == 2 else None
+
+    found = await eventually(replayed, timeout=60, what="the replayed update and message in the timeline")
+    assert found == {"telegram": str(SUPPORT_BOT_ID), "imap": SUPPORT}

@@ -166,7 +166,10 @@ async def test_message_that_cannot_become_an_interaction_is_dead_lettered_with_i
         dovecot.append, box.user, "INBOX", corpus.simple(box.tag, 1), orphan, corpus.simple(box.tag, 2)
     )
     emitter, checkpoints = InMemoryEmitter(), InMemoryCheckpoints()
+    counted = REGISTRY.get_sample_value("omnitrail_deadlettered_total", {"source": "email.imap"}) or 0.0
     assert await _poll_once(box.connector(), emitter, checkpoints) == 2
+    # Counted like every other dead letter, by source, so the same alert covers email.
+    assert REGISTRY.get_sample_value("omnitrail_deadlettered_total", {"source": "email.imap"}) == counted + 1
     (letter,) = emitter.dead_letters
     assert letter.raw == orphan  # exactly what the server holds, CRLF and all
     assert letter.source == "email.imap"
@@ -177,7 +180,7 @@ async def test_message_that_cannot_become_an_interaction_is_dead_lettered_with_i
 async def test_wrong_password_stops_the_loop_with_a_clear_reason(dovecot: Dovecot) -> None:
     box = Mailbox(dovecot)
     account = box.account().model_copy(update={"password": SecretStr("not-the-password")})
-    connector = EmailConnector(ImapSettings(accounts=[account]))
+    connector = EmailConnector(ImapSettings(accounts=[account]), default_region="PT")
     loop = PullLoop(connector, InMemoryEmitter(), InMemoryCheckpoints(), first_delay=0.1)
     with pytest.raises(FatalError, match="login refused"):
         await loop.run()

@@ -21,6 +21,7 @@ VISITOR = {"id": "visitor-contract", "name": "Ana", "email": "ana.contract@examp
 
 
 class TestLivechatContract(WebhookContract):
+    source = "livechat"
     signature_headers = ("X-Omnitrail-Signature", "X-Omnitrail-Timestamp")
 
     def call(self, base_url: str, event: str, *, secret: str | None = None) -> WebhookCall:
@@ -38,6 +39,7 @@ class TestLivechatContract(WebhookContract):
 
 
 class TestChatwootContract(WebhookContract):
+    source = "livechat.chatwoot"
     signature_headers = ("X-Chatwoot-Signature",)
 
     def call(self, base_url: str, event: str, *, secret: str | None = None) -> WebhookCall:
@@ -55,6 +57,7 @@ class TestChatwootContract(WebhookContract):
 
 
 class TestEventsContract(WebhookContract):
+    source = "events"
     signature_headers = ("X-Omnitrail-Signature",)
 
     def call(self, base_url: str, event: str, *, secret: str | None = None) -> WebhookCall:

@@ -23,6 +23,7 @@ PATH = "/webhooks/meta"
 
 
 class _MetaContract(WebhookContract):
+    source = "meta"
     signature_headers = ("X-Hub-Signature-256",)
 
     def payload(self, event: str) -> dict[str, object]:

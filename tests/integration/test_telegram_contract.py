@@ -25,6 +25,7 @@ def person_for(event: str) -> dict[str, object]:
 
 
 class TestTelegramWebhookContract(WebhookContract):
+    source = "telegram.webhook"
     signature_headers = ("X-Telegram-Bot-Api-Secret-Token",)
 
     def call(self, base_url: str, event: str, *, secret: str | None = None) -> WebhookCall:
@@ -55,7 +56,7 @@ class _BotSource:
 
     def connector(self) -> Connector:
         settings = TelegramSettings(bot_token=self.token, mode="polling", api_url=self.api.url, poll_timeout_s=1)  # type: ignore[arg-type]
-        return TelegramConnector(settings)
+        return TelegramConnector(settings, default_region="PT")
 
     async def add(self, count: int) -> None:
         for _ in range(count):

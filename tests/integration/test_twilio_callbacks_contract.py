@@ -18,6 +18,7 @@ CUSTOMER = "+351912000111"
 class TestTwilioStatusContract(WebhookContract):
     """A status callback adds no row: the one row is the outbound message it updates."""
 
+    source = "twilio.status"
     signature_headers = ("X-Twilio-Signature",)
     path = "/webhooks/twilio/status"
 
@@ -35,6 +36,13 @@ class TestTwilioStatusContract(WebhookContract):
     def expected_ids(self, event: str) -> list[uuid.UUID]:
         return [interaction_id_for("sms", OUR_NUMBER, f"SM{event}")]
 
+    async def replayed(self, db: Any, event: str) -> bool:
+        """The replayed callback is applied: the message it names reads delivered."""
+        [message] = self.expected_ids(event)
+        cur = await db.execute("SELECT delivery_status FROM interactions WHERE interaction_id = %s", (message,))
+        row = await cur.fetchone()
+        return row is not None and row[0] == "delivered"
+
     def malformed(self, base_url: str) -> WebhookCall:
         params = message_status(f"SM{uuid.uuid4().hex}", "sent", CUSTOMER)
         del params["MessageStatus"], params["SmsStatus"]
@@ -43,6 +51,7 @@ class TestTwilioStatusContract(WebhookContract):
 
 
 class TestTwilioVoiceContract(WebhookContract):
+    source = "twilio.voice"
     signature_headers = ("X-Twilio-Signature",)
     path = "/webhooks/twilio/voice"
 

@@ -13,6 +13,7 @@ OUR_NUMBER = "+351210000000"
 
 
 class TestTwilioMessagesContract(WebhookContract):
+    source = "twilio.messages"
     signature_headers = ("X-Twilio-Signature",)
 
     def call(self, base_url: str, event: str, *, secret: str | None = None) -> WebhookCall:

@@ -13,6 +13,7 @@ USERS = {"3001969357": x_user("3001969357", "FuriousCamper", "Jordan Brinks")}
 
 
 class TestXContract(WebhookContract):
+    source = "x"
     signature_headers = ("x-twitter-webhooks-signature",)
 
     def call(self, base_url: str, event: str, *, secret: str | None = None) -> WebhookCall:

@@ -30,7 +30,8 @@ from tests.channel_payloads import (
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CONNECTOR = MetaConnector(
-    MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN))
+    MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN)),
+    default_region="PT",
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import pytest
 
@@ -20,25 +20,17 @@ class ServerSaidBye(Exception):
     """Stands for a library's own 'connection lost' exception."""
 
 
-class ScriptedConnector(Connector):
+class ScriptedConnector(Connector[OmnitrailSettings]):
     """Raises the scripted faults in turn, then emits one item per poll."""
 
     name: ClassVar[str] = "scripted"
-    settings_cls: ClassVar[type[OmnitrailSettings]] = OmnitrailSettings
     retriable: ClassVar[tuple[type[BaseException], ...]] = (ServerSaidBye,)
 
     def __init__(self, faults: list[BaseException]) -> None:
+        super().__init__(OmnitrailSettings(), default_region="PT")
         self.faults = faults
         self.polls = 0
         self.closed = 0
-
-    @classmethod
-    def create(cls, settings: OmnitrailSettings, *, default_region: str) -> Self:
-        raise NotImplementedError
-
-    @classmethod
-    def configured(cls, settings: OmnitrailSettings) -> bool:
-        return True
 
     @property
     def pulls(self) -> bool:

@@ -27,7 +27,7 @@ def test_the_default_bot_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert TelegramConnector.configured(settings)
     [bot] = settings.bots_configured()
     assert (bot.name, bot.bot_id, bot.mode, bot.api_url) == ("default", str(BOT_ID), "webhook", settings.api_url)
-    connector = TelegramConnector.create(settings, default_region="PT")
+    connector = TelegramConnector(settings, default_region="PT")
     assert not connector.pulls
     reject_unknown_env(
         list(SETTINGS_CLASSES),
@@ -46,7 +46,7 @@ def test_the_default_bot_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 def test_unset_token_means_not_configured() -> None:
     assert not TelegramConnector.configured(TelegramSettings())
     with pytest.raises(FatalError, match="OMNITRAIL_TELEGRAM_BOT_TOKEN"):
-        TelegramConnector(TelegramSettings())
+        TelegramConnector(TelegramSettings(), default_region="PT")
 
 
 def test_webhook_mode_needs_a_secret_telegram_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,7 +91,7 @@ def test_more_bots_from_the_toml_file(tmp_path: Path, monkeypatch: pytest.Monkey
         "http://127.0.0.1:8081/bot",  # inherited from [telegram]
     )
     assert bots["support-pt"].api_url == "http://10.0.0.5:8081/bot"
-    connector = TelegramConnector(settings)
+    connector = TelegramConnector(settings, default_region="PT")
     assert connector.pulls
     assert sorted(connector.webhooks) == ["default", "support-pt"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -9,8 +10,8 @@ import pytest
 from fastapi import FastAPI
 
 from connectors.telegram import TelegramConnector, TelegramSettings
-from connectors.testing import InMemoryEmitter
-from connectors.webhook import WebhookIngest
+from connectors.testing import InMemoryEmitter, webhook_app
+from connectors.webhook import RawRequest
 from schemas.config import load
 from tests.telegram_updates import BOT_ID, BOT_TOKEN, WEBHOOK_SECRET, encode, text_update, webhook_headers
 
@@ -27,13 +28,9 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FastAPI, InMem
     monkeypatch.setenv("OMNITRAIL_CONFIG", str(config))
     monkeypatch.setenv("OMNITRAIL_TELEGRAM_BOT_TOKEN", BOT_TOKEN)
     monkeypatch.setenv("OMNITRAIL_TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET)
-    connector = TelegramConnector(load(TelegramSettings))
+    connector = TelegramConnector(load(TelegramSettings), default_region="PT")
     emitter = InMemoryEmitter()
-    app = FastAPI()
-    router = connector.router(WebhookIngest(emitter, public_url="http://test", max_body_bytes=65536))
-    assert router is not None
-    app.include_router(router)
-    return app, emitter
+    return webhook_app(connector, emitter), emitter
 
 
 async def post(app: FastAPI, bot: str, secret: str, update_id: int) -> httpx.Response:
@@ -70,3 +67,28 @@ async def test_a_broker_outage_is_503_so_telegram_retries(app: tuple[FastAPI, In
     response = await post(http, "sales", SALES_SECRET, 6)
     assert response.status_code == 503
     assert response.headers["retry-after"]
+
+
+async def test_each_bots_dead_letters_name_it_and_replay_as_that_bot(app: tuple[FastAPI, InMemoryEmitter]) -> None:
+    http, emitter = app
+    broken = {"update_id": 7, "message": {"message_id": 1, "date": 1767261600, "text": "no chat"}}
+    transport = httpx.ASGITransport(app=http)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        refused = await client.post(
+            "/webhooks/telegram/sales", content=encode(broken), headers=webhook_headers(SALES_SECRET)
+        )
+    assert refused.status_code == 400
+    assert [d.source for d in emitter.dead_letters] == ["telegram.webhook.sales"]
+    replayers = TelegramConnector(load(TelegramSettings), default_region="PT").replayers()
+    assert sorted(replayers) == ["telegram.polling.poller", "telegram.webhook", "telegram.webhook.sales"]
+    update = encode(text_update(8, 8))
+    accounts = {}
+    for source, replay in replayers.items():
+        raw = RawRequest(body=update, headers={}, public_url="", received_at=datetime.now(UTC))
+        [interaction] = await replay(raw)
+        accounts[source] = interaction.account
+    assert accounts == {
+        "telegram.webhook": str(BOT_ID),
+        "telegram.webhook.sales": "7000000002",
+        "telegram.polling.poller": "7000000003",
+    }

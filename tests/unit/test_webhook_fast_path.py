@@ -1,53 +1,69 @@
-"""The webhook fast path answers exactly as the FastAPI app would, and leaves every other request to it."""
+"""The webhook fast path answers the declared webhook POSTs exactly as the FastAPI app would, ahead of the
+app's middleware, and leaves every other request to the app."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import httpx
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 
+from connectors.testing import InMemoryEmitter
+from connectors.webhook import Answer, RawRequest, Route, WebhookIngest, serve
 from omnitrail.webhook_fast_path import WebhookFastPath
+from schemas.interaction import Interaction
 
 
-def app_with_webhooks() -> tuple[FastAPI, APIRouter]:
-    router = APIRouter(prefix="/webhooks/demo")
+def app_with_webhooks() -> WebhookFastPath:
+    def normalize(raw: RawRequest) -> list[Interaction]:
+        return []
 
-    async def receive(request: Request) -> Response:
-        body = await request.body()
-        return Response(f"<ok>{len(body)} {request.url.path}</ok>", media_type="text/xml")
+    def respond(_: list[Interaction]) -> Response:
+        return Response("<ok/>", media_type="text/xml")
 
-    async def with_param(request: Request, bot: str) -> Response:  # FastAPI must fill ``bot``: not bare
-        return Response(bot)
-
-    router.add_api_route("/messages", receive, methods=["POST"])
-    router.add_api_route("/bots/{bot}", with_param, methods=["POST"])
+    route = Route("/webhooks/demo/messages", "demo", "demo messages", lambda _: None, normalize, respond)
+    handshake = Answer("GET", "/webhooks/demo/messages", "demo handshake", lambda _: PlainTextResponse("challenge"))
+    refusal = Answer("POST", "/webhooks/demo/bots/{bot}", "no such bot", lambda _: PlainTextResponse("no", 404))
+    ingest = WebhookIngest(InMemoryEmitter(), public_url="http://t", max_body_bytes=1024)
+    router, endpoints = serve([route], [handshake, refusal], ingest)
     app = FastAPI()
     app.include_router(router)
+
+    @app.middleware("http")
+    async def stack(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers["x-stack"] = "ran"
+        return response
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    return app, router
+    return WebhookFastPath(app, endpoints)
 
 
-async def test_fast_path_answers_like_the_app_and_passes_everything_else_through() -> None:
-    app, router = app_with_webhooks()
-    fast = WebhookFastPath(app, router.routes)
-    assert list(fast.endpoints) == ["/webhooks/demo/messages"]  # the parameterised route stays with FastAPI
-    answers = []
-    for asgi in (app, fast):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://t") as client:
-            posted = await client.post("/webhooks/demo/messages?x=1", content=b"Body=hello")
-            bot = await client.post("/webhooks/demo/bots/b1")
-            health = await client.get("/healthz")
-            missing = await client.post("/webhooks/demo/other")
-            wrong_method = await client.get("/webhooks/demo/messages")
-        answers.append(
-            [(r.status_code, r.headers.get("content-type"), r.content) for r in (posted, bot, health, missing)]
-            + [wrong_method.status_code]
-        )
-    assert answers[0] == answers[1]
-    assert answers[1][0] == (200, "text/xml; charset=utf-8", b"<ok>10 /webhooks/demo/messages</ok>")
-    assert answers[1][1][2] == b"b1"
-    assert answers[1][3][0] == 404
-    assert answers[1][4] == 405
+async def answers(asgi: object) -> list[tuple[int, str | None, bytes, str | None]]:
+    transport = httpx.ASGITransport(app=asgi)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        responses = [
+            await client.post("/webhooks/demo/messages?x=1", content=b"Body=hello"),
+            await client.post("/webhooks/demo/bots/b1"),
+            await client.get("/webhooks/demo/messages"),
+            await client.get("/healthz"),
+            await client.post("/webhooks/demo/other"),
+            await client.put("/webhooks/demo/messages"),
+        ]
+    return [(r.status_code, r.headers.get("content-type"), r.content, r.headers.get("x-stack")) for r in responses]
+
+
+async def test_declared_webhook_posts_skip_the_stack_and_answer_like_the_app() -> None:
+    fast = app_with_webhooks()
+    assert list(fast.endpoints) == ["/webhooks/demo/messages"]  # answers (unsigned, parameterised) stay with the app
+    through_app, through_fast_path = await answers(fast.app), await answers(fast)
+    webhook = (200, "text/xml; charset=utf-8", b"<ok/>")
+    assert through_app[0] == (*webhook, "ran")
+    assert through_fast_path[0] == (*webhook, None)  # dispatched ahead of the middleware stack
+    assert through_fast_path[1:] == through_app[1:]  # everything else is the app's own answer
+    assert [a[0] for a in through_fast_path[1:]] == [404, 200, 200, 404, 405]
+    assert all(a[3] == "ran" for a in through_fast_path[1:])

@@ -6,12 +6,10 @@ import base64
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 
-from connectors.testing import InMemoryEmitter
+from connectors.testing import InMemoryEmitter, webhook_app
 from connectors.twilio import TwilioConnector, TwilioSettings
-from connectors.webhook import WebhookIngest
 from tests.helpers import AUTH_TOKEN, inbound_sms, signed
 
 PUBLIC = "https://hooks.example.com"
@@ -25,9 +23,8 @@ def emitter() -> InMemoryEmitter:
 
 @pytest.fixture
 def client(emitter: InMemoryEmitter) -> httpx.AsyncClient:
-    app = FastAPI()
     connector = TwilioConnector(TwilioSettings(auth_token=SecretStr(AUTH_TOKEN)), default_region="PT")
-    app.include_router(connector.router(WebhookIngest(emitter, public_url=PUBLIC, max_body_bytes=4096)))
+    app = webhook_app(connector, emitter, public_url=PUBLIC, max_body_bytes=4096)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://internal")
 
 

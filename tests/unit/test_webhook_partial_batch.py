@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Response
 
 from connectors.testing import InMemoryEmitter
-from connectors.webhook import Normalized, RawRequest, Rejected, WebhookIngest
+from connectors.webhook import Normalized, RawRequest, Rejected, Route, WebhookIngest, serve
 from schemas.identifiers import Identifier
 from schemas.interaction import Channel, Direction, Interaction, Party, Provider
 
@@ -45,14 +45,8 @@ def emitter() -> InMemoryEmitter:
 @pytest.fixture
 def client(emitter: InMemoryEmitter) -> httpx.AsyncClient:
     ingest = WebhookIngest(emitter, public_url="http://hooks", max_body_bytes=4096)
-    router = APIRouter()
-
-    @router.post("/batch")
-    async def batch(request: Request) -> Response:
-        return await ingest.handle(
-            request, source="toy.batch", verify=lambda _: None, normalize=normalize_batch, respond=lambda _: Response()
-        )
-
+    route = Route("/batch", "toy.batch", "toy batches", lambda _: None, normalize_batch, lambda _: Response())
+    router, _ = serve([route], [], ingest)
     app = FastAPI()
     app.include_router(router)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://internal")

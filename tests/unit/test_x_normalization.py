@@ -23,7 +23,7 @@ from schemas.interaction import Direction
 from tests.channel_payloads import X_ACCOUNT_ID, X_CONSUMER_SECRET, x_dm, x_payload, x_signed, x_user
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-CONNECTOR = XConnector(XSettings(consumer_secret=SecretStr(X_CONSUMER_SECRET)))
+CONNECTOR = XConnector(XSettings(consumer_secret=SecretStr(X_CONSUMER_SECRET)), default_region="PT")
 USERS = {
     "3001969357": x_user("3001969357", "FuriousCamper", "Jordan Brinks"),
     X_ACCOUNT_ID: x_user(X_ACCOUNT_ID, "OurShop", "Our Shop"),
