@@ -163,6 +163,6 @@ def parse_update(data: Any) -> Update:
         raise InvalidPayload("not a Telegram Update object (no integer update_id)")
     try:
         return Update.de_json(data, None)
-    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+    except (TypeError, KeyError, ValueError, AttributeError, OverflowError, OSError) as exc:
         # PTB raises whatever the missing field makes its constructors raise; the type names the fault.
         raise InvalidPayload(f"not a Telegram Update object ({type(exc).__name__})") from None

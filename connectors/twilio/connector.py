@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import ClassVar, Protocol
 
 from fastapi import Response
+from pydantic import ValidationError
 from twilio.twiml.messaging_response import MessagingResponse
 
 from connectors.base import Connector
@@ -22,6 +23,7 @@ from connectors.twilio.voice import normalize_call_status
 from connectors.webhook import RawRequest, Route
 from schemas.errors import FatalError, InvalidPayload
 from schemas.interaction import Interaction
+from schemas.interaction_input import validation_reason
 
 _EMPTY_TWIML = str(MessagingResponse())
 
@@ -57,7 +59,10 @@ class TwilioConnector(Connector[TwilioSettings]):
             form = raw.form()
             if self.settings.account_sid and form.get("AccountSid") != self.settings.account_sid:
                 raise InvalidPayload("AccountSid is not the configured account")
-            result = normalize(form, default_region=self.default_region, received_at=raw.received_at)
+            try:
+                result = normalize(form, default_region=self.default_region, received_at=raw.received_at)
+            except ValidationError as exc:  # a value the schema refuses (a date with no UTC equivalent)
+                raise InvalidPayload(validation_reason(exc)) from None
             return result if isinstance(result, list) else [result]
 
         return run

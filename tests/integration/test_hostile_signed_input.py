@@ -72,6 +72,8 @@ HOSTILE_JSON = [
     '"' + "x" * 100_000 + '"',
     DEEP,
     '{"a":' * 5000 + "1" + "}" * 5000,
+    "[" * 1000 + "]" * 1000,  # under the parser's limit: deep enough for every recursive step after it
+    '{"a":' * 1000 + "1" + "}" * 1000,
 ]
 HOSTILE_TEXT = [
     "9" * 400,
