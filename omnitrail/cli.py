@@ -270,12 +270,12 @@ def import_interactions(file: Path, fmt: str | None, batch_size: int) -> None:
 @click.option("--format", "file_format", type=click.Choice(["csv", "jsonl"]), help="default: from the file name")
 def import_contacts(file: Path, file_format: str | None) -> None:
     """Import contacts from CSV or JSON Lines (see README); re-running the same file changes nothing."""
-    from connectors.contact_file import detect_format
-    from omnitrail import contact_import
+    from omnitrail.imports import contact_import
+    from omnitrail.imports.rows import RowReader, detect_format
 
     app, kafka_settings, addresses = _addresses()
-    chosen = detect_format(file) if file_format is None else ("csv" if file_format == "csv" else "jsonl")
-    summary = asyncio.run(contact_import.run(app, kafka_settings, addresses, file, chosen, file.stat().st_size))
+    reader = RowReader(file, detect_format(file, file_format))
+    summary = asyncio.run(contact_import.run(app, kafka_settings, addresses, reader))
     click.echo(
         f"accepted {summary.accepted} rows, rejected {len(summary.rejected)}; "
         f"contacts created {summary.created}, merged {summary.merged}, changed {summary.changed}"

@@ -19,7 +19,8 @@ from schemas.interaction import Attachment, Channel, Direction, Interaction, Par
 _GEO_FIELDS = ("FromCity", "FromState", "FromZip", "FromCountry", "ToCity", "ToState", "ToZip", "ToCountry")
 
 
-def _required(form: Mapping[str, str], name: str) -> str:
+def required(form: Mapping[str, str], name: str) -> str:
+    """A form parameter Twilio always sends, stripped; InvalidPayload naming it (not its value) when absent."""
     value = form.get(name, "").strip()
     if not value:
         raise InvalidPayload(f"missing required parameter {name}")
@@ -54,9 +55,9 @@ def normalize_inbound_message(form: Mapping[str, str], *, default_region: str, r
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
     if not sid.strip():
         raise InvalidPayload("missing required parameter MessageSid")
-    account_sid = _required(form, "AccountSid")
-    raw_from = _required(form, "From")
-    raw_to = _required(form, "To")
+    account_sid = required(form, "AccountSid")
+    raw_from = required(form, "From")
+    raw_to = required(form, "To")
     try:
         num_media = int(form.get("NumMedia", "0") or 0)
     except ValueError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from connectors.twilio.messages import thread_key_for
+from connectors.twilio.messages import required, thread_key_for
 from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier, IdentifierKind, normalize_phone
 from schemas.ids import interaction_id_for
@@ -27,13 +27,6 @@ from schemas.interaction import (
     Provider,
     StatusUpdate,
 )
-
-
-def required(form: Mapping[str, str], name: str) -> str:
-    value = form.get(name, "").strip()
-    if not value:
-        raise InvalidPayload(f"missing required parameter {name}")
-    return value
 
 
 def message_channel(our_address: str) -> Channel:

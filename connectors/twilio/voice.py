@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from connectors.twilio.messages import thread_key_for
-from connectors.twilio.status import required
+from connectors.twilio.messages import required, thread_key_for
 from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier, IdentifierKind, normalize_phone
 from schemas.interaction import (

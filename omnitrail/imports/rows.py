@@ -1,5 +1,9 @@
 """Streaming rows of an import file (CSV with a header row, or JSON Lines), with their line numbers.
 
+The one reader of every ``omnitrail import`` (interactions and contacts): one rule for which
+format a file is (``.csv``; ``.jsonl`` or ``.ndjson``; anything else, ``.json`` included since
+it usually holds one array rather than a value per line, needs ``--format``), one for reading it.
+
 Never loads the file: it is read line by line, so a file of a million rows costs the memory of
 one batch. Each row carries the line it starts on (what a user fixing the file needs) and, when
 it cannot even be read (bad JSON, a CSV row with more cells than the header), why: such rows are
@@ -53,6 +57,20 @@ class RowReader:
                 self.bytes_read += len(raw)
                 yield raw
 
+    def header(self) -> list[str]:
+        """A CSV file's column names as rows name them (trimmed, lower case); none for JSON Lines."""
+        if self.format != "csv":
+            return []
+        with self.path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            return self._columns(next(csv.reader(handle), []))
+
+    def _columns(self, header: list[str]) -> list[str]:
+        columns = [c.strip().lstrip("\ufeff").lower() for c in header]
+        named = [c for c in columns if c]
+        if len(set(named)) != len(named):
+            raise FatalError(f"{self.path.name}: the header row repeats a column name")
+        return columns
+
     def __iter__(self) -> Iterator[Row]:
         return self._csv() if self.format == "csv" else self._jsonl()
 
@@ -76,9 +94,7 @@ class RowReader:
         header = next(reader, None)
         if header is None:
             return
-        columns = [c.strip().lstrip("\ufeff").lower() for c in header]
-        if len(set(columns)) != len(columns) or "" in columns:
-            raise FatalError(f"{self.path.name}: the header row has empty or repeated column names")
+        columns = self._columns(header)
         ended = reader.line_num
         for cells in reader:
             start, ended = ended + 1, reader.line_num
@@ -87,4 +103,5 @@ class RowReader:
             if len(cells) != len(columns):
                 yield Row(start, None, f"{len(cells)} cells, the header has {len(columns)}")
                 continue
-            yield Row(start, dict(zip(columns, cells, strict=True)))
+            # A column without a name (a trailing comma in an export) holds nothing to import.
+            yield Row(start, {c: cell for c, cell in zip(columns, cells, strict=True) if c})

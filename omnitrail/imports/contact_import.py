@@ -22,7 +22,8 @@ import click
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from connectors.contact_file import ContactRow, Format, RejectedRow, csv_attribute_columns, read_rows
+from omnitrail.imports.contact_rows import ContactRow, RejectedRow, attribute_columns, read_rows
+from omnitrail.imports.rows import RowReader
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings
 from pipeline import resolver, retry, reviews
@@ -65,17 +66,21 @@ class ContactImport:
         self.policy = policy
         self.default_region = default_region
 
-    async def run(self, path: Path, file_format: Format, progress: Callable[[int], None] | None = None) -> Summary:
+    async def run(self, reader: RowReader, progress: Callable[[int], None] = lambda _: None) -> Summary:
+        """Import every row; ``progress`` gets the bytes read since its last call."""
         async with self.pool.connection() as conn:
             known = await attribute_store.definitions(conn)
-        if file_format == "csv":
-            missing = [c for c in csv_attribute_columns(path) if c not in known]
-            if missing:
-                hint = "; ".join(f"omnitrail attributes define {c} string" for c in missing)
-                raise FatalError(f"column(s) {', '.join(missing)} are not defined attributes (define them: {hint})")
+        missing = [c for c in attribute_columns(reader) if c not in known]
+        if missing:
+            hint = "; ".join(f"omnitrail attributes define {c} string" for c in missing)
+            raise FatalError(f"column(s) {', '.join(missing)} are not defined attributes (define them: {hint})")
+        path = reader.path
         summary = Summary()
         batch: list[_Typed] = []
-        for row in read_rows(path, file_format, default_region=self.default_region, progress=progress):
+        reported = 0
+        for row in read_rows(reader, default_region=self.default_region):
+            progress(reader.bytes_read - reported)
+            reported = reader.bytes_read
             if isinstance(row, RejectedRow):
                 summary.rejected.append(row)
                 continue
@@ -127,10 +132,8 @@ def _typed(row: ContactRow, known: dict[str, AttributeDefinition]) -> dict[str, 
     return typed
 
 
-async def run(
-    app: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses, path: Path, file_format: Format, size: int
-) -> Summary:
-    """The command: its own pool and producer, a progress bar over the file's ``size`` bytes.
+async def run(app: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses, reader: RowReader) -> Summary:
+    """The command: its own pool and producer, a progress bar over the file.
 
     The file itself is read synchronously, a line at a time, between batches: the command has
     nothing else to do meanwhile, and each batch's database work is awaited.
@@ -144,7 +147,8 @@ async def run(
             addresses.database_url, min_size=1, max_size=2, kwargs={"autocommit": True}
         ) as pool:
             job = ContactImport(pool, TopicPublisher(producer).publish, policy, app.default_region)
-            with click.progressbar(length=size, label=f"importing {path.name}", file=sys.stderr) as bar:
-                return await job.run(path, file_format, progress=bar.update)
+            label = f"importing {reader.path.name}"
+            with click.progressbar(length=reader.bytes_total, label=label, file=sys.stderr) as bar:
+                return await job.run(reader, progress=bar.update)
     finally:
         await producer.stop()

@@ -1,4 +1,5 @@
-"""Contact files: CSV and JSON Lines rows, multi-value cells, attributes, rejected rows with line numbers."""
+"""Contact files: CSV and JSON Lines rows, multi-value cells, attributes, rejected rows with line numbers,
+through the one import-file reader (the same format rule and row errors as interaction imports)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from connectors.contact_file import ContactRow, RejectedRow, csv_attribute_columns, detect_format, read_rows
+from omnitrail.imports.contact_rows import ContactRow, RejectedRow, attribute_columns, read_rows
+from omnitrail.imports.rows import RowReader, detect_format
 from schemas.attributes import AttributeDefinition, AttributeType, coerce
-from schemas.errors import InvalidPayload
+from schemas.errors import FatalError, InvalidPayload
 
 
 def test_csv_rows_with_several_values_per_cell_attributes_and_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "crm.csv"
     path.write_bytes(
-        "\ufeffName,Email,Phone,External_ID,Plan,Since\n"
-        '"Silva, Ana",ANA@X.PT; ana@y.pt,912 345 678;+34 612 345 678,C-1,pro,2024-01-31\n'
+        "\ufeffName,Email,Phone,External_ID,Plan,Since,\n"  # a trailing comma: a column without a name
+        '"Silva, Ana",ANA@X.PT; ana@y.pt,912 345 678;+34 612 345 678,C-1,pro,2024-01-31,\n'
         "\n"
-        "Rui,rui@x.pt,,,,\n"
-        '"multi\nline",bad,,,,\n'
+        "Rui,rui@x.pt,,,,,\n"
+        '"multi\nline",bad,,,,,\n'
         "Short,row\n".encode()
     )
-    seen: list[int] = []
-    rows = list(read_rows(path, "csv", default_region="PT", progress=seen.append))
-    assert sum(seen) == path.stat().st_size
+    reader = RowReader(path, detect_format(path, None))
+    rows = list(read_rows(reader, default_region="PT"))
+    assert reader.bytes_read == path.stat().st_size
     ana, rui, bad, short = rows
     assert isinstance(ana, ContactRow)
     assert (ana.line, ana.name) == (2, "Silva, Ana")
@@ -38,10 +40,13 @@ def test_csv_rows_with_several_values_per_cell_attributes_and_line_numbers(tmp_p
     assert isinstance(rui, ContactRow)
     assert (rui.line, rui.attributes) == (4, {})
     assert bad == RejectedRow(5, "email: not an email address")
-    assert short == RejectedRow(7, "2 fields where the header has 6")
-    assert csv_attribute_columns(path) == ["plan", "since"]
-    assert detect_format(path) == "csv"
-    assert detect_format(tmp_path / "x.jsonl") == "jsonl"
+    assert short == RejectedRow(7, "2 cells, the header has 7")
+    assert attribute_columns(reader) == ["plan", "since"]
+    assert detect_format(tmp_path / "x.jsonl", None) == "jsonl"
+    # One rule for both imports: a .json file usually holds one array, not a value per line.
+    with pytest.raises(FatalError, match="--format"):
+        detect_format(tmp_path / "crm.json", None)
+    assert detect_format(tmp_path / "crm.json", "jsonl") == "jsonl"
 
 
 def test_jsonl_rows(tmp_path: Path) -> None:
@@ -50,10 +55,11 @@ def test_jsonl_rows(tmp_path: Path) -> None:
         '{"name": "Ana", "email": ["ana@x.pt"], "telegram": "4242", "plan": "pro", "attributes": {"vip": true}}\n'
         "[1, 2]\n"
         '{"name": "No ids", "plan": "free"}\n'
-        '{"email": 42}\n',
+        '{"email": 42}\n'
+        "{not json\n",
         encoding="utf-8",
     )
-    ana, not_object, no_ids, bad_type = read_rows(path, "jsonl", default_region="PT")
+    ana, not_object, no_ids, bad_type, not_json = read_rows(RowReader(path, "jsonl"), default_region="PT")
     assert isinstance(ana, ContactRow)
     assert [i.key for i in ana.identifiers] == ["email:ana@x.pt", "telegram:4242"]
     assert ana.attributes == {"plan": "pro", "vip": True}
@@ -62,6 +68,7 @@ def test_jsonl_rows(tmp_path: Path) -> None:
     assert no_ids.line == 3
     assert no_ids.reason.startswith("no identifier")
     assert bad_type == RejectedRow(4, "email: expected a string or a list of strings")
+    assert not_json == RejectedRow(5, "not a JSON value")
 
 
 @pytest.mark.parametrize(
