@@ -28,6 +28,7 @@ _HANDLE_KINDS = (
     IdentifierKind.instagram,
     IdentifierKind.livechat,
     IdentifierKind.external,
+    IdentifierKind.whatsapp_user_id,
 )
 
 
@@ -52,6 +53,8 @@ def candidate_keys(q: str, default_region: str) -> list[str]:
         with suppress(InvalidPayload):
             keys.append(f"phone:{normalize_phone(q, default_region)}")
     keys += [f"{kind.value}:{q}" for kind in _HANDLE_KINDS]
+    # A WhatsApp username as the customer typed it, with or without its "@".
+    keys += [f"{IdentifierKind.whatsapp_username.value}:{v}" for v in sorted({q, q.lstrip("@"), "@" + q.lstrip("@")})]
     with suppress(InvalidPayload):
         keys.append(Identifier.of(IdentifierKind.x, q).key)  # X screen names match in any case
     return keys

@@ -23,12 +23,11 @@ from pydantic import ValidationError
 
 from schemas import topics
 from schemas.deadletter import DeadLetter
-from schemas.interaction import Interaction, InteractionKind
+from schemas.interaction import ROWLESS_KINDS, Interaction
 from sinks.kafka import reader
 from sinks.kafka.settings import KafkaSettings
 
 Conn = AsyncConnection[tuple[Any, ...]]
-_UPDATES = (InteractionKind.status, InteractionKind.edit)
 
 
 @dataclass
@@ -76,7 +75,7 @@ async def verify(conn: Conn, settings: KafkaSettings, bootstrap: str, *, since: 
             continue
         report.produced_records += 1
         seen[interaction.interaction_id] += 1
-        if interaction.kind not in _UPDATES:
+        if interaction.kind not in ROWLESS_KINDS:
             expected.setdefault(interaction.interaction_id, (m.partition, m.offset))
     report.redelivered = sum(n - 1 for n in seen.values())
     report.expected = len(expected)

@@ -26,13 +26,12 @@ from pipeline.stages.identity import Person, claims_of
 from pipeline.stages.policy import Policy
 from schemas import topics
 from schemas.deadletter import DeadLetter
-from schemas.interaction import Channel, Direction, Interaction, InteractionKind
+from schemas.interaction import ROWLESS_KINDS, UPDATE_KINDS, Channel, Direction, Interaction, InteractionKind
 from sinks import contact_store, interaction_store, outbox, update_store
 from sinks.kafka.records import Publish, RawRecord
 
 log = structlog.get_logger(__name__)
 Conn = AsyncConnection[tuple[Any, ...]]
-_UPDATES = (InteractionKind.status, InteractionKind.edit)
 
 
 @dataclass(frozen=True)
@@ -96,13 +95,17 @@ class BatchProcessor:
             )
 
     async def _write(self, interactions: list[Interaction]) -> tuple[set[uuid.UUID], int]:
-        messages = [i for i in interactions if i.kind not in _UPDATES]
-        updates = [i for i in interactions if i.kind in _UPDATES]
+        messages = [i for i in interactions if i.kind not in ROWLESS_KINDS]
+        updates = [i for i in interactions if i.kind in UPDATE_KINDS]
+        # Identity notices (a number change) are resolved with the messages but add no row: their claims
+        # come after the messages', so a claim's ref below len(messages) is a message.
+        notices = [i for i in interactions if i.kind is InteractionKind.identity]
         async with self.pool.connection() as conn, conn.transaction():
-            claims = claims_of(messages, self.policy)
+            claimed = messages + notices
+            claims = claims_of(claimed, self.policy)
 
             def cause(person: Person) -> str:
-                return f"interaction:{messages[person.claims[0].ref].interaction_id}"
+                return f"interaction:{claimed[person.claims[0].ref].interaction_id}"
 
             found = await resolver.resolve(conn, claims, self.policy, source="interaction", cause=cause)
             documents = [i.model_dump_json() for i in messages]  # encoded once: the row and its event
@@ -136,4 +139,4 @@ class BatchProcessor:
                     added += [(contact, (interaction, documents[n])) for contact in live]
             records = resolver.events(found, snaps, added=added, updated=applied.changed)
             await outbox.append(conn, records)
-        return inserted, applied.from_batch
+        return inserted, applied.from_batch + len(notices)

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from pipeline.stages.policy import DEFAULT_BLOCKED_LOCAL_PARTS, Policy
+from pipeline.stages.policy import DEFAULT_AUTO_MERGE_KINDS, DEFAULT_BLOCKED_LOCAL_PARTS, Policy
 from schemas.config import OmnitrailSettings
 from schemas.errors import FatalError, InvalidPayload
 from schemas.identifiers import Identifier, IdentifierKind
@@ -23,7 +23,7 @@ class IdentitySettings(OmnitrailSettings):
     toml_section: ClassVar[str | None] = "identity"
 
     auto_merge_kinds: CommaList = Field(
-        default=[k.value for k in IdentifierKind],
+        default=sorted(k.value for k in DEFAULT_AUTO_MERGE_KINDS),
         description="identifier kinds that merge two contacts when one claim carries both",
     )
     blocked_local_parts: CommaList = Field(default=list(DEFAULT_BLOCKED_LOCAL_PARTS))

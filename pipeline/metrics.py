@@ -13,7 +13,7 @@ from collections.abc import Iterable, Set
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from schemas.interaction import Interaction, InteractionKind
+from schemas.interaction import ROWLESS_KINDS, Interaction
 
 PROCESSED = Counter(
     "omnitrail_pipeline_interactions_total",
@@ -31,7 +31,6 @@ END_TO_END = Histogram(
 ASSIGNED = Gauge("omnitrail_pipeline_assigned_partitions", "Partitions of the interactions topic held")
 #: A record that could not be decoded has no trustworthy channel.
 UNKNOWN_CHANNEL = "unknown"
-_UPDATE_KINDS = (InteractionKind.status, InteractionKind.edit)
 
 
 def count_batch(decoded: Iterable[Interaction], inserted: Set[uuid.UUID], dead_lettered: int) -> None:
@@ -42,7 +41,7 @@ def count_batch(decoded: Iterable[Interaction], inserted: Set[uuid.UUID], dead_l
         if interaction.interaction_id in inserted and interaction.interaction_id not in counted:
             counted.add(interaction.interaction_id)  # a second copy in the same batch is a duplicate
             outcome = "inserted"
-        elif interaction.kind in _UPDATE_KINDS:
+        elif interaction.kind in ROWLESS_KINDS:
             outcome = "update"
         else:
             outcome = "duplicate"

@@ -24,7 +24,17 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from pipeline.stages.identity import Claim, Decision, Owner, Person, decide, group_by_person, homes, shared_keys
+from pipeline.stages.identity import (
+    Claim,
+    Decision,
+    Owner,
+    Person,
+    decide,
+    group_by_person,
+    homes,
+    link_grounds,
+    shared_keys,
+)
 from pipeline.stages.policy import Policy
 from pipeline.stages.timeline import Encoded, build_events
 from schemas.contact import Contact
@@ -74,7 +84,7 @@ async def resolve(
     births = await contact_store.create_contacts(conn, wanted)
     created = set(births)
     links = [(i, d.contact_id) for d in decisions for i in d.new_links]
-    claimed = await contact_store.link(conn, links, rule="exact", source=source)
+    claimed = await _link(conn, decisions, source)
     linked = {i.key: i for d in decisions for i in d.new_links}
     fresh_of = {id(d.person): d.contact_id for d in decisions if d.contact_id in created and d.person.keys}
     if claimed == len(links) and len(births) == len(wanted):
@@ -135,6 +145,19 @@ async def resolve(
         conn, {resolution.survivor(d.contact_id): d.person.display_name for d in decisions if d.person.display_name}
     )
     return resolution
+
+
+async def _link(conn: Conn, decisions: list[Decision], source: str) -> int:
+    """Link each decision's new identifiers with the rule and evidence that justify them: one statement per
+    distinct grounds (one for a batch of plain interactions)."""
+    grouped: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[Identifier, uuid.UUID]]] = {}
+    for d in decisions:
+        for identifier in d.new_links:
+            grouped.setdefault(link_grounds(d.person, identifier), []).append((identifier, d.contact_id))
+    claimed = 0
+    for (rule, evidence), links in grouped.items():
+        claimed += await contact_store.link(conn, links, rule=rule, source=source, evidence=dict(evidence) or None)
+    return claimed
 
 
 def _own_links(

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.identifiers import Identifier
+from schemas.text import Text
 
 AttributeValue = bool | int | float | str
 
@@ -18,7 +19,7 @@ class Contact(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contact_id: uuid.UUID
-    display_name: str | None = None
+    display_name: Text | None = None
     identifiers: list[Identifier] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime

@@ -16,6 +16,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from schemas.errors import InvalidPayload
+from schemas.text import is_storable
 
 
 class IdentifierKind(StrEnum):
@@ -29,7 +30,19 @@ class IdentifierKind(StrEnum):
     external = "external"
     #: An X (Twitter) account: its numeric user id, or ``@screen_name`` (lower-cased: X treats it so).
     x = "x"
+    #: A WhatsApp business-scoped user id (BSUID, e.g. ``BR.1502576394655843``): how Meta names a user who
+    #: hides their number behind a username. Kept exactly as received, never read as a phone number;
+    #: a user who changes number gets a new one.
+    whatsapp_user_id = "whatsapp_user_id"
+    #: A WhatsApp username (``@maria.lopez``-style handle). Users may change it and it may later be
+    #: someone else's, so it is weak evidence (never merges contacts) but makes the contact findable.
+    whatsapp_username = "whatsapp_username"
 
+
+#: Longest identifier value accepted: far above any real address or id (an email is at most 254), well
+#: under what PostgreSQL's index on (kind, value) can hold (2,704 bytes), so a value the schema accepts
+#: is one the timeline can store.
+MAX_LENGTH = 512
 
 #: Prefixes providers put in front of an address to say which channel it belongs to.
 _CHANNEL_PREFIXES = ("whatsapp:", "sms:", "mms:", "tel:")
@@ -66,6 +79,18 @@ def normalize_phone(raw: str, default_region: str = "PT") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def is_whatsapp_user_id(raw: str) -> bool:
+    """A BSUID (``US.13491208655302741918``, ``US.ENT.11815799212886844830``): a two-letter country code,
+    a period, then letters and digits. Phone numbers, in any spelling, have no letters."""
+    value = raw.strip()
+    for prefix in _CHANNEL_PREFIXES:
+        if value.lower().startswith(prefix):
+            value = value[len(prefix) :]
+            break
+    code, dot, rest = value.partition(".")
+    return bool(dot) and len(code) == 2 and code.isalpha() and rest.replace(".", "").isalnum()
+
+
 def normalize_handle(raw: str) -> str:
     value = raw.strip()
     if not value:
@@ -93,11 +118,16 @@ class Identifier(BaseModel):
     def of(cls, kind: IdentifierKind | str, raw: str, *, default_region: str = "PT") -> Identifier:
         """Build a normalized identifier from a raw provider value."""
         kind = IdentifierKind(kind)
-        if "\x00" in raw:
-            # No provider sends one; PostgreSQL cannot store one. Refused here, once, for every caller.
-            raise InvalidPayload("identifier contains a NUL character")
+        if not is_storable(raw):
+            # No provider sends one; PostgreSQL cannot store a NUL. Refused here, once, for every caller.
+            raise InvalidPayload("identifier contains a NUL character or a lone surrogate")
+        if len(raw) > MAX_LENGTH:
+            raise InvalidPayload(f"identifier is longer than {MAX_LENGTH} characters")
         if kind is IdentifierKind.email:
             value = normalize_email(raw)
+        elif kind is IdentifierKind.whatsapp and is_whatsapp_user_id(raw):
+            # A WhatsApp address is a phone number or, for users who hide theirs, a business-scoped user id.
+            return cls(kind=IdentifierKind.whatsapp_user_id, value=raw.strip().removeprefix("whatsapp:"))
         elif kind in (IdentifierKind.phone, IdentifierKind.whatsapp):
             # A WhatsApp number is a phone number: one person, one identifier.
             return cls(kind=IdentifierKind.phone, value=normalize_phone(raw, default_region))
@@ -111,6 +141,10 @@ class Identifier(BaseModel):
     def _already_normalized(self) -> Self:
         # Values arriving from the wire (other systems, replays) must be canonical too;
         # a phone that is not E.164 here would silently split a contact in two.
+        if not is_storable(self.value):
+            raise ValueError("identifier contains a NUL character or a lone surrogate")
+        if len(self.value) > MAX_LENGTH:
+            raise ValueError(f"identifier is longer than {MAX_LENGTH} characters")
         if self.kind is IdentifierKind.email and self.value != normalize_email(self.value):
             raise ValueError("email identifier is not normalized (trimmed, lower-case)")
         if self.kind is IdentifierKind.phone and not (self.value.startswith("+") and self.value[1:].isdigit()):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+from schemas.text import storable
+
 #: Namespace of every Omnitrail UUIDv5. Never change it: ids are stored and published.
 OMNITRAIL_NAMESPACE = uuid.UUID("6f6d6e69-7472-6169-6c00-000000000001")
 _CONTACT_NAMESPACE = uuid.uuid5(OMNITRAIL_NAMESPACE, "contact")
@@ -16,8 +18,12 @@ _EVENT_NAMESPACE = uuid.uuid5(OMNITRAIL_NAMESPACE, "timeline-event")
 
 
 def interaction_id_for(channel: str, account: str, external_id: str) -> uuid.UUID:
-    """UUIDv5 of channel + account + the provider's own id for the event."""
-    return uuid.uuid5(OMNITRAIL_NAMESPACE, f"{channel}\x1f{account}\x1f{external_id}")
+    """UUIDv5 of channel + account + the provider's own id for the event.
+
+    Of the storable spelling (:mod:`schemas.text`), the one the interaction keeps: the id can be computed
+    again from the stored row, and a lone surrogate in a provider id cannot make it fail.
+    """
+    return uuid.uuid5(OMNITRAIL_NAMESPACE, storable(f"{channel}\x1f{account}\x1f{external_id}"))
 
 
 def contact_id_for(identifier_key: str) -> uuid.UUID:

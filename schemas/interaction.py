@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from schemas.identifiers import Identifier
 from schemas.ids import interaction_id_for
+from schemas.text import JsonObject, Text
 
 SCHEMA_VERSION = 1
 
@@ -64,6 +65,18 @@ class InteractionKind(StrEnum):
     status = "status"
     edit = "edit"
     note = "note"
+    #: A reaction (an emoji, or none: the reaction was removed) to the message ``status`` names.
+    reaction = "reaction"
+    #: A provider's notice that the customer's address changed (a WhatsApp number or user id change):
+    #: its customer party carries the old and the new identifiers, which the pipeline links to one
+    #: contact with the notice as evidence. No timeline row.
+    identity = "identity"
+
+
+#: Kinds that update the interaction ``status`` names instead of adding a row.
+UPDATE_KINDS = frozenset({InteractionKind.status, InteractionKind.edit, InteractionKind.reaction})
+#: Kinds that never become a timeline row of their own.
+ROWLESS_KINDS = UPDATE_KINDS | {InteractionKind.identity}
 
 
 class _Model(BaseModel):
@@ -84,7 +97,7 @@ class Party(_Model):
     aliases among the recipients of an outbound one (``us``).
     """
 
-    display_name: str | None = None
+    display_name: Text | None = None
     identifiers: list[Identifier] = Field(default_factory=list)
     role: PartyRole | None = None
 
@@ -92,24 +105,42 @@ class Party(_Model):
 class Attachment(_Model):
     """Metadata of an attachment; the content itself never travels on Kafka."""
 
-    name: str | None = None
-    content_type: str | None = None
+    name: Text | None = None
+    content_type: Text | None = None
     size: int | None = Field(default=None, ge=0)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    location: str | None = None
+    location: Text | None = None
+
+
+class Location(_Model):
+    """A place the customer shared (WhatsApp location, Telegram location or venue)."""
+
+    latitude: float = Field(allow_inf_nan=False)
+    longitude: float = Field(allow_inf_nan=False)
+    name: Text | None = None
+    address: Text | None = None
+
+
+class ContactCard(_Model):
+    """A contact card the customer shared. Content, not identity: nobody is linked to what it holds."""
+
+    name: Text | None = None
+    phones: list[Text] = Field(default_factory=list)
+    emails: list[Text] = Field(default_factory=list)
+    organization: Text | None = None
 
 
 class CallInfo(_Model):
     duration_seconds: int | None = Field(default=None, ge=0)
-    status: str | None = None
+    status: Text | None = None
 
 
 class StatusUpdate(_Model):
-    """For ``status`` and ``edit`` kinds: which interaction they update, and to what."""
+    """For ``status``, ``edit`` and ``reaction`` kinds: which interaction they update, and to what."""
 
     target_interaction_id: uuid.UUID
-    status: str | None = None
-    error_code: str | None = None
+    status: Text | None = None
+    error_code: Text | None = None
 
 
 class Interaction(_Model):
@@ -117,28 +148,30 @@ class Interaction(_Model):
     schema_version: int = SCHEMA_VERSION
     channel: Channel
     provider: Provider
-    account: str = Field(min_length=1, description="Our side: mailbox, number, page or bot.")
+    account: Text = Field(min_length=1, description="Our side: mailbox, number, page or bot.")
     direction: Direction
     kind: InteractionKind = InteractionKind.message
     occurred_at: UtcDatetime = Field(description="When it happened, from the source, UTC.")
     received_at: UtcDatetime = Field(description="When the connector took it, UTC.")
-    external_id: str = Field(min_length=1, description="The provider's own id for the event.")
-    thread_key: str | None = None
+    external_id: Text = Field(min_length=1, description="The provider's own id for the event.")
+    thread_key: Text | None = None
     in_reply_to: uuid.UUID | None = None
     sender: Party
     recipients: list[Party] = Field(default_factory=list)
-    subject: str | None = None
-    text: str | None = None
-    html: str | None = Field(default=None, description="Kept as received; sanitized only when shown.")
-    quoted_text: str | None = Field(
+    subject: Text | None = None
+    text: Text | None = None
+    html: Text | None = Field(default=None, description="Kept as received; sanitized only when shown.")
+    quoted_text: Text | None = Field(
         default=None,
         description="The earlier messages a reply quotes below its new text (``text`` is the new text alone).",
     )
     attachments: list[Attachment] = Field(default_factory=list)
     call: CallInfo | None = None
+    location: Location | None = None
+    contact_cards: list[ContactCard] = Field(default_factory=list)
     status: StatusUpdate | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    raw_ref: str | None = None
+    metadata: JsonObject = Field(default_factory=dict)
+    raw_ref: Text | None = None
 
     @classmethod
     def build(cls, **fields: Any) -> Interaction:
@@ -151,7 +184,7 @@ class Interaction(_Model):
 
     @model_validator(mode="after")
     def _kind_consistency(self) -> Self:
-        if self.kind in (InteractionKind.status, InteractionKind.edit) and self.status is None:
+        if self.kind in UPDATE_KINDS and self.status is None:
             raise ValueError(f"a {self.kind.value} interaction must say which interaction it updates")
         if self.schema_version != SCHEMA_VERSION:
             raise ValueError(f"schema_version {self.schema_version} is not {SCHEMA_VERSION}")

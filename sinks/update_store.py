@@ -1,10 +1,13 @@
-"""Status callbacks and edits: they update the interaction they refer to, never add a row.
+"""Status callbacks, edits and reactions: they update the interaction they refer to, never add a row.
 
 Updates arrive in any order, and possibly before their target:
 
 - a status replaces the stored one only if it is later in :mod:`sinks.status_order` (so
   ``delivered`` before ``sent`` leaves ``delivered``, ``read`` beats ``delivered``, failures are
   final); a status carrying call details (duration, final call state) updates the row's ``call``;
+- a reaction sets ``metadata.reactions.<customer|us>`` of its target to ``{"emoji", "at"}`` (one
+  reaction per side, as the messaging apps keep it; ``emoji`` null once removed) unless a later
+  reaction of that side is already there (on a tie, the one applied last wins);
 - an update whose target is not in the timeline yet is parked in ``parked_updates``; the batch that
   inserts the target passes its ids as ``landed`` and the parked updates are applied then, in the
   same transaction, and published as ``interaction.updated`` like any other (a park and an insert
@@ -25,7 +28,7 @@ import orjson
 import structlog
 from psycopg import AsyncConnection
 
-from schemas.interaction import Interaction, InteractionKind
+from schemas.interaction import Direction, Interaction, InteractionKind
 from sinks.status_order import supersedes
 
 Conn = AsyncConnection[tuple[Any, ...]]
@@ -71,6 +74,9 @@ async def apply(conn: Conn, updates: list[Interaction], *, landed: Collection[uu
                 continue  # older or equal news: the stored status stays
             current[target] = new
             await _set_status(conn, update)
+        elif update.kind is InteractionKind.reaction:
+            if not await _react(conn, update):
+                continue  # an older reaction than the one stored
         else:
             await _edit(conn, update)
         result.changed.append((found[target][0], update))
@@ -116,6 +122,23 @@ async def _edit(conn: Conn, update: Interaction) -> None:
         """,
         (update.text, update.occurred_at.isoformat(), _target(update)),
     )
+
+
+async def _react(conn: Conn, update: Interaction) -> bool:
+    side = "customer" if update.direction is Direction.inbound else "us"
+    reaction = orjson.dumps({"emoji": update.text or None, "at": update.occurred_at.isoformat()}).decode()
+    cur = await conn.execute(
+        """
+        UPDATE interactions
+           SET document = jsonb_set(document, '{metadata}', coalesce(document->'metadata', '{}'::jsonb)
+                 || jsonb_build_object('reactions', coalesce(document#>'{metadata,reactions}', '{}'::jsonb)
+                 || jsonb_build_object(%s::text, %s::jsonb)))
+         WHERE interaction_id = %s
+           AND coalesce((document#>>ARRAY['metadata', 'reactions', %s::text, 'at'])::timestamptz <= %s, true)
+        """,
+        (side, reaction, _target(update), side, update.occurred_at),
+    )
+    return cur.rowcount > 0
 
 
 async def _park(conn: Conn, updates: list[Interaction]) -> None:

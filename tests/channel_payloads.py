@@ -120,8 +120,52 @@ def wa_text(wamid: str, wa_id: str, body: str, *, timestamp: int = 1763888400) -
     return {"from": wa_id, "id": wamid, "timestamp": str(timestamp), "type": "text", "text": {"body": body}}
 
 
-def wa_contact(wa_id: str, name: str) -> dict[str, Any]:
-    return {"profile": {"name": name}, "wa_id": wa_id}
+def wa_contact(
+    wa_id: str | None, name: str, *, user_id: str | None = None, username: str | None = None
+) -> dict[str, Any]:
+    """A ``contacts[]`` entry: ``wa_id`` (absent for a user who hides their number), the business-scoped
+    ``user_id`` and the profile's ``username`` as Meta's business-scoped user id guide documents them."""
+    profile: dict[str, Any] = {"name": name}
+    if username is not None:
+        profile["username"] = username
+    entry: dict[str, Any] = {"profile": profile}
+    if wa_id is not None:
+        entry["wa_id"] = wa_id
+    if user_id is not None:
+        entry["user_id"] = user_id
+    return entry
+
+
+def wa_message(
+    wamid: str, wa_id: str | None, kind: str, *, user_id: str | None = None, timestamp: int = 1763888400, **body: Any
+) -> dict[str, Any]:
+    """A ``messages[]`` entry of any ``type``: ``from`` (the phone, when shared), ``from_user_id`` (the BSUID)."""
+    message: dict[str, Any] = {"id": wamid, "timestamp": str(timestamp), "type": kind, **body}
+    if wa_id is not None:
+        message["from"] = wa_id
+    if user_id is not None:
+        message["from_user_id"] = user_id
+    return message
+
+
+def wa_reaction(
+    wamid: str, wa_id: str, target: str, emoji: str | None, *, timestamp: int = 1763888400
+) -> dict[str, Any]:
+    """A ``reaction`` message: ``reaction.message_id`` names the message, no ``emoji`` means removed."""
+    reaction: dict[str, Any] = {"message_id": target}
+    if emoji is not None:
+        reaction["emoji"] = emoji
+    return wa_message(wamid, wa_id, "reaction", reaction=reaction, timestamp=timestamp)
+
+
+def wa_number_change(wamid: str, old: str, new: str, name: str = "Ana Silva") -> dict[str, Any]:
+    """The system message of Meta's reference: ``from`` the old number, ``system.wa_id`` the new one."""
+    return wa_message(
+        wamid,
+        old,
+        "system",
+        system={"body": f"User {name} changed from {old} to {new}", "wa_id": new, "type": "user_changed_number"},
+    )
 
 
 def wa_status(wamid: str, status: str, wa_id: str, *, timestamp: int = 1763888460) -> dict[str, Any]:

@@ -3,8 +3,17 @@
 Both use the Messenger Platform format: ``entry[].messaging[]`` events with ``sender.id``,
 ``recipient.id``, ``timestamp`` (ms) and ``message`` (``mid``, ``text``, ``attachments[]`` of
 ``{type, payload: {url}}``, ``reply_to.mid``, and ``is_echo`` on copies of what the page sent,
-whose sender is the page). Events that are not messages (deliveries, reads, postbacks, reactions)
-carry no new interaction and are skipped; a deleted (unsent) Instagram message too.
+whose sender is the page).
+
+- A ``reaction`` event (``reaction.mid`` of the message reacted to, ``action`` ``react``/``unreact``,
+  ``emoji``) becomes a ``reaction`` on that message, no row of its own.
+- An Instagram message with ``is_unsupported`` (content the API cannot deliver) is stored, marked
+  ``metadata.unsupported`` ("content not supported by the provider" in the console).
+- ``entry[].standby[]`` events (handover protocol: another app holds the thread) are the same
+  customer messages, delivered to the app that does not own the thread: stored like
+  ``messaging[]`` ones, marked ``metadata.standby``.
+- Deliveries, reads, postbacks and referrals carry no new interaction and are skipped; a deleted
+  (unsent) Instagram message too; page feed ``changes`` are not messages.
 """
 
 from __future__ import annotations
@@ -17,7 +26,17 @@ from connectors import json_payload as jp
 from connectors.webhook import Normalized
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import interaction_id_for
-from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, PartyRole, Provider
+from schemas.interaction import (
+    Attachment,
+    Channel,
+    Direction,
+    Interaction,
+    InteractionKind,
+    Party,
+    PartyRole,
+    Provider,
+    StatusUpdate,
+)
 
 _CHANNEL = {
     "page": (Channel.messenger, IdentifierKind.messenger),
@@ -39,9 +58,44 @@ def _attachments(message: jp.Json) -> list[Attachment]:
     return found
 
 
-def normalize_event(obj: str, event: jp.Json, *, received_at: datetime) -> list[Interaction]:
-    """One ``messaging[]`` event -> zero or one interaction."""
+def _reaction(obj: str, event: jp.Json, reaction: jp.Json, received_at: datetime) -> list[Interaction]:
     channel, kind = _CHANNEL[obj]
+    customer = jp.text(jp.obj(event, "sender", "messaging[]."), "id", "messaging[].sender.")
+    account = jp.text(jp.obj(event, "recipient", "messaging[]."), "id", "messaging[].recipient.")
+    target = jp.text(reaction, "mid", "messaging[].reaction.")
+    occurred_at = jp.epoch_ms(event.get("timestamp"), "messaging[].timestamp")
+    removed = reaction.get("action") == "unreact"
+    emoji = None if removed else jp.optional_text(reaction, "emoji") or jp.optional_text(reaction, "reaction")
+    return [
+        Interaction.build(
+            channel=channel,
+            provider=Provider.meta,
+            account=account,
+            direction=Direction.inbound,
+            kind=InteractionKind.reaction,
+            occurred_at=occurred_at,
+            received_at=received_at,
+            # A reaction has no id of its own: the message, the side and the moment name it.
+            external_id=f"{target}#reaction:{customer}:{event.get('timestamp')}",
+            thread_key=thread_key_for(channel, account, customer),
+            sender=Party(identifiers=[Identifier.of(kind, customer)]),
+            recipients=[Party(identifiers=[Identifier.of(kind, account)], role=PartyRole.us)],
+            text=emoji,
+            status=StatusUpdate(
+                target_interaction_id=interaction_id_for(channel.value, account, target),
+                status="unreacted" if removed else "reacted",
+            ),
+            metadata={"reaction": jp.optional_text(reaction, "reaction")} if reaction.get("reaction") else {},
+        )
+    ]
+
+
+def normalize_event(obj: str, event: jp.Json, *, received_at: datetime, standby: bool = False) -> list[Interaction]:
+    """One ``messaging[]`` (or ``standby[]``) event -> zero or one interaction."""
+    channel, kind = _CHANNEL[obj]
+    reaction = event.get("reaction") if isinstance(event, dict) else None
+    if isinstance(reaction, dict):
+        return _reaction(obj, event, reaction, received_at)
     message = event.get("message") if isinstance(event, dict) else None
     if not isinstance(message, dict) or message.get("is_deleted"):
         return []
@@ -62,6 +116,10 @@ def normalize_event(obj: str, event: jp.Json, *, received_at: datetime) -> list[
         metadata["app_id"] = str(message["app_id"])
     if isinstance(message.get("quick_reply"), dict):
         metadata["quick_reply_payload"] = message["quick_reply"].get("payload")
+    if message.get("is_unsupported"):
+        metadata["unsupported"] = True
+    if standby:
+        metadata["standby"] = True
     return [
         Interaction.build(
             channel=channel,
@@ -84,8 +142,11 @@ def normalize_event(obj: str, event: jp.Json, *, received_at: datetime) -> list[
 
 
 def normalize_entry(obj: str, entry: jp.Json, *, received_at: datetime) -> Normalized:
-    """Each messaging event of an entry on its own: one bad event is rejected alone."""
-    if isinstance(entry, dict) and "messaging" not in entry and ("standby" in entry or "changes" in entry):
-        return Normalized([])  # handover-protocol standby copies and page feed changes are not our messages
+    """Each messaging (or standby) event of an entry on its own: one bad event is rejected alone."""
+    if isinstance(entry, dict) and "messaging" not in entry and "standby" not in entry and "changes" in entry:
+        return Normalized([])  # page feed changes are not messages
+    if isinstance(entry, dict) and "messaging" not in entry and "standby" in entry:
+        events = jp.items(entry, "standby", "entry[].")
+        return jp.each(events, lambda e: normalize_event(obj, e, received_at=received_at, standby=True))
     events = jp.items(entry, "messaging", "entry[].")
     return jp.each(events, lambda e: normalize_event(obj, e, received_at=received_at))

@@ -2,14 +2,31 @@
 
 Each ``entry[].changes[]`` with ``field: messages`` has a ``value`` holding ``metadata``
 (``display_phone_number``: our number, ``phone_number_id``), and ``contacts[]`` (``wa_id``,
-``profile.name``) with ``messages[]`` (``from``, ``id``, ``timestamp`` in seconds, ``type`` and a
-body per type: ``text.body``; ``image``/``video``/``audio``/``document``/``sticker`` with ``id``,
-``mime_type``, ``sha256``, ``caption``, ``filename``; ``context.id`` of the message replied to),
-and/or ``statuses[]`` (``id`` of our message, ``status``, ``timestamp``, ``recipient_id``,
-``errors[]``) about what we sent.
+``user_id``, ``profile.name``, ``profile.username``) with ``messages[]`` (``from``, ``from_user_id``,
+``id``, ``timestamp`` in seconds, ``type`` and a body per type; ``context.id`` of the message
+replied to), and/or ``statuses[]`` (``id`` of our message, ``status``, ``timestamp``,
+``recipient_id``/``recipient_user_id``, ``errors[]``) about what we sent.
 
-``wa_id`` is a phone number without ``+``: it becomes the same E.164 phone identifier as the
-customer's SMS and Twilio WhatsApp messages, so all three land on one contact.
+Who the customer is: ``from`` (``wa_id``) is a phone number without ``+``: it becomes the same E.164
+phone identifier as the customer's SMS and Twilio WhatsApp messages, so all three land on one
+contact. ``from_user_id`` (or the contact's ``user_id``) is the business-scoped user id
+(``whatsapp_user_id``, kept as received): the only address of a user who hides their number behind
+a username; when a message carries both they are one party, hence linked to one contact. The
+username (``whatsapp_username``, weak) makes the contact findable and is shown with its identifiers.
+
+What each message ``type`` becomes:
+
+- ``text``, ``image``/``video``/``audio``/``document``/``sticker`` (caption and attachment metadata),
+  ``button``, ``interactive`` (the chosen reply's title): a message;
+- ``location``: a message with ``location`` (coordinates, name, address);
+- ``contacts``: a message with ``contact_cards`` (name, phones, emails, organization);
+- ``reaction``: a ``reaction`` on the message it names (``reaction.message_id``), no row of its own;
+  an empty emoji removes it;
+- ``system`` ``user_changed_number`` / ``user_changed_user_id``: an ``identity`` notice whose customer
+  carries the old and the new number or user id, linked to the same contact with the notice as
+  evidence; other system types are acknowledged and skipped;
+- ``unsupported`` / ``unknown`` (content Meta cannot deliver): a message marked
+  ``metadata.unsupported``, shown as "content not supported by the provider".
 """
 
 from __future__ import annotations
@@ -26,9 +43,11 @@ from schemas.ids import interaction_id_for
 from schemas.interaction import (
     Attachment,
     Channel,
+    ContactCard,
     Direction,
     Interaction,
     InteractionKind,
+    Location,
     Party,
     PartyRole,
     Provider,
@@ -37,6 +56,10 @@ from schemas.interaction import (
 
 _MEDIA = ("image", "video", "audio", "document", "sticker")
 _HEX64 = frozenset("0123456789abcdef")
+#: System notices that say the customer's address changed: their new identifiers join the same contact.
+IDENTITY_EVENTS = ("user_changed_number", "user_changed_user_id")
+#: Message types Meta uses for content it cannot deliver to the API.
+_UNSUPPORTED = ("unsupported", "unknown")
 
 
 def _phone(digits: str) -> str:
@@ -45,6 +68,13 @@ def _phone(digits: str) -> str:
 
 def thread_key_for(account: str, customer: str) -> str:
     return "meta:whatsapp:" + hashlib.sha256(f"whatsapp|{account}|{customer}".encode()).hexdigest()[:24]
+
+
+def _string(obj: Any, key: str) -> str | None:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def _media(message: jp.Json, kind: str) -> list[Attachment]:
@@ -66,43 +96,156 @@ def _media(message: jp.Json, kind: str) -> list[Attachment]:
 def _text(message: jp.Json, kind: str) -> str | None:
     if kind == "text":
         return jp.text(jp.obj(message, "text", "messages[]."), "body", "messages[].text.")
+    if kind == "button":
+        return _string(message.get("button"), "text")
+    if kind == "interactive":
+        interactive = message.get("interactive")
+        replies = [interactive.get(k) for k in ("button_reply", "list_reply")] if isinstance(interactive, dict) else []
+        return next((title for reply in replies if (title := _string(reply, "title"))), None)
     media = message.get(kind)
     return media.get("caption") if isinstance(media, dict) and isinstance(media.get("caption"), str) else None
 
 
-def _message(value: jp.Json, message: jp.Json, account: str, received_at: datetime) -> list[Interaction]:
-    sender = jp.text(message, "from", "messages[].")
-    customer = _phone(sender)
+def _location(message: jp.Json) -> Location | None:
+    place = message.get("location")
+    if not isinstance(place, dict):
+        raise InvalidPayload("messages[].location is missing or not an object")
+    return Location(
+        latitude=place.get("latitude"),  # validated by the model: a finite number
+        longitude=place.get("longitude"),
+        name=_string(place, "name"),
+        address=_string(place, "address"),
+    )
+
+
+def _contact_cards(message: jp.Json) -> list[ContactCard]:
+    cards = []
+    for card in jp.optional_list(message, "contacts"):
+        if not isinstance(card, dict):
+            continue
+        name = card.get("name")
+        org = card.get("org")
+        cards.append(
+            ContactCard(
+                name=_string(name, "formatted_name")
+                or " ".join(n for n in (_string(name, "first_name"), _string(name, "last_name")) if n)
+                or None,
+                phones=[p for item in jp.optional_list(card, "phones") if (p := _string(item, "phone"))],
+                emails=[e for item in jp.optional_list(card, "emails") if (e := _string(item, "email"))],
+                organization=_string(org, "company"),
+            )
+        )
+    return cards
+
+
+def _profile(value: jp.Json, phone: str | None, user_id: str | None) -> jp.Json:
+    """The ``contacts[]`` entry about this sender (by ``wa_id`` or ``user_id``; the only one if alone)."""
+    contacts = [c for c in jp.optional_list(value, "contacts") if isinstance(c, dict)]
+    for contact in contacts:
+        if (phone and _string(contact, "wa_id") == phone) or (user_id and _string(contact, "user_id") == user_id):
+            return contact
+    return contacts[0] if len(contacts) == 1 else {}
+
+
+def _identifiers(phone: str | None, user_id: str | None, username: str | None = None) -> list[Identifier]:
+    found = []
+    if phone:
+        found.append(Identifier(kind=IdentifierKind.phone, value=_phone(phone)))
+    if user_id:
+        found.append(Identifier.of(IdentifierKind.whatsapp_user_id, user_id))
+    if username:
+        found.append(Identifier.of(IdentifierKind.whatsapp_username, username))
+    return found
+
+
+def _customer(value: jp.Json, message: jp.Json) -> Party:
+    """The sender: phone and/or business-scoped user id, with the profile name and username."""
+    phone, user_id = _string(message, "from"), _string(message, "from_user_id")
+    contact = _profile(value, phone, user_id)
+    profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+    user_id = user_id or _string(contact, "user_id")
+    identifiers = _identifiers(phone, user_id, _string(profile, "username"))
+    if not phone and not user_id:
+        raise InvalidPayload("messages[].from and from_user_id are both missing")
+    return Party(display_name=_string(profile, "name"), identifiers=identifiers)
+
+
+def _common(value: jp.Json, message: jp.Json, account: str, received_at: datetime, customer: Party) -> dict[str, Any]:
     wamid = jp.text(message, "id", "messages[].")
-    kind = jp.text(message, "type", "messages[].")
-    names = {
-        c.get("wa_id"): c.get("profile", {}).get("name")
-        for c in jp.optional_list(value, "contacts")
-        if isinstance(c, dict) and isinstance(c.get("wa_id"), str) and isinstance(c.get("profile", {}), dict)
+    return {
+        "channel": Channel.whatsapp,
+        "provider": Provider.meta,
+        "account": account,
+        "direction": Direction.inbound,
+        "occurred_at": jp.epoch_s(message.get("timestamp"), "messages[].timestamp"),
+        "received_at": received_at,
+        "external_id": wamid,
+        "thread_key": thread_key_for(account, customer.identifiers[0].value),
+        "sender": customer,
+        "recipients": [Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=account)], role=PartyRole.us)],
+        "raw_ref": f"meta:whatsapp:{wamid}",
     }
+
+
+def _message(value: jp.Json, message: jp.Json, account: str, received_at: datetime) -> list[Interaction]:
+    kind = jp.text(message, "type", "messages[].")
+    if kind == "system":
+        return _system(value, message, account, received_at)
+    common = _common(value, message, account, received_at, _customer(value, message))
+    metadata: dict[str, Any] = {"type": kind, "phone_number_id": value["metadata"].get("phone_number_id")}
+    if kind == "reaction":
+        reaction = jp.obj(message, "reaction", "messages[].")
+        target = jp.text(reaction, "message_id", "messages[].reaction.")
+        return [
+            Interaction.build(
+                **common,
+                kind=InteractionKind.reaction,
+                text=_string(reaction, "emoji"),
+                status=StatusUpdate(
+                    target_interaction_id=interaction_id_for("whatsapp", account, target),
+                    status="reacted" if _string(reaction, "emoji") else "unreacted",
+                ),
+                metadata=metadata,
+            )
+        ]
+    if kind in _UNSUPPORTED:
+        metadata["unsupported"] = True
     context = message.get("context")
     replied = context.get("id") if isinstance(context, dict) else None
-    metadata: dict[str, Any] = {"type": kind, "phone_number_id": value["metadata"].get("phone_number_id")}
     return [
         Interaction.build(
-            channel=Channel.whatsapp,
-            provider=Provider.meta,
-            account=account,
-            direction=Direction.inbound,
-            occurred_at=jp.epoch_s(message.get("timestamp"), "messages[].timestamp"),
-            received_at=received_at,
-            external_id=wamid,
-            thread_key=thread_key_for(account, customer),
+            **common,
             in_reply_to=interaction_id_for("whatsapp", account, replied) if isinstance(replied, str) else None,
-            sender=Party(
-                display_name=names.get(sender) or None,
-                identifiers=[Identifier(kind=IdentifierKind.phone, value=customer)],
-            ),
-            recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=account)], role=PartyRole.us)],
             text=_text(message, kind),
             attachments=_media(message, kind),
+            location=_location(message) if kind == "location" else None,
+            contact_cards=_contact_cards(message) if kind == "contacts" else [],
             metadata=metadata,
-            raw_ref=f"meta:whatsapp:{wamid}",
+        )
+    ]
+
+
+def _system(value: jp.Json, message: jp.Json, account: str, received_at: datetime) -> list[Interaction]:
+    """A number or user id change: one party holding the old and the new addresses (see module doc)."""
+    system = jp.obj(message, "system", "messages[].")
+    event = jp.text(system, "type", "messages[].system.")
+    if event not in IDENTITY_EVENTS:
+        return []  # e.g. customer_identity_changed (a security-code change): nothing about who they are
+    old = _identifiers(_string(message, "from"), _string(message, "from_user_id"))
+    new = _identifiers(
+        _string(system, "wa_id") or _string(system, "new_wa_id"),
+        _string(system, "new_user_id") or _string(system, "user_id"),
+    )
+    if not old or not new:
+        raise InvalidPayload(f"messages[].system {event} does not name both the old and the new address")
+    customer = Party(identifiers=old + [i for i in new if i not in old])
+    common = _common(value, message, account, received_at, customer)
+    return [
+        Interaction.build(
+            **common,
+            kind=InteractionKind.identity,
+            text=_string(system, "body"),
+            metadata={"type": "system", "event": event},
         )
     ]
 
@@ -110,7 +253,9 @@ def _message(value: jp.Json, message: jp.Json, account: str, received_at: dateti
 def _status(status: jp.Json, account: str, received_at: datetime) -> list[Interaction]:
     wamid = jp.text(status, "id", "statuses[].")
     state = jp.text(status, "status", "statuses[].").lower()
-    customer = _phone(jp.text(status, "recipient_id", "statuses[]."))
+    customer = _identifiers(_string(status, "recipient_id"), _string(status, "recipient_user_id"))
+    if not customer:
+        raise InvalidPayload("statuses[].recipient_id and recipient_user_id are both missing")
     errors = status.get("errors")
     code = errors[0].get("code") if isinstance(errors, list) and errors and isinstance(errors[0], dict) else None
     return [
@@ -123,9 +268,9 @@ def _status(status: jp.Json, account: str, received_at: datetime) -> list[Intera
             occurred_at=jp.epoch_s(status.get("timestamp"), "statuses[].timestamp"),
             received_at=received_at,
             external_id=f"{wamid}#{state}",
-            thread_key=thread_key_for(account, customer),
+            thread_key=thread_key_for(account, customer[0].value),
             sender=Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=account)], role=PartyRole.us),
-            recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=customer)])],
+            recipients=[Party(identifiers=customer)],
             status=StatusUpdate(
                 target_interaction_id=interaction_id_for("whatsapp", account, wamid),
                 status=state,

@@ -39,7 +39,7 @@ SCOPE = "updates"
 #: The Bot API's maximum; a full batch means more may be waiting.
 LIMIT = 100
 #: Only what we store: Telegram then keeps the rest (callback queries, reactions...) off the wire.
-ALLOWED_UPDATES = ("message", "edited_message")
+ALLOWED_UPDATES = ("message", "edited_message", "message_reaction")
 
 
 class _SievingRequest(HTTPXRequest):

@@ -9,11 +9,16 @@ What becomes what:
 - ``edited_message`` in a private chat -> an ``edit`` interaction that targets the original
   message's id; the pipeline updates that row's text (``sinks/update_store``), no new row.
   Its own id comes from the update id: each edit is one event, redelivered or not.
+- A ``location`` or ``venue`` keeps its coordinates, name and address (``location``); a ``contact``
+  becomes a contact card (``contact_cards``): content, nobody is linked to it.
+- ``message_reaction`` in a private chat -> a ``reaction`` on the message it names (the emoji of
+  ``new_reaction``, several joined; none: removed), no row of its own. Its id comes from the
+  update id. Bots receive it when ``allowed_updates`` lists ``message_reaction``.
 - Everything else is **skipped** (answered 2xx / offset advanced, counted in
   ``omnitrail_telegram_skipped_total``, not stored): groups, supergroups and channels,
   because a support bot talks to customers one to one and group traffic would make a contact
   of every member; and update types that are not messages (callback queries, member
-  changes, reactions...).
+  changes, reaction counts...).
 
 The customer is identified by the numeric Telegram user id (``telegram`` identifier): a
 username can change hands, so it is kept as ``metadata.username`` and the name as the
@@ -27,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
-from telegram import Chat, Message, Update, User
+from telegram import Chat, Message, MessageReactionUpdated, ReactionTypeEmoji, Update, User
 from telegram.helpers import effective_message_type
 
 from connectors.telegram.media import attachment_of, file_of
@@ -36,9 +41,11 @@ from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import interaction_id_for
 from schemas.interaction import (
     Channel,
+    ContactCard,
     Direction,
     Interaction,
     InteractionKind,
+    Location,
     Party,
     PartyRole,
     Provider,
@@ -92,6 +99,9 @@ def _fields(message: Message, bot_id: str, update_id: int) -> dict[str, Any]:
         attachments.append(attachment)
         metadata["files"] = [details]
     reply = message.reply_to_message
+    venue = message.venue
+    place = venue.location if venue else message.location
+    card = message.contact
     return {
         "channel": Channel.telegram,
         "provider": Provider.telegram,
@@ -105,6 +115,22 @@ def _fields(message: Message, bot_id: str, update_id: int) -> dict[str, Any]:
         "recipients": [_customer(customer)] if ours else [_bot_party(bot_id)],
         "text": message.text if message.text is not None else message.caption,
         "attachments": attachments,
+        "location": Location(
+            latitude=place.latitude,
+            longitude=place.longitude,
+            name=venue.title if venue else None,
+            address=venue.address if venue else None,
+        )
+        if place
+        else None,
+        "contact_cards": [
+            ContactCard(
+                name=" ".join(n for n in (card.first_name, card.last_name) if n) or None,
+                phones=[card.phone_number] if card.phone_number else [],
+            )
+        ]
+        if card
+        else [],
         "metadata": metadata,
         "raw_ref": f"telegram:{bot_id}:update:{update_id}",
     }
@@ -125,7 +151,43 @@ def normalize_update(update: Update, *, bot_id: str, received_at: datetime) -> l
         raise InvalidPayload(f"update cannot be normalized ({type(exc).__name__})") from None
 
 
+def _reaction(
+    update: Update, reaction: MessageReactionUpdated, bot_id: str, received_at: datetime
+) -> list[Interaction]:
+    if reaction.chat.type != Chat.PRIVATE or reaction.user is None:
+        SKIPPED.labels(f"chat:{reaction.chat.type}").inc()
+        return []
+    ours = str(reaction.user.id) == bot_id
+    customer = _customer(reaction.chat if ours else reaction.user)
+    emoji = "".join(r.emoji for r in reaction.new_reaction if isinstance(r, ReactionTypeEmoji))
+    target = message_id_for(reaction.chat.id, reaction.message_id)
+    return [
+        Interaction.build(
+            channel=Channel.telegram,
+            provider=Provider.telegram,
+            account=bot_id,
+            direction=Direction.outbound if ours else Direction.inbound,
+            kind=InteractionKind.reaction,
+            occurred_at=reaction.date,
+            received_at=received_at,
+            external_id=f"{target}:reaction:{update.update_id}",
+            thread_key=thread_key_for(bot_id, reaction.chat.id),
+            sender=_bot_party(bot_id) if ours else customer,
+            recipients=[customer] if ours else [_bot_party(bot_id)],
+            text=emoji or None,
+            status=StatusUpdate(
+                target_interaction_id=interaction_id_for(Channel.telegram.value, bot_id, target),
+                status="reacted" if emoji or reaction.new_reaction else "unreacted",
+            ),
+            metadata={"update_id": update.update_id, "message_id": reaction.message_id},
+            raw_ref=f"telegram:{bot_id}:update:{update.update_id}",
+        )
+    ]
+
+
 def _normalize(update: Update, bot_id: str, received_at: datetime) -> list[Interaction]:
+    if update.message_reaction is not None:
+        return _reaction(update, update.message_reaction, bot_id, received_at)
     message = update.message or update.edited_message
     if message is None:
         kind = next((k for k in Update.ALL_TYPES if getattr(update, k, None) is not None), "unknown")

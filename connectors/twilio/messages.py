@@ -3,6 +3,15 @@
 Parameters are the ones Twilio documents for incoming messages: ``MessageSid``,
 ``AccountSid``, ``From``, ``To``, ``Body``, ``NumMedia``, ``MediaUrlN``,
 ``MediaContentTypeN``, and for WhatsApp ``ProfileName`` and ``WaId``.
+
+A WhatsApp user who hides their number behind a username arrives as ``From=whatsapp:<user id>``
+(a business-scoped user id such as ``BR.1502576394655843``): the sender is that
+``whatsapp_user_id`` identifier, plus the phone number ``WaId`` gives when Twilio has one, so the
+two are linked to one contact. The thread is keyed by whichever address Twilio names the sender by.
+
+An SMS body arrives with NUL characters where the phone encoded "@" in GSM-7 (0x00 in that
+alphabet); they are read back as "@". Every other stray NUL or lone surrogate, on any channel, is
+made storable by the schema (:mod:`schemas.text`).
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from schemas.errors import InvalidPayload
-from schemas.identifiers import Identifier, IdentifierKind, normalize_phone
+from schemas.identifiers import Identifier, IdentifierKind, is_whatsapp_user_id, normalize_phone
 from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, Provider
 
 #: Location fields Twilio geolocates from the number; kept as channel metadata.
@@ -45,6 +54,28 @@ def _media(form: Mapping[str, str], num_media: int) -> list[Attachment]:
     return attachments
 
 
+def customer_address(raw: str, channel: Channel, default_region: str) -> Identifier:
+    """The customer's ``From``/``To``: a phone number, or on WhatsApp possibly a business-scoped user id."""
+    if channel is Channel.whatsapp and is_whatsapp_user_id(raw):
+        return Identifier.of(IdentifierKind.whatsapp, raw)
+    return Identifier(kind=IdentifierKind.phone, value=normalize_phone(raw, default_region))
+
+
+def _sender(form: Mapping[str, str], raw_from: str, channel: Channel, default_region: str) -> list[Identifier]:
+    found = [customer_address(raw_from, channel, default_region)]
+    if found[0].kind is IdentifierKind.phone:
+        return found
+    wa_id = form.get("WaId", "").strip()
+    if wa_id.isdigit():
+        found.append(Identifier(kind=IdentifierKind.phone, value=normalize_phone("+" + wa_id)))
+    return found
+
+
+def _body(form: Mapping[str, str], channel: Channel) -> str:
+    body = form.get("Body", "")
+    return body.replace("\x00", "@") if channel in (Channel.sms, Channel.mms) else body
+
+
 def thread_key_for(channel: Channel, account: str, customer: str) -> str:
     """One conversation per (our number, their number, channel); hashed so no number sits in the key."""
     digest = hashlib.sha256(f"{channel.value}|{account}|{customer}".encode()).hexdigest()[:24]
@@ -65,7 +96,8 @@ def normalize_inbound_message(form: Mapping[str, str], *, default_region: str, r
     if not 0 <= num_media <= 10:
         raise InvalidPayload("NumMedia out of range")
     channel = _channel(raw_from, num_media)
-    customer = normalize_phone(raw_from, default_region)
+    sender = _sender(form, raw_from, channel, default_region)
+    customer = sender[0].value
     account = normalize_phone(raw_to, default_region)
     metadata: dict[str, str | int] = {"account_sid": account_sid, "num_media": num_media}
     for name in ("MessagingServiceSid", "NumSegments", "WaId", *_GEO_FIELDS):
@@ -82,10 +114,10 @@ def normalize_inbound_message(form: Mapping[str, str], *, default_region: str, r
         thread_key=thread_key_for(channel, account, customer),
         sender=Party(
             display_name=form.get("ProfileName") or None,
-            identifiers=[Identifier(kind=IdentifierKind.phone, value=customer)],
+            identifiers=sender,
         ),
         recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=account)])],
-        text=form.get("Body", ""),
+        text=_body(form, channel),
         attachments=_media(form, num_media),
         metadata=metadata,
         raw_ref=f"twilio:{account_sid}:{sid.strip()}",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from connectors.twilio.messages import required, thread_key_for
+from connectors.twilio.messages import customer_address, required, thread_key_for
 from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier, IdentifierKind, normalize_phone
 from schemas.ids import interaction_id_for
@@ -45,7 +45,7 @@ def normalize_message_status(form: Mapping[str, str], *, default_region: str, re
     raw_from = required(form, "From")
     channel = message_channel(raw_from)
     account = normalize_phone(raw_from, default_region)
-    customer = normalize_phone(required(form, "To"), default_region)
+    customer = customer_address(required(form, "To"), channel, default_region)
     metadata: dict[str, str] = {"account_sid": account_sid}
     for name in ("MessagingServiceSid", "RawDlrDoneDate", "ChannelPrefix", "EventType"):
         if form.get(name):
@@ -60,9 +60,9 @@ def normalize_message_status(form: Mapping[str, str], *, default_region: str, re
         received_at=received_at,
         # One update per (message, state): a retried callback is the same update, a new state a new one.
         external_id=f"{sid}#{status}",
-        thread_key=thread_key_for(channel, account, customer),
+        thread_key=thread_key_for(channel, account, customer.value),
         sender=Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=account)], role=PartyRole.us),
-        recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=customer)])],
+        recipients=[Party(identifiers=[customer])],
         status=StatusUpdate(
             target_interaction_id=interaction_id_for(channel.value, account, sid),
             status=status,

@@ -216,10 +216,24 @@
       `Call${item.call.status ? ` ${item.call.status}` : ""}${item.call.duration_seconds != null ? ` · ${Math.floor(item.call.duration_seconds / 60)} min ${item.call.duration_seconds % 60} s` : ""}`}));
     if (item.attachments?.length) node.append(el("ul", {className: "attachments"}, ...item.attachments.map((a) =>
       el("li", {textContent: `📎 ${a.name || "attachment"}${a.content_type ? ` (${a.content_type})` : ""}${a.size != null ? ` · ${Math.ceil(a.size / 1024)} KB` : ""}`}))));
+    if (item.metadata?.unsupported) node.append(el("p", {className: "unsupported muted", textContent: "Content not supported by the provider"}));
+    if (item.location) node.append(place(item.location));
+    if (item.contact_cards?.length) node.append(el("ul", {className: "cards"}, ...item.contact_cards.map((c) =>
+      el("li", {textContent: `👤 ${[c.name, c.organization, ...(c.phones || []), ...(c.emails || [])].filter(Boolean).join(" · ") || "contact card"}`}))));
+    const reactions = Object.entries(item.metadata?.reactions || {}).filter(([, r]) => r?.emoji);
+    if (reactions.length) node.append(el("div", {className: "reactions"}, ...reactions.map(([side, r]) =>
+      el("span", {className: "reaction", title: side === "us" ? "our reaction" : "customer's reaction", textContent: r.emoji}))));
     const noteButton = el("button", {type: "button", className: "link", textContent: "Add internal note",
       onclick: () => openNote(item.interaction_id, node)});
     node.append(noteButton);
     return node;
+  }
+  function place(location) {
+    // A plain link to a map: nothing is loaded from the map's site until the viewer follows it.
+    const {latitude: lat, longitude: lon} = location;
+    const label = [location.name, location.address].filter(Boolean).join(", ") || `${lat}, ${lon}`;
+    return el("p", {className: "location"}, "📍 ", el("a", {href: `https://www.openstreetmap.org/?mlat=${encodeURIComponent(lat)}&mlon=${encodeURIComponent(lon)}#map=17/${encodeURIComponent(lat)}/${encodeURIComponent(lon)}`,
+      target: "_blank", rel: "noopener noreferrer", textContent: label}));
   }
   function emailFrame(item) {
     const base = `/api/v1/interactions/${item.interaction_id}/html`;
@@ -264,9 +278,16 @@
       const event = JSON.parse(e.data);
       const item = event.interaction;
       if (!item || state.contact?.contact_id !== id) return;
-      if (item.kind === "status" && item.status) {
+      if (item.status) { // a status, an edit or a reaction changes the entry it targets; no entry of its own
         const target = state.items.find((i) => i.interaction_id === item.status.target_interaction_id);
-        if (target && item.status.status) { target.delivery_status = item.status.status; renderTimeline(); }
+        if (!target) return;
+        if (item.kind === "status" && item.status.status) target.delivery_status = item.status.status;
+        if (item.kind === "edit") target.text = item.text;
+        if (item.kind === "reaction") {
+          const side = item.direction === "inbound" ? "customer" : "us";
+          target.metadata = {...target.metadata, reactions: {...target.metadata?.reactions, [side]: {emoji: item.text || null, at: item.occurred_at}}};
+        }
+        renderTimeline();
         return;
       }
       const f = filterQuery();

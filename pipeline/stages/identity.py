@@ -22,7 +22,7 @@ from typing import NamedTuple
 from pipeline.stages.policy import Policy
 from schemas.identifiers import Identifier
 from schemas.ids import contact_id_for
-from schemas.interaction import Interaction
+from schemas.interaction import Interaction, InteractionKind
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,10 @@ class Claim:
     display_name: str | None = None
     #: Contact key when no identifier is usable (only blocked ones): the conversation itself.
     fallback_key: str | None = None
+    #: Why these identifiers are one person, recorded on each link this claim makes: ``exact`` (one party
+    #: carried them), or a provider's notice (``whatsapp:user_changed_number``) with its evidence.
+    rule: str = "exact"
+    evidence: tuple[tuple[str, str], ...] = ()
 
 
 class Owner(NamedTuple):  # a tuple: one per identifier of every batch
@@ -76,13 +80,38 @@ def claims_of(interactions: Iterable[Interaction], policy: Policy) -> list[Claim
     claims: list[Claim] = []
     for ref, interaction in enumerate(interactions):
         parties = interaction.customer_parties()
-        found = [Claim(ref, tuple(usable), p.display_name) for p in parties if (usable := policy.usable(p.identifiers))]
+        rule, evidence = _grounds(interaction)
+        found = [
+            Claim(ref, tuple(usable), p.display_name, rule=rule, evidence=evidence)
+            for p in parties
+            if (usable := policy.usable(p.identifiers))
+        ]
         if not found:
             conversation = interaction.thread_key or interaction.external_id
             key = f"conversation:{interaction.channel.value}:{interaction.account}:{conversation}"
             found = [Claim(ref, (), interaction.customer_display_name(), fallback_key=key)]
         claims += found
     return claims
+
+
+def _grounds(interaction: Interaction) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The rule and evidence of an interaction's links: a provider's identity notice names itself."""
+    if interaction.kind is not InteractionKind.identity:
+        return "exact", ()
+    event = str(interaction.metadata.get("event") or "identity")
+    return f"{interaction.channel.value}:{event}", (
+        ("event", event),
+        ("interaction_id", str(interaction.interaction_id)),
+        ("occurred_at", interaction.occurred_at.isoformat()),
+    )
+
+
+def link_grounds(person: Person, identifier: Identifier) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Why ``identifier`` is linked to the person: the first claim carrying it that has a rule of its own
+    (a notice), else ``exact``."""
+    carrying = [c for c in person.claims if identifier in c.identifiers]
+    chosen = next((c for c in carrying if c.rule != "exact"), None)
+    return (chosen.rule, chosen.evidence) if chosen else ("exact", ())
 
 
 def shared_keys(owners: dict[str, Owner], policy: Policy) -> set[str]:

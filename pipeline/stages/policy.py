@@ -30,10 +30,13 @@ DEFAULT_BLOCKED_LOCAL_PARTS = (
     "notifications",
 )
 
+#: Every kind merges by default except a WhatsApp username: users change it and it can pass to someone else.
+DEFAULT_AUTO_MERGE_KINDS = frozenset(IdentifierKind) - {IdentifierKind.whatsapp_username}
+
 
 @dataclass(frozen=True)
 class Policy:
-    auto_merge_kinds: frozenset[IdentifierKind] = frozenset(IdentifierKind)
+    auto_merge_kinds: frozenset[IdentifierKind] = DEFAULT_AUTO_MERGE_KINDS
     blocked_local_parts: frozenset[str] = frozenset(DEFAULT_BLOCKED_LOCAL_PARTS)
     blocked_phone_prefixes: tuple[str, ...] = ("+000",)
     #: ``kind:value`` keys that never identify a customer (our own numbers and addresses).

@@ -182,9 +182,13 @@ def test_events_that_are_not_messages_are_skipped_not_rejected() -> None:
     assert normalize(page_payload("page", PAGE_ID, reads)) == Normalized([])
 
 
-def test_standby_and_feed_entries_are_skipped_but_an_entry_with_nothing_is_rejected() -> None:
+def test_standby_messages_are_stored_feed_entries_skipped_and_an_entry_with_nothing_is_rejected() -> None:
     standby = {"id": PAGE_ID, "time": 1, "standby": [messaging_event("m_s", "6213", PAGE_ID)]}
     feed = {"id": PAGE_ID, "time": 1, "changes": [{"field": "feed", "value": {"item": "status"}}]}
-    assert normalize({"object": "page", "entry": [standby, feed]}) == Normalized([])
+    [message] = normalize({"object": "page", "entry": [standby, feed]}).interactions
+    # Another app holds the thread, but what the customer wrote is still a customer message.
+    assert (message.external_id, message.direction, message.text) == ("m_s", Direction.inbound, "Olá")
+    assert [i.key for i in message.customer_identifiers()] == ["messenger:6213"]
+    assert message.metadata["standby"] is True
     with pytest.raises(InvalidPayload, match="messaging"):
         normalize({"object": "page", "entry": [{"id": PAGE_ID, "time": 1}]})
