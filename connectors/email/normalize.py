@@ -139,7 +139,7 @@ MAX_INTERACTION_BYTES = 900_000
 
 
 def fit(interaction: Interaction, limit: int = MAX_INTERACTION_BYTES) -> Interaction:
-    """Keep a huge message under the broker's record limit: drop the HTML first, then shorten the text.
+    """Keep a huge message under the broker's record limit: drop the HTML, the quoted history, then shorten the text.
 
     What was cut is listed in ``metadata["truncated"]``; the full message stays on the mail server.
     """
@@ -148,9 +148,11 @@ def fit(interaction: Interaction, limit: int = MAX_INTERACTION_BYTES) -> Interac
         return interaction
     cut: list[str] = []
     update: dict[str, object] = {}
-    if interaction.html is not None:
-        update["html"], size = None, size - len(interaction.html.encode())
-        cut.append("html")
+    for name in ("html", "quoted_text"):  # the quoted history is older mail, in the timeline already
+        value = getattr(interaction, name)
+        if value is not None and size > limit:
+            update[name], size = None, size - len(value.encode())
+            cut.append(name)
     if size > limit and interaction.text:
         keep = max(0, len(interaction.text) - (size - limit) - 1024)
         update["text"] = interaction.text[:keep]

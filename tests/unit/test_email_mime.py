@@ -187,5 +187,8 @@ def test_huge_message_is_cut_to_fit_the_broker_and_says_what_was_cut() -> None:
     bigger = big.model_copy(update={"text": "y" * 2_000_000})
     assert fit(bigger).metadata["truncated"] == ["html", "text"]
     assert len(fit(bigger).model_dump_json()) <= MAX_INTERACTION_BYTES
+    quoting = big.model_copy(update={"text": "y" * 1000, "quoted_text": "> z" * 400_000})
+    assert fit(quoting).metadata["truncated"] == ["html", "quoted_text"]
+    assert fit(quoting).text == "y" * 1000
     small = _interaction(corpus.complaint("a"))
     assert fit(small) is small
