@@ -42,7 +42,7 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 WA_ACCOUNT = "+351210000001"
 BSUID = "BR.1502576394655843"
 CONNECTOR = MetaConnector(
-    MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN))
+    MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN)), default_region="PT"
 )
 
 

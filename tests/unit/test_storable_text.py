@@ -61,7 +61,9 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 #: Any code point, with the ones PostgreSQL or UTF-8 refuse drawn often.
 TEXT = st.text(st.one_of(st.characters(), st.sampled_from(["\x00", "\ud800", "\udfff", "\ud83d", "\ude00", "@"])))
 EXAMPLES = settings(max_examples=60, deadline=None)
-META = MetaConnector(MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN)))
+META = MetaConnector(
+    MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN)), default_region="PT"
+)
 
 
 def _strings(value: Any) -> list[str]:
