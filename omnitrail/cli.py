@@ -32,22 +32,22 @@ if TYPE_CHECKING:
 
 def _settings() -> tuple[AppSettings, KafkaSettings]:
     reject_unknown_env(list(registry.SETTINGS_CLASSES))
-    app = load(AppSettings)
-    logs.configure(app.log_level, app.log_format)
-    return app, load(KafkaSettings)
+    app_settings = load(AppSettings)
+    logs.configure(app_settings.log_level, app_settings.log_format)
+    return app_settings, load(KafkaSettings)
 
 
 def _addresses() -> tuple[AppSettings, KafkaSettings, Addresses]:
-    app, kafka_settings = _settings()
-    return app, kafka_settings, resolve(app, kafka_settings)
+    app_settings, kafka_settings = _settings()
+    return app_settings, kafka_settings, resolve(app_settings, kafka_settings)
 
 
 def _serve(roles: Roles) -> None:
-    app, kafka_settings, addresses = _addresses()
+    app_settings, kafka_settings, addresses = _addresses()
 
     async def serve() -> None:
         # Built inside the loop: aiokafka's producer refuses to be created outside a running one.
-        config = server_config(build_app(app, kafka_settings, addresses, roles), app)
+        config = server_config(build_app(app_settings, kafka_settings, addresses, roles), app_settings)
         memory_tuning.tune()
         await uvicorn.Server(config).serve()
 
@@ -74,8 +74,8 @@ def up(demo: bool) -> None:
     """Run the whole stack: embedded broker/PostgreSQL unless configured, HTTP, pipeline."""
     from omnitrail import up as up_module
 
-    app, kafka_settings = _settings()
-    up_module.run(app, kafka_settings, demo=demo)
+    app_settings, kafka_settings = _settings()
+    up_module.run(app_settings, kafka_settings, demo=demo)
 
 
 @main.command()
@@ -98,8 +98,8 @@ def connector(channel: str, backfill_since: datetime | None) -> None:
     """Run one channel's connector, as operations deploy it."""
     if backfill_since is not None and not registry.CONNECTORS[channel].supports_backfill:
         raise click.UsageError(f"--backfill-since does not apply to the {channel} connector")
-    app, _ = _settings()
-    built = registry.build(channel, app)
+    app_settings, _ = _settings()
+    built = registry.build(channel, app_settings)
     if backfill_since is not None:
         built.backfill(backfill_since.date())
     _serve(Roles(connectors=[built]))
@@ -234,7 +234,7 @@ def import_interactions(file: Path, fmt: str | None, batch_size: int) -> None:
     from omnitrail.imports.interaction_import import import_interactions as run
     from omnitrail.imports.rows import RowReader, detect_format
 
-    app, kafka_settings, addresses = _addresses()
+    app_settings, kafka_settings, addresses = _addresses()
     reader = RowReader(file, detect_format(file, fmt))
     kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
 
@@ -250,7 +250,7 @@ def import_interactions(file: Path, fmt: str | None, batch_size: int) -> None:
                 return await run(
                     reader,
                     KafkaEmitter(producer),
-                    default_region=app.default_region,
+                    default_region=app_settings.default_region,
                     batch_size=batch_size,
                     progress=bar.update,
                 )
@@ -273,9 +273,9 @@ def import_contacts(file: Path, file_format: str | None) -> None:
     from omnitrail.imports import contact_import
     from omnitrail.imports.rows import RowReader, detect_format
 
-    app, kafka_settings, addresses = _addresses()
+    app_settings, kafka_settings, addresses = _addresses()
     reader = RowReader(file, detect_format(file, file_format))
-    summary = asyncio.run(contact_import.run(app, kafka_settings, addresses, reader))
+    summary = asyncio.run(contact_import.run(app_settings, kafka_settings, addresses, reader))
     click.echo(
         f"accepted {summary.accepted} rows, rejected {len(summary.rejected)}; "
         f"contacts created {summary.created}, merged {summary.merged}, changed {summary.changed}"
@@ -376,7 +376,7 @@ def deadletter_replay(
     """Re-drive dead letters: pipeline ones back to the interactions topic, connector ones through their connector."""
     from omnitrail import deadletters
 
-    app, kafka_settings, addresses = _addresses()
+    app_settings, kafka_settings, addresses = _addresses()
     kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
     keep = _letter_filter(source, since, until, reason)
     letters = asyncio.run(deadletters.read(kafka_settings, addresses.kafka_bootstrap, keep))
@@ -386,7 +386,7 @@ def deadletter_replay(
             addresses.kafka_bootstrap,
             addresses.database_url,
             letters,
-            registry.enabled(app),
+            registry.enabled(app_settings),
             dry_run=dry_run,
         )
     )

@@ -62,10 +62,10 @@ SETTINGS_CLASSES: list[type[OmnitrailSettings]] = [
 ]
 
 
-def build(name: str, app: AppSettings) -> AnyConnector:
+def build(name: str, app_settings: AppSettings) -> AnyConnector:
     """The connector from its validated settings; FatalError naming the variable when one it needs is missing."""
     cls = CONNECTORS[name]
-    return cls(load(cls.settings_cls), default_region=app.default_region)
+    return cls(load(cls.settings_cls), default_region=app_settings.default_region)
 
 
 def share_memory(connectors: list[AnyConnector], pool: AsyncConnectionPool[Any]) -> None:
@@ -75,6 +75,6 @@ def share_memory(connectors: list[AnyConnector], pool: AsyncConnectionPool[Any])
             connector.use_thread_index(PostgresThreadIndex(pool, ThreadEntry))
 
 
-def enabled(app: AppSettings) -> list[AnyConnector]:
+def enabled(app_settings: AppSettings) -> list[AnyConnector]:
     """Connectors whose credentials are configured (one without them mounts no routes and pulls nothing)."""
-    return [build(name, app) for name, cls in CONNECTORS.items() if cls.configured(load(cls.settings_cls))]
+    return [build(name, app_settings) for name, cls in CONNECTORS.items() if cls.configured(load(cls.settings_cls))]

@@ -18,12 +18,12 @@ class Addresses:
     idempotence: bool
 
 
-def resolve(app: AppSettings, kafka: KafkaSettings) -> Addresses:
+def resolve(app_settings: AppSettings, kafka: KafkaSettings) -> Addresses:
     bootstrap = kafka.bootstrap
-    database = app.database_url.get_secret_value() if app.database_url else None
+    database = app_settings.database_url.get_secret_value() if app_settings.database_url else None
     idempotence = kafka.idempotence
     if bootstrap is None or database is None:
-        state = read_state(app.data_dir)
+        state = read_state(app_settings.data_dir)
         if state is None:
             missing = [
                 name
@@ -32,7 +32,7 @@ def resolve(app: AppSettings, kafka: KafkaSettings) -> Addresses:
             ]
             raise FatalError(
                 f"{' and '.join(missing)} unset and no `omnitrail up` is running with "
-                f"OMNITRAIL_DATA_DIR={app.data_dir}: start it, or set the variable(s)"
+                f"OMNITRAIL_DATA_DIR={app_settings.data_dir}: start it, or set the variable(s)"
             )
         if bootstrap is None:
             bootstrap = state.kafka_bootstrap

@@ -72,8 +72,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM before/after serving: unwind through the cleanup below
 
 
-class WorkerSupervisor:
-    """Runs ``omnitrail worker`` as a child process and restarts it if it exits unexpectedly."""
+class WorkerProcess:
+    """``omnitrail worker`` as a child process, restarted if it exits unexpectedly."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
@@ -125,8 +125,8 @@ async def serve(
     roles = Roles(connectors=registry.enabled(app_settings), console=True, needs_pipeline=True)
     app = build_app(app_settings, kafka_settings, addresses, roles)
     server = _Server(server_config(app, app_settings))
-    supervisor = WorkerSupervisor(env)
-    worker_task = asyncio.create_task(supervisor.run())
+    worker = WorkerProcess(env)
+    worker_task = asyncio.create_task(worker.run())
     webhooks = webhook_sink.configured()  # the sink runs only when someone subscribed
     sink_task = asyncio.create_task(webhook_sink.serve(webhooks, kafka_settings, addresses)) if webhooks else None
     if demo_data:
@@ -139,7 +139,7 @@ async def serve(
             sink_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sink_task
-        await supervisor.stop()
+        await worker.stop()
         worker_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker_task

@@ -13,11 +13,11 @@ from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.metrics_server import serve_metrics
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings
-from pipeline.app import Worker, WorkerConfig, run_until_signalled
 from pipeline.batch import BatchProcessor
 from pipeline.erasure_guard import ErasureGuard
 from pipeline.identity_settings import IdentitySettings
 from pipeline.poison import PoisonIsolation
+from pipeline.runner import PipelineRunner, RunnerConfig, run_until_signalled
 from pipeline.suggestion_engine import SuggestionEngine
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas.config import load
@@ -34,7 +34,7 @@ def build(
     kafka_settings: KafkaSettings,
     addresses: Addresses,
     suggestion_settings: SuggestionSettings | None = None,
-) -> Worker:
+) -> PipelineRunner:
     kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
     suggestion_settings = suggestion_settings or load(SuggestionSettings)
     # Validated here, at start-up, so a bad identity policy stops the worker with a clear message.
@@ -80,7 +80,7 @@ def build(
             await producer.stop()
         await pool.close()
 
-    config = WorkerConfig(
+    config = RunnerConfig(
         kafka_options=clients.client_options(kafka_settings, addresses.kafka_bootstrap),
         batch_size=app_settings.worker_batch_size,
         batch_window_s=app_settings.worker_batch_window_ms / 1000,
@@ -91,7 +91,7 @@ def build(
         rebalance_timeout_s=kafka_settings.rebalance_timeout_s,
         worker_id=app_settings.worker_id,
     )
-    return Worker(
+    return PipelineRunner(
         config,
         processor,
         beat,
@@ -102,7 +102,7 @@ def build(
 
 
 def run(app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses) -> None:
-    worker = build(app_settings, kafka_settings, addresses)
+    runner = build(app_settings, kafka_settings, addresses)
     serve_metrics(app_settings.worker_metrics_port, app_settings.http_host, role="worker")
     memory_tuning.tune()
-    event_loop.run(run_until_signalled(worker))
+    event_loop.run(run_until_signalled(runner))

@@ -132,13 +132,15 @@ def _typed(row: ContactRow, known: dict[str, AttributeDefinition]) -> dict[str, 
     return typed
 
 
-async def run(app: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses, reader: RowReader) -> Summary:
+async def run(
+    app_settings: AppSettings, kafka_settings: KafkaSettings, addresses: Addresses, reader: RowReader
+) -> Summary:
     """The command: its own pool and producer, a progress bar over the file.
 
     The file itself is read synchronously, a line at a time, between batches: the command has
     nothing else to do meanwhile, and each batch's database work is awaited.
     """
-    policy = load(IdentitySettings).policy(app.default_region)
+    policy = load(IdentitySettings).policy(app_settings.default_region)
     kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
     producer = clients.producer(kafka_settings, addresses.kafka_bootstrap)
     await producer.start()
@@ -146,7 +148,7 @@ async def run(app: AppSettings, kafka_settings: KafkaSettings, addresses: Addres
         async with AsyncConnectionPool(
             addresses.database_url, min_size=1, max_size=2, kwargs={"autocommit": True}
         ) as pool:
-            job = ContactImport(pool, TopicPublisher(producer).publish, policy, app.default_region)
+            job = ContactImport(pool, TopicPublisher(producer).publish, policy, app_settings.default_region)
             label = f"importing {reader.path.name}"
             with click.progressbar(length=reader.bytes_total, label=label, file=sys.stderr) as bar:
                 return await job.run(reader, progress=bar.update)

@@ -1,4 +1,5 @@
-"""The worker process: the interactions pipeline and the suggestions agent as batch consumers, and timers.
+"""The pipeline runner: the interactions pipeline and the suggestions agent as batch consumers, and timers,
+in one ``omnitrail worker`` process (:mod:`omnitrail.worker` builds it).
 
 ::
 
@@ -10,7 +11,7 @@
 Each consumer commits its offsets only after its handler returned, i.e. after the batch is
 committed to PostgreSQL and its events were published (see :mod:`sinks.kafka.consumer`). A
 consumer that fails (broker unreachable at start, say) is restarted after a capped pause; the
-others keep running. :meth:`Worker.stop` lets each batch in flight finish and commit, then
+others keep running. :meth:`PipelineRunner.stop` lets each batch in flight finish and commit, then
 leaves the groups so the partitions move to the other workers at once.
 """
 
@@ -41,7 +42,7 @@ STOP_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
-class WorkerConfig:
+class RunnerConfig:
     #: Connection options of every Kafka client (bootstrap, security, request timeout).
     kafka_options: Mapping[str, Any]
     batch_size: int
@@ -82,10 +83,10 @@ class WorkerConfig:
         return options
 
 
-class Worker:
+class PipelineRunner:
     def __init__(
         self,
-        config: WorkerConfig,
+        config: RunnerConfig,
         processor_factory: Callable[[], Awaitable[BatchProcessing]],
         heartbeat: Callable[[str, str], Awaitable[None]],
         *,
@@ -203,17 +204,17 @@ async def _every(interval_s: float, call: Callable[[], Awaitable[None]], *, firs
         await asyncio.sleep(interval_s)
 
 
-async def run_until_signalled(worker: Worker) -> None:
-    """SIGTERM/SIGINT stop the worker gracefully; a second signal, or the grace running out, cancels."""
+async def run_until_signalled(runner: PipelineRunner) -> None:
+    """SIGTERM/SIGINT stop the runner gracefully; a second signal, or the grace running out, cancels."""
     loop = asyncio.get_running_loop()
-    main = asyncio.create_task(worker.run())
+    main = asyncio.create_task(runner.run())
 
     def on_signal() -> None:
-        if worker.stopping:
+        if runner.stopping:
             main.cancel()
             return
         log.info("pipeline.stopping")
-        worker.stop()
+        runner.stop()
         loop.call_later(STOP_GRACE_S, main.cancel)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
