@@ -26,6 +26,7 @@ from pipeline.stages.identity import Person, claims_of
 from pipeline.stages.policy import Policy
 from schemas import topics
 from schemas.deadletter import DeadLetter
+from schemas.identifiers import unverified_in
 from schemas.interaction import ROWLESS_KINDS, UPDATE_KINDS, Channel, Direction, Interaction, InteractionKind
 from sinks import contact_store, interaction_store, outbox, update_store
 from sinks.kafka.records import Publish, RawRecord
@@ -128,7 +129,13 @@ class BatchProcessor:
                 and i.channel is Channel.email
                 and i.direction is Direction.inbound
             ]
-            await reviews.propose(conn, found, self.policy, emails=emails)
+            unverified = [
+                (found.survivor(found.attached[n][0]), identifier)
+                for n, i in enumerate(messages)
+                if i.interaction_id in inserted and i.metadata
+                for identifier in unverified_in(i.metadata)
+            ]
+            await reviews.propose(conn, found, self.policy, emails=emails, claimed=unverified)
             # Parked updates whose target just landed are applied in this same transaction.
             applied = await update_store.apply(conn, updates, landed=inserted)
             snaps = {s.contact_id: s for s in await contact_store.snapshots(conn, found.changed)}

@@ -154,3 +154,20 @@ class Identifier(BaseModel):
     @functools.cached_property  # read several times per identifier per batch (grouping, owners, homes)
     def key(self) -> str:
         return f"{self.kind.value}:{self.value}"
+
+
+#: ``metadata`` key of identifiers a party claimed without proof (a live-chat pre-chat form): they never
+#: attach an interaction to a contact or merge contacts; a match with a contact opens an identity review.
+UNVERIFIED = "unverified_identifiers"
+
+
+def unverified_in(metadata: dict[str, object]) -> list[Identifier]:
+    """The valid identifiers listed under :data:`UNVERIFIED` (anything else there is ignored)."""
+    found = metadata.get(UNVERIFIED)
+    identifiers = []
+    for item in found if isinstance(found, list) else []:
+        try:
+            identifiers.append(Identifier.model_validate(item))
+        except ValueError:  # pydantic's ValidationError is a ValueError
+            continue
+    return identifiers

@@ -6,6 +6,8 @@ The live-chat events follow docs/livechat.md; the Chatwoot payload follows Chatw
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from datetime import UTC, datetime
@@ -17,6 +19,14 @@ from connectors.timestamped_signature import TimestampedSignature
 LIVECHAT_SECRET = "test-livechat-secret-0123456789"
 CHATWOOT_SECRET = "test-chatwoot-secret-0123456789"
 EVENTS_SECRET = "test-events-secret-0123456789"
+#: ``OMNITRAIL_LIVECHAT_IDENTITY_SECRET``: what the site signs a signed-in visitor's email with.
+IDENTITY_SECRET = "test-livechat-identity-secret-0123456789"
+
+
+def vouched(visitor: dict[str, Any], secret: str = IDENTITY_SECRET) -> dict[str, Any]:
+    """The visitor with the identity hash the site's server computes for their email (docs/livechat.md)."""
+    digest = hmac.new(secret.encode(), visitor["email"].encode(), hashlib.sha256).hexdigest()
+    return {**visitor, "identity_hash": digest}
 
 
 def chat_event(

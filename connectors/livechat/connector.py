@@ -29,6 +29,8 @@ class LivechatConnector(Connector[LivechatSettings]):
             raise FatalError(
                 "OMNITRAIL_LIVECHAT_SECRET or OMNITRAIL_LIVECHAT_CHATWOOT_SECRET is required for the livechat connector"
             )
+        secret = settings.identity_secret
+        self.identity_secret = secret.get_secret_value().encode() if secret else None
         self.signature = TimestampedSignature(settings.secret.get_secret_value()) if settings.secret else None
         self.chatwoot_signature = (
             TimestampedSignature(settings.chatwoot_secret.get_secret_value(), CHATWOOT_SCHEME)
@@ -38,7 +40,11 @@ class LivechatConnector(Connector[LivechatSettings]):
 
     def _normalize(self, raw: RawRequest) -> Normalized:
         return normalize_body(
-            raw.body, account=self.settings.account, received_at=raw.received_at, default_region=self.default_region
+            raw.body,
+            account=self.settings.account,
+            received_at=raw.received_at,
+            default_region=self.default_region,
+            identity_secret=self.identity_secret,
         )
 
     def _normalize_chatwoot(self, raw: RawRequest) -> list[Interaction]:

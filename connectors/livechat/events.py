@@ -6,9 +6,15 @@ what the visitor typed in the pre-chat form), ``message`` (from the visitor or a
 attach the chat to a contact whatever the order. A session is one thread.
 
 The visitor becomes one party holding the widget's visitor id (a ``livechat`` identifier scoped
-by the widget, so two widgets' ids never collide) plus the pre-chat email and phone: identity then
-links the chat to the contact that already has that email or phone. A pre-chat value that is not
-an email or phone (a typo in a form) is dropped, never the chat message itself.
+by the widget, so two widgets' ids never collide). What the visitor typed in the pre-chat form is
+*unverified*: anyone can type anyone's email and phone, so those identifiers never attach the chat
+to a contact or merge contacts. They travel in ``metadata.unverified_identifiers`` and the pipeline
+turns a match with an existing contact into an identity review item (a merge suggestion staff
+decide on). The site can vouch for a signed-in visitor's email as other live-chat products do
+(Intercom's and Crisp's identity verification): ``visitor.identity_hash`` is the hex HMAC-SHA256 of
+``visitor.email``, exactly as sent, keyed with ``OMNITRAIL_LIVECHAT_IDENTITY_SECRET`` and computed
+on the site's server; a matching hash makes the email an identifier like any other channel's. A
+pre-chat value that is not an email or phone (a typo in a form) is dropped, never the chat message.
 
 Adapters for other chat products (:mod:`connectors.livechat.chatwoot`) map their payloads to
 :class:`ChatEvent` and reuse :func:`to_interaction`.
@@ -16,6 +22,8 @@ Adapters for other chat products (:mod:`connectors.livechat.chatwoot`) map their
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -25,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors.json_batch import normalize_json_batch
 from connectors.webhook import Normalized
 from schemas.errors import InvalidPayload
-from schemas.identifiers import Identifier, IdentifierKind
+from schemas.identifiers import UNVERIFIED, Identifier, IdentifierKind
 from schemas.interaction import (
     Attachment,
     Channel,
@@ -59,6 +67,11 @@ class Visitor(_Model):
     name: str | None = None
     email: str | None = None
     phone: str | None = None
+    identity_hash: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Hex HMAC-SHA256 of email (as sent) with the identity secret: the site vouches for the email.",
+    )
 
 
 class Agent(_Model):
@@ -80,16 +93,32 @@ class ChatEvent(_Model):
     page_url: str | None = None
 
 
-def _visitor_party(visitor: Visitor, account: str, default_region: str) -> tuple[Party, list[str]]:
+def vouched(visitor: Visitor, identity_secret: bytes | None) -> bool:
+    """Did the site sign the visitor's email (``identity_hash``) with the identity secret?"""
+    if identity_secret is None or not visitor.email or not visitor.identity_hash:
+        return False
+    expected = hmac.new(identity_secret, visitor.email.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, visitor.identity_hash.strip().lower())
+
+
+def _visitor_party(
+    visitor: Visitor, account: str, default_region: str, identity_secret: bytes | None
+) -> tuple[Party, list[Identifier], list[str]]:
+    """The visitor's party (widget id, plus the email when the site vouched for it), the unverified
+    pre-chat identifiers, and the names of pre-chat fields that were not valid."""
     identifiers = [Identifier.of(IdentifierKind.livechat, f"{account}:{visitor.id}")]
-    dropped = []
+    unverified: list[Identifier] = []
+    dropped: list[str] = []
+    email_vouched = vouched(visitor, identity_secret)
     for kind, raw in ((IdentifierKind.email, visitor.email), (IdentifierKind.phone, visitor.phone)):
         if raw and raw.strip():
             try:
-                identifiers.append(Identifier.of(kind, raw, default_region=default_region))
+                identifier = Identifier.of(kind, raw, default_region=default_region)
             except InvalidPayload:
                 dropped.append(kind.value)
-    return Party(display_name=visitor.name or None, identifiers=identifiers), dropped
+                continue
+            (identifiers if kind is IdentifierKind.email and email_vouched else unverified).append(identifier)
+    return Party(display_name=visitor.name or None, identifiers=identifiers), unverified, dropped
 
 
 def to_interaction(
@@ -100,10 +129,11 @@ def to_interaction(
     received_at: datetime,
     default_region: str,
     metadata: dict[str, Any] | None = None,
+    identity_secret: bytes | None = None,
 ) -> Interaction:
     """One chat event -> one interaction: messages are messages, session start and end are notes."""
     account = event.widget or account
-    visitor, dropped = _visitor_party(event.visitor, account, default_region)
+    visitor, unverified, dropped = _visitor_party(event.visitor, account, default_region, identity_secret)
     agent = Party(display_name=event.agent.name if event.agent else None, role=PartyRole.us)
     outbound = event.type is EventType.message and event.author is Author.agent
     extra: dict[str, Any] = {"livechat_event": event.type.value, **(metadata or {})}
@@ -111,6 +141,8 @@ def to_interaction(
         extra["page_url"] = event.page_url
     if dropped:
         extra["invalid_prechat_fields"] = dropped
+    if unverified:
+        extra[UNVERIFIED] = [i.model_dump(mode="json") for i in unverified]
     return Interaction.build(
         channel=Channel.livechat,
         provider=provider,
@@ -129,7 +161,9 @@ def to_interaction(
     )
 
 
-def normalize_body(body: bytes, *, account: str, received_at: datetime, default_region: str) -> Normalized:
+def normalize_body(
+    body: bytes, *, account: str, received_at: datetime, default_region: str, identity_secret: bytes | None = None
+) -> Normalized:
     """A request body: one event or a JSON array of events; each bad one is rejected alone."""
 
     def parse(item: Any) -> Interaction:
@@ -139,6 +173,7 @@ def normalize_body(body: bytes, *, account: str, received_at: datetime, default_
             provider=Provider.livechat,
             received_at=received_at,
             default_region=default_region,
+            identity_secret=identity_secret,
         )
 
     return normalize_json_batch(body, parse, what="live-chat event")

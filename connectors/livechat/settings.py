@@ -21,4 +21,8 @@ class LivechatSettings(OmnitrailSettings):
         default=None,
         description="Chatwoot webhook secret (X-Chatwoot-Signature); unset: /webhooks/livechat/chatwoot not mounted",
     )
+    identity_secret: SecretStr | None = Field(
+        default=None,
+        description="Verifies visitor.identity_hash (HMAC-SHA256 of the email); unset: pre-chat emails stay unverified",
+    )
     account: str = Field(default="website", min_length=1, description="Our side when an event names no widget")

@@ -12,7 +12,9 @@ merge would join two people, or an automatic split keep one person as two.
 * ``email_local_part``: the same local part at another domain;
 * ``same_name``: a new contact whose full name (two words or more) equals a live contact's;
 * ``phone_in_signature``: a phone number written in an inbound email (its signature) that
-  belongs to another contact.
+  belongs to another contact;
+* ``unverified_claim``: an identifier a party claimed without proof (a live-chat pre-chat form,
+  ``metadata.unverified_identifiers``) that belongs to another contact.
 """
 
 from __future__ import annotations
@@ -105,4 +107,13 @@ def signature_probes(emails: list[tuple[uuid.UUID, str]], policy: Policy) -> lis
         for contact_id, text in emails
         for phone in signature_phones(text, policy.default_region)
         if not policy.blocked(Identifier(kind=IdentifierKind.phone, value=phone))
+    ]
+
+
+def claim_probes(claimed: list[tuple[uuid.UUID, Identifier]], policy: Policy) -> list[Probe]:
+    """Probes for unverified claims: (contact the interaction landed on, identifier its party claimed)."""
+    return [
+        Probe(contact_id, "unverified_claim", identifier.key, {"claimed": identifier.key, "existing": identifier.key})
+        for contact_id, identifier in claimed
+        if not policy.blocked(identifier)
     ]

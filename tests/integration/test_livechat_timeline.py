@@ -1,5 +1,6 @@
-"""Live chat and other systems through `omnitrail up`: a chat joins the contact its pre-chat email names,
-as one thread; one invalid item of a batch of events is dead-lettered alone."""
+"""Live chat and other systems through `omnitrail up`: a chat joins the contact whose email the site
+vouches for, as one thread; what an anonymous visitor types merges nobody and only opens review
+items; one invalid item of a batch of events is dead-lettered alone."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.livechat_payloads import (
     chatwoot_signed,
     omnitrail_signed,
     v1_interaction,
+    vouched,
 )
 
 pytestmark = pytest.mark.integration
@@ -55,7 +57,7 @@ async def timeline(client: httpx.AsyncClient, contact_id: str) -> list[dict[str,
     return list(response.json()["items"])
 
 
-async def test_a_chat_whose_prechat_email_matches_a_contact_lands_in_their_timeline_as_one_thread(client) -> None:
+async def test_a_chat_whose_vouched_email_matches_a_contact_lands_in_their_timeline_as_one_thread(client) -> None:
     tag = uuid.uuid4().hex[:10]
     email = f"ana.{tag}@example.pt"
     start = datetime.now(UTC) - timedelta(minutes=10)
@@ -64,7 +66,8 @@ async def test_a_chat_whose_prechat_email_matches_a_contact_lands_in_their_timel
     assert (await post(client, "/webhooks/events", order, EVENTS_SECRET)).status_code == 200
     contact = await eventually(lambda: contact_for(client, email), what="the contact from the order")
 
-    visitor = {"id": f"v-{tag}", "name": "Ana Silva", "email": f"  ANA.{tag.upper()}@Example.PT", "phone": ""}
+    # A signed-in customer: the site's server signs her email (identity verification).
+    visitor = vouched({"id": f"v-{tag}", "name": "Ana Silva", "email": f"  ANA.{tag.upper()}@Example.PT", "phone": ""})
     session = f"s-{tag}"
     events = [
         chat_event(f"{tag}-1", "session.started", session, visitor, occurred_at=start + timedelta(minutes=1)),
@@ -150,7 +153,51 @@ async def test_a_batch_of_events_with_one_invalid_item_ingests_the_rest_and_dead
     assert (await cur.fetchone())[0] == 0
 
 
-async def test_a_chatwoot_conversation_joins_the_contact_its_email_names(client) -> None:
+async def reviews_between(client: httpx.AsyncClient, contact: str) -> dict[str, dict[str, Any]]:
+    """Open review items naming the contact, by the other contact."""
+    response = await client.get("/api/v1/identity/reviews", params={"limit": 500}, headers=AGENT)
+    assert response.status_code == 200
+    found = {}
+    for item in response.json()["items"]:
+        if contact in (item["contact_a"], item["contact_b"]):
+            found[item["contact_b"] if item["contact_a"] == contact else item["contact_a"]] = item
+    return found
+
+
+async def test_an_anonymous_prechat_form_naming_two_people_merges_nobody_and_suggests_each_merge(client) -> None:
+    tag = uuid.uuid4().hex[:10]
+    email, phone = f"ana.{tag}@example.pt", f"+3519{int(tag[:8], 16) % 10**8:08d}"
+    for external_id, identifier in ((f"A-{tag}", {"email": email}), (f"B-{tag}", {"phone": phone})):
+        order = v1_interaction(external_id, email, text="Order confirmed")
+        order["recipients"][0]["identifiers"] = [{"kind": k, "value": v} for k, v in identifier.items()]
+        assert (await post(client, "/webhooks/events", order, EVENTS_SECRET)).status_code == 200
+    ana = await eventually(lambda: contact_for(client, email), what="Ana's contact")
+    bruno = await eventually(lambda: contact_for(client, phone), what="Bruno's contact")
+    assert ana["contact_id"] != bruno["contact_id"]
+
+    # Someone types Ana's email and Bruno's phone into the pre-chat form, without the site vouching.
+    visitor = {"id": f"v-{tag}", "name": "Whoever", "email": email, "phone": phone}
+    chat = chat_event(f"{tag}-1", "session.started", f"s-{tag}", visitor, occurred_at=datetime.now(UTC))
+    assert (await post(client, "/webhooks/livechat", chat, LIVECHAT_SECRET)).status_code == 200
+    visitor_contact = await eventually(lambda: contact_for(client, f"website:v-{tag}"), what="the chat's contact")
+
+    async def both() -> dict[str, dict[str, Any]] | None:
+        found = await reviews_between(client, visitor_contact["contact_id"])
+        return found if {ana["contact_id"], bruno["contact_id"]} <= set(found) else None
+
+    suggested = await eventually(both, what="two review items")
+    assert {i["rule"] for i in suggested.values()} == {"unverified_claim"}
+    assert suggested[ana["contact_id"]]["evidence"]["claimed"] == f"email:{email}"
+    assert suggested[bruno["contact_id"]]["evidence"]["claimed"] == f"phone:{phone}"
+    # Nobody merged: Ana, Bruno and the visitor are three contacts, each with only their own data.
+    assert [i["value"] for i in (await contact_for(client, email))["identifiers"]] == [email]
+    assert [i["value"] for i in (await contact_for(client, phone))["identifiers"]] == [phone]
+    assert [i["kind"] for i in visitor_contact["identifiers"]] == ["livechat"]
+    assert [i["external_id"] for i in await timeline(client, ana["contact_id"])] == [f"A-{tag}"]
+    assert [i["external_id"] for i in await timeline(client, bruno["contact_id"])] == [f"B-{tag}"]
+
+
+async def test_a_chatwoot_conversation_does_not_join_the_contact_its_email_names_but_suggests_it(client) -> None:
     tag = uuid.uuid4().hex[:10]
     email = f"jane.{tag}@acme.inc"
     order = v1_interaction(f"ORD-{tag}", email, text="Order confirmed", occurred_at="2021-07-23T18:00:00+00:00")
@@ -166,14 +213,21 @@ async def test_a_chatwoot_conversation_joins_the_contact_its_email_names(client)
         body, headers = chatwoot_signed(payload)
         assert (await client.post("/webhooks/livechat/chatwoot", content=body, headers=headers)).status_code == 200
 
-    async def whole_conversation() -> list[dict[str, Any]] | None:
-        items = await timeline(client, contact["contact_id"])
-        return items if len(items) == 3 else None
+    chatter = await eventually(
+        lambda: contact_for(client, f"chatwoot:1:{chatwoot_contact['id']}"), what="the conversation's contact"
+    )
 
-    items = await eventually(whole_conversation, what="the Chatwoot messages in the contact's timeline")
+    async def whole_conversation() -> list[dict[str, Any]] | None:
+        items = await timeline(client, chatter["contact_id"])
+        return items if len(items) == 2 else None
+
+    items = await eventually(whole_conversation, what="the Chatwoot messages in their own timeline")
     # Both messages carry the documented sample's created_at: same instant, so compare without order.
-    assert sorted((i["channel"], i["direction"]) for i in items[1:]) == [
-        ("livechat", "inbound"),
-        ("livechat", "outbound"),
+    assert sorted((i["channel"], i["direction"]) for i in items) == [("livechat", "inbound"), ("livechat", "outbound")]
+    assert {i["thread_key"] for i in items} == {f"livechat:chatwoot:1:{conversation}"}
+    # Chatwoot does not say it verified the email: staff are asked, the order's contact is untouched.
+    review = (await eventually(lambda: reviews_between(client, chatter["contact_id"]), what="a review item"))[
+        contact["contact_id"]
     ]
-    assert {i["thread_key"] for i in items[1:]} == {f"livechat:chatwoot:1:{conversation}"}
+    assert (review["rule"], review["evidence"]["claimed"]) == ("unverified_claim", f"email:{email}")
+    assert [i["external_id"] for i in await timeline(client, contact["contact_id"])] == [f"ORD-{tag}"]

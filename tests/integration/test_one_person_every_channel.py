@@ -36,7 +36,7 @@ from tests.helpers import inbound_sms, signed
 from tests.integration.dovecot import Dovecot
 from tests.integration.email_source import Mailbox
 from tests.integration.stack import AGENT, Stack, clean_env, eventually
-from tests.livechat_payloads import LIVECHAT_SECRET, chat_event, omnitrail_signed
+from tests.livechat_payloads import LIVECHAT_SECRET, chat_event, omnitrail_signed, vouched
 
 pytestmark = pytest.mark.integration
 OUR_NUMBER = "+351210000000"
@@ -118,7 +118,7 @@ async def test_imported_person_writing_on_five_channels_is_one_contact_with_ever
     await asyncio.to_thread(dovecot.append, box.user, "INBOX", email_from("Ana Silva", address, tag))
     assert await read_mailbox(box, broker, pool) == 1
     await asyncio.sleep(1.1)
-    visitor = {"id": f"visitor-{tag}", "name": "Ana", "email": address.upper(), "phone": ""}
+    visitor = vouched({"id": f"visitor-{tag}", "name": "Ana", "email": address.upper(), "phone": ""})  # signed in
     chat = [
         chat_event(f"{tag}-start", "session.started", f"session-{tag}", visitor),
         chat_event(f"{tag}-msg", "message", f"session-{tag}", {"id": visitor["id"]}, text="Alguma novidade?"),

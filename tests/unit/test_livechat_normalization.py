@@ -12,18 +12,20 @@ from connectors.livechat.chatwoot import normalize_chatwoot
 from connectors.livechat.events import normalize_body
 from connectors.webhook import RawRequest
 from schemas.errors import InvalidPayload
-from schemas.identifiers import Identifier
+from schemas.identifiers import Identifier, unverified_in
 from schemas.ids import interaction_id_for
 from schemas.interaction import Direction, InteractionKind
-from tests.livechat_payloads import chat_event, chatwoot_message, v1_interaction
+from tests.livechat_payloads import IDENTITY_SECRET, chat_event, chatwoot_message, v1_interaction, vouched
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 VISITOR = {"id": "v-42", "name": "Ana Silva", "email": " Ana.Silva@Example.PT ", "phone": "912 345 678"}
 
 
-def livechat(*events: dict) -> list:
+def livechat(*events: dict, identity_secret: bytes | None = None) -> list:
     body = json.dumps(list(events) if len(events) > 1 else events[0]).encode()
-    return normalize_body(body, account="website", received_at=NOW, default_region="PT").interactions
+    return normalize_body(
+        body, account="website", received_at=NOW, default_region="PT", identity_secret=identity_secret
+    ).interactions
 
 
 def test_a_session_is_one_thread_with_the_prechat_identifiers_on_the_visitor() -> None:
@@ -40,8 +42,9 @@ def test_a_session_is_one_thread_with_the_prechat_identifiers_on_the_visitor() -
         InteractionKind.message,
         InteractionKind.note,
     ]
-    assert start.customer_identifiers() == [
-        Identifier(kind="livechat", value="website:v-42"),
+    # What the visitor typed is unverified: never an identifier of the party, only a claim to review.
+    assert start.customer_identifiers() == [Identifier(kind="livechat", value="website:v-42")]
+    assert unverified_in(start.metadata) == [
         Identifier(kind="email", value="ana.silva@example.pt"),
         Identifier(kind="phone", value="+351912345678"),
     ]
@@ -56,8 +59,24 @@ def test_a_session_is_one_thread_with_the_prechat_identifiers_on_the_visitor() -
 
 def test_a_typo_in_the_prechat_form_drops_that_field_not_the_chat() -> None:
     [start] = livechat(chat_event("e1", "session.started", "s1", {**VISITOR, "email": "ana at example"}))
-    assert [i.kind.value for i in start.customer_identifiers()] == ["livechat", "phone"]
+    assert [i.kind.value for i in start.customer_identifiers()] == ["livechat"]
+    assert [i.kind.value for i in unverified_in(start.metadata)] == ["phone"]
     assert start.metadata["invalid_prechat_fields"] == ["email"]
+
+
+def test_an_email_the_site_vouches_for_is_an_identifier_and_the_phone_stays_a_claim() -> None:
+    secret = IDENTITY_SECRET.encode()
+    [start] = livechat(chat_event("e1", "session.started", "s1", vouched(VISITOR)), identity_secret=secret)
+    assert start.customer_identifiers() == [
+        Identifier(kind="livechat", value="website:v-42"),
+        Identifier(kind="email", value="ana.silva@example.pt"),
+    ]
+    assert unverified_in(start.metadata) == [Identifier(kind="phone", value="+351912345678")]
+    for forged in (vouched(VISITOR, "another-secret"), {**vouched(VISITOR), "email": "bruno@example.pt"}):
+        [chat] = livechat(chat_event("e1", "session.started", "s1", forged), identity_secret=secret)
+        assert [i.kind.value for i in chat.customer_identifiers()] == ["livechat"], forged
+    [unconfigured] = livechat(chat_event("e1", "session.started", "s1", vouched(VISITOR)))
+    assert [i.kind.value for i in unconfigured.customer_identifiers()] == ["livechat"]
 
 
 def test_one_bad_event_in_a_batch_is_rejected_alone_with_its_own_bytes() -> None:
@@ -94,11 +113,9 @@ def test_chatwoot_incoming_and_outgoing_messages_share_the_conversation_thread()
     assert incoming.direction is Direction.inbound
     assert outgoing.direction is Direction.outbound
     assert incoming.occurred_at == datetime(2021, 7, 23, 18, 2, 48, tzinfo=UTC)
-    assert {i.key for i in incoming.customer_identifiers()} == {
-        "livechat:chatwoot:1:12",
-        "email:jane@acme.inc",
-        "phone:+351912000111",
-    }
+    # Chatwoot's webhooks do not say whether it verified the contact's email and phone: claims only.
+    assert {i.key for i in incoming.customer_identifiers()} == {"livechat:chatwoot:1:12"}
+    assert {i.key for i in unverified_in(incoming.metadata)} == {"email:jane@acme.inc", "phone:+351912000111"}
     assert outgoing.customer_identifiers() == incoming.customer_identifiers()
     assert outgoing.sender.display_name == "John"
     assert incoming.external_id == "message:118"
