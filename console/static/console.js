@@ -8,7 +8,7 @@
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const LABELS = {email: "Email", sms: "SMS", mms: "MMS", whatsapp: "WhatsApp", telegram: "Telegram",
     messenger: "Messenger", instagram: "Instagram", livechat: "Chat", voice: "Call", other: "Note",
-    phone: "Phone", external: "ID"};
+    phone: "Phone", external: "ID", whatsapp_user_id: "WhatsApp ID", whatsapp_username: "WhatsApp user"};
   const timeFmt = new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "short"});
   const state = {contact: null, items: [], cursor: null, loading: false, done: false, source: null, seq: 0};
 

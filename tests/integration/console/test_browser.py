@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from omnitrail.local_stack import free_port
+from tests.channel_payloads import meta_signed, wa_contact, wa_message, wa_reaction, whatsapp_payload, whatsapp_value
 from tests.helpers import sms_interaction
 from tests.integration.console.data import (
     Customer,
@@ -327,3 +329,67 @@ async def test_a_reply_shows_its_new_text_expands_its_quote_and_lists_repairs(br
         "Repaired while reading: header From: trailing dot removed from the domain"
     )
     await page.context.close()
+
+
+async def test_whatsapp_reactions_locations_cards_and_unsupported_content_are_shown(browser, console_stack) -> None:
+    person = a_customer()
+    wa_id, message, live = person.e164[1:], f"wamid.{uuid.uuid4().hex}", f"wamid.{uuid.uuid4().hex}"
+    username = f"ana.{uuid.uuid4().hex[:8]}"
+    place = {"latitude": 38.7223, "longitude": -9.1393, "name": "Loja Baixa", "address": "Rua Augusta 1, Lisboa"}
+    card = {
+        "name": {"formatted_name": "Rui Costa"},
+        "phones": [{"phone": "+351 934 000 000"}],
+        "org": {"company": "Costa Lda"},
+    }
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
+
+        async def meta(*messages: dict) -> None:
+            payload = whatsapp_payload(
+                whatsapp_value(
+                    contacts=[wa_contact(wa_id, person.name, user_id=f"PT.{wa_id}", username=username)],
+                    messages=list(messages),
+                )
+            )
+            body, headers = meta_signed(payload)
+            assert (await client.post("/webhooks/meta", content=body, headers=headers)).status_code == 200
+
+        await meta(
+            wa_message(message, wa_id, "text", text={"body": "A encomenda chegou"}, timestamp=1763888400),
+            wa_message(f"wamid.{uuid.uuid4().hex}", wa_id, "location", location=place, timestamp=1763888410),
+            wa_message(f"wamid.{uuid.uuid4().hex}", wa_id, "contacts", contacts=[card], timestamp=1763888420),
+            wa_message(f"wamid.{uuid.uuid4().hex}", wa_id, "unsupported", timestamp=1763888430),
+            wa_reaction(f"wamid.{uuid.uuid4().hex}", wa_id, message, "👍", timestamp=1763888440),
+        )
+        found = await contact_of(client, person.e164)
+
+        async def settled() -> bool | None:
+            items = (await client.get(f"/api/v1/contacts/{found['contact_id']}/timeline", headers=AGENT)).json()[
+                "items"
+            ]
+            reacted = [i for i in items if (i["metadata"].get("reactions") or {}).get("customer")]
+            return (len(items) == 4 and len(reacted) == 1) or None
+
+        await eventually(settled, what="four entries, the reaction on its message")
+        page = await signed_in(browser, console_stack, "agent-token", viewport={"width": 1280, "height": 900})
+        await page.keyboard.type("@" + username)  # found by the username the customer shows
+        await expect(page.locator("#results button")).to_have_count(1)
+        await page.locator("#results button").click()
+        await expect(page.locator("#identifiers")).to_contain_text(f"WhatsApp user {username}")
+        await expect(page.locator("#identifiers")).to_contain_text(f"WhatsApp ID PT.{wa_id}")
+        entries = page.locator("#timeline .entry")
+        await expect(entries).to_have_count(4)  # the reaction is on its message, not an entry of its own
+        text = entries.filter(has_text="A encomenda chegou")
+        await expect(text.locator(".reactions")).to_have_text("👍")
+        link = page.get_by_role("link", name="Loja Baixa, Rua Augusta 1, Lisboa")
+        await expect(link).to_have_attribute(
+            "href", "https://www.openstreetmap.org/?mlat=38.7223&mlon=-9.1393#map=17/38.7223/-9.1393"
+        )
+        await expect(link).to_have_attribute("rel", "noopener noreferrer")
+        await expect(page.locator(".cards")).to_have_text("👤 Rui Costa · Costa Lda · +351 934 000 000")
+        await expect(page.get_by_text("Content not supported by the provider")).to_be_visible()
+        # Live: a new reaction replaces the customer's on the same entry; no new entry.
+        await meta(wa_reaction(live, wa_id, message, "❤️", timestamp=1763888500))
+        await expect(text.locator(".reactions")).to_have_text("❤️")
+        await expect(entries).to_have_count(4)
+        await page.screenshot(path=str(ARTIFACTS / "whatsapp-content.png"), full_page=True)
+        await page.context.close()
