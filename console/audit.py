@@ -1,4 +1,4 @@
-"""Audit of every access to a contact's data, and the admin route that reads it.
+"""Audit of every access to a contact's data (read by admins at ``GET /api/v1/audit``, ``console.routes.audit``).
 
 Routes take ``Depends(audit.contact("timeline.read"))`` instead of a bare role check: the
 dependency authenticates, checks the role, and writes the audit row before the handler runs,
@@ -9,24 +9,13 @@ only while running (an email body fetched by interaction id) call :meth:`Audit.w
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from psycopg import AsyncConnection
-from pydantic import BaseModel
+from fastapi import Depends, Request
 
 from console.auth import Principal, Role, TokenAuth
 from sinks import audit_log
-
-Conn = AsyncConnection[tuple[Any, ...]]
-ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
-
-
-class AuditPage(BaseModel):
-    items: list[audit_log.AuditEntry]  # the store's dataclass, served as is
-    next_before: int | None = None
+from sinks.connection import Conn, ConnectionFactory
 
 
 class Audit:
@@ -68,21 +57,3 @@ class Audit:
             return who
 
         return Depends(dependency)
-
-
-def router(connection: ConnectionFactory, auth: TokenAuth) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["audit"])
-
-    @api.get("/audit", response_model=AuditPage, dependencies=[Depends(auth.principal("admin"))])
-    async def audit(
-        contact_id: uuid.UUID | None = None,
-        actor: str | None = Query(default=None, max_length=64, description="A token fingerprint (tok_...)"),
-        before: int | None = Query(default=None, ge=1, description="next_before of the previous page"),
-        limit: int = Query(default=100, ge=1, le=1000),
-    ) -> AuditPage:
-        """Admins only: who accessed which contact's data, newest first."""
-        async with connection() as conn:
-            rows = await audit_log.read(conn, contact_id=contact_id, actor=actor, before=before, limit=limit)
-        return AuditPage(items=rows, next_before=rows[-1].audit_id if len(rows) == limit else None)
-
-    return api

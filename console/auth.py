@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Coroutine
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import Depends, HTTPException, Request, status
-from psycopg import AsyncConnection
 
-from console.auth_limiter import FailureLimiter
 from console.session import COOKIE, CSRF_HEADER, Session, SessionCodec, fingerprint
+from console.throttle import Throttle
 from sinks import session_store
-
-Conn = AsyncConnection[tuple[Any, ...]]
-ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
+from sinks.connection import ConnectionFactory
 
 Role = Literal["agent", "admin"]
 Via = Literal["token", "session"]
@@ -50,11 +46,11 @@ class TokenAuth:
         connection: ConnectionFactory,
         *,
         session_lifetime_s: float = 12 * 3600.0,
-        limiter: FailureLimiter | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self._tokens = [(t.encode(), r) for t, r in tokens.items()]
         #: Failed authentications per client address: past its limit, 429 before any token is compared.
-        self.limiter = limiter
+        self.throttle = throttle
         self._roles_by_actor: dict[str, Role] = {fingerprint(t): r for t, r in tokens.items()}
         self.sessions = SessionCodec(list(tokens), lifetime_s=session_lifetime_s)
         self._connection = connection
@@ -122,7 +118,7 @@ class TokenAuth:
     def principal(self, role: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
         async def dependency(request: Request) -> Principal:
             address = request.client.host if request.client else "unknown"
-            wait = self.limiter.retry_after(address) if self.limiter else None
+            wait = self.throttle.retry_after(address) if self.throttle else None
             if wait is not None:
                 raise HTTPException(
                     status.HTTP_429_TOO_MANY_REQUESTS, "too many failed authentications", {"Retry-After": str(wait)}
@@ -130,8 +126,8 @@ class TokenAuth:
             try:
                 found = await self.authenticate(request)
             except HTTPException as exc:
-                if exc.status_code == status.HTTP_401_UNAUTHORIZED and self.limiter:
-                    self.limiter.failed(address)
+                if exc.status_code == status.HTTP_401_UNAUTHORIZED and self.throttle:
+                    self.throttle.failed(address)
                 raise
             if _RANK[found.role] < _RANK[role]:
                 raise HTTPException(status.HTTP_403_FORBIDDEN, f"requires the {role} role")

@@ -1,4 +1,5 @@
-"""Settings of the console page (``OMNITRAIL_CONSOLE_*``): session lifetime and sign-in throttling."""
+"""Settings of the console: the page (``OMNITRAIL_CONSOLE_*``: sessions, sign-in throttling, live buffer) and the
+API's token throttling (``OMNITRAIL_AUTH_*``)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,13 @@ class ConsoleSettings(OmnitrailSettings):
     signin_failures: int = Field(default=5, ge=1, description="Failed sign-ins per client before it must wait")
     signin_window_s: float = Field(default=300.0, gt=0, description="Window (and wait) of that limit, seconds")
     live_buffer: int = Field(default=256, ge=1, description="Events queued per live page before it is dropped")
+
+
+class AuthSettings(OmnitrailSettings):
+    """The API's guard against token guessing (``OMNITRAIL_AUTH_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNITRAIL_AUTH_", extra="forbid")
+    toml_section: ClassVar[str | None] = "auth"
+
+    max_failures: int = Field(default=20, ge=1, description="Failed API authentications per address per window")
+    failure_window_s: float = Field(default=60.0, gt=0, description="The sliding window of max_failures")

@@ -11,11 +11,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from omnitrail.runtime import Addresses
 from sinks import contact_export, erasure, outbox, retention
+from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
 from sinks.kafka.settings import KafkaSettings
-
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 async def erase(

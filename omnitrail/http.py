@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +14,6 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from connectors import signing
@@ -24,26 +23,7 @@ from connectors.pull import PullLoop
 from connectors.spool import SpoolFile, SpoolingEmitter
 from connectors.spool_settings import SpoolSettings
 from connectors.webhook import WebhookIngest, serve
-from console import api as console_api
-from console import (
-    attributes_api,
-    email_frame,
-    identity_api,
-    live,
-    note_routes,
-    page,
-    session_routes,
-    suggestion_actions,
-    suggestion_routes,
-)
-from console import audit as audit_routes
-from console import gdpr as console_gdpr
-from console.audit import Audit
-from console.auth import TokenAuth
-from console.auth_limiter import AuthSettings, FailureLimiter
-from console.request_guard import RequestGuard
-from console.settings import ConsoleSettings
-from console.signin_limit import SigninLimit
+from console.app import Console
 from omnitrail import __version__, registry
 from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.runtime import Addresses
@@ -53,12 +33,12 @@ from schemas.config import load
 from schemas.errors import RetriableError
 from sinks import heartbeat, migrate, outbox
 from sinks.checkpoint_store import PostgresCheckpoints
+from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
 from sinks.kafka.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 @dataclass
@@ -79,7 +59,7 @@ class Roles:
         return self.console or self.needs_pipeline or bool(self.pulling)
 
 
-def outbox_drainer(pool: AsyncConnectionPool[Conn], producer: AIOKafkaProducer) -> Callable[[], Awaitable[None]]:
+def outbox_drainer(pool: AsyncConnectionPool[Conn], producer: AIOKafkaProducer) -> outbox.Drain:
     """Publish what this process committed to the outbox; if the broker is down, a later drain sends it."""
     publisher = TopicPublisher(producer)
 
@@ -105,11 +85,22 @@ def build_app(
     # Pull loops keep the plain emitter: on a broker outage they pause and resume from their checkpoints.
     loops = [PullLoop(c, emitter, PostgresCheckpoints(pool)) for c in roles.pulling]
     registry.share_memory(roles.pulling, pool)
-    console_settings = load(ConsoleSettings) if roles.console else None
-    feed = None
-    if console_settings is not None:
-        options = clients.client_options(kafka_settings, addresses.kafka_bootstrap)
-        feed = live.TimelineFeed(options, buffer=console_settings.live_buffer)
+    console = (
+        Console(
+            tokens=app_settings.tokens(),
+            connection=pool.connection,
+            emitter=emitter,
+            drain=outbox_drainer(pool, producer),
+            kafka_options=clients.client_options(kafka_settings, addresses.kafka_bootstrap),
+            hasher=load(GdprSettings).hasher(),
+            default_region=app_settings.default_region,
+            secure_cookie=app_settings.public_url.startswith("https://"),
+            max_body_bytes=app_settings.max_body_bytes,
+            body_timeout_s=app_settings.body_timeout_s,
+        )
+        if roles.console
+        else None
+    )
     ingest = WebhookIngest(
         emitter,
         public_url=app_settings.public_url,
@@ -129,8 +120,8 @@ def build_app(
         if roles.needs_database:
             await pool.open(wait=False)
         tasks = [asyncio.create_task(loop.run(), name=f"pull:{loop.connector.name}") for loop in loops]
-        if feed is not None:
-            tasks.append(asyncio.create_task(feed.run(), name="console:live"))
+        if console is not None:
+            tasks.append(asyncio.create_task(console.run(), name="console:live"))
         if spool is not None:
             tasks.append(asyncio.create_task(spool.run(), name="spool:drain"))
         try:
@@ -162,40 +153,8 @@ def build_app(
         return JSONResponse({"detail": "a value in the request cannot be stored or compared"}, status_code=422)
 
     app.include_router(webhooks)
-    if console_settings is not None and feed is not None:
-        limits = load(AuthSettings)
-        auth = TokenAuth(
-            app_settings.tokens(),
-            pool.connection,
-            session_lifetime_s=console_settings.session_hours * 3600,
-            limiter=FailureLimiter(limits.max_failures, limits.failure_window_s),
-        )
-        app.add_middleware(
-            RequestGuard,
-            auth=auth,
-            max_body_bytes=app_settings.max_body_bytes,
-            body_timeout_s=app_settings.body_timeout_s,
-        )
-        audit = Audit(pool.connection, auth)
-        app.include_router(console_api.router(pool.connection, audit, default_region=app_settings.default_region))
-        app.include_router(suggestion_routes.router(pool.connection, audit))
-        notes = note_routes.NoteWriter(pool.connection, emitter)
-        app.include_router(note_routes.router(audit, notes))
-        app.include_router(suggestion_actions.router(pool.connection, audit, notes))
-        app.include_router(email_frame.router(pool.connection, audit))
-        app.include_router(live.router(pool.connection, audit, feed))
-        app.include_router(audit_routes.router(pool.connection, auth))
-        app.include_router(session_routes.router(auth))
-        limit = SigninLimit(limit=console_settings.signin_failures, window_s=console_settings.signin_window_s)
-        secure = app_settings.public_url.startswith("https://")
-        app.include_router(page.router(auth, limit, secure_cookie=secure))
-        app.mount("/static", page.static_files, name="static")
-        drain = outbox_drainer(pool, producer)
-        app.include_router(console_gdpr.router(pool.connection, audit, hasher=load(GdprSettings).hasher(), drain=drain))
-        app.include_router(
-            identity_api.router(pool.connection, audit, drain, default_region=app_settings.default_region)
-        )
-        app.include_router(attributes_api.router(pool.connection, audit, drain))
+    if console is not None:
+        console.install(app)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

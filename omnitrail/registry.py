@@ -21,8 +21,7 @@ from connectors.spool_settings import SpoolSettings
 from connectors.telegram import TelegramConnector
 from connectors.twilio import TwilioConnector
 from connectors.x import XConnector
-from console.auth_limiter import AuthSettings
-from console.settings import ConsoleSettings
+from console.settings import AuthSettings, ConsoleSettings
 from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.settings import AppSettings
 from pipeline.identity_settings import IdentitySettings

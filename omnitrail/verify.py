@@ -16,18 +16,15 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from psycopg import AsyncConnection
 from pydantic import ValidationError
 
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.interaction import ROWLESS_KINDS, Interaction
+from sinks.connection import Conn
 from sinks.kafka import reader
 from sinks.kafka.settings import KafkaSettings
-
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 @dataclass

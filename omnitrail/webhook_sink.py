@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
 
 import httpx
 from psycopg import AsyncConnection
@@ -22,14 +21,13 @@ from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings
 from schemas.config import load
 from schemas.errors import FatalError
+from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
 from sinks.webhooks import deadletters
 from sinks.webhooks.delivery import Deliverer
 from sinks.webhooks.settings import WebhookSinkSettings
 from sinks.webhooks.sink import WebhookSink
-
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 def _pool(addresses: Addresses) -> AsyncConnectionPool[Conn]:

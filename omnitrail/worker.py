@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiokafka import AIOKafkaProducer
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from omnitrail import event_loop, memory_tuning
@@ -22,11 +19,10 @@ from pipeline.suggestion_engine import SuggestionEngine
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas.config import load
 from sinks import checkpoint_age, heartbeat
+from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
 from sinks.kafka.settings import KafkaSettings
-
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 def build(

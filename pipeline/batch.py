@@ -12,10 +12,8 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from pipeline import metrics, resolver, retry, reviews
@@ -29,10 +27,10 @@ from schemas.deadletter import DeadLetter
 from schemas.identifiers import unverified_in
 from schemas.interaction import ROWLESS_KINDS, UPDATE_KINDS, Channel, Direction, Interaction, InteractionKind
 from sinks import contact_store, interaction_store, outbox, update_store
+from sinks.connection import Conn
 from sinks.kafka.records import Publish, RawRecord
 
 log = structlog.get_logger(__name__)
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from pipeline import metrics
 from pipeline.stages.erasure import identifier_hashes, replayed_erased
 from schemas.interaction import Interaction
+from sinks.connection import Conn
 from sinks.erasure import IdentifierHasher, erased_rows, erased_since
 
 log = structlog.get_logger(__name__)
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 class ErasureGuard:

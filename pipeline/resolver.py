@@ -20,9 +20,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from psycopg import AsyncConnection
 
 from pipeline.stages.identity import (
     Claim,
@@ -41,11 +38,10 @@ from schemas.contact import Contact
 from schemas.identifiers import Identifier
 from schemas.interaction import Interaction
 from sinks import contact_store, merges, review_store
+from sinks.connection import Conn
 from sinks.kafka.records import Record
 from sinks.merges import MergeRecord
 from sinks.review_store import Proposal
-
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 @dataclass

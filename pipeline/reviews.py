@@ -8,18 +8,14 @@ that are new in this batch, so a steady stream of known customers costs nothing 
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
-from psycopg import AsyncConnection
 
 from pipeline.resolver import Resolution, owners_of
 from pipeline.stages.policy import Policy
 from pipeline.stages.review import claim_probes, full_name, probes, signature_probes
 from schemas.identifiers import Identifier
 from sinks import review_store
+from sinks.connection import Conn
 from sinks.review_store import Proposal
-
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 async def propose(

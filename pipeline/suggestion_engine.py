@@ -14,10 +14,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
@@ -33,10 +31,10 @@ from schemas.suggestion import Suggestion, SuggestionRule, SuggestionStatus
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import consent, outbox
 from sinks import suggestion_store as store
+from sinks.connection import Conn
 from sinks.kafka.records import Publish, RawRecord
 
 log = structlog.get_logger(__name__)
-Conn = AsyncConnection[tuple[Any, ...]]
 Clock = Callable[[], datetime]
 _RECORDED = (InteractionKind.message, InteractionKind.call)
 _TIMELINE_RULES = [r.value for r in SuggestionRule if r is not SuggestionRule.merge_review]

@@ -9,16 +9,13 @@ contact they were given for; a live contact shows the values of every contact me
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import orjson
-from psycopg import AsyncConnection
 
 from schemas.attributes import AttributeDefinition, AttributeType
 from schemas.contact import AttributeValue
 from schemas.errors import InvalidPayload
-
-Conn = AsyncConnection[tuple[Any, ...]]
+from sinks.connection import Conn
 
 
 async def definitions(conn: Conn) -> dict[str, AttributeDefinition]:

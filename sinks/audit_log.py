@@ -10,11 +10,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from psycopg import AsyncConnection
-
-Conn = AsyncConnection[tuple[Any, ...]]
+from sinks.connection import Conn
 
 
 @dataclass(frozen=True)

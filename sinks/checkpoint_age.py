@@ -10,12 +10,9 @@ the label is the connector name only (accounts can be mailboxes: personal data s
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import Gauge
-from psycopg import AsyncConnection
 
-Conn = AsyncConnection[tuple[Any, ...]]
+from sinks.connection import Conn
 
 CHECKPOINT_AGE = Gauge(
     "omnitrail_checkpoint_age_seconds",

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-Conn = AsyncConnection[tuple[Any, ...]]
+from sinks.connection import Conn
+
 State = dict[str, Any]
 
 

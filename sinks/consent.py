@@ -11,9 +11,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from psycopg import AsyncConnection
-
-Conn = AsyncConnection[tuple[Any, ...]]
+from sinks.connection import Conn
 
 #: Purposes the product knows; others are accepted as data (operators may add their own).
 PROFILING = "profiling"

@@ -17,12 +17,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from sinks import queries
+from sinks.connection import Conn
 
-Conn = AsyncConnection[tuple[Any, ...]]
 FORMAT = "omnitrail.contact-export.v1"
 #: Tables with a ``contact_id`` column that hold nothing about the person beyond what a section has.
 NOT_EXPORTED = {

@@ -11,15 +11,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import orjson
-from psycopg import AsyncConnection
 
 from schemas.contact import Contact
 from schemas.identifiers import Identifier, IdentifierKind
-
-Conn = AsyncConnection[tuple[Any, ...]]
+from sinks.connection import Conn
 
 
 class OwnerRow(NamedTuple):  # a tuple, as psycopg reads it: one per identifier of every batch

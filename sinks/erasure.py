@@ -29,16 +29,12 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from psycopg import AsyncConnection
 
 from schemas import topics
 from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import outbox, queries, redaction
-
-Conn = AsyncConnection[tuple[Any, ...]]
+from sinks.connection import Conn
 
 
 class IdentifierHasher:

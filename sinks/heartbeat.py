@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from psycopg import AsyncConnection
-
-Conn = AsyncConnection[tuple[Any, ...]]
+from sinks.connection import Conn
 
 
 async def beat(conn: Conn, worker_id: str, assignment: str) -> None:

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
-from psycopg import AsyncConnection
 
 from schemas.interaction import Interaction
-
-Conn = AsyncConnection[tuple[Any, ...]]
-
+from sinks.connection import Conn
 
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS interactions_incoming (

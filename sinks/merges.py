@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection
 
 from schemas import topics
 from schemas.contact import Contact
@@ -27,9 +26,8 @@ from schemas.errors import RetriableError
 from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import contact_store, outbox, queries
+from sinks.connection import Conn
 from sinks.kafka.records import Record
-
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 class ContactsMoved(RetriableError):

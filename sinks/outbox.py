@@ -9,15 +9,15 @@ it. Consumers see each event at least once, in commit order per key, and can dro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from sinks.connection import Conn
 from sinks.kafka.records import Publish, Record
 
-Conn = AsyncConnection[tuple[Any, ...]]
+#: What a process that commits to the outbox calls to publish it now (the console, after a merge or an edit).
+Drain = Callable[[], Awaitable[None]]
 
 
 async def append(conn: Conn, records: Sequence[Record]) -> None:

@@ -14,13 +14,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from psycopg import AsyncConnection
 
 from schemas.contact import Contact
 from schemas.errors import InvalidPayload
+from sinks.connection import Conn
 from sinks.contact_store import snapshots
 
-Conn = AsyncConnection[tuple[Any, ...]]
 Order = Literal["desc", "asc"]
 
 

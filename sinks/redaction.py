@@ -23,15 +23,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection
 
 from schemas import topics
 from schemas.ids import event_id_for
 from schemas.interaction import Interaction
 from schemas.timeline import TimelineEvent, TimelineEventType
+from sinks.connection import Conn
 from sinks.kafka.records import Record
 
-Conn = AsyncConnection[tuple[Any, ...]]
 MARK = "[erased]"
 _TEXT_FIELDS = ("subject", "text", "quoted_text", "html")
 

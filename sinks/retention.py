@@ -9,11 +9,9 @@ so a first purge of a large table does not hold long locks.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from psycopg import AsyncConnection
+from sinks.connection import Conn
 
-Conn = AsyncConnection[tuple[Any, ...]]
 CONTENT = ["subject", "text", "html", "attachments", "metadata"]
 _SLICE = 5000
 

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from psycopg import AsyncConnection
 
-Conn = AsyncConnection[tuple[Any, ...]]
+from sinks.connection import Conn
+
 Status = Literal["open", "accepted", "rejected"]
 
 

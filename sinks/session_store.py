@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from psycopg import AsyncConnection
+from sinks.connection import Conn
 
-Conn = AsyncConnection[tuple[Any, ...]]
 #: Revoked and expired rows are kept this long (who was signed in when), then deleted.
 KEEP = timedelta(days=1)
 

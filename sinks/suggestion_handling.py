@@ -8,13 +8,9 @@ reports success) so a client that retries after a timeout gets the same answer.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from psycopg import AsyncConnection
-
+from sinks.connection import Conn
 from sinks.suggestion_queries import HandledSuggestion, as_handled
-
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 async def find(conn: Conn, suggestion_id: uuid.UUID) -> HandledSuggestion | None:

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from psycopg import AsyncConnection
 from pydantic import Field
 
 from schemas.suggestion import Suggestion
+from sinks.connection import Conn
 from sinks.queries import decode_cursor, encode_cursor, resolve
 
-Conn = AsyncConnection[tuple[Any, ...]]
 StatusFilter = Literal["open", "closed", "all"]
 
 

@@ -13,13 +13,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from psycopg import AsyncConnection
 
 from schemas.suggestion import Suggestion
+from sinks.connection import Conn
 
-Conn = AsyncConnection[tuple[Any, ...]]
 _LOCK_SPACE = 0x73756767  # "sugg": advisory lock class of per-contact evaluations
 _REVIEWS_LOCK = 0x72657669  # "revi": one review sync at a time
 

@@ -13,12 +13,11 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from schemas.errors import RetriableError
+from sinks.connection import Conn
 
-Conn = AsyncConnection[tuple[Any, ...]]
 _SELECT = "SELECT message_id, thread_key, rule, subject_key, participants, conversation, occurred_at FROM email_threads"
 _INSERT = (
     "INSERT INTO email_threads (message_id, thread_key, rule, subject_key, participants, conversation, occurred_at)"

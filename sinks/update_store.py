@@ -26,12 +26,11 @@ from typing import Any
 
 import orjson
 import structlog
-from psycopg import AsyncConnection
 
 from schemas.interaction import Direction, Interaction, InteractionKind
+from sinks.connection import Conn
 from sinks.status_order import supersedes
 
-Conn = AsyncConnection[tuple[Any, ...]]
 log = structlog.get_logger(__name__)
 
 

@@ -16,10 +16,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import click
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from omnitrail.imports.contact_rows import ContactRow, RejectedRow, attribute_columns, read_rows
@@ -35,12 +33,12 @@ from schemas.config import load
 from schemas.contact import AttributeValue
 from schemas.errors import FatalError, InvalidPayload
 from sinks import attribute_store, contact_store, outbox
+from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
 from sinks.kafka.records import Publish
 from sinks.kafka.settings import KafkaSettings
 
-Conn = AsyncConnection[tuple[Any, ...]]
 BATCH_ROWS = 1000
 
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from psycopg import AsyncConnection
-
+from sinks.connection import Conn
 from sinks.webhooks.delivery import Delivery
-
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import orjson
 import structlog
 
 from schemas import topics
+from sinks.connection import ConnectionFactory
 from sinks.kafka.consumer import BatchConsumer
 from sinks.kafka.records import RawRecord
 from sinks.webhooks import deadletters
@@ -29,12 +29,6 @@ from sinks.webhooks.settings import Subscriber, WebhookSinkSettings
 log = structlog.get_logger(__name__)
 #: Records taken per poll (all partitions): small, so offsets are committed soon after a receiver comes back.
 _BATCH = 50
-
-
-class Connections(Protocol):
-    """A pool's ``connection`` method: where dead letters are written."""
-
-    def __call__(self) -> AbstractAsyncContextManager[deadletters.Conn]: ...
 
 
 def group_id(subscriber: Subscriber) -> str:
@@ -68,7 +62,7 @@ class Subscription:
         settings: WebhookSinkSettings,
         kafka_options: Mapping[str, Any],
         deliverer: Deliverer,
-        connection: Connections,
+        connection: ConnectionFactory,
     ) -> None:
         self.subscriber = subscriber
         self.deliverer = deliverer
@@ -132,7 +126,7 @@ class WebhookSink:
     """Every subscriber's consumer; one that fails is restarted after a pause, the others go on."""
 
     def __init__(
-        self, settings: WebhookSinkSettings, kafka_options: Mapping[str, Any], connection: Connections
+        self, settings: WebhookSinkSettings, kafka_options: Mapping[str, Any], connection: ConnectionFactory
     ) -> None:
         self.settings = settings
         self.kafka_options = kafka_options

@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from connectors.testing import FakeClock
-from console import suggestion_routes
 from console.audit import Audit
 from console.auth import TokenAuth
+from console.routes import suggestions
 from pipeline.suggestion_engine import SuggestionEngine
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas import topics
@@ -110,7 +110,7 @@ async def api(private_database_url) -> AsyncIterator[httpx.AsyncClient]:
     await pool.open()
     app = FastAPI()
     audit = Audit(pool.connection, TokenAuth({"agent-token": "agent"}, pool.connection))
-    app.include_router(suggestion_routes.router(pool.connection, audit))
+    app.include_router(suggestions.router(pool.connection, audit))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
         yield client
     await pool.close()

@@ -10,14 +10,13 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from psycopg import AsyncConnection
 
 from omnitrail.local_stack import EmbeddedBroker, free_port
 from schemas import topics
+from sinks.connection import Conn
 from sinks.webhooks import deadletters
 from sinks.webhooks.delivery import Delivery
 from tests.conftest import TEST_PARTITIONS
@@ -27,7 +26,6 @@ from tests.timeline_events import customer_events, produce
 from tests.webhook_receiver import SECRETS, Receivers, running_receivers
 
 pytestmark = pytest.mark.integration
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 @pytest.fixture(scope="module")

@@ -7,22 +7,20 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from psycopg import AsyncConnection
 
 from omnitrail.local_stack import EmbeddedBroker, free_port
 from schemas import topics
+from sinks.connection import Conn
 from tests.conftest import TEST_PARTITIONS
 from tests.helpers import sms_interaction
 from tests.integration.stack import FAST_GROUP, clean_env, eventually
 from tests.metrics_text import samples, value
 
 pytestmark = pytest.mark.integration
-Conn = AsyncConnection[tuple[Any, ...]]
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from console import page
 from console.auth import TokenAuth
+from console.routes import page
 from console.session import SessionCodec, fingerprint
-from console.signin_limit import SigninLimit
+from console.throttle import Throttle
 
 
 def test_cookie_names_a_fingerprint_and_rejects_tampering_expiry_and_other_keys() -> None:
@@ -36,31 +36,6 @@ def test_csrf_token_is_bound_to_the_session() -> None:
     assert not codec.csrf_ok(one, "")
 
 
-def test_signin_limit_waits_out_the_window_and_success_forgets() -> None:
-    now = [0.0]
-    limit = SigninLimit(limit=3, window_s=60, clock=lambda: now[0])
-    for _ in range(3):
-        assert limit.retry_after("1.2.3.4") == 0
-        limit.failed("1.2.3.4")
-    assert limit.retry_after("1.2.3.4") == 60
-    assert limit.retry_after("5.6.7.8") == 0  # per client
-    now[0] = 45
-    assert limit.retry_after("1.2.3.4") == 15
-    now[0] = 61
-    assert limit.retry_after("1.2.3.4") == 0
-    limit.failed("1.2.3.4")
-    limit.succeeded("1.2.3.4")
-    assert limit.retry_after("1.2.3.4") == 0
-
-
-def test_signin_limit_forgets_the_oldest_clients_past_its_bound() -> None:
-    limit = SigninLimit(limit=1, window_s=60, max_clients=2, clock=lambda: 0.0)
-    for client in ("a", "b", "c"):
-        limit.failed(client)
-    assert limit.retry_after("a") == 0
-    assert limit.retry_after("c") == 60
-
-
 def _no_database() -> Any:
     raise AssertionError("a refused or throttled sign-in must not reach the session store")
 
@@ -69,7 +44,7 @@ def _no_database() -> Any:
 async def signin_client() -> httpx.AsyncClient:
     app = FastAPI()
     auth = TokenAuth({"agent-token": "agent"}, _no_database)
-    app.include_router(page.router(auth, SigninLimit(limit=3, window_s=300), secure_cookie=True))
+    app.include_router(page.router(auth, Throttle(limit=3, window_s=300), secure_cookie=True))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://console.test")
 
 

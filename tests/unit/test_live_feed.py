@@ -6,7 +6,7 @@ import uuid
 
 import orjson
 
-from console.live import TimelineFeed
+from console.live_feed import TimelineFeed
 
 
 def event(contact_id: uuid.UUID, text: str) -> bytes:

@@ -10,10 +10,10 @@ import pytest
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
-from console import page
 from console.auth import TokenAuth
+from console.routes import page
 from console.session import COOKIE, fingerprint
-from console.signin_limit import SigninLimit
+from console.throttle import Throttle
 from tests.integration.console.data import a_customer, contact_of, sms
 from tests.integration.stack import ADMIN, AGENT, Stack, start_up
 
@@ -102,7 +102,7 @@ async def test_signin_cookie_is_secure_httponly_strict_behind_https(database_url
     async with AsyncConnectionPool(database_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
         app = FastAPI()
         auth = TokenAuth({"agent-token": "agent"}, pool.connection)
-        app.include_router(page.router(auth, SigninLimit(limit=3, window_s=300), secure_cookie=True))
+        app.include_router(page.router(auth, Throttle(limit=3, window_s=300), secure_cookie=True))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="https://console.test") as browser:
             response = await browser.post("/signin", data={"token": "agent-token"})

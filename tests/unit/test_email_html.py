@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.email_frame import policy, sanitize
+from console.routes.email_html import policy, sanitize
 
 
 def test_scripts_handlers_and_javascript_urls_are_removed_and_layout_stays() -> None:

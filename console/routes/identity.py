@@ -8,13 +8,11 @@ down the events wait in the outbox and the next drain, here or in a worker, send
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, suppress
+from contextlib import suppress
 from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query
-from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict, Field
 
 from console.audit import Audit
@@ -23,10 +21,8 @@ from pipeline import retry
 from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier, IdentifierKind
 from sinks import contact_store, merges, review_store
-
-Conn = AsyncConnection[tuple[Any, ...]]
-ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
-Drain = Callable[[], Awaitable[None]]
+from sinks.connection import ConnectionFactory
+from sinks.outbox import Drain
 
 
 class MergeRequest(BaseModel):

@@ -5,12 +5,10 @@ Every route that serves contact data is audited (``console/audit.py``)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, suppress
+from contextlib import suppress
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
-from psycopg import AsyncConnection
 from pydantic import BaseModel
 
 from console.audit import Audit
@@ -19,9 +17,8 @@ from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier, IdentifierKind, normalize_email, normalize_phone
 from schemas.interaction import Channel, Direction
 from sinks import queries
+from sinks.connection import ConnectionFactory
 
-Conn = AsyncConnection[tuple[Any, ...]]
-ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
 _HANDLE_KINDS = (
     IdentifierKind.telegram,
     IdentifierKind.messenger,

@@ -7,24 +7,20 @@ history is read by agents (they must honour it) and recorded by admins, like eve
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 import structlog
 from fastapi import APIRouter, HTTPException
-from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
 
 from console.audit import Audit
 from schemas.errors import RetriableError
 from sinks import consent, contact_export, erasure, queries
+from sinks.connection import ConnectionFactory
+from sinks.outbox import Drain
 
 log = structlog.get_logger(__name__)
-Conn = AsyncConnection[tuple[Any, ...]]
-ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
-Drain = Callable[[], Awaitable[object]]
 
 
 class ErasureOut(BaseModel):

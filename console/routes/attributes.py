@@ -7,12 +7,9 @@ Definitions are read from the database on every request, so an attribute defined
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
-from psycopg import AsyncConnection
 from pydantic import BaseModel
 
 from console.audit import Audit
@@ -21,10 +18,8 @@ from schemas.attributes import AttributeDefinition, coerce
 from schemas.contact import AttributeValue, Contact
 from schemas.errors import InvalidPayload
 from sinks import attribute_store, contact_store, outbox, queries
-
-Conn = AsyncConnection[tuple[Any, ...]]
-ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
-Drain = Callable[[], Awaitable[None]]
+from sinks.connection import ConnectionFactory
+from sinks.outbox import Drain
 
 
 class DefinitionList(BaseModel):

@@ -22,13 +22,8 @@ from typing import Any
 import orjson
 import structlog
 from aiokafka import AIOKafkaConsumer
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import StreamingResponse
 
-from console.audit import Audit, ConnectionFactory
-from console.auth import Principal
 from schemas import topics
-from sinks import queries, suggestion_store
 from sinks.kafka.backoff import Backoff
 
 log = structlog.get_logger(__name__)
@@ -96,47 +91,19 @@ class TimelineFeed:
             finally:
                 await consumer.stop()
 
-
-async def _stream(feed: TimelineFeed, subscriber: Subscriber) -> AsyncIterator[bytes]:
-    try:
-        yield b"retry: 2000\n: connected\n\n"
-        while True:
-            try:
-                value = await asyncio.wait_for(subscriber.queue.get(), _KEEPALIVE_S)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            if value == _CLOSED:  # no event is empty: this is the drop marker
-                return
-            event_type = orjson.loads(value).get("type", "message")
-            yield b"event: " + str(event_type).encode() + b"\ndata: " + value + b"\n\n"
-    finally:
-        feed.unsubscribe(subscriber)
-
-
-def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["contacts"])
-    # A name, not an annotation: the string annotations of this module cannot see locals.
-    listener = audit.contact("timeline.live")
-
-    @api.get(
-        "/contacts/{contact_id}/events",
-        response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
-    )
-    async def live(contact_id: uuid.UUID, who: Principal = listener) -> StreamingResponse:
-        """Server-sent events: each timeline event (``interaction.added``, ``.updated``, ``.redacted``,
-        ``contact.*``) of this contact, or of a contact merged into it, as it happens."""
-        async with connection() as conn:
-            survivor = await queries.resolve(conn, contact_id)
-            members = await suggestion_store.members_of(conn, [survivor]) if survivor else set()
-        if survivor is None:
-            raise HTTPException(404, "no such contact")
-        subscriber = feed.subscribe(members)
-        return StreamingResponse(
-            _stream(feed, subscriber),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
-
-    return api
+    async def stream(self, subscriber: Subscriber) -> AsyncIterator[bytes]:
+        """The server-sent events of one open page, until it falls behind or goes away."""
+        try:
+            yield b"retry: 2000\n: connected\n\n"
+            while True:
+                try:
+                    value = await asyncio.wait_for(subscriber.queue.get(), _KEEPALIVE_S)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if value == _CLOSED:  # no event is empty: this is the drop marker
+                    return
+                event_type = orjson.loads(value).get("type", "message")
+                yield b"event: " + str(event_type).encode() + b"\ndata: " + value + b"\n\n"
+        finally:
+            self.unsubscribe(subscriber)

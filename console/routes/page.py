@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 
 from console.auth import TokenAuth
 from console.session import COOKIE
-from console.signin_limit import SigninLimit
+from console.throttle import Throttle
 
 log = structlog.get_logger(__name__)
 _HERE = Path(str(resources.files("console")))
@@ -48,7 +48,7 @@ def _same_origin(request: Request) -> bool:
     return origin.rstrip("/") == str(request.base_url).rstrip("/")
 
 
-def router(auth: TokenAuth, limit: SigninLimit, *, secure_cookie: bool) -> APIRouter:
+def router(auth: TokenAuth, throttle: Throttle, *, secure_cookie: bool) -> APIRouter:
     page = APIRouter(include_in_schema=False)
 
     async def render(request: Request, status_code: int = 200, **context: object) -> HTMLResponse:
@@ -71,18 +71,18 @@ def router(auth: TokenAuth, limit: SigninLimit, *, secure_cookie: bool) -> APIRo
         client = request.client.host if request.client else "unknown"
         if not _same_origin(request):
             return await render(request, 403, error="Sign-in must come from this page.")
-        wait = limit.retry_after(client)
-        if wait > 0:
+        wait = throttle.retry_after(client)
+        if wait is not None:
             log.warning("console.signin_throttled")
-            response = await render(request, 429, error=f"Too many failed sign-ins. Try again in {int(wait) + 1} s.")
-            response.headers["Retry-After"] = str(int(wait) + 1)
+            response = await render(request, 429, error=f"Too many failed sign-ins. Try again in {wait} s.")
+            response.headers["Retry-After"] = str(wait)
             return response
         issued = await auth.sign_in(token.strip())
         if issued is None:
-            limit.failed(client)
+            throttle.failed(client)
             log.info("console.signin_failed")
             return await render(request, 401, error="That token is not valid.")
-        limit.succeeded(client)
+        throttle.succeeded(client)
         cookie, principal = issued
         log.info("console.signed_in", actor=principal.actor, role=principal.role)
         redirect = RedirectResponse("/", status_code=303)

@@ -21,9 +21,10 @@ import nh3
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
 
-from console.audit import Audit, ConnectionFactory
+from console.audit import Audit
 from console.auth import Principal
 from sinks import queries
+from sinks.connection import ConnectionFactory
 
 _ATTRIBUTES = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
 _ATTRIBUTES.setdefault("*", set()).update({"style", "align", "valign", "width", "height", "bgcolor", "dir", "lang"})

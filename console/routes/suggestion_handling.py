@@ -16,11 +16,12 @@ import uuid
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from console.audit import Audit, ConnectionFactory
+from console.audit import Audit
 from console.auth import Principal
-from console.note_routes import NoteWriter
+from console.notes import NoteWriter
 from schemas.suggestion import SuggestionStatus
 from sinks import suggestion_handling
+from sinks.connection import ConnectionFactory
 from sinks.suggestion_queries import HandledSuggestion
 
 

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from psycopg import AsyncConnection
 from pydantic import BaseModel
 
 from console.audit import Audit
 from schemas.errors import InvalidPayload
 from schemas.suggestion import SuggestionRule
 from sinks import suggestion_queries
+from sinks.connection import ConnectionFactory
 from sinks.suggestion_queries import HandledSuggestion, StatusFilter
-
-Conn = AsyncConnection[tuple[Any, ...]]
-ConnectionFactory = Callable[[], AbstractAsyncContextManager[Conn]]
 
 
 class SuggestionList(BaseModel):

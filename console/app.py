@@ -1,0 +1,99 @@
+"""The console as one piece: its page and ``/api/v1`` routes, their guards, and the live feed.
+
+A process that serves the console builds one :class:`Console` from what it shares with the rest
+of the process (the database, the emitter notes go through, the outbox drain, the Kafka client
+options of the live feed, the GDPR hasher) and installs it on its app; the console reads its own
+settings (``OMNITRAIL_CONSOLE_*``, ``OMNITRAIL_AUTH_*``) and knows its own modules. The live feed
+runs as long as the process serves: :meth:`Console.run` is one of its lifespan tasks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from connectors.emitter import Emitter
+from console.audit import Audit
+from console.auth import Role, TokenAuth
+from console.live_feed import TimelineFeed
+from console.notes import NoteWriter
+from console.request_guard import RequestGuard
+from console.routes import (
+    attributes,
+    audit,
+    contacts,
+    email_html,
+    gdpr,
+    identity,
+    live,
+    notes,
+    page,
+    sessions,
+    suggestion_handling,
+    suggestions,
+)
+from console.settings import AuthSettings, ConsoleSettings
+from console.throttle import Throttle
+from schemas.config import load
+from sinks.connection import ConnectionFactory
+from sinks.erasure import IdentifierHasher
+from sinks.outbox import Drain
+
+
+class Console:
+    def __init__(
+        self,
+        *,
+        tokens: dict[str, Role],
+        connection: ConnectionFactory,
+        emitter: Emitter,
+        drain: Drain,
+        kafka_options: dict[str, Any],
+        hasher: IdentifierHasher | None,
+        default_region: str,
+        secure_cookie: bool,
+        max_body_bytes: int,
+        body_timeout_s: float,
+    ) -> None:
+        settings, limits = load(ConsoleSettings), load(AuthSettings)
+        self.feed = TimelineFeed(kafka_options, buffer=settings.live_buffer)
+        self.auth = TokenAuth(
+            tokens,
+            connection,
+            session_lifetime_s=settings.session_hours * 3600,
+            throttle=Throttle(limit=limits.max_failures, window_s=limits.failure_window_s),
+        )
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
+        record = Audit(connection, self.auth)
+        writer = NoteWriter(connection, emitter)
+        signins = Throttle(limit=settings.signin_failures, window_s=settings.signin_window_s)
+        self.router = APIRouter()
+        for routes in (
+            contacts.router(connection, record, default_region=default_region),
+            suggestions.router(connection, record),
+            notes.router(record, writer),
+            suggestion_handling.router(connection, record, writer),
+            email_html.router(connection, record),
+            live.router(connection, record, self.feed),
+            audit.router(connection, self.auth),
+            sessions.router(self.auth),
+            page.router(self.auth, signins, secure_cookie=secure_cookie),
+            gdpr.router(connection, record, hasher=hasher, drain=drain),
+            identity.router(connection, record, drain, default_region=default_region),
+            attributes.router(connection, record, drain),
+        ):
+            self.router.include_router(routes)
+
+    def install(self, app: FastAPI) -> None:
+        """Serve the console on ``app``: routes, the page's static files, and the request guard in front."""
+        app.add_middleware(
+            RequestGuard, auth=self.auth, max_body_bytes=self.max_body_bytes, body_timeout_s=self.body_timeout_s
+        )
+        app.include_router(self.router)
+        app.mount("/static", page.static_files, name="static")
+
+    async def run(self) -> None:
+        """The live feed, until cancelled."""
+        await self.feed.run()

@@ -1,0 +1,1 @@
+"""The console's routes, one module per resource, each a ``router(...)`` built by :mod:`console.app`."""

@@ -1,0 +1,43 @@
+"""``GET /api/v1/contacts/{id}/events``: a contact's timeline events as server-sent events, from the
+process's :class:`console.live_feed.TimelineFeed`."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import StreamingResponse
+
+from console.audit import Audit
+from console.auth import Principal
+from console.live_feed import TimelineFeed
+from sinks import queries, suggestion_store
+from sinks.connection import ConnectionFactory
+
+
+def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["contacts"])
+    # A name, not an annotation: the string annotations of this module cannot see locals.
+    listener = audit.contact("timeline.live")
+
+    @api.get(
+        "/contacts/{contact_id}/events",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def live(contact_id: uuid.UUID, who: Principal = listener) -> StreamingResponse:
+        """Server-sent events: each timeline event (``interaction.added``, ``.updated``, ``.redacted``,
+        ``contact.*``) of this contact, or of a contact merged into it, as it happens."""
+        async with connection() as conn:
+            survivor = await queries.resolve(conn, contact_id)
+            members = await suggestion_store.members_of(conn, [survivor]) if survivor else set()
+        if survivor is None:
+            raise HTTPException(404, "no such contact")
+        subscriber = feed.subscribe(members)
+        return StreamingResponse(
+            feed.stream(subscriber),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return api
