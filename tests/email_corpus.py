@@ -462,3 +462,28 @@ Em seg., 2 de mar. de 2026 às 10:02, Suporte ACME <{SUPPORT}> escreveu:
 >
 > Já corrigimos a fatura: reembolso 9981.
 """)
+
+
+def newsletter_stub(tag: str) -> bytes:
+    """multipart/alternative whose plain version only points to the HTML ("read it online")."""
+    offer = "".join(f"<tr><td>Oferta {n}: contador inteligente com desconto de {n}0 %</td></tr>" for n in range(1, 13))
+    return _crlf(
+        f"""From: Novidades <novidades@loja.example>
+To: {SUPPORT}
+Subject: Novidades de março {tag}
+Date: Mon, 2 Mar 2026 12:00:00 +0000
+Message-ID: <news.{tag}@loja.example>
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="alt"
+
+--alt
+Content-Type: text/plain; charset=utf-8
+
+Leia esta newsletter online: https://loja.example/n/{tag}
+--alt
+Content-Type: text/html; charset=utf-8
+
+<html><head><style>td {{ color: red }}</style></head><body><table>{offer}</table></body></html>
+--alt--
+""".replace("ç", "c")
+    )

@@ -11,6 +11,7 @@ reported so the parse can record the repair.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from collections.abc import Callable
 
@@ -47,11 +48,15 @@ FAMILIES = {"iso-2022-jp": ("cp932", "euc_jp"), "euc_jp": ("cp932",), "cp932": (
 _JIS = "iso-2022-jp"
 #: Codecs that decode any byte sequence: a mislabelled UTF-8 text would turn into mojibake without an error.
 _STRAY = re.compile("[\udc80-\udcff]")
+_VALID_MULTIBYTE = re.compile("[^\x00-\x7f\udc80-\udcff]")
+_ASCII = bytes(range(0x80))
+_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #: The five bytes Windows-1252 leaves undefined (read as their Latin-1 code points).
 _CP1252_HOLES = frozenset((0x81, 0x8D, 0x8F, 0x90, 0x9D))
 _SINGLE_BYTE = ("cp125", "iso8859", "latin", "cp874", "koi8")
 
 
+@functools.lru_cache(maxsize=256)
 def codec(label: str | None) -> str | None:
     """The Python codec to read a label with (its superset), or None for an unknown or missing label."""
     if not label:
@@ -121,8 +126,8 @@ def _western(data: bytes) -> bool:
 
     Texts in scripts of their own (Chinese, Japanese, Cyrillic, Greek ...) are mostly 8-bit bytes.
     """
-    high = sum(1 for b in data if b >= 0x80)
-    letters = sum(1 for b in data if 0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A)
+    high = len(data.translate(None, _ASCII))
+    letters = len(data) - len(data.translate(None, _LETTERS))
     return high <= 2 or high * 3 <= letters
 
 
@@ -142,8 +147,8 @@ def _mostly_utf8(data: bytes) -> str | None:
     UTF-8 sequences are rare accidents, so it is not taken for this.
     """
     text = data.decode("utf-8", "surrogateescape")
-    stray = sum(1 for c in text if "\udc80" <= c <= "\udcff")
-    valid = sum(1 for c in text if not c.isascii() and not "\udc80" <= c <= "\udcff")
+    stray = len(_STRAY.findall(text))
+    valid = len(_VALID_MULTIBYTE.findall(text))
     if valid <= stray:
         return None
     return _STRAY.sub(lambda m: _cp1252(bytes((ord(m.group()) - 0xDC00,))), text)

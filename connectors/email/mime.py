@@ -46,6 +46,11 @@ _PARSER = BytesParser(policy=_CachingPolicy())
 #: The legacy parser: headers stay strings, nothing is interpreted eagerly, so it never gives up.
 _LENIENT = BytesParser(policy=policy.compat32)
 _MSGID = re.compile(r"<([^<>\s]+)>")
+_INVISIBLE = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>|&\w+;|&#\w+;")
+_SPACES = re.compile(r"\s")
+_SWALLOWED = re.compile(r'[\s"<>]')
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 #: What a wrong decoding leaves: replacement characters, escaped raw bytes, C1 controls (Latin-1 read for Windows-1252).
 _MISREAD = re.compile("[\ufffd\ud800-\udfff\x80-\x9f]")
@@ -263,7 +268,7 @@ def _mailbox(address: Address) -> Mailbox | None:
     addr = address.addr_spec
     if not addr or "@" not in addr:
         return None
-    if any(c.isspace() or c in '"<>' for c in addr):  # a broken header swallowed the name: dig the address out
+    if _SWALLOWED.search(addr):  # a broken header swallowed the name: dig the address out
         found = _ADDRESS.search(addr)
         return Mailbox(address.display_name or None, found.group(0)) if found else None
     return Mailbox(address.display_name or None, addr)
@@ -325,12 +330,27 @@ def _segments(reader: _Reader, part: Message, parsed: ParsedEmail) -> list[_Segm
 
 
 def _alternative(choices: list[list[_Segment]]) -> list[_Segment]:
-    """One segment from the versions of an alternative: the first plain text that says something, the last HTML."""
+    """One segment from the versions of an alternative: the first plain text that says something, the last HTML.
+
+    A plain version far shorter than the HTML's visible text ("read this newsletter online")
+    is a stub: the text then comes from the HTML, so what the message says is searchable.
+    """
     text = next((t for c in choices if (t := _joined(c, "text")) and t.strip()), None)
     html = next((h for c in reversed(choices) if (h := _joined(c, "html")) and h.strip()), None)
     if text is None and html is None:
         return next((c for c in choices if c), [])
+    if text is not None and html is not None and _visible_size(html) > 3 * _size(text) + 200:
+        text = None
     return [_Segment(text, html)]
+
+
+def _size(text: str) -> int:
+    return len(_SPACES.sub("", text))
+
+
+def _visible_size(html: str) -> int:
+    """About how many characters an HTML body shows (tags, scripts and styles left out; cheap, no parsing)."""
+    return _size(_TAG.sub("", _INVISIBLE.sub("", html)))
 
 
 def _joined(segments: list[_Segment], kind: str) -> str | None:
@@ -401,7 +421,7 @@ def _sanitized(parsed: ParsedEmail) -> ParsedEmail:
     def clean(value: str | None) -> str | None:
         if value is None or (value.isascii() and "\x00" not in value):
             return value
-        if any("\ud800" <= c <= "\udfff" for c in value):
+        if _SURROGATE.search(value):
             found.add("undecodable bytes replaced")
             value = fix_surrogates(value)
         if "\x00" in value:

@@ -82,6 +82,14 @@ def test_every_readable_part_reaches_the_text_and_the_html() -> None:
     assert [a.content_type for a in interaction.attachments] == ["image/png"]
 
 
+def test_a_plain_version_that_only_points_to_the_html_gives_way_to_the_html_text() -> None:
+    interaction = _interaction(corpus.newsletter_stub("a"))
+    assert interaction.text is not None
+    assert "Oferta 8: contador inteligente com desconto de 80 %" in interaction.text
+    plain = _interaction(corpus.outlook_reply("a"))  # a full plain version stays the text
+    assert plain.text == "Olá João,\n\nJá corrigimos a fatura.\n\nSuporte ACME"
+
+
 def test_a_multipart_without_boundaries_is_read_as_text_not_hidden_in_an_attachment() -> None:
     interaction = _interaction(corpus.broken_multipart("a"))
     assert interaction.text == "Bom dia, o serviço está em baixo desde ontem à noite."
