@@ -133,7 +133,7 @@ class BatchProcessor:
                 if i.interaction_id in inserted and i.metadata
                 for identifier in unverified_in(i.metadata)
             ]
-            await reviews.propose(conn, found, self.policy, emails=emails, claimed=unverified)
+            await reviews.propose(conn, found, self.policy, emails=emails, unverified=unverified)
             # Parked updates whose target just landed are applied in this same transaction.
             applied = await update_store.apply(conn, updates, landed=inserted)
             snaps = {s.contact_id: s for s in await contact_store.snapshots(conn, found.changed)}

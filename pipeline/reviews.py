@@ -11,7 +11,7 @@ import uuid
 
 from pipeline.resolver import Resolution, owners_of
 from pipeline.stages.policy import Policy
-from pipeline.stages.review import claim_probes, full_name, probes, signature_probes
+from pipeline.stages.review import full_name, probes, signature_probes, unverified_probes
 from schemas.identifiers import Identifier
 from sinks import review_store
 from sinks.connection import Conn
@@ -24,12 +24,12 @@ async def propose(
     policy: Policy,
     *,
     emails: list[tuple[uuid.UUID, str]] | None = None,
-    claimed: list[tuple[uuid.UUID, Identifier]] | None = None,
+    unverified: list[tuple[uuid.UUID, Identifier]] | None = None,
 ) -> int:
     """``emails``: (contact, body) of new inbound emails, whose signatures may name another contact's phone;
-    ``claimed``: (contact, identifier) claimed without proof by a party of a new interaction."""
+    ``unverified``: (contact, identifier) given without proof by a party of a new interaction."""
     wanted = probes(found.new_links, policy) + signature_probes(emails or [], policy)
-    wanted += claim_probes(claimed or [], policy)
+    wanted += unverified_probes(unverified or [], policy)
     proposals: list[Proposal] = []
     exact = [p for p in wanted if p.rule != "email_local_part"]
     if exact:

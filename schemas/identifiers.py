@@ -156,7 +156,7 @@ class Identifier(BaseModel):
         return f"{self.kind.value}:{self.value}"
 
 
-#: ``metadata`` key of identifiers a party claimed without proof (a live-chat pre-chat form): they never
+#: ``metadata`` key of identifiers a party gave without proof (a live-chat pre-chat form): they never
 #: attach an interaction to a contact or merge contacts; a match with a contact opens an identity review.
 UNVERIFIED = "unverified_identifiers"
 

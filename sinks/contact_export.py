@@ -4,8 +4,8 @@ The person is the contact the id resolves to together with every contact merged 
 their contact rows, identifiers (with how each was linked), custom attribute values, merges,
 consent history, identity review items, every interaction document in their timeline (staff
 notes included), the next-action suggestions about them with what the suggestions agent keeps
-for its rules and staff handling (assignee, outcome), timeline events a webhook subscriber has not
-received yet, and the audit log of who read or changed their data.
+for its rules and staff handling (assignee, outcome), undelivered events (timeline events a
+subscriber did not accept), and the audit log of who read or changed their data.
 
 Every table with a contact id is here or named in :data:`NOT_EXPORTED` (the export test checks it):
 a table added later without a section fails the test instead of being left out silently.
@@ -51,7 +51,7 @@ _SECTIONS = {
     " WHERE s.contact_id = ANY(%(ids)s) ORDER BY h.assigned_at NULLS LAST, h.suggestion_id",
     "suggestion_activity": "SELECT interaction_id, contact_id, channel, direction, kind, occurred_at"
     " FROM suggestion_activity WHERE contact_id = ANY(%(ids)s) ORDER BY occurred_at, interaction_id",
-    "undelivered_webhooks": "SELECT subscriber, event_id, event_type, attempts, last_error, failed_at,"
+    "undelivered_events": "SELECT subscriber, event_id, event_type, attempts, last_error, failed_at,"
     " convert_from(body, 'UTF8') AS body FROM webhook_deadletters WHERE contact_id = ANY(%(texts)s)"
     " ORDER BY failed_at, deadletter_id",
     "audit": "SELECT audit_id, at, actor, role, action, contact_id, via"

@@ -13,7 +13,7 @@ merge would join two people, or an automatic split keep one person as two.
 * ``same_name``: a new contact whose full name (two words or more) equals a live contact's;
 * ``phone_in_signature``: a phone number written in an inbound email (its signature) that
   belongs to another contact;
-* ``unverified_claim``: an identifier a party claimed without proof (a live-chat pre-chat form,
+* ``unverified_identifier``: an identifier given without proof (a live-chat pre-chat form,
   ``metadata.unverified_identifiers``) that belongs to another contact.
 """
 
@@ -110,10 +110,10 @@ def signature_probes(emails: list[tuple[uuid.UUID, str]], policy: Policy) -> lis
     ]
 
 
-def claim_probes(claimed: list[tuple[uuid.UUID, Identifier]], policy: Policy) -> list[Probe]:
-    """Probes for unverified claims: (contact the interaction landed on, identifier its party claimed)."""
+def unverified_probes(unverified: list[tuple[uuid.UUID, Identifier]], policy: Policy) -> list[Probe]:
+    """Probes for unverified identifiers: (contact the interaction landed on, identifier typed without proof)."""
     return [
-        Probe(contact_id, "unverified_claim", identifier.key, {"claimed": identifier.key, "existing": identifier.key})
-        for contact_id, identifier in claimed
-        if not policy.blocked(identifier)
+        Probe(contact_id, "unverified_identifier", key, {"unverified": key, "existing": key})
+        for contact_id, identifier in unverified
+        if not policy.blocked(identifier) and (key := identifier.key)
     ]

@@ -186,9 +186,9 @@ async def test_an_anonymous_prechat_form_naming_two_people_merges_nobody_and_sug
         return found if {ana["contact_id"], bruno["contact_id"]} <= set(found) else None
 
     suggested = await eventually(both, what="two review items")
-    assert {i["rule"] for i in suggested.values()} == {"unverified_claim"}
-    assert suggested[ana["contact_id"]]["evidence"]["claimed"] == f"email:{email}"
-    assert suggested[bruno["contact_id"]]["evidence"]["claimed"] == f"phone:{phone}"
+    assert {i["rule"] for i in suggested.values()} == {"unverified_identifier"}
+    assert suggested[ana["contact_id"]]["evidence"]["unverified"] == f"email:{email}"
+    assert suggested[bruno["contact_id"]]["evidence"]["unverified"] == f"phone:{phone}"
     # Nobody merged: Ana, Bruno and the visitor are three contacts, each with only their own data.
     assert [i["value"] for i in (await contact_for(client, email))["identifiers"]] == [email]
     assert [i["value"] for i in (await contact_for(client, phone))["identifiers"]] == [phone]
@@ -229,5 +229,5 @@ async def test_a_chatwoot_conversation_does_not_join_the_contact_its_email_names
     review = (await eventually(lambda: reviews_between(client, chatter["contact_id"]), what="a review item"))[
         contact["contact_id"]
     ]
-    assert (review["rule"], review["evidence"]["claimed"]) == ("unverified_claim", f"email:{email}")
+    assert (review["rule"], review["evidence"]["unverified"]) == ("unverified_identifier", f"email:{email}")
     assert [i["external_id"] for i in await timeline(client, contact["contact_id"])] == [f"ORD-{tag}"]
