@@ -145,6 +145,12 @@ async def read_body(request: Request, limit: int, timeout_s: float | None = None
     return b"".join(chunks)
 
 
+def unnormalizable(exc: Exception) -> str:
+    """The reason for signed input a normalizer raised on (on receipt and on replay): the exception's type,
+    never its message, which may quote personal data."""
+    return f"cannot be normalized ({type(exc).__name__})"
+
+
 class WebhookIngest:
     """Shared by every push connector: limits, signature first, dead-letter, broker ack before 2xx."""
 
@@ -195,7 +201,7 @@ class WebhookIngest:
             # retried by the provider forever, so it is dead-lettered like any invalid payload, ready to
             # replay once the normalizer is fixed. The type only: a message may quote personal data.
             log.warning("webhook.normalizer_failed", source=source, error=type(exc).__name__)
-            result = Normalized([], [Rejected(f"cannot be normalized ({type(exc).__name__})", raw.body)])
+            result = Normalized([], [Rejected(unnormalizable(exc), raw.body)])
         if isinstance(result, list):
             result = Normalized(result)
         try:

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from connectors.base import AnyConnector
 from connectors.emitter import KafkaEmitter, Record
-from connectors.webhook import Normalized, RawRequest
+from connectors.webhook import Normalized, RawRequest, unnormalizable
 from omnitrail import registry
 from schemas import topics
 from schemas.deadletter import DeadLetter
@@ -115,6 +115,8 @@ async def _redrive(letter: DeadLetter, connectors: Iterable[AnyConnector]) -> li
             result = await replay(raw)
         except InvalidPayload as exc:
             return exc.reason
+        except Exception as exc:  # as on receipt: a normalizer that raises refuses this one letter, not the replay
+            return unnormalizable(exc)
         interactions = result.interactions if isinstance(result, Normalized) else result
         return [Record.of(i) for i in interactions] or "nothing in it could be normalized"
     return None
