@@ -141,36 +141,36 @@ def sink() -> None:
 
 @sink.command("webhooks")
 def sink_webhooks() -> None:
-    """Deliver timeline events to the configured webhook subscribers (signed, retried, dead-lettered)."""
-    from omnitrail import webhook_sink
+    """Deliver timeline events to the configured subscribers: signed POSTs, retried, kept when undelivered."""
+    from omnitrail import subscriptions
 
-    webhook_sink.run(*_addresses())
+    subscriptions.run(*_addresses())
 
 
 @sink.command("deadletters")
 @click.argument("subscriber", required=False)
 def sink_deadletters(subscriber: str | None) -> None:
-    """List webhook events that were not delivered (all subscribers, or one)."""
-    from omnitrail import webhook_sink
+    """List the undelivered events of the subscribers (all, or one)."""
+    from omnitrail import subscriptions
 
     _, _, addresses = _addresses()
-    rows = asyncio.run(webhook_sink.listing(addresses, subscriber))
+    rows = asyncio.run(subscriptions.listing(addresses, subscriber))
     for row in rows:
         click.echo(
-            f"{row.deadletter_id}\t{row.subscriber}\t{row.event_type}\t{row.event_id}\t"
+            f"{row.undelivered_id}\t{row.subscriber}\t{row.event_type}\t{row.event_id}\t"
             f"attempts={row.attempts}\t{row.last_error}\t{row.failed_at.isoformat()}"
         )
-    click.echo(f"{len(rows)} dead letter(s)", err=True)
+    click.echo(f"{len(rows)} undelivered event(s)", err=True)
 
 
 @sink.command("redeliver")
 @click.argument("subscriber")
 def sink_redeliver(subscriber: str) -> None:
-    """Send a subscriber's dead letters again; those delivered are removed."""
-    from omnitrail import webhook_sink
+    """Send a subscriber's undelivered events again; those delivered are removed."""
+    from omnitrail import subscriptions
 
     _, _, addresses = _addresses()
-    delivered, failed = asyncio.run(webhook_sink.redeliver(addresses, subscriber))
+    delivered, failed = asyncio.run(subscriptions.redeliver(addresses, subscriber))
     click.echo(f"delivered: {delivered}, still failing: {failed}")
 
 

@@ -28,8 +28,8 @@ from pipeline.identity_settings import IdentitySettings
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas.config import OmnitrailSettings, load
 from sinks.kafka.settings import KafkaSettings
+from sinks.subscriptions.settings import SubscriptionSettings
 from sinks.thread_index import PostgresThreadIndex
-from sinks.webhooks.settings import WebhookSinkSettings
 
 CONNECTORS: dict[str, type[AnyConnector]] = {
     cls.name: cls
@@ -49,7 +49,7 @@ ROLE_SETTINGS: list[type[OmnitrailSettings]] = [
     KafkaSettings,
     SuggestionSettings,
     IdentitySettings,
-    WebhookSinkSettings,
+    SubscriptionSettings,
     ConsoleSettings,
     SpoolSettings,
     GdprSettings,

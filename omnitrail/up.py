@@ -19,7 +19,7 @@ import structlog
 import uvicorn
 
 from connectors.emitter import KafkaEmitter
-from omnitrail import demo, event_loop, memory_tuning, registry, webhook_sink
+from omnitrail import demo, event_loop, memory_tuning, registry, subscriptions
 from omnitrail.http import Roles, build_app
 from omnitrail.http_server import server_config
 from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
@@ -127,8 +127,8 @@ async def serve(
     server = _Server(server_config(app, app_settings))
     worker = WorkerProcess(env)
     worker_task = asyncio.create_task(worker.run())
-    webhooks = webhook_sink.configured()  # the sink runs only when someone subscribed
-    sink_task = asyncio.create_task(webhook_sink.serve(webhooks, kafka_settings, addresses)) if webhooks else None
+    subscribed = subscriptions.configured()  # the sink runs only when someone subscribed
+    sink_task = asyncio.create_task(subscriptions.serve(subscribed, kafka_settings, addresses)) if subscribed else None
     if demo_data:
         await _demo(kafka_settings, addresses)
     memory_tuning.tune()

@@ -35,6 +35,7 @@ from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import outbox, queries, redaction
 from sinks.connection import Conn
+from sinks.subscriptions import undelivered
 
 
 class IdentifierHasher:
@@ -100,7 +101,7 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
         for table in ("suggestions", "suggestion_activity", "suggestion_schedule"):
             await conn.execute(f"DELETE FROM {table} WHERE contact_id = ANY(%b)".encode(), (ids,))  # noqa: S608  # fixed names
         await conn.execute("DELETE FROM interaction_contacts WHERE contact_id = ANY(%b)", (ids,))
-        await conn.execute("DELETE FROM webhook_deadletters WHERE contact_id = ANY(%b)", ([str(i) for i in ids],))
+        await undelivered.forget(conn, [str(i) for i in ids])
         if emails:
             await conn.execute("DELETE FROM email_threads WHERE participants && %b::text[]", (emails,))
         cur = await conn.execute("DELETE FROM interactions WHERE contact_id = ANY(%b) RETURNING interaction_id", (ids,))

@@ -17,8 +17,8 @@ import pytest
 from omnitrail.local_stack import EmbeddedBroker, free_port
 from schemas import topics
 from sinks.connection import Conn
-from sinks.webhooks import deadletters
-from sinks.webhooks.delivery import Delivery
+from sinks.subscriptions import undelivered
+from sinks.subscriptions.delivery import Delivery
 from tests.conftest import TEST_PARTITIONS
 from tests.integration.stack import clean_env, eventually
 from tests.metrics_text import samples, value
@@ -130,7 +130,7 @@ async def test_signed_delivery_retries_dead_letters_and_filters(
         done = mine("ok") == ids and mine("flaky") == ids and mine("whatsapp") == {whatsapp_id} and dead >= 3
         return text if done else None
 
-    text = await eventually(settled, timeout=60, what="delivered to ok/flaky/whatsapp, 3 dead letters for broken")
+    text = await eventually(settled, timeout=60, what="delivered to ok/flaky/whatsapp, 3 undelivered for broken")
     assert receivers.bad_signatures == 0
     # In order of the partition (one contact): created, then the two messages.
     assert [str(e["event_id"]) for e in receivers.accepted["ok"] if str(e["event_id"]) in ids] == [
@@ -138,11 +138,11 @@ async def test_signed_delivery_retries_dead_letters_and_filters(
     ]
     assert [e["type"] for e in receivers.accepted["whatsapp"]] == ["interaction.added"]
     assert {receivers.attempts[("flaky", i)] for i in ids} == {3}  # two 503s, then accepted
-    assert {receivers.attempts[("broken", i)] for i in ids} == {3}  # max attempts, then dead-lettered
+    assert {receivers.attempts[("broken", i)] for i in ids} == {3}  # max attempts, then kept undelivered
     assert value(text, "omnitrail_webhook_sink_responses_total", subscriber="broken", status="5xx") >= 9
     assert value(text, "omnitrail_webhook_sink_deliveries_total", subscriber="whatsapp", outcome="filtered") >= 2
 
-    # The operator sees the broken subscriber's dead letters, mends the receiver and replays them.
+    # The operator sees the broken subscriber's undelivered events, mends the receiver and sends them again.
     cur = await db.execute("SELECT DISTINCT contact_id FROM webhook_deadletters WHERE event_id = ANY(%s)", (list(ids),))
     assert await cur.fetchall() == [(str(events[0].contact_id),)]  # so erasure can find them
     listed = await omnitrail(env, "sink", "deadletters", "broken")
@@ -166,8 +166,8 @@ async def test_erasing_a_contact_deletes_its_undelivered_webhook_bodies(db: Conn
     kept, erased = str(uuid.uuid4()), str(uuid.uuid4())
     failure = Delivery(False, 8, 500, "HTTP 500")
     for n, contact in enumerate((kept, erased, erased)):
-        source = deadletters.Source(topics.TIMELINE, 0, 10_000_000 + n, contact, str(uuid.uuid4()), "interaction.added")
-        await deadletters.add(db, "erasure-test", source, b'{"text": "personal"}', failure)
-    assert await deadletters.forget_contact(db, erased) == 2
+        origin = undelivered.Origin(topics.TIMELINE, 0, 10_000_000 + n, contact, str(uuid.uuid4()), "interaction.added")
+        await undelivered.add(db, "erasure-test", origin, b'{"text": "personal"}', failure)
+    assert await undelivered.forget(db, [erased]) == 2
     cur = await db.execute("SELECT contact_id FROM webhook_deadletters WHERE subscriber = 'erasure-test'")
     assert await cur.fetchall() == [(kept,)]

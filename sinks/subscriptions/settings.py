@@ -1,4 +1,4 @@
-"""Webhook subscribers and delivery tuning (``OMNITRAIL_WEBHOOKS_*`` or the TOML table ``[webhooks]``).
+"""Subscribers and delivery tuning (``OMNITRAIL_WEBHOOKS_*`` or the TOML table ``[webhooks]``).
 
 Subscribers are a list, so in the environment they are one JSON value::
 
@@ -6,7 +6,7 @@ Subscribers are a list, so in the environment they are one JSON value::
       "secret": "...", "event_types": ["interaction.added"], "channels": ["sms", "whatsapp"]}]'
 
 and in TOML an array of tables (``[[webhooks.subscribers]]``). Each subscriber has its own
-consumer group and its own dead letters, so a slow or broken receiver never delays another.
+consumer group and its own undelivered events, so a slow or broken receiver never delays another.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Subscriber(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # The name is a consumer-group suffix, a metric label and a dead-letter key: keep it plain.
+    # The name is a consumer-group suffix, a metric label and an undelivered-event key: keep it plain.
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Stable identifier of the subscriber")
     url: str = Field(pattern=r"^https?://", description="Receiver URL (POST)")
     secret: SecretStr = Field(description="HMAC-SHA256 key shared with the receiver (at least 16 characters)")
@@ -49,14 +49,14 @@ class Subscriber(BaseModel):
         return not self.channels or channel in {c.value for c in self.channels}
 
 
-class WebhookSinkSettings(OmnitrailSettings):
+class SubscriptionSettings(OmnitrailSettings):
     """The webhook sink role (``omnitrail sink webhooks``; part of ``omnitrail up`` when subscribers exist)."""
 
     model_config = SettingsConfigDict(env_prefix="OMNITRAIL_WEBHOOKS_", extra="forbid", case_sensitive=False)
     toml_section: ClassVar[str | None] = "webhooks"
 
     subscribers: list[Subscriber] = Field(default_factory=list, description="JSON list of subscribers")
-    max_attempts: int = Field(default=8, ge=1, description="Attempts per event before it is dead-lettered")
+    max_attempts: int = Field(default=8, ge=1, description="Attempts per event before it is recorded undelivered")
     backoff_initial_s: float = Field(default=1.0, gt=0, description="Delay after the first failed attempt")
     backoff_max_s: float = Field(default=300.0, gt=0, description="Cap of the doubling delay")
     timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout")
@@ -66,7 +66,7 @@ class WebhookSinkSettings(OmnitrailSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus port of the sink process; 0: off")
 
     @model_validator(mode="after")
-    def _unique_names(self) -> WebhookSinkSettings:
+    def _unique_names(self) -> SubscriptionSettings:
         names = [s.name for s in self.subscribers]
         if len(names) != len(set(names)):
             raise ValueError("subscriber names must be unique")

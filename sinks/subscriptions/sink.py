@@ -1,8 +1,8 @@
-"""The webhook sink: one consumer group per subscriber on ``omnitrail.timeline.v1``.
+"""The subscription sink: one consumer group per subscriber on ``omnitrail.timeline.v1``.
 
 Each subscriber reads the timeline in partition order (events of one contact stay in order,
 the topic is keyed by contact id), POSTs the events it subscribed to, and commits an offset
-only once every event before it was delivered or dead-lettered: at-least-once, so receivers
+only once every event before it was delivered or recorded undelivered: at-least-once, so receivers
 drop repeats by ``Omnitrail-Event-Id``. A receiver that is down holds back only its own
 group; the others go on. The body is the record's bytes untouched, so what a receiver gets is
 exactly the documented timeline event, whatever fields newer producers add.
@@ -22,9 +22,9 @@ from schemas import topics
 from sinks.connection import ConnectionFactory
 from sinks.kafka.consumer import BatchConsumer
 from sinks.kafka.records import RawRecord
-from sinks.webhooks import deadletters
-from sinks.webhooks.delivery import DELIVERIES, Deliverer, Delivery
-from sinks.webhooks.settings import Subscriber, WebhookSinkSettings
+from sinks.subscriptions import undelivered
+from sinks.subscriptions.delivery import DELIVERIES, Deliverer, Delivery
+from sinks.subscriptions.settings import Subscriber, SubscriptionSettings
 
 log = structlog.get_logger(__name__)
 #: Records taken per poll (all partitions): small, so offsets are committed soon after a receiver comes back.
@@ -59,7 +59,7 @@ class Subscription:
     def __init__(
         self,
         subscriber: Subscriber,
-        settings: WebhookSinkSettings,
+        settings: SubscriptionSettings,
         kafka_options: Mapping[str, Any],
         deliverer: Deliverer,
         connection: ConnectionFactory,
@@ -106,13 +106,13 @@ class Subscription:
                 DELIVERIES.labels(name, "delivered").inc()
                 return
         contact_id = record.key.decode(errors="replace") if record.key else None
-        source = deadletters.Source(record.topic, record.partition, record.offset, contact_id, event_id, event_type)
+        origin = undelivered.Origin(record.topic, record.partition, record.offset, contact_id, event_id, event_type)
         failure = result or Delivery(False, 0, None, "not a timeline event")
         async with self.connection() as conn:
-            await deadletters.add(conn, name, source, body, failure)
+            await undelivered.add(conn, name, origin, body, failure)
         DELIVERIES.labels(name, "dead_lettered").inc()
         log.warning(
-            "webhook.dead_lettered",
+            "subscription.undelivered",
             subscriber=name,
             event_id=event_id,
             attempts=failure.attempts,
@@ -122,11 +122,11 @@ class Subscription:
         )
 
 
-class WebhookSink:
+class SubscriptionSink:
     """Every subscriber's consumer; one that fails is restarted after a pause, the others go on."""
 
     def __init__(
-        self, settings: WebhookSinkSettings, kafka_options: Mapping[str, Any], connection: ConnectionFactory
+        self, settings: SubscriptionSettings, kafka_options: Mapping[str, Any], connection: ConnectionFactory
     ) -> None:
         self.settings = settings
         self.kafka_options = kafka_options
@@ -140,5 +140,5 @@ class WebhookSink:
                 for s in self.settings.subscribers
             ]
             for subscription in subscriptions:
-                log.info("webhook.subscriber_started", subscriber=subscription.subscriber.name)
+                log.info("subscription.started", subscriber=subscription.subscriber.name)
             await asyncio.gather(*(s.consumer.run_until_stopped() for s in subscriptions))

@@ -1,4 +1,5 @@
-"""Per-subscriber dead letters of the webhook sink, in PostgreSQL where operators can see and replay them."""
+"""Undelivered events: per subscriber, the timeline events it did not take, in PostgreSQL (``webhook_deadletters``)
+where operators list them and send them again (``omnitrail sink deadletters``, ``omnitrail sink redeliver``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sinks.connection import Conn
-from sinks.webhooks.delivery import Delivery
+from sinks.subscriptions.delivery import Delivery
 
 
 @dataclass(frozen=True)
-class Source:
-    """Where the event came from: the natural key of a dead letter."""
+class Origin:
+    """Where the event came from: the natural key of an undelivered event."""
 
     topic: str
     partition: int
@@ -22,8 +23,8 @@ class Source:
 
 
 @dataclass(frozen=True)
-class DeadLetterRow:
-    deadletter_id: int
+class Undelivered:
+    undelivered_id: int
     subscriber: str
     event_id: str | None
     event_type: str | None
@@ -34,7 +35,7 @@ class DeadLetterRow:
     body: bytes
 
 
-async def add(conn: Conn, subscriber: str, source: Source, body: bytes, delivery: Delivery) -> None:
+async def add(conn: Conn, subscriber: str, origin: Origin, body: bytes, delivery: Delivery) -> None:
     await conn.execute(
         """
         INSERT INTO webhook_deadletters
@@ -45,12 +46,12 @@ async def add(conn: Conn, subscriber: str, source: Source, body: bytes, delivery
         """,
         (
             subscriber,
-            source.topic,
-            source.partition,
-            source.offset,
-            source.contact_id,
-            source.event_id,
-            source.event_type,
+            origin.topic,
+            origin.partition,
+            origin.offset,
+            origin.contact_id,
+            origin.event_id,
+            origin.event_type,
             body,
             delivery.attempts,
             delivery.last_status,
@@ -59,7 +60,7 @@ async def add(conn: Conn, subscriber: str, source: Source, body: bytes, delivery
     )
 
 
-async def listing(conn: Conn, subscriber: str | None = None, *, limit: int = 1000) -> list[DeadLetterRow]:
+async def listing(conn: Conn, subscriber: str | None = None, *, limit: int = 1000) -> list[Undelivered]:
     """Oldest first; every subscriber unless one is named."""
     cur = await conn.execute(
         """
@@ -69,14 +70,14 @@ async def listing(conn: Conn, subscriber: str | None = None, *, limit: int = 100
         """,
         {"s": subscriber, "limit": limit},
     )
-    return [DeadLetterRow(*row) for row in await cur.fetchall()]
+    return [Undelivered(*row) for row in await cur.fetchall()]
 
 
-async def remove(conn: Conn, deadletter_id: int) -> None:
-    await conn.execute("DELETE FROM webhook_deadletters WHERE deadletter_id = %s", (deadletter_id,))
+async def remove(conn: Conn, undelivered_id: int) -> None:
+    await conn.execute("DELETE FROM webhook_deadletters WHERE deadletter_id = %s", (undelivered_id,))
 
 
-async def forget_contact(conn: Conn, contact_id: str) -> int:
-    """Delete a contact's undelivered events (their bodies carry its personal data); for erasure."""
-    cur = await conn.execute("DELETE FROM webhook_deadletters WHERE contact_id = %s", (contact_id,))
+async def forget(conn: Conn, contact_ids: list[str]) -> int:
+    """Delete these contacts' undelivered events (their bodies carry personal data); erasure calls it."""
+    cur = await conn.execute("DELETE FROM webhook_deadletters WHERE contact_id = ANY(%s)", (contact_ids,))
     return cur.rowcount

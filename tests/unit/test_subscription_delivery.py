@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sinks.webhooks.delivery import Deliverer
-from sinks.webhooks.settings import Subscriber, WebhookSinkSettings
+from sinks.subscriptions.delivery import Deliverer
+from sinks.subscriptions.settings import Subscriber, SubscriptionSettings
 
 SUBSCRIBER = Subscriber(name="crm", url="https://crm.example/hook", secret="0123456789abcdef-secret")  # type: ignore[arg-type]
 
@@ -22,7 +22,7 @@ def deliverer(answers: list[int | Exception], seen: list[httpx.Request], **setti
         return httpx.Response(answer, headers={"Retry-After": "0"} if answer == 429 else {})
 
     values: dict[str, float] = {"max_attempts": 4, "backoff_initial_s": 0.001, "backoff_max_s": 0.002, **settings}
-    config = WebhookSinkSettings(**values)  # type: ignore[arg-type]
+    config = SubscriptionSettings(**values)  # type: ignore[arg-type]
     return Deliverer(httpx.AsyncClient(transport=httpx.MockTransport(respond)), config)
 
 

@@ -3,7 +3,7 @@
 Retried: connection errors, timeouts, 408, 425, 429 and 5xx (the receiver may recover; a
 ``Retry-After`` it sends is honoured up to the backoff cap). Not retried: other 4xx, which
 say the receiver will never take this request as it is. Either way, an event that is not
-delivered ends in the subscriber's dead letters, never silently dropped.
+delivered ends among the subscriber's undelivered events, never silently dropped.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from sinks.kafka.backoff import Backoff
-from sinks.webhooks import signature
-from sinks.webhooks.settings import Subscriber, WebhookSinkSettings
+from sinks.subscriptions import signature
+from sinks.subscriptions.settings import Subscriber, SubscriptionSettings
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +50,7 @@ class Delivery:
 
 
 class Deliverer:
-    def __init__(self, client: httpx.AsyncClient, settings: WebhookSinkSettings) -> None:
+    def __init__(self, client: httpx.AsyncClient, settings: SubscriptionSettings) -> None:
         self.client = client
         self.settings = settings
 
@@ -91,7 +91,7 @@ class Deliverer:
                 if retry_after is not None:
                     delay = min(max(delay, retry_after), self.settings.backoff_max_s)
                 log.info(
-                    "webhook.retrying",
+                    "subscription.retrying",
                     subscriber=subscriber.name,
                     event_id=event_id,
                     attempt=attempt,

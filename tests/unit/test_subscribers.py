@@ -14,8 +14,8 @@ import pytest
 
 from schemas.config import load
 from schemas.errors import FatalError
-from sinks.webhooks import signature
-from sinks.webhooks.settings import Subscriber, WebhookSinkSettings
+from sinks.subscriptions import signature
+from sinks.subscriptions.settings import Subscriber, SubscriptionSettings
 
 SECRET = "0123456789abcdef-secret"
 
@@ -23,7 +23,7 @@ SECRET = "0123456789abcdef-secret"
 def test_subscribers_from_environment_json(monkeypatch: pytest.MonkeyPatch) -> None:
     subscribers = [{"name": "crm", "url": "https://crm.example/hook", "secret": SECRET, "channels": ["sms"]}]
     monkeypatch.setenv("OMNITRAIL_WEBHOOKS_SUBSCRIBERS", json.dumps(subscribers))
-    settings = load(WebhookSinkSettings)
+    settings = load(SubscriptionSettings)
     assert [s.name for s in settings.subscribers] == ["crm"]
     assert SECRET not in repr(settings)
 
@@ -35,7 +35,7 @@ def test_subscribers_from_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         f'secret = "{SECRET}"\nevent_types = ["contact.merged"]\n'
     )
     monkeypatch.setenv("OMNITRAIL_CONFIG", str(config))
-    settings = load(WebhookSinkSettings)
+    settings = load(SubscriptionSettings)
     assert settings.max_attempts == 4
     assert settings.subscribers[0].wants("contact.merged", None)
     assert not settings.subscribers[0].wants("interaction.added", "sms")
@@ -55,7 +55,7 @@ def test_bad_subscriber_is_refused_naming_the_variable(
 ) -> None:
     monkeypatch.setenv("OMNITRAIL_WEBHOOKS_SUBSCRIBERS", json.dumps([subscriber]))
     with pytest.raises(FatalError, match=message):
-        load(WebhookSinkSettings)
+        load(SubscriptionSettings)
 
 
 def test_channel_filter_keeps_only_interaction_events_of_those_channels() -> None:
