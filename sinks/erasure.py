@@ -10,8 +10,9 @@ One transaction, for the contact and every contact merged into it:
   would find their old history re-attached; only the interaction ids are recorded;
 * her identifiers taken out of other customers' interactions she was in (:mod:`sinks.redaction`),
   announced as ``interaction.redacted``;
-* what merges and identity reviews kept about the identifiers is cleared; her attribute values,
-  the suggestions about her with staff handling of them, and the suggestions agent's rows go;
+* what merges and identity reviews kept about the identifiers is cleared; her attribute values
+  and staff handling of the suggestions about her go (the suggestions agent forgets the suggestions
+  themselves when ``contact.erased`` reaches it, publishing their closing);
 * an erasure record without personal data: counts, and an HMAC (key ``OMNITRAIL_GDPR_HASH_KEY``)
   of each identifier, so the pipeline can recognise and drop a later replay of the person's old
   interactions (:mod:`pipeline.stages.erasure`) without keeping the identifiers themselves;
@@ -91,15 +92,13 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
         # Attributes, links of other people's interactions to her, her undelivered outgoing webhooks and
         # the email connector's thread memory (it keeps participants' addresses) go too.
         await conn.execute("DELETE FROM contact_attributes WHERE contact_id = ANY(%b)", (ids,))
-        # Suggestions about her, staff handling of them (assignees, outcomes in staff's words) and what the
-        # suggestions agent kept of her interactions for its rules.
+        # Staff handling of the suggestions about her (assignees, outcomes in staff's words). The suggestions
+        # agent forgets its own rows when contact.erased reaches it, publishing their closing first.
         await conn.execute(
             "DELETE FROM suggestion_handling WHERE suggestion_id IN"
             " (SELECT suggestion_id FROM suggestions WHERE contact_id = ANY(%b))",
             (ids,),
         )
-        for table in ("suggestions", "suggestion_activity", "suggestion_schedule"):
-            await conn.execute(f"DELETE FROM {table} WHERE contact_id = ANY(%b)".encode(), (ids,))  # noqa: S608  # fixed names
         await conn.execute("DELETE FROM interaction_contacts WHERE contact_id = ANY(%b)", (ids,))
         await undelivered.forget(conn, [str(i) for i in ids])
         if emails:
