@@ -55,7 +55,9 @@ async def whatsapp(client: httpx.AsyncClient, stack: Stack, customer: Customer, 
 
 
 def chat_and_email(customer: Customer, *, email_html: str, email_subject: str) -> list[Interaction]:
-    """A live-chat pre-chat form giving email and phone (one person: it links them), then an email."""
+    """A live chat whose visitor party carries email and phone (produced straight to the topic, as a trusted
+    system would: it links them; the live-chat route would keep an unvouched form's values unverified),
+    then an email."""
     now = datetime.now(UTC)
     visitor = Party(
         display_name=customer.name,
