@@ -73,7 +73,7 @@ def _sender(form: Mapping[str, str], raw_from: str, channel: Channel, default_re
 
 def _body(form: Mapping[str, str], channel: Channel) -> str:
     body = form.get("Body", "")
-    return body.replace("\x00", "@") if channel in (Channel.sms, Channel.mms) else body
+    return body.replace("\x00", "@") if channel is Channel.sms else body  # MMS text is MIME, not GSM-7
 
 
 def thread_key_for(channel: Channel, account: str, customer: str) -> str:

@@ -270,3 +270,22 @@ def test_a_whatsapp_message_naming_no_customer_is_rejected_alone() -> None:
     assert [r.reason for r in result.rejected] == ["messages[].from and from_user_id are both missing"]
     with pytest.raises(InvalidPayload):
         meta(whatsapp_payload(whatsapp_value(messages=[wa_message("wamid.N3", None, "text", text={"body": "?"})])))
+
+
+# --- text PostgreSQL cannot store ------------------------------------------------------------
+
+
+def test_an_sms_nul_is_gsm7_at_sign_and_elsewhere_it_becomes_the_replacement_character() -> None:
+    sms = normalize_inbound_message(
+        inbound_sms("SMn1", "+351912345678", "ana\x00example.pt"), default_region="PT", received_at=NOW
+    )
+    assert sms.text == "ana@example.pt"
+    form = inbound_sms(
+        "SMn2", "whatsapp:+351912345678", "a\x00b\ud800c", To="whatsapp:+351210000000", ProfileName="A\x00na"
+    )
+    wa = normalize_inbound_message(form, default_region="PT", received_at=NOW)
+    assert (wa.text, wa.sender.display_name) == ("a\ufffdb\ufffdc", "A\ufffdna")
+    mms = inbound_sms("MMn3", "+351912345678", "x\x00y", NumMedia="1", MediaUrl0="https://api.twilio.com/m/ME1")
+    assert (
+        normalize_inbound_message(mms, default_region="PT", received_at=NOW).text == "x\ufffdy"
+    )  # MIME text, not GSM-7
