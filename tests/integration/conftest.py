@@ -1,14 +1,41 @@
-"""Integration fixtures shared by the channel tests: one ``omnitrail up`` with every channel configured
-(``tests/channel_env.py``), started once per session."""
+"""Integration fixtures: one ``omnitrail up`` with every channel configured (``tests/channel_env.py``)
+for the whole session, and ``start_stack`` for a module's own stack with its own settings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from tests.integration.dovecot import Dovecot
-from tests.integration.stack import Stack, start_up
+from tests.integration.stack import Stack, StartStack, start_up
+
+
+@pytest.fixture(scope="module")
+def start_stack(broker, database_url, tmp_path_factory, request) -> Iterator[StartStack]:
+    """``start_stack(OMNITRAIL_X="1", ...)``: a ready ``omnitrail up`` on this module's ``broker`` and
+    ``database_url`` (a module overrides those fixtures, or passes ``bootstrap=``/``database_url=``),
+    stopped at the module's end, where it must exit cleanly unless started with ``clean_exit=False``."""
+    started: list[tuple[Stack, bool]] = []
+
+    def start(*, clean_exit: bool = True, **settings: str) -> Stack:
+        settings.setdefault("bootstrap", broker.bootstrap)
+        settings.setdefault("database_url", database_url)
+        stack = start_up(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]), **settings)
+        started.append((stack, clean_exit))
+        return stack
+
+    yield start
+    codes = [(stack.stop(), clean_exit) for stack, clean_exit in started]
+    assert [code for code, clean_exit in codes if clean_exit and code != 0] == []
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The API of the module's ``stack``."""
+    async with httpx.AsyncClient(base_url=stack.url, timeout=20) as http:
+        yield http
 
 
 @pytest.fixture(scope="session")

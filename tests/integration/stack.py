@@ -52,6 +52,10 @@ class Stack:
             return self.proc.wait()
 
 
+#: The ``start_stack`` fixture (tests/integration/conftest.py): settings in, a ready stack out.
+StartStack = Callable[..., Stack]
+
+
 def clean_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRAIL_")}
     env.update(overrides)

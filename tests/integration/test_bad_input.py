@@ -11,7 +11,6 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -21,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import topics
-from tests.integration.stack import ADMIN, AGENT, Stack, start_up
+from tests.integration.stack import ADMIN, AGENT, Stack, StartStack
 
 pytestmark = pytest.mark.integration
 MAX_FAILURES = 150  # above what the route-by-route test spends on 127.0.0.1 (2 per route)
@@ -60,18 +59,13 @@ CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/
 
 
 @pytest.fixture(scope="module")
-def stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
-    running = start_up(
-        tmp_path_factory.mktemp("bad-input"),
-        bootstrap=broker.bootstrap,
-        database_url=database_url,
+def stack(start_stack: StartStack) -> Stack:
+    return start_stack(
         OMNITRAIL_BODY_TIMEOUT_S="1.5",
         OMNITRAIL_AUTH_MAX_FAILURES=str(MAX_FAILURES),
         OMNITRAIL_AUTH_FAILURE_WINDOW_S="600",
         OMNITRAIL_GDPR_HASH_KEY="bad-input-hash-key-0123456789",
     )
-    yield running
-    assert running.stop() == 0
 
 
 @pytest.fixture(scope="module")

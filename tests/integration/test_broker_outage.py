@@ -27,7 +27,7 @@ from schemas.ids import interaction_id_for
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
 from tests.helpers import inbound_sms, signed
-from tests.integration.stack import Stack, eventually, read_topic, start_up
+from tests.integration.stack import Stack, StartStack, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 CUSTOMERS = 8
@@ -55,15 +55,9 @@ def database_url(private_database_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(private_broker, database_url, tmp_path_factory) -> Iterator[Stack]:
-    running = start_up(
-        tmp_path_factory.mktemp("outage"),
-        bootstrap=private_broker.bootstrap,
-        database_url=database_url,
-        OMNITRAIL_SPOOL_ACK_TIMEOUT_S="1",
-    )
-    yield running
-    assert running.stop() == 0
+def stack(private_broker, start_stack: StartStack) -> Stack:
+    # The broker first: set up before the stack, so torn down after it.
+    return start_stack(bootstrap=private_broker.bootstrap, OMNITRAIL_SPOOL_ACK_TIMEOUT_S="1")
 
 
 async def test_broker_frozen_30s_loses_nothing_duplicates_nothing_keeps_order(

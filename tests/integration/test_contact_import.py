@@ -8,10 +8,8 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from schemas import topics
@@ -26,22 +24,14 @@ from tests.integration.identity_helpers import (
     produce,
     timeline_ids,
 )
-from tests.integration.stack import ADMIN, AGENT, Stack, clean_env, eventually, read_topic, start_up
+from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, clean_env, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
-    running = start_up(tmp_path_factory.mktemp("contact-import"), bootstrap=broker.bootstrap, database_url=database_url)
-    yield running
-    assert running.stop() == 0
-
-
-@pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=20) as http:
-        yield http
+def stack(start_stack: StartStack) -> Stack:
+    return start_stack()
 
 
 def omnitrail(broker, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,6 @@ import base64
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -17,22 +16,14 @@ import pytest
 from schemas import topics
 from schemas.ids import interaction_id_for
 from tests.helpers import inbound_sms, signed
-from tests.integration.stack import AGENT, Stack, eventually, read_topic, start_up
+from tests.integration.stack import AGENT, Stack, StartStack, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
-    running = start_up(tmp_path_factory.mktemp("core"), bootstrap=broker.bootstrap, database_url=database_url)
-    yield running
-    assert running.stop() == 0
-
-
-@pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
-        yield http
+def stack(start_stack: StartStack) -> Stack:
+    return start_stack()
 
 
 def a_phone() -> tuple[str, str]:

@@ -29,7 +29,7 @@ from sinks import migrate
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
 from tests.helpers import sms_interaction
-from tests.integration.stack import Stack, eventually, read_topic, start_up
+from tests.integration.stack import Stack, StartStack, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 N = 3000
@@ -86,15 +86,14 @@ def private_broker() -> Iterator[EmbeddedBroker]:
 
 
 @pytest.fixture(scope="module")
-def stack(private_broker, private_pg, tmp_path_factory) -> Iterator[Stack]:
-    running = start_up(
-        tmp_path_factory.mktemp("db-outage"),
+def stack(private_broker, private_pg, start_stack: StartStack) -> Stack:
+    # The broker and database first: set up before the stack, so torn down after it.
+    return start_stack(
+        clean_exit=False,
         bootstrap=private_broker.bootstrap,
         database_url=private_pg.url,
         OMNITRAIL_WORKER_BATCH_SIZE="200",
     )
-    yield running
-    running.stop()
 
 
 async def test_database_down_30s_loses_nothing_duplicates_nothing(stack, private_broker, private_pg) -> None:

@@ -8,7 +8,6 @@ import random
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,7 +19,7 @@ from schemas.deadletter import DeadLetter
 from schemas.ids import interaction_id_for
 from tests.email_corpus import SUPPORT, complaint
 from tests.helpers import AUTH_TOKEN, inbound_sms, signed, sms_interaction
-from tests.integration.stack import Stack, clean_env, eventually, start_up
+from tests.integration.stack import Stack, StartStack, clean_env, eventually
 from tests.telegram_updates import encode, text_update
 from tests.telegram_updates import user as telegram_user
 
@@ -30,16 +29,9 @@ SUPPORT_BOT_ID = 7000000009
 
 
 @pytest.fixture(scope="module")
-def stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
+def stack(start_stack: StartStack) -> Stack:
     # This deployment takes one Twilio account only; the test's webhooks come from another one.
-    running = start_up(
-        tmp_path_factory.mktemp("deadletters"),
-        bootstrap=broker.bootstrap,
-        database_url=database_url,
-        OMNITRAIL_TWILIO_ACCOUNT_SID=OUR_ACCOUNT,
-    )
-    yield running
-    assert running.stop() == 0
+    return start_stack(OMNITRAIL_TWILIO_ACCOUNT_SID=OUR_ACCOUNT)
 
 
 def omnitrail(broker, database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

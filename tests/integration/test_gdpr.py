@@ -11,11 +11,9 @@ import os
 import random
 import signal
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from jsonschema import Draft202012Validator
@@ -25,7 +23,7 @@ from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import interaction_id_for
 from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, PartyRole, Provider
 from tests.helpers import inbound_sms, signed
-from tests.integration.stack import ADMIN, AGENT, Stack, eventually, read_topic, start_up
+from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 HASH_KEY = "gdpr-test-hash-key-0123456789"
@@ -33,21 +31,8 @@ OUR_MAILBOX = "support@omnitrail.example"
 
 
 @pytest.fixture(scope="module")
-def stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
-    running = start_up(
-        tmp_path_factory.mktemp("gdpr"),
-        bootstrap=broker.bootstrap,
-        database_url=database_url,
-        OMNITRAIL_GDPR_HASH_KEY=HASH_KEY,
-    )
-    yield running
-    assert running.stop() == 0
-
-
-@pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as http:
-        yield http
+def stack(start_stack: StartStack) -> Stack:
+    return start_stack(OMNITRAIL_GDPR_HASH_KEY=HASH_KEY)
 
 
 def email(external_id: str, identifiers: list[Identifier], *, text: str, at: datetime) -> Interaction:

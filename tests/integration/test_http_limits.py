@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import psutil
@@ -14,7 +14,7 @@ import pytest
 
 from omnitrail.http_server import server_config
 from omnitrail.settings import AppSettings
-from tests.integration.stack import ADMIN, AGENT, Stack, start_up
+from tests.integration.stack import ADMIN, AGENT, Stack, StartStack
 
 pytestmark = pytest.mark.integration
 TIMEOUT_S = 1.5
@@ -24,11 +24,8 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
-    running = start_up(
-        tmp_path_factory.mktemp("http-limits"),
-        bootstrap=broker.bootstrap,
-        database_url=database_url,
+def stack(start_stack: StartStack) -> Stack:
+    return start_stack(
         OMNITRAIL_HTTP_HEADER_TIMEOUT_S=str(TIMEOUT_S),
         OMNITRAIL_BODY_TIMEOUT_S=str(TIMEOUT_S),
         OMNITRAIL_AUTH_MAX_FAILURES=str(MAX_FAILURES),
@@ -36,8 +33,6 @@ def stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
         OMNITRAIL_CONSOLE_SIGNIN_FAILURES=str(MAX_FAILURES),
         OMNITRAIL_METRICS_TOKEN=METRICS_TOKEN,
     )
-    yield running
-    assert running.stop() == 0
 
 
 class Connection:

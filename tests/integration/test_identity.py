@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -27,7 +26,7 @@ from tests.integration.identity_helpers import (
     sms_from,
     timeline_ids,
 )
-from tests.integration.stack import ADMIN, AGENT, Stack, eventually, read_topic, start_up
+from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -40,21 +39,8 @@ def broker(private_broker: EmbeddedBroker) -> EmbeddedBroker:
 
 
 @pytest.fixture(scope="module")
-def stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
-    running = start_up(
-        tmp_path_factory.mktemp("identity"),
-        bootstrap=broker.bootstrap,
-        database_url=database_url,
-        OMNITRAIL_IDENTITY_OWN_IDENTIFIERS="+351210000000,support@shop.example",
-    )
-    yield running
-    assert running.stop() == 0
-
-
-@pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=20) as http:
-        yield http
+def stack(start_stack: StartStack) -> Stack:
+    return start_stack(OMNITRAIL_IDENTITY_OWN_IDENTIFIERS="+351210000000,support@shop.example")
 
 
 async def contact_when(client: httpx.AsyncClient, q: str, n_items: int) -> dict:

@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -18,29 +16,21 @@ from schemas import topics
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.interaction import Channel, Direction, Interaction, Party, Provider
 from tests.helpers import inbound_sms, signed
-from tests.integration.stack import AGENT, Stack, eventually, read_topic, start_up
+from tests.integration.stack import AGENT, Stack, StartStack, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 OUR_NUMBER = "+351210000000"
 
 
 @pytest.fixture(scope="module")
-def stack(private_broker, private_database_url, tmp_path_factory) -> Iterator[Stack]:
-    running = start_up(
-        tmp_path_factory.mktemp("suggestions"),
+def stack(private_broker, private_database_url, start_stack: StartStack) -> Stack:
+    # The broker and database first: set up before the stack, so torn down after it.
+    return start_stack(
         bootstrap=private_broker.bootstrap,
         database_url=private_database_url,
         OMNITRAIL_SUGGESTIONS_SLA_S='{"sms": 2}',
         OMNITRAIL_SUGGESTIONS_TICK_INTERVAL_S="0.5",
     )
-    yield running
-    assert running.stop() == 0
-
-
-@pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
-        yield http
 
 
 def reply_to(e164: str) -> Interaction:
