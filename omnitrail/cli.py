@@ -87,6 +87,14 @@ def worker() -> None:
 
 
 @main.command()
+def media() -> None:
+    """Run the media stage: fetch and keep the attachments of stored interactions (scale like the worker)."""
+    from omnitrail import media as media_module
+
+    media_module.run(*_addresses())
+
+
+@main.command()
 @click.argument("channel", type=click.Choice(sorted(registry.CONNECTORS)))
 @click.option(
     "--backfill-since",

@@ -28,6 +28,7 @@ from pipeline.identity_settings import IdentitySettings
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas.config import OmnitrailSettings, load
 from sinks.kafka.settings import KafkaSettings
+from sinks.media.settings import MediaSettings
 from sinks.subscriptions.settings import SubscriptionSettings
 from sinks.thread_index import PostgresThreadIndex
 
@@ -54,6 +55,7 @@ ROLE_SETTINGS: list[type[OmnitrailSettings]] = [
     SpoolSettings,
     GdprSettings,
     AuthSettings,
+    MediaSettings,
 ]
 SETTINGS_CLASSES: list[type[OmnitrailSettings]] = [
     *ROLE_SETTINGS,

@@ -25,11 +25,13 @@ from omnitrail.http_server import server_config
 from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings
+from schemas.config import load
 from schemas.errors import FatalError
 from sinks import migrate
 from sinks.kafka import clients
 from sinks.kafka.backoff import Backoff
 from sinks.kafka.settings import KafkaSettings
+from sinks.media.settings import MediaSettings
 
 log = structlog.get_logger(__name__)
 #: Short group timeouts for the embedded broker: a join in seconds, a dead worker's partitions back fast.
@@ -75,20 +77,22 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 class WorkerProcess:
     """``omnitrail worker`` as a child process, restarted if it exits unexpectedly."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], command: str = "worker") -> None:
         self.env = env
+        self.command = command
         self.proc: asyncio.subprocess.Process | None = None
         self.stopping = False
 
     async def run(self) -> None:
         backoff = Backoff(1.0, 30.0)
         while not self.stopping:
-            self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "omnitrail", "worker", env=self.env)
+            command = (sys.executable, "-m", "omnitrail", self.command)
+            self.proc = await asyncio.create_subprocess_exec(*command, env=self.env)
             code = await self.proc.wait()
             if self.stopping:
                 return
             delay = backoff.next()
-            log.error("worker.exited", code=code, restart_in=round(delay, 2))
+            log.error(f"{self.command}.exited", code=code, restart_in=round(delay, 2))
             await asyncio.sleep(delay)
 
     async def stop(self) -> None:
@@ -127,6 +131,8 @@ async def serve(
     server = _Server(server_config(app, app_settings))
     worker = WorkerProcess(env)
     worker_task = asyncio.create_task(worker.run())
+    media = WorkerProcess(env, "media")  # the media stage, restarted like the worker
+    media_task = asyncio.create_task(media.run() if load(MediaSettings).enabled else asyncio.sleep(0))
     subscribed = subscriptions.configured()  # the sink runs only when someone subscribed
     sink_task = asyncio.create_task(subscriptions.serve(subscribed, kafka_settings, addresses)) if subscribed else None
     if demo_data:
@@ -139,10 +145,11 @@ async def serve(
             sink_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sink_task
-        await worker.stop()
-        worker_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker_task
+        for process, task in ((media, media_task), (worker, worker_task)):
+            await process.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def run(app_settings: AppSettings, kafka_settings: KafkaSettings, *, demo: bool = False) -> None:

@@ -22,9 +22,9 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -105,7 +105,6 @@ class PipelineRunner:
         self._engine: SuggestionEngine | None = None
         #: The processor and the engine are made on first use, inside the loop (their producers need it).
         self._lock = asyncio.Lock()
-        self._reports: set[asyncio.Task[None]] = set()
         options = config.consumer_options()
         self.consumers = {
             "interactions": BatchConsumer(
@@ -117,7 +116,7 @@ class PipelineRunner:
                 linger_s=config.batch_window_s,
                 lanes=config.lanes,
                 idle_wait_s=config.idle_wait_s,
-                on_assignment=self._assigned,
+                on_assignment=lambda partitions: metrics.ASSIGNED.set(len(partitions)),
             )
         }
         if suggestions is not None:
@@ -130,12 +129,6 @@ class PipelineRunner:
                 linger_s=config.batch_window_s,
                 idle_wait_s=config.idle_wait_s,
             )
-
-    def _assigned(self, partitions: list[int]) -> None:
-        """Report a new assignment at once, not at the next heartbeat: readiness waits for it."""
-        metrics.ASSIGNED.set(len(partitions))
-        self._reports.add(task := asyncio.get_running_loop().create_task(self._beat()))
-        task.add_done_callback(self._reports.discard)
 
     @property
     def agents(self) -> list[str]:
@@ -180,6 +173,10 @@ class PipelineRunner:
             if self._cleanup is not None:
                 await self._cleanup()
 
+    async def run_until_stopped(self) -> None:
+        """:meth:`run`: its consumers restart themselves after a failure."""
+        await self.run()
+
     @property
     def stopping(self) -> bool:
         return any(c.stopping for c in self.consumers.values())
@@ -211,10 +208,21 @@ async def _every(interval_s: float, call: Callable[[], Awaitable[None]], *, firs
         await asyncio.sleep(interval_s)
 
 
-async def run_until_signalled(runner: PipelineRunner) -> None:
+class Stoppable(Protocol):
+    """A worker role's loop: the pipeline runner, the media stage's consumer."""
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+    def run_until_stopped(self) -> Coroutine[Any, Any, None]: ...
+
+
+async def run_until_signalled(runner: Stoppable) -> None:
     """SIGTERM/SIGINT stop the runner gracefully; a second signal, or the grace running out, cancels."""
     loop = asyncio.get_running_loop()
-    main = asyncio.create_task(runner.run())
+    main = asyncio.create_task(runner.run_until_stopped())
 
     def on_signal() -> None:
         if runner.stopping:

@@ -102,14 +102,35 @@ class Party(_Model):
     role: PartyRole | None = None
 
 
+class MediaState(StrEnum):
+    stored = "stored"
+    failed = "failed"
+
+
+class Media(_Model):
+    """What the media stage did with an attachment's content: stored (content-addressed) or why not."""
+
+    state: MediaState
+    #: The SHA-256 of the stored bytes: the content's address in the object store.
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    #: The type sniffed from the bytes (not what the provider claimed).
+    content_type: Text | None = None
+    size: int | None = Field(default=None, ge=0)
+    #: Why it was not stored (``failed``): names the cause, never a URL or a credential.
+    reason: Text | None = None
+    at: UtcDatetime
+
+
 class Attachment(_Model):
-    """Metadata of an attachment; the content itself never travels on Kafka."""
+    """Metadata of an attachment; the content itself never travels on Kafka (the media stage keeps it,
+    see ``media``)."""
 
     name: Text | None = None
     content_type: Text | None = None
     size: int | None = Field(default=None, ge=0)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     location: Text | None = None
+    media: Media | None = None
 
 
 class Location(_Model):

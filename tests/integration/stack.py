@@ -81,6 +81,9 @@ def start_up(
             "OMNITRAIL_WORKER_BATCH_WINDOW_MS": "20",
             "OMNITRAIL_GDPR_HASH_KEY": "test-gdpr-hash-key-0123456789",  # erasure enabled
             **CHANNEL_ENV,  # every channel configured, with the test secrets
+            # The media stage would fetch every test attachment from the providers' real hosts (unreachable
+            # here) and dead-letter it; the media tests turn it on with their loopback providers.
+            "OMNITRAIL_MEDIA_ENABLED": "false",
             **FAST_GROUP,
             **extra,
         }

@@ -42,9 +42,7 @@ class Harness:
     def __init__(self, engine: SuggestionEngine, clock: FakeClock, producer: Any, bootstrap: str) -> None:
         self.engine, self.clock, self.producer, self.bootstrap = engine, clock, producer, bootstrap
 
-    def interaction(
-        self, channel: Channel, direction: Direction, thread: str | None = None, text: str | None = None
-    ) -> Interaction:
+    def interaction(self, channel: Channel, direction: Direction, thread: str | None = None) -> Interaction:
         customer = Party(identifiers=[Identifier(kind=IdentifierKind.phone, value="+351911111111")])
         us = Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=OUR_NUMBER)])
         return Interaction.build(
@@ -56,7 +54,6 @@ class Harness:
             received_at=self.clock(),
             external_id=uuid.uuid4().hex,
             thread_key=thread,
-            text=text,
             sender=customer if direction is Direction.inbound else us,
             recipients=[us if direction is Direction.inbound else customer],
         )
@@ -160,28 +157,6 @@ async def test_unanswered_sms_opens_after_the_sla_and_a_reply_closes_it(harness,
     assert (closed["suggestion_id"], closed["close_reason"]) == (opened["suggestion_id"], "answered")
     published = await on_suggestions_topic(harness.bootstrap, opened["suggestion_id"])
     assert [p["status"] for p in published] == ["open", "closed"]
-
-
-async def test_a_closing_thanks_opens_nothing_and_a_question_after_our_reply_does(harness, api, private_db) -> None:
-    ana = await new_contact(private_db)
-    await harness.added(ana, Channel.sms, Direction.inbound, text="A minha encomenda não chegou")
-    harness.clock.advance(minutes=10)
-    await harness.added(ana, Channel.sms, Direction.outbound, text="Já foi enviada, chega amanhã.")
-    harness.clock.advance(days=1)
-    await harness.added(ana, Channel.whatsapp, Direction.inbound, text="Já chegou, muito obrigada! 🙏")
-    harness.clock.advance(days=2)
-    await harness.engine.tick()
-    assert await suggestions_of(api, ana) == []  # a thank-you asks for nothing: no reply-needed loop
-
-    await harness.added(ana, Channel.whatsapp, Direction.inbound, text="Obrigada, mas falta uma peça?")
-    harness.clock.advance(hours=2)
-    await harness.engine.tick()
-    [opened] = await suggestions_of(api, ana)
-    assert opened["rule"] == "unanswered"
-    assert opened["reason"] == (
-        "The customer's WhatsApp message has had no reply for 2 hours; "
-        "WhatsApp messages should be answered within 1 hour."
-    )
 
 
 async def test_a_reply_in_the_same_thread_to_someone_else_answers(harness, api, private_db) -> None:

@@ -1,0 +1,71 @@
+"""An attachment's media state on its interaction, published as ``interaction.updated``.
+
+The row's document gets ``attachments[i].media`` (only if it has none yet: a redelivered record,
+or two media processes, change nothing twice), and the changed interaction, whole, goes to the
+timeline topic through the outbox in the same transaction, to the live contact its row belongs to.
+An ``interaction.updated`` whose interaction has no ``status`` is the interaction itself: replace
+your copy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from schemas import topics
+from schemas.ids import event_id_for
+from schemas.interaction import Interaction, Media
+from schemas.timeline import TimelineEvent, TimelineEventType
+from sinks import outbox
+from sinks.connection import Conn
+
+
+async def load(conn: Conn, interaction_id: uuid.UUID) -> Interaction | None:
+    """The interaction as stored now (None: not stored, or erased since)."""
+    cur = await conn.execute("SELECT document FROM interactions WHERE interaction_id = %s", (interaction_id,))
+    row = await cur.fetchone()
+    return Interaction.model_validate(row[0]) if row else None
+
+
+async def record(conn: Conn, interaction_id: uuid.UUID, index: int, media: Media) -> bool:
+    """Set attachment ``index``'s media state and append its event; False if it already had one (or is gone)."""
+    cur = await conn.execute(
+        """
+        UPDATE interactions i
+           SET document = jsonb_set(i.document, ARRAY['attachments', %s::text, 'media'], %s::jsonb)
+          FROM contacts c
+         WHERE i.interaction_id = %s AND c.contact_id = i.contact_id
+           AND jsonb_typeof(i.document #> ARRAY['attachments', %s::text]) = 'object'
+           AND coalesce(jsonb_typeof(i.document #> ARRAY['attachments', %s::text, 'media']), 'null') = 'null'
+        RETURNING coalesce(c.merged_into, c.contact_id), i.document
+        """,
+        (index, media.model_dump_json(), interaction_id, index, index),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return False
+    contact_id, document = row
+    interaction = Interaction.model_validate(document)
+    kind = TimelineEventType.interaction_updated
+    event = TimelineEvent(
+        # One event per attachment: its id names the attachment, so consumers dropping copies keep each.
+        event_id=event_id_for(kind.value, str(interaction_id), "media", str(index)),
+        type=kind,
+        contact_id=contact_id,
+        occurred_at=datetime.now(UTC),
+        interaction=interaction,
+    )
+    await outbox.append(conn, [(topics.TIMELINE, str(contact_id).encode(), event.model_dump_json().encode())])
+    return True
+
+
+def stored_digests(document: object) -> list[str]:
+    """The content addresses of an interaction document's stored attachments."""
+    if not isinstance(document, dict):
+        return []
+    found = []
+    for attachment in document.get("attachments") or []:
+        media = attachment.get("media") if isinstance(attachment, dict) else None
+        if isinstance(media, dict) and media.get("state") == "stored" and isinstance(media.get("sha256"), str):
+            found.append(media["sha256"])
+    return found

@@ -1,0 +1,231 @@
+"""The media stage against PostgreSQL and the providers' media endpoints on loopback: each channel's
+credentials, redirects, the allow-list, the cap, lying types, expiries, retries; fetched once."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from pipeline.media.fetch import AllowList, Fetcher
+from pipeline.media.sources import Credentials, TelegramBot
+from pipeline.media.stage import MediaStage, Policy
+from pipeline.stages.timeline import build_events
+from schemas import topics
+from schemas.deadletter import DeadLetter
+from schemas.identifiers import Identifier, IdentifierKind
+from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, Provider
+from schemas.timeline import TimelineEvent
+from sinks import contact_store, interaction_store
+from sinks.kafka.records import RawRecord, Record
+from sinks.media.store import MediaStore
+from tests.media_providers import BOT_ID, BOT_TOKEN, FILES, GRAPH_TOKEN, TWILIO_TOKEN, Providers, running_providers
+
+pytestmark = pytest.mark.integration
+CAP = 3 * 1024 * 1024
+
+
+@pytest.fixture
+async def providers() -> AsyncIterator[Providers]:
+    async with running_providers() as running:
+        yield running
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    async with AsyncConnectionPool(database_url, min_size=1, max_size=4, kwargs={"autocommit": True}) as opened:
+        yield opened
+
+
+@dataclass
+class Published:
+    records: list[Record] = field(default_factory=list)
+
+    async def publish(self, records: Any) -> None:
+        self.records.extend(records)
+
+    def updates(self, interaction_id: uuid.UUID) -> list[TimelineEvent]:
+        events = [TimelineEvent.model_validate_json(v or b"") for t, _, v in self.records if t == topics.TIMELINE]
+        return [e for e in events if e.interaction and e.interaction.interaction_id == interaction_id]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return [DeadLetter.model_validate_json(v or b"") for t, _, v in self.records if t == topics.DEADLETTER]
+
+
+def credentials(providers: Providers, *, twilio_token: str = TWILIO_TOKEN) -> Credentials:
+    return Credentials(
+        twilio_auth_token=twilio_token,
+        graph_api_url=f"{providers.api}/v21.0",
+        meta_access_token=GRAPH_TOKEN,
+        telegram={BOT_ID: TelegramBot(BOT_TOKEN, f"{providers.api}/bot")},
+    )
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(trust_env=False, timeout=10) as opened:
+        yield opened
+
+
+def stage(
+    client: httpx.AsyncClient, pool: Any, published: Published, store: MediaStore, creds: Credentials, tmp_path: Path
+) -> MediaStage:
+    allowed = AllowList(("127.0.0.1", "127.0.0.2"), allow_http=True)
+    fetcher = Fetcher(client, allowed, max_bytes=CAP, spool_dir=tmp_path / "spool")
+    return MediaStage(pool, published.publish, store, fetcher, creds, Policy(attempts=3, retry_first_s=0.01))
+
+
+def message(channel: Channel, provider: Provider, attachments: list[Attachment]) -> Interaction:
+    now = datetime.now(UTC)
+    return Interaction.build(
+        channel=channel,
+        provider=provider,
+        account="+351210000000",
+        direction=Direction.inbound,
+        occurred_at=now,
+        received_at=now,
+        external_id=uuid.uuid4().hex,
+        sender=Party(identifiers=[Identifier(kind=IdentifierKind.phone, value="+351912000111")]),
+        text="Veja a foto",
+        attachments=attachments,
+    )
+
+
+async def land(pool: Any, interaction: Interaction) -> RawRecord:
+    """Store it as the worker does and return its ``interaction.added`` as the media stage fetches it."""
+    contact = uuid.uuid4()
+    document = interaction.model_dump_json()
+    async with pool.connection() as conn, conn.transaction():
+        await contact_store.create_contacts(conn, [(contact, None)])
+        await interaction_store.insert(conn, [(contact, interaction, document)])
+    event = build_events(added=[(contact, (interaction, document))], updated=[], created=[], snapshots=[])[0]
+    return RawRecord(event.value, topics.TIMELINE, 0, 0, event.key)
+
+
+async def stored(pool: Any, interaction_id: uuid.UUID) -> Interaction:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT document FROM interactions WHERE interaction_id = %s", (interaction_id,))
+        row = await cur.fetchone()
+    return Interaction.model_validate(row[0])
+
+
+async def content(store: MediaStore, sha256: str) -> bytes:
+    return b"".join([chunk async for chunk in store.read(sha256)])
+
+
+async def test_each_channel_is_fetched_with_its_credentials_kept_and_published(
+    client: httpx.AsyncClient, pool: Any, providers: Providers, tmp_path: Path
+) -> None:
+    store = MediaStore.folder(tmp_path / "media")
+    published = Published()
+    media = stage(client, pool, published, store, credentials(providers), tmp_path)
+    twilio = message(
+        Channel.mms, Provider.twilio, [Attachment(content_type="image/jpeg", location=providers.twilio_url("photo"))]
+    )
+    whatsapp = message(
+        Channel.whatsapp, Provider.meta, [Attachment(content_type="audio/ogg", location="whatsapp-media:1234567890")]
+    )
+    telegram = message(
+        Channel.telegram,
+        Provider.telegram,
+        [Attachment(name="invoice.pdf", content_type="application/pdf", location=f"telegram:{BOT_ID}:document")],
+    )
+    messenger = message(Channel.messenger, Provider.meta, [Attachment(location=providers.cdn_url("photo"))])
+    records = [await land(pool, i) for i in (twilio, whatsapp, telegram, messenger)]
+
+    await media.handle_records(records)
+
+    expected = {
+        twilio.interaction_id: ("photo", "image/png"),
+        whatsapp.interaction_id: ("voice", "audio/ogg"),
+        telegram.interaction_id: ("document", "application/pdf"),
+        messenger.interaction_id: ("photo", "image/png"),
+    }
+    for interaction_id, (name, sniffed) in expected.items():
+        kept = (await stored(pool, interaction_id)).attachments[0].media
+        assert kept is not None
+        assert (kept.state, kept.content_type, kept.size) == ("stored", sniffed, len(FILES[name]))
+        assert kept.sha256 == hashlib.sha256(FILES[name]).hexdigest()
+        assert await content(store, kept.sha256) == FILES[name]
+        [update] = published.updates(interaction_id)
+        assert update.type == "interaction.updated"
+        assert update.interaction is not None
+        assert update.interaction.attachments[0].media == kept
+    assert providers.leaked == 0  # Twilio's credentials did not follow its redirect to the CDN
+    assert published.dead_letters() == []
+
+    # Redelivered (a restart before the commit): nothing is fetched or published again.
+    hits, count = sum(providers.hits.values()), len(published.records)
+    await media.handle_records(records)
+    assert (sum(providers.hits.values()), len(published.records)) == (hits, count)
+
+
+async def test_bad_media_is_recorded_with_its_reason_and_dead_lettered_never_lost(
+    client: httpx.AsyncClient, pool: Any, providers: Providers, tmp_path: Path
+) -> None:
+    providers.big_bytes = CAP + 2 * 1024 * 1024
+    store = MediaStore.folder(tmp_path / "media")
+    published = Published()
+    media = stage(client, pool, published, store, credentials(providers), tmp_path)
+    cases = {
+        "not found": Attachment(location=providers.twilio_url("gone")),
+        "expired": Attachment(location=providers.cdn_url("photo", expires_in=-60)),
+        "over the cap": Attachment(location=providers.cdn_url("big")),
+        "lies": Attachment(content_type="image/jpeg", location=providers.cdn_url("disguised")),
+        "elsewhere": Attachment(location=providers.twilio_url("elsewhere")),
+        "arbitrary": Attachment(location="http://127.0.0.9/secret"),
+        "flaky": Attachment(location=providers.twilio_url("flaky")),
+    }
+    twilio = message(Channel.mms, Provider.twilio, [cases["not found"], cases["elsewhere"], cases["flaky"]])
+    meta = message(
+        Channel.messenger, Provider.meta, [cases[k] for k in ("expired", "over the cap", "lies", "arbitrary")]
+    )
+    records = [await land(pool, twilio), await land(pool, meta)]
+
+    await media.handle_records(records)  # returns: nothing here may stop the stage
+
+    got = (await stored(pool, twilio.interaction_id)).attachments + (
+        await stored(pool, meta.interaction_id)
+    ).attachments
+    reasons = [(a.media.state, a.media.reason) for a in got if a.media]
+    assert len(reasons) == 7
+    assert reasons[0] == ("failed", "provider answered HTTP 404 (not found: deleted or the link expired)")
+    assert reasons[1] == ("failed", "not fetched: the host is not an allowed media host")
+    assert reasons[2][0] == "stored"  # 503 twice, then kept on the third try
+    assert reasons[3] == ("failed", "provider answered HTTP 403 (forbidden: credentials refused or the link expired)")
+    assert reasons[4] == ("failed", f"over the size cap of {CAP} bytes")
+    assert reasons[5] == (
+        "failed",
+        "the content is not the type claimed: claimed image/jpeg, the bytes are application/octet-stream",
+    )
+    assert reasons[6] == ("failed", "not fetched: the host is not an allowed media host")
+    letters = published.dead_letters()
+    assert len(letters) == 6
+    assert {letter.source for letter in letters} == {"media.fetch"}
+    assert all(letter.raw == records[0].value or letter.raw == records[1].value for letter in letters)
+    assert all("127.0.0" not in letter.reason and "token" not in letter.reason for letter in letters)
+    assert not any((tmp_path / "spool").iterdir())  # nothing half-fetched left behind
+
+
+async def test_wrong_credentials_are_a_recorded_401(
+    client: httpx.AsyncClient, pool: Any, providers: Providers, tmp_path: Path
+) -> None:
+    published = Published()
+    media = stage(
+        client, pool, published, MediaStore.folder(tmp_path / "m"), credentials(providers, twilio_token="old"), tmp_path
+    )
+    twilio = message(Channel.sms, Provider.twilio, [Attachment(location=providers.twilio_url("photo"))])
+    await media.handle_records([await land(pool, twilio)])
+    kept = (await stored(pool, twilio.interaction_id)).attachments[0].media
+    assert kept is not None
+    assert (kept.state, kept.reason) == ("failed", "provider answered HTTP 401 (credentials refused)")
+    assert [orjson.loads(letter.raw)["type"] for letter in published.dead_letters()] == ["interaction.added"]
