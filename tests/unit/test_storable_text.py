@@ -32,6 +32,7 @@ from connectors.twilio.status import normalize_message_status
 from connectors.twilio.voice import normalize_call_status
 from connectors.webhook import Normalized, RawRequest
 from connectors.x.direct_messages import normalize as normalize_x
+from omnitrail.imports.interaction_rows import from_csv, from_json
 from schemas.errors import InvalidPayload
 from schemas.interaction import Interaction
 from schemas.text import storable
@@ -183,6 +184,33 @@ def test_livechat_chatwoot_and_events(text: str, name: str) -> None:
 
 def _raw(body: bytes) -> RawRequest:
     return RawRequest(body=body, headers={}, public_url="http://x", received_at=NOW)
+
+
+@EXAMPLES
+@given(text=TEXT, name=TEXT, extra=TEXT)
+def test_interaction_import(text: str, name: str, extra: str) -> None:
+    cells = {
+        "channel": "sms",
+        "occurred_at": "2026-01-05T09:00:00Z",
+        "external_id": f"row-{name}",
+        "phone": "912 345 678",
+        "name": name,
+        "subject": extra,
+        "text": text,
+        "crm_note": extra,
+    }
+    storable_or_refused(lambda: from_csv(cells, default_region="PT", received_at=NOW))
+    row = {
+        "channel": "sms",
+        "direction": "inbound",
+        "occurred_at": "2026-01-05T09:00:00Z",
+        "external_id": name or "x",
+        "account": "import",
+        "sender": {"identifiers": [{"kind": "phone", "value": "+351912345678"}]},
+        "text": text,
+        "metadata": {extra: [text, {"n": name}]},
+    }
+    storable_or_refused(lambda: from_json(row, received_at=NOW))
 
 
 @EXAMPLES
