@@ -1,16 +1,20 @@
-"""Who is calling: a bearer token (API clients) or the page's session cookie, with roles
-(``agent`` reads and writes staff notes, ``admin`` also changes what is recorded about a person).
+"""Who is calling: a bearer token (API clients, machines) or the page's session cookie of a staff member
+(or of a token), with roles (``agent`` reads and writes staff notes, ``admin`` also changes what is
+recorded about a person).
 
 Both ways end in the same :class:`Principal`, so every route serves the page and API clients
-alike. A session counts only while its row in ``console_sessions`` is live (``sinks/session_store.py``):
-sign-out and an admin's revocation end it at once, in every console process, and so does a change of
-the token's role (the session keeps the role it was signed in with). A cookie-authenticated request
+alike. Staff sign in with their email and password (accounts: ``omnitrail staff``, ``sinks/staff_store.py``,
+passwords hashed with argon2id); rows they write name them by email. A session counts only while its row in
+``console_sessions`` is live (``sinks/session_store.py``): sign-out and an admin's revocation end it at once,
+in every console process, and so does disabling the account or changing its role, or a change of the token's
+role (the session keeps the role it was signed in with). A cookie-authenticated request
 that changes state must carry the session's CSRF token (see ``console/session.py``); a bearer request
 needs none, having no ambient credential.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -18,9 +22,10 @@ from typing import Any, Literal
 
 from fastapi import Depends, HTTPException, Request, status
 
+from console import passwords
 from console.session import COOKIE, CSRF_HEADER, Session, SessionCodec, fingerprint
 from console.throttle import Throttle
-from sinks import session_store
+from sinks import session_store, staff_store
 from sinks.connection import ConnectionFactory
 
 Role = Literal["agent", "admin"]
@@ -31,12 +36,21 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller: ``actor`` is the token's fingerprint, never the token."""
+    """The caller: ``actor`` is a staff member's email or a token's fingerprint (never the token), as rows
+    name them; ``name`` is what people read (the staff member's name; a token's fingerprint)."""
 
     actor: str
+    name: str
     role: Role
     via: Via
     session: Session | None = None
+
+
+def _role(value: str) -> Role:
+    """A role read from the database (its CHECK constraint allows only these)."""
+    if value not in _RANK:
+        raise ValueError(f"unknown role {value!r}")
+    return "admin" if value == "admin" else "agent"
 
 
 class TokenAuth:
@@ -74,26 +88,50 @@ class TokenAuth:
             await session_store.create(
                 conn, session.nonce, actor=session.actor, role=role, expires_at=session.expires_at
             )
-        return cookie, Principal(session.actor, role, "session", session)
+        return cookie, Principal(session.actor, session.actor, role, "session", session)
+
+    async def sign_in_staff(self, email: str, password: str) -> tuple[str, Principal] | None:
+        """A session cookie value for an enabled staff account and its password, or None."""
+        actor = staff_store.normal(email)
+        async with self._connection() as conn:
+            found = await staff_store.credentials(conn, actor)
+        # argon2 takes tens of milliseconds of CPU on purpose: off the event loop, and for unknown emails too.
+        verified = await asyncio.to_thread(passwords.verify, found[2] if found else None, password)
+        if found is None or verified is None:
+            return None
+        cookie, session = self.sessions.issue(actor)
+        async with self._connection() as conn:
+            if verified.rehashed:
+                await staff_store.rehash(conn, actor, verified.rehashed)
+            await session_store.create(conn, session.nonce, actor=actor, role=found[1], expires_at=session.expires_at)
+        return cookie, Principal(actor, found[0], _role(found[1]), "session", session)
 
     async def from_session(self, request: Request) -> Principal | None:
-        """The cookie's principal while its session is live and the token still has the role it signed in with."""
+        """The cookie's principal while its session is live and its staff account (enabled) or token still has
+        the role it signed in with."""
         session = self.sessions.read(request.cookies.get(COOKIE))
-        role = self._roles_by_actor.get(session.actor) if session else None
-        if session is None or role is None:
+        if session is None:
             return None
+        role = self._roles_by_actor.get(session.actor)
+        if role is None:
+            async with self._connection() as conn:
+                staff = await staff_store.signed_in(conn, session_store.key(session.nonce))
+            if staff is None:
+                return None
+            return Principal(session.actor, staff[0], _role(staff[1]), "session", session)
         async with self._connection() as conn:
             signed_in_as = await session_store.live_role(conn, session.nonce)
             if signed_in_as is not None and signed_in_as != role:  # the role changed: sign in again
                 await session_store.revoke(conn, session.nonce)
-        return Principal(session.actor, role, "session", session) if signed_in_as == role else None
+        return Principal(session.actor, session.actor, role, "session", session) if signed_in_as == role else None
 
     async def sign_out(self, session: Session) -> None:
         async with self._connection() as conn:
             await session_store.revoke(conn, session.nonce)
 
     async def revoke(self, actor: str) -> int:
-        """End every session of the token with this fingerprint; how many were live."""
+        """End every session of the token with this fingerprint (or of the staff member with this email);
+        how many were live."""
         async with self._connection() as conn:
             return await session_store.revoke_actor(conn, actor)
 
@@ -102,7 +140,8 @@ class TokenAuth:
         if scheme.lower() == "bearer" and credential.strip():
             role = self.role_of(credential.strip())
             if role is not None:
-                return Principal(fingerprint(credential.strip()), role, "token")
+                actor = fingerprint(credential.strip())
+                return Principal(actor, actor, role, "token")
         else:
             principal = await self.from_session(request)
             if principal is not None and principal.session is not None:

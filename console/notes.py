@@ -77,10 +77,10 @@ class NoteWriter:
             # A note on an entry joins that entry's thread, so it shows up next to it.
             thread_key=(entry[1].get("thread_key") if entry else None) or f"console:{key}",
             in_reply_to=about,
-            sender=Party(display_name=author.actor, role=PartyRole.us),
+            sender=Party(display_name=author.name, role=PartyRole.us),
             recipients=[Party(identifiers=[identifier])],
             text=text,
-            metadata={"author": author.actor, "author_role": author.role, **(metadata or {})},
+            metadata={"author": author.name, "author_role": author.role, **(metadata or {})},
         )
         try:
             await self._emitter.emit(note)

@@ -323,6 +323,66 @@ def attributes_list() -> None:
         click.echo(f"{definition.name}\t{definition.type.value}{extra}")
 
 
+@main.group()
+def staff() -> None:
+    """Staff accounts: who signs in to the console (by email and password), as agent or admin."""
+
+
+_ROLE = click.Choice(["agent", "admin"])
+
+
+@staff.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="The name shown on their notes and in the audit log.")
+@click.option("--role", type=_ROLE, default="agent", show_default=True)
+def staff_add(email: str, name: str, role: str) -> None:
+    """Make an account for EMAIL. The password is asked for (twice, hidden) on a terminal, else read as the first
+    line of standard input (never an argument: it would show in the process list and the shell's history)."""
+    from omnitrail import staff_commands
+
+    _, _, addresses = _addresses()
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    asyncio.run(staff_commands.add(addresses.database_url, email=email, name=name, role=role, password=password))
+    click.echo(f"added: {email.strip().lower()} ({role})")
+
+
+@staff.command("list")
+def staff_list() -> None:
+    """Every account: email, name, role, enabled or when it was disabled."""
+    from omnitrail import staff_commands
+
+    _, _, addresses = _addresses()
+    for member in asyncio.run(staff_commands.listing(addresses.database_url)):
+        state = f"disabled {member.disabled_at:%Y-%m-%d %H:%M}" if member.disabled_at else "enabled"
+        click.echo(f"{member.email}\t{member.name}\t{member.role}\t{state}")
+
+
+@staff.command("disable")
+@click.argument("email")
+def staff_disable(email: str) -> None:
+    """Stop EMAIL from signing in; their console sessions end at once. Their rows keep naming them."""
+    from omnitrail import staff_commands
+
+    _, _, addresses = _addresses()
+    ended = asyncio.run(staff_commands.disable(addresses.database_url, email))
+    click.echo(f"disabled: {email.strip().lower()}; {ended} console session(s) ended")
+
+
+@staff.command("set-role")
+@click.argument("email")
+@click.argument("role", type=_ROLE)
+def staff_set_role(email: str, role: str) -> None:
+    """Give EMAIL another role; their console sessions end (they sign in again with the new one)."""
+    from omnitrail import staff_commands
+
+    _, _, addresses = _addresses()
+    ended = asyncio.run(staff_commands.set_role(addresses.database_url, email, role))
+    click.echo(f"{email.strip().lower()} is now {role}; {ended} console session(s) ended")
+
+
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 

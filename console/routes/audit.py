@@ -23,7 +23,9 @@ def router(connection: ConnectionFactory, auth: TokenAuth) -> APIRouter:
     @api.get("/audit", response_model=AuditPage, dependencies=[Depends(auth.principal("admin"))])
     async def audit(
         contact_id: uuid.UUID | None = None,
-        actor: str | None = Query(default=None, max_length=64, description="A token fingerprint (tok_...)"),
+        actor: str | None = Query(
+            default=None, max_length=320, description="A staff member's email or a token's fingerprint (tok_...)"
+        ),
         before: int | None = Query(default=None, ge=1, description="next_before of the previous page"),
         limit: int = Query(default=100, ge=1, le=1000),
     ) -> AuditPage:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from console.audit import Audit
+from console.auth import Principal
 from schemas.errors import RetriableError
 from sinks import consent, contact_export, erasure, queries
 from sinks.connection import ConnectionFactory
@@ -63,15 +64,15 @@ def router(
 ) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["gdpr"])
 
-    @api.delete(
-        "/contacts/{contact_id}", response_model=ErasureOut, dependencies=[audit.contact("contact.erase", "admin")]
-    )
-    async def erase(contact_id: uuid.UUID) -> ErasureOut:
+    eraser, recorder = audit.contact("contact.erase", "admin"), audit.contact("consent.record", "admin")
+
+    @api.delete("/contacts/{contact_id}", response_model=ErasureOut)
+    async def erase(contact_id: uuid.UUID, who: Principal = eraser) -> ErasureOut:
         """Erase the person's personal data (the contact and every contact merged into it)."""
         if hasher is None:
             raise HTTPException(503, "erasure is not configured: set OMNITRAIL_GDPR_HASH_KEY")
         async with connection() as conn:
-            done = await erasure.erase(conn, contact_id, hasher, requested_by="api:admin")
+            done = await erasure.erase(conn, contact_id, hasher, requested_by=who.actor)
         if done is None:
             raise HTTPException(404, "no such contact")
         log.info("gdpr.erased", erasure_id=str(done.erasure_id), interactions=done.interactions_erased)
@@ -116,15 +117,14 @@ def router(
         "/contacts/{contact_id}/consents",
         response_model=ConsentHistory,
         status_code=201,
-        dependencies=[audit.contact("consent.record", "admin")],
     )
-    async def record_consent(contact_id: uuid.UUID, body: ConsentIn) -> ConsentHistory:
+    async def record_consent(contact_id: uuid.UUID, body: ConsentIn, who: Principal = recorder) -> ConsentHistory:
         async with connection() as conn:
             survivor = await queries.resolve(conn, contact_id)
             if survivor is None:
                 raise HTTPException(404, "no such contact")
             await consent.record(
-                conn, survivor, body.purpose, granted=body.granted, source=body.source, recorded_by="api:admin"
+                conn, survivor, body.purpose, granted=body.granted, source=body.source, recorded_by=who.actor
             )
         return await consents(contact_id)
 

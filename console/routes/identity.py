@@ -96,7 +96,7 @@ def router(connection: ConnectionFactory, audit: Audit, drain: Drain, *, default
     @api.post("/contacts/{contact_id}/merge", response_model=MergeResult)
     async def merge(contact_id: uuid.UUID, body: MergeRequest, who: Principal = merger) -> MergeResult:
         """Merge the contact named in the body into this one (recorded; undo with unmerge)."""
-        return await merged(who, contact_id, body.contact_id, "api:admin", "manual", {})
+        return await merged(who, contact_id, body.contact_id, f"console:{who.actor}", "manual", {})
 
     @api.post("/contacts/{contact_id}/unmerge", response_model=MergeResult)
     async def unmerge(
@@ -109,7 +109,7 @@ def router(connection: ConnectionFactory, audit: Audit, drain: Drain, *, default
 
         async def attempt() -> merges.MergeRecord:
             async with connection() as conn, conn.transaction():
-                record = await merges.unmerge_and_announce(conn, contact_id, merge_id, by="api:admin")
+                record = await merges.unmerge_and_announce(conn, contact_id, merge_id, by=who.actor)
                 for other in {record.survivor, record.merged} - {contact_id}:  # the other person's data changes too
                     await audit.record(conn, who, "contact.unmerge", other)
                 return record
@@ -152,7 +152,7 @@ def router(connection: ConnectionFactory, audit: Audit, drain: Drain, *, default
                             evidence=item.evidence,
                             older_survives=True,
                         )
-                await review_store.decide(conn, review_id, status, "api:admin")
+                await review_store.decide(conn, review_id, status, who.actor)
                 decided = await review_store.lock(conn, review_id)
                 assert decided is not None  # locked by this transaction
                 return decided

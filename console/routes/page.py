@@ -4,8 +4,9 @@ Server-rendered (Jinja2) with a small vanilla script for progressive enhancement
 data the page shows or changes goes through the documented ``/api/v1`` routes, authenticated
 by the session cookie this module issues (see ``console/session.py`` for CSRF).
 
-Sign-in takes an API token, because tokens are who staff are: the cookie names the token's
-fingerprint, the role is the token's role.
+Staff sign in with their email and password (``omnitrail staff add``); the cookie names the account,
+the role is the account's. An API token still signs in too (the cookie names its fingerprint, the role
+is the token's): tokens are for machines, and for a first look before any account exists.
 """
 
 from __future__ import annotations
@@ -67,7 +68,12 @@ def router(auth: TokenAuth, throttle: Throttle, *, secure_cookie: bool) -> APIRo
         return await render(request)
 
     @page.post("/signin", response_model=None)
-    async def signin(request: Request, token: str = Form(max_length=500)) -> Response:
+    async def signin(
+        request: Request,
+        email: str = Form(default="", max_length=320),
+        password: str = Form(default="", max_length=1000),
+        token: str = Form(default="", max_length=500),
+    ) -> Response:
         client = request.client.host if request.client else "unknown"
         if not _same_origin(request):
             return await render(request, 403, error="Sign-in must come from this page.")
@@ -77,14 +83,19 @@ def router(auth: TokenAuth, throttle: Throttle, *, secure_cookie: bool) -> APIRo
             response = await render(request, 429, error=f"Too many failed sign-ins. Try again in {wait} s.")
             response.headers["Retry-After"] = str(wait)
             return response
-        issued = await auth.sign_in(token.strip())
+        if email.strip():
+            issued = await auth.sign_in_staff(email, password)
+        else:
+            issued = await auth.sign_in(token.strip()) if token.strip() else None
         if issued is None:
             throttle.failed(client)
-            log.info("console.signin_failed")
-            return await render(request, 401, error="That token is not valid.")
+            log.info("console.signin_failed", by="password" if email.strip() else "token")
+            error = "Wrong email or password." if email.strip() else "That token is not valid."
+            return await render(request, 401, error=error)
         throttle.succeeded(client)
         cookie, principal = issued
-        log.info("console.signed_in", actor=principal.actor, role=principal.role)
+        # An email is personal data: the log says how and as what, not who.
+        log.info("console.signed_in", by="password" if email.strip() else "token", role=principal.role)
         redirect = RedirectResponse("/", status_code=303)
         redirect.set_cookie(
             COOKIE,

@@ -1,8 +1,9 @@
-"""``POST /api/v1/sessions/revoke`` (admin): end every console session of one token at once.
+"""``POST /api/v1/sessions/revoke`` (admin): end every console session of one staff member or token at once.
 
-For a colleague who left, a lost laptop, a session seen where it should not be: the token's
-fingerprint (``tok_...``, as the audit log names callers) is enough. Bearer use of the token itself
-ends only when the token is removed from ``OMNITRAIL_API_TOKENS``.
+For a lost laptop, a session seen where it should not be: the staff member's email or the token's
+fingerprint (``tok_...``), as the audit log names callers, is enough. A colleague who left is better
+disabled (``omnitrail staff disable``: no new sign-in either). Bearer use of a token ends only when the
+token is removed from ``OMNITRAIL_API_TOKENS``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from console.auth import TokenAuth
 
 class Revocation(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    actor: str = Field(pattern=r"^tok_[0-9a-f]{12}$", description="The token's fingerprint, as in the audit log")
+    actor: str = Field(
+        pattern=r"^(tok_[0-9a-f]{12}|[^@\s]+@[^@\s]+)$",
+        max_length=320,
+        description="A staff member's email or a token's fingerprint, as in the audit log",
+    )
 
 
 class Revoked(BaseModel):
@@ -28,7 +33,8 @@ def router(auth: TokenAuth) -> APIRouter:
 
     @api.post("/sessions/revoke", response_model=Revoked, dependencies=[auth.depends("admin")])
     async def revoke(body: Revocation) -> Revoked:
-        """End every console session signed in with that token; its next request gets 401."""
-        return Revoked(actor=body.actor, revoked=await auth.revoke(body.actor))
+        """End every console session of that staff member or token; its next request gets 401."""
+        actor = body.actor.lower()
+        return Revoked(actor=actor, revoked=await auth.revoke(actor))
 
     return api

@@ -18,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from jsonschema import Draft202012Validator
 
+from console.session import fingerprint
 from schemas import topics
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import interaction_id_for
@@ -114,7 +115,7 @@ async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> 
     history = (await client.get(consents, headers=AGENT)).json()
     assert history["current"] == {"profiling": False}
     assert [h["granted"] for h in history["history"]] == [True, False]
-    assert {h["recorded_by"] for h in history["history"]} == {"api:admin"}
+    assert {h["recorded_by"] for h in history["history"]} == {fingerprint("admin-token")}  # who, not "an admin"
     assert (
         await client.post(consents, json={"purpose": "Bad Purpose!", "granted": True, "source": "x"}, headers=ADMIN)
     ).status_code == 422
