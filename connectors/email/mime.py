@@ -117,6 +117,8 @@ class _Reader:
         self.defects: list[str] = []
         self.warnings = warnings
         self.message: Message | None = None
+        self._indexed: Message | None = None
+        self._index: dict[str, list[str]] = {}
         self._charsets: tuple[str, ...] | None = None
 
     def charsets(self) -> tuple[str, ...]:
@@ -132,9 +134,10 @@ class _Reader:
 
     def header(self, msg: Message, name: str) -> str | None:
         try:
-            value = msg.get(name)
-            if value is None:
+            raw = next(iter(self.raws(msg, name)), None)
+            if raw is None:
                 return None
+            value = msg.policy.header_fetch_parse(name, raw)
             if getattr(value, "defects", None):
                 self.flag(f"header {name} malformed")
             text = str(value)
@@ -145,12 +148,20 @@ class _Reader:
             self.flag(f"header {name} unparsable: {type(exc).__name__}")
             return self._raw_header(msg, name)
 
+    def raws(self, msg: Message, name: str) -> list[str]:
+        """Every value of a header as it was sent (8-bit bytes kept as surrogate escapes), in order.
+
+        One pass over the headers per message part: ``Message.get`` scans them all for each name.
+        """
+        if msg is not self._indexed:
+            self._index = {}
+            for key, value in msg.raw_items():
+                self._index.setdefault(key.lower(), []).append(str(value))
+            self._indexed = msg
+        return self._index.get(name.lower(), [])
+
     def _raw_header(self, msg: Message, name: str) -> str | None:
-        """The header as it was sent (8-bit bytes kept as surrogate escapes)."""
-        for key, value in msg.raw_items():
-            if key.lower() == name.lower():
-                return str(value)
-        return None
+        return next(iter(self.raws(msg, name)), None)
 
     def words(self, raw: str, name: str) -> str:
         """A raw header value with its encoded words and 8-bit text decoded as mail clients do."""
@@ -196,7 +207,7 @@ class _Reader:
 
     def addresses(self, msg: Message, name: str) -> list[Mailbox]:
         """The addresses of a header; of the first that has any when it is repeated (junk in the first)."""
-        raws = [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+        raws = self.raws(msg, name)
         for n, raw in enumerate(raws):
             found = self._addresses(msg, name, raw)
             if found:

@@ -11,6 +11,7 @@ recipient who is not ours (``role=customer``), so Cc'd customers see it in their
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from connectors.email.mime import Mailbox, ParsedEmail
@@ -27,6 +28,7 @@ def external_id(parsed: ParsedEmail) -> str:
     return parsed.message_id or f"sha256:{parsed.content_hash}"
 
 
+@functools.lru_cache(maxsize=4096)  # pure; each message asks for the same few addresses several times
 def _address(box: Mailbox) -> str | None:
     try:
         return normalize_email(box.address)
