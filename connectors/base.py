@@ -106,6 +106,10 @@ class Connector(Generic[S]):
         """Return when there may be something new (IDLE push, long poll, or a poll interval)."""
         raise FatalError(f"the {self.name} connector does not pull")
 
+    def account_states(self) -> dict[str, str]:
+        """Per account of a pull connector, "ok" or why it is not read (``/readyz``); empty: one account only."""
+        return {}
+
     def backfill(self, since: date) -> None:
         """Re-read everything since ``since`` on the next poll, without creating duplicates."""
         raise FatalError(f"the {self.name} connector cannot backfill")

@@ -52,6 +52,7 @@ class InMemoryCheckpoints:
 
     def __init__(self) -> None:
         self.states: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.refresh_tokens: dict[tuple[str, str], str] = {}
         self.fail = False
 
     async def load(self, connector: str, account: str, scope: str) -> dict[str, Any] | None:
@@ -65,6 +66,12 @@ class InMemoryCheckpoints:
 
     async def scopes(self, connector: str, account: str) -> dict[str, dict[str, Any]]:
         return {s: dict(v) for (c, a, s), v in self.states.items() if (c, a) == (connector, account)}
+
+    async def load_refresh_token(self, connector: str, account: str) -> str | None:
+        return self.refresh_tokens.get((connector, account))
+
+    async def save_refresh_token(self, connector: str, account: str, token: str) -> None:
+        self.refresh_tokens[(connector, account)] = token
 
 
 class FakeClock:

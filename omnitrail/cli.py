@@ -102,8 +102,19 @@ def media() -> None:
     default=None,
     help="First re-read everything since DATE (YYYY-MM-DD), without duplicates (pull channels with dates: email).",
 )
-def connector(channel: str, backfill_since: datetime | None) -> None:
-    """Run one channel's connector, as operations deploy it."""
+@click.argument("action", required=False, type=click.Choice(["authorize"]))
+@click.argument("account", required=False)
+def connector(channel: str, backfill_since: datetime | None, action: str | None, account: str | None) -> None:
+    """Run one channel's connector, as operations deploy it.
+
+    `omnitrail connector email authorize ACCOUNT` instead signs the OAuth 2.0 mailbox ACCOUNT (its username)
+    in once by the device flow: it prints a URL and a code, waits for the approval and stores the refresh token.
+    """
+    if action is not None:
+        if channel != "email" or account is None:
+            raise click.UsageError("usage: omnitrail connector email authorize ACCOUNT")
+        _authorize(account)
+        return
     if backfill_since is not None and not registry.CONNECTORS[channel].supports_backfill:
         raise click.UsageError(f"--backfill-since does not apply to the {channel} connector")
     app_settings, _ = _settings()
@@ -111,6 +122,27 @@ def connector(channel: str, backfill_since: datetime | None) -> None:
     if backfill_since is not None:
         built.backfill(backfill_since.date())
     _serve(Roles(connectors=[built]))
+
+
+def _authorize(username: str) -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    from connectors.email.authorize import authorize
+    from connectors.email.settings import ImapSettings
+    from sinks.checkpoint_store import PostgresCheckpoints
+
+    _, _, addresses = _addresses()
+    accounts = {a.username: a for a in load(ImapSettings).all_accounts()}
+    if username not in accounts:
+        raise FatalError(f"no email account with that username is configured ({len(accounts)} configured)")
+
+    async def run() -> None:
+        async with AsyncConnectionPool(
+            addresses.database_url, min_size=1, max_size=1, open=False, kwargs={"autocommit": True}
+        ) as pool:
+            await authorize(accounts[username], PostgresCheckpoints(pool), click.echo)
+
+    asyncio.run(run())
 
 
 @main.command()

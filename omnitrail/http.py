@@ -193,6 +193,8 @@ def build_app(
         if loops:
             # Reported, not gating: a mailbox that is down must not take the webhooks out of service.
             body["pull"] = {loop.connector.name: loop.health.state for loop in loops}
+            accounts = {loop.connector.name: loop.connector.account_states() for loop in loops}
+            body["accounts"] = {name: states for name, states in accounts.items() if states}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     metrics_token = app_settings.metrics_token.get_secret_value().encode() if app_settings.metrics_token else None

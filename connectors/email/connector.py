@@ -8,12 +8,18 @@ deterministic interaction ids make the re-read harmless. A UIDVALIDITY change re
 folder for the same reason. ``wait_for_more`` IDLEs on each account's first folder (new mail in
 seconds) or sleeps ``poll_interval_s`` on servers without IDLE. Blocking imapclient calls run in
 worker threads (:mod:`connectors.email.session`).
+
+Accounts fail one by one: an account that cannot authenticate (refused password, revoked OAuth
+grant, rejected client secret) stops while the others go on, and one whose token endpoint is down
+sits out a backoff of its own; :meth:`EmailConnector.account_states` tells ``/readyz`` which and why.
+Only when every account has stopped does the connector stop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import ClassVar
@@ -29,12 +35,14 @@ from connectors.email.normalize import facts, fit, to_interaction
 from connectors.email.session import RECONNECT_ERRORS, Fetched, ImapSession
 from connectors.email.settings import ImapAccount, ImapSettings
 from connectors.email.threads import InMemoryThreadIndex, Placement, Threader, ThreadIndex
+from connectors.email.tokens import AuthFailure, TokenEndpointDown
 from connectors.emitter import Emitter, send_dead_letter
 from connectors.webhook import RawRequest
 from schemas.deadletter import DeadLetter
 from schemas.errors import FatalError, InvalidPayload
 from schemas.identifiers import normalize_email
 from schemas.interaction import Interaction
+from sinks.kafka.backoff import Backoff
 
 log = structlog.get_logger(__name__)
 #: Messages on the server not yet ingested, per folder. Folder names (INBOX, Sent) are not personal
@@ -73,6 +81,10 @@ class EmailConnector(Connector[ImapSettings]):
         self._missing_reported: set[tuple[str, str]] = set()
         #: Per account, the configured folders the server has (IDLE watches the first of them).
         self._present: dict[str, list[str]] = {}
+        #: Per account: "ok", "starting", "retrying: ..." (token endpoint down) or "cannot authenticate: ...".
+        self._states: dict[str, str] = {a.username: "starting" for a in self.accounts}
+        self._token_backoff = {a.username: Backoff(1.0, 300.0) for a in self.accounts}
+        self._retry_at: dict[str, float] = {}
 
     def use_thread_index(self, index: ThreadIndex) -> None:
         """Where thread memory lives (``omnitrail`` wires the PostgreSQL one)."""
@@ -86,20 +98,52 @@ class EmailConnector(Connector[ImapSettings]):
     def pulls(self) -> bool:
         return True
 
+    def account_states(self) -> dict[str, str]:
+        """Per mailbox, whether it is read ("ok") or why not; no secret is ever part of a state."""
+        return dict(self._states)
+
     async def poll(self, emitter: Emitter, checkpoints: CheckpointStore) -> int:
         emitted = 0
-        for account in self.accounts:
-            session = self.sessions[account.username]
-            existing = await session.folders()
-            self._present[account.username] = [f for f in account.folders if f in existing]
-            for folder in account.folders:
-                if folder not in existing:
-                    self._report_missing(account, folder)
-                    continue
-                if self.backfill_since is not None:
-                    emitted += await self._backfill(session, account, folder, emitter, checkpoints)
-                emitted += await self._poll_folder(session, account, folder, emitter, checkpoints)
+        for index, account in enumerate(self.accounts):
+            user = account.username
+            if self._states[user].startswith("cannot authenticate") or self._retry_at.get(user, 0) > time.monotonic():
+                continue
+            session = self.sessions[user]
+            if session.tokens is not None:
+                session.tokens.store = checkpoints
+            try:
+                emitted += await self._poll_account(session, account, emitter, checkpoints)
+            except AuthFailure as exc:  # this account stops; the others go on
+                self._states[user] = f"cannot authenticate: {exc}"
+                log.error("imap.account_stopped", account_index=index, error=str(exc))
+                await session.close()
+            except TokenEndpointDown as exc:  # nothing was fetched: the checkpoints wait, no mail is lost
+                delay = self._token_backoff[user].next()
+                self._retry_at[user] = time.monotonic() + delay
+                self._states[user] = f"retrying: {exc}"
+                log.warning("imap.token_endpoint_down", account_index=index, error=str(exc), delay=round(delay, 2))
+            else:
+                self._states[user] = "ok"
+                self._token_backoff[user].reset()
         self.backfill_since = None
+        stopped = [s for s in self._states.values() if s.startswith("cannot authenticate: ")]
+        if len(stopped) == len(self.accounts):
+            raise FatalError("; ".join(sorted({s.removeprefix("cannot authenticate: ") for s in stopped})))
+        return emitted
+
+    async def _poll_account(
+        self, session: ImapSession, account: ImapAccount, emitter: Emitter, checkpoints: CheckpointStore
+    ) -> int:
+        emitted = 0
+        existing = await session.folders()
+        self._present[account.username] = [f for f in account.folders if f in existing]
+        for folder in account.folders:
+            if folder not in existing:
+                self._report_missing(account, folder)
+                continue
+            if self.backfill_since is not None:
+                emitted += await self._backfill(session, account, folder, emitter, checkpoints)
+            emitted += await self._poll_folder(session, account, folder, emitter, checkpoints)
         return emitted
 
     def _report_missing(self, account: ImapAccount, folder: str) -> None:
@@ -243,11 +287,14 @@ class EmailConnector(Connector[ImapSettings]):
 
     async def wait_for_more(self) -> None:
         timeout = self.settings.poll_interval_s
+        if self._retry_at:  # an account waiting out its token endpoint is polled again when its backoff ends
+            timeout = max(0.0, min(timeout, min(self._retry_at.values()) - time.monotonic()))
+            self._retry_at = {u: t for u, t in self._retry_at.items() if t > time.monotonic()}
         watchers = []
         for account in self.accounts:
             session = self.sessions[account.username]
             present = self._present.get(account.username)
-            if present and await session.supports_idle():
+            if present and self._states[account.username] == "ok" and await session.supports_idle():
                 session.stop_idle.clear()
                 watchers.append((session, asyncio.create_task(session.idle(present[0], timeout))))
         if not watchers:

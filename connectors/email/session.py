@@ -4,7 +4,11 @@
 ``asyncio.to_thread`` so the event loop (webhooks, other pull loops) never blocks on the network.
 A session is used by one task at a time. Failures that mean "reconnect" (server BYE, a dropped
 socket, a timeout) surface as ``imaplib.IMAP4.abort`` / ``OSError``, which the pull loop retries
-after :meth:`close`; bad credentials are a :class:`~schemas.errors.FatalError`.
+after :meth:`close`; bad credentials are an :class:`~connectors.email.tokens.AuthFailure`.
+
+An ``auth = "oauth2"`` account logs in with SASL XOAUTH2 or OAUTHBEARER and the access token of its
+:class:`~connectors.email.tokens.TokenSource`; a refused token is replaced once (it may have been
+revoked or expired early) before the login counts as refused.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from connectors.email.settings import ImapAccount
-from schemas.errors import FatalError
+from connectors.email.tokens import AuthFailure, TokenSource
 
 #: What means "drop the connection and try again": server BYE, EOF, socket errors, timeouts, and
 #: NO/BAD answers (``[UNAVAILABLE]``, ``[INUSE]`` ...), which the backoff sits out. Refused logins
-#: are a FatalError instead: retrying cannot fix a password.
+#: are an AuthFailure instead: retrying cannot fix a password.
 RECONNECT_ERRORS: tuple[type[BaseException], ...] = (imaplib.IMAP4.error, OSError, EOFError, TimeoutError)
 _FETCH_ITEMS = ["BODY.PEEK[]", "INTERNALDATE"]
 #: IDLE is checked in slices this long, so another task can end it promptly.
@@ -54,30 +58,51 @@ class ImapSession:
         self._client: IMAPClient | None = None
         self._selected: str | None = None
         self.stop_idle = threading.Event()
+        self.tokens = TokenSource(account.username, account) if account.auth == "oauth2" else None
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
-    def _connect_sync(self) -> IMAPClient:
+    def _connect_sync(self, token: str | None) -> IMAPClient:
+        """Connect and log in: with the password, or with ``token`` (SASL); LoginError when refused."""
         acct = self.account
         client = IMAPClient(acct.host, port=acct.effective_port, ssl=acct.ssl, timeout=self.timeout)
         try:
             if acct.starttls:
                 client.starttls(ssl.create_default_context())
-            client.login(acct.username, acct.password.get_secret_value())
-        except LoginError as exc:
-            with contextlib.suppress(Exception):
-                client.shutdown()
-            raise FatalError("IMAP login refused: check the username and password") from exc
+            if token is None:
+                assert acct.password is not None  # the settings require it with auth = "password"
+                client.login(acct.username, acct.password.get_secret_value())
+            elif acct.oauth_mechanism == "OAUTHBEARER":
+                client.oauthbearer_login(acct.username, token)
+            else:
+                client.oauth2_login(acct.username, token)
         except BaseException:
             with contextlib.suppress(Exception):
                 client.shutdown()
             raise
         return client
 
+    async def _connect(self) -> IMAPClient:
+        if self.tokens is None:
+            try:
+                return await self._call(self._connect_sync, None)
+            except LoginError as exc:
+                raise AuthFailure("IMAP login refused: check the username and password") from exc
+        try:
+            return await self._call(self._connect_sync, await self.tokens.access_token())
+        except LoginError:
+            self.tokens.invalidate()  # revoked or expired early: one new token before giving up
+        try:
+            return await self._call(self._connect_sync, await self.tokens.access_token())
+        except LoginError as exc:
+            raise AuthFailure(
+                "IMAP login refused a fresh OAuth token: check the username and the mailbox's IMAP permission"
+            ) from exc
+
     async def client(self) -> IMAPClient:
         if self._client is None:
-            self._client = await self._call(self._connect_sync)
+            self._client = await self._connect()
             self._selected = None
         return self._client
 

@@ -3,12 +3,14 @@ for the whole session, and ``start_stack`` for a module's own stack with its own
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 
 from tests.integration.dovecot import Dovecot
+from tests.integration.oidc import OidcProvider
 from tests.integration.stack import Stack, StartStack, start_up
 
 
@@ -49,5 +51,21 @@ def webhook_stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
 def dovecot() -> Iterator[Dovecot]:
     """A private Dovecot for the email tests; each test takes a fresh mailbox with ``new_user()``."""
     server = Dovecot.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc() -> Iterator[OidcProvider]:
+    """A real OpenID Connect provider (oidc-provider under Node); access tokens live 8 s, so they expire in tests."""
+    provider = OidcProvider.start(shared_mailbox=f"shared-{uuid.uuid4().hex[:8]}@acme.example", access_ttl=8)
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def oauth_dovecot(oidc: OidcProvider) -> Iterator[Dovecot]:
+    """A private Dovecot that also takes XOAUTH2/OAUTHBEARER, checking tokens at ``oidc``'s introspection endpoint."""
+    server = Dovecot.start(introspection_url=oidc.introspection_url)
     yield server
     server.stop()

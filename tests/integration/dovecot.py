@@ -5,6 +5,10 @@ without TLS. Every user name logs in with the one password and gets an empty Mai
 so each test takes a fresh mailbox by picking a new user name. Dovecot refuses to serve mail as
 uid 0, so when the tests run as root the mail processes run as the ``mail`` user. The machine's
 own Dovecot service (if any) is never touched.
+
+Started with ``introspection_url``, it also takes SASL XOAUTH2 and OAUTHBEARER: its ``oauth2`` passdb
+asks the OAuth 2.0 provider's introspection endpoint (RFC 7662) whether the token is active and
+whose mailbox it opens (the ``username`` attribute), as Gmail and Microsoft 365 decide for theirs.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
-from omnitrail.local_stack import free_port
+from omnitrail.local_stack import free_port, terminate
 
 PASSWORD = "imap-test-password"
 
@@ -36,15 +40,15 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{mechanisms}
 mail_location = maildir:{root}/mail/%u
 mail_uid = {user}
 mail_gid = {group}
-first_valid_uid = 0
+first_valid_uid = {first_uid}
 default_login_user = {user}
 default_internal_user = {user}
 default_internal_group = {group}
-passdb {{
+{oauth_passdb}passdb {{
   driver = static
   args = password={password}
 }}
@@ -63,11 +67,35 @@ service imap-login {{
   chroot =
 }}
 service anvil {{
-  chroot =
+  chroot ={anvil}
 }}
 protocol imap {{
   mail_max_userip_connections = 200
 }}
+"""
+
+_OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2.conf.ext
+}}
+"""
+
+#: The test provider's access tokens live seconds; Dovecot's per-IP penalty after a failed login (every later
+#: login from 127.0.0.1 waits 2 s doubling to 15 s before its token is looked at) would outlast them.
+_NO_PENALTY = """
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }"""
+
+_OAUTH2 = """\
+introspection_mode = post
+introspection_url = {url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
 """
 
 
@@ -78,7 +106,7 @@ class Dovecot:
     proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def start(cls) -> Dovecot:
+    def start(cls, *, introspection_url: str | None = None) -> Dovecot:
         binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not Path(binary).exists():
             raise RuntimeError("dovecot is not installed: apt-get install dovecot-imapd (see .ci/run)")
@@ -89,7 +117,21 @@ class Dovecot:
         os.chown(root / "mail", account.pw_uid, account.pw_gid)
         server = cls(root, free_port())
         group = grp.getgrgid(account.pw_gid).gr_name
-        config = _CONFIG.format(root=root, port=server.port, user=account.pw_name, group=group, password=PASSWORD)
+        oauth = introspection_url is not None
+        if oauth:
+            (root / "dovecot-oauth2.conf.ext").write_text(_OAUTH2.format(url=introspection_url))
+        config = _CONFIG.format(
+            root=root,
+            port=server.port,
+            user=account.pw_name,
+            group=group,
+            password=PASSWORD,
+            mechanisms=" xoauth2 oauthbearer" if oauth else "",
+            # Dovecot 2.3's oauth2 passdb checks the mail uid against first_valid_uid even for its own user.
+            first_uid=account.pw_uid if oauth else 0,
+            oauth_passdb=_OAUTH_PASSDB.format(root=root) if oauth else "",
+            anvil=_NO_PENALTY if oauth else "",
+        )
         (root / "dovecot.conf").write_text(config)
         # -F: stay in the foreground, so the fixture owns the master process and its exit.
         server.proc = subprocess.Popen([binary, "-F", "-c", str(root / "dovecot.conf")])
@@ -108,13 +150,7 @@ class Dovecot:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def new_user(self) -> str:

@@ -56,6 +56,18 @@ class Stack:
 StartStack = Callable[..., Stack]
 
 
+async def stop_process(proc: asyncio.subprocess.Process, timeout: float = 20) -> None:
+    """SIGTERM a process the test started, SIGKILL it if it has not exited within ``timeout`` seconds."""
+    if proc.returncode is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
 def clean_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRAIL_")}
     env.update(overrides)

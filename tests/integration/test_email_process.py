@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from schemas.ids import interaction_id_for
 from tests import email_corpus as corpus
 from tests.integration.dovecot import PASSWORD, Dovecot
 from tests.integration.email_source import Mailbox
-from tests.integration.stack import clean_env, eventually
+from tests.integration.stack import clean_env, eventually, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -84,12 +83,7 @@ async def test_connector_process_ingests_a_mailbox_through_the_postgres_thread_i
         )
         assert (await cur.fetchone())[0]["last_uid"] == 2
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 20)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await stop_process(proc)
         log.close()
     output = (tmp_path / "connector.log").read_text()
     assert "imap.backfill_done" in output
