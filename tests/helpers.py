@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from schemas.identifiers import Identifier, IdentifierKind
-from schemas.interaction import Channel, Direction, Interaction, Party, Provider
+from schemas.interaction import Channel, Interaction
+from tests.interactions import interaction
 
 AUTH_TOKEN = "test-auth-token-0123456789"
 
@@ -50,16 +49,4 @@ def signed(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> tuple[b
 
 
 def sms_interaction(n: int, phone: str, text: str = "hello") -> Interaction:
-    now = datetime.now(UTC)
-    return Interaction.build(
-        channel=Channel.sms,
-        provider=Provider.twilio,
-        account="+351210000000",
-        direction=Direction.inbound,
-        occurred_at=now,
-        received_at=now,
-        external_id=f"SMT{n:010d}",
-        sender=Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=phone)]),
-        recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.phone, value="+351210000000")])],
-        text=text,
-    )
+    return interaction(Channel.sms, phone, external_id=f"SMT{n:010d}", text=text)

@@ -1,4 +1,4 @@
-"""Helpers for identity tests: v1 interactions produced to the real topic, contacts and timelines read back."""
+"""Helpers for identity tests: the interactions they produce, contacts and timelines read back."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
-from schemas import topics
 from schemas.identifiers import Identifier
-from schemas.interaction import Channel, Direction, Interaction, Party, Provider
+from schemas.interaction import Channel, Interaction
 from tests.integration.stack import AGENT
+from tests.interactions import interaction
 
 US_EMAIL = Identifier(kind="email", value="support@shop.example")
 
@@ -27,62 +26,26 @@ def new_email(name: str = "c") -> str:
 
 def email_from(*identifiers: Identifier, name: str | None = None, at: datetime | None = None) -> Interaction:
     """An inbound email as the IMAP connector writes it (v1 schema), with the given customer identifiers."""
-    when = at or datetime.now(UTC)
-    return Interaction.build(
-        channel=Channel.email,
-        provider=Provider.imap,
-        account="support@shop.example",
-        direction=Direction.inbound,
-        occurred_at=when,
-        received_at=when,
-        external_id=f"<{uuid.uuid4().hex}@mail.example.org>",
-        sender=Party(display_name=name, identifiers=list(identifiers)),
-        recipients=[Party(identifiers=[US_EMAIL])],
+    external_id = f"<{uuid.uuid4().hex}@mail.example.org>"
+    return interaction(
+        Channel.email,
+        list(identifiers),
+        account=US_EMAIL.value,
+        external_id=external_id,
+        name=name,
+        at=at,
         subject="Encomenda",
         text="Olá",
     )
 
 
 def sms_from(phone: str, at: datetime | None = None, n: int | None = None) -> Interaction:
-    when = at or datetime.now(UTC)
-    return Interaction.build(
-        channel=Channel.sms,
-        provider=Provider.twilio,
-        account="+351210000000",
-        direction=Direction.inbound,
-        occurred_at=when,
-        received_at=when,
-        external_id=f"SM{uuid.uuid4().hex}" if n is None else f"SM{n:032d}",
-        sender=Party(identifiers=[Identifier(kind="phone", value=phone)]),
-        recipients=[Party(identifiers=[Identifier(kind="phone", value="+351210000000")])],
-        text="Olá",
-    )
+    external_id = f"SM{uuid.uuid4().hex}" if n is None else f"SM{n:032d}"
+    return interaction(Channel.sms, phone, external_id=external_id, at=at, text="Olá")
 
 
 def minutes_ago(n: int) -> datetime:
     return datetime.now(UTC) - timedelta(minutes=n)
-
-
-async def produce(bootstrap: str, interactions: list[Interaction], *, partitions: int | None = None) -> None:
-    """Produce as connectors do (acks=all, keyed by routing key), or on random partitions."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        futures = []
-        for interaction in interactions:
-            partition = random.randrange(partitions) if partitions else None
-            futures.append(
-                await producer.send(
-                    topics.INTERACTIONS,
-                    interaction.model_dump_json().encode(),
-                    key=interaction.routing_key(),
-                    partition=partition,
-                )
-            )
-        for future in futures:
-            await future
-    finally:
-        await producer.stop()
 
 
 async def find_contact(client: httpx.AsyncClient, q: str) -> dict | None:

@@ -38,8 +38,8 @@ from tests.channel_payloads import (
     x_user,
 )
 from tests.helpers import inbound_sms, signed
-from tests.integration.outbound import outbound_message, produce
 from tests.integration.stack import AGENT, eventually, read_topic
+from tests.interactions import outbound_message, produce
 
 pytestmark = pytest.mark.integration
 WA_ACCOUNT = "+351210000001"
@@ -105,7 +105,7 @@ async def test_whatsapp_cloud_statuses_before_and_after_the_message_end_as_one_r
         return (await cur.fetchone())[0] == 1
 
     await eventually(parked, what="the early status parked")
-    await produce(broker.bootstrap, outbound_message(Channel.whatsapp, Provider.meta, WA_ACCOUNT, wamid, customer))
+    await produce(broker.bootstrap, [outbound_message(Channel.whatsapp, Provider.meta, WA_ACCOUNT, wamid, customer)])
     # Late and repeated lower states arrive after it.
     late = [wa_status(wamid, "delivered", wa_id), wa_status(wamid, "sent", wa_id), wa_status(wamid, "sent", wa_id)]
     await post(webhook_stack, "/webhooks/meta", *meta_signed(whatsapp_payload(whatsapp_value(statuses=late))))
@@ -130,7 +130,7 @@ async def test_whatsapp_cloud_statuses_before_and_after_the_message_end_as_one_r
 
 async def test_twilio_failure_is_final_and_keeps_its_error_code(webhook_stack: Any, db: Any, broker: Any) -> None:
     customer, sid = a_phone(), f"SM{uuid.uuid4().hex}"
-    await produce(broker.bootstrap, outbound_message(Channel.sms, Provider.twilio, OUR_NUMBER, sid, customer))
+    await produce(broker.bootstrap, [outbound_message(Channel.sms, Provider.twilio, OUR_NUMBER, sid, customer)])
     for status in ("queued", "sent", "undelivered", "delivered", "sent"):
         await post_twilio(webhook_stack, "/webhooks/twilio/status", message_status(sid, status, customer))
     await settled(webhook_stack, db, customer)

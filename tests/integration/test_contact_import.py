@@ -15,16 +15,9 @@ import pytest
 from schemas import topics
 from schemas.identifiers import Identifier
 from tests.helpers import inbound_sms, signed
-from tests.integration.identity_helpers import (
-    email_from,
-    find_contact,
-    minutes_ago,
-    new_email,
-    new_phone,
-    produce,
-    timeline_ids,
-)
+from tests.integration.identity_helpers import email_from, find_contact, minutes_ago, new_email, new_phone, timeline_ids
 from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, clean_env, eventually, read_topic
+from tests.interactions import produce
 
 pytestmark = pytest.mark.integration
 

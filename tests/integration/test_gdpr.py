@@ -15,16 +15,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from jsonschema import Draft202012Validator
 
 from console.session import fingerprint
 from schemas import topics
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import interaction_id_for
-from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, PartyRole, Provider
+from schemas.interaction import Attachment, Channel, Interaction, Party, PartyRole
 from tests.helpers import inbound_sms, signed
 from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, eventually, read_topic
+from tests.interactions import interaction, produce
 
 pytestmark = pytest.mark.integration
 HASH_KEY = "gdpr-test-hash-key-0123456789"
@@ -37,32 +37,19 @@ def stack(start_stack: StartStack) -> Stack:
 
 
 def email(external_id: str, identifiers: list[Identifier], *, text: str, at: datetime) -> Interaction:
-    return Interaction.build(
-        channel=Channel.email,
-        provider=Provider.imap,
+    return interaction(
+        Channel.email,
+        identifiers,
         account=OUR_MAILBOX,
-        direction=Direction.inbound,
-        occurred_at=at,
-        received_at=at,
         external_id=external_id,
+        at=at,
+        name="Maria Gdpr-Testa",
         thread_key=f"<{external_id}>",
-        sender=Party(display_name="Maria Gdpr-Testa", identifiers=identifiers),
-        recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.email, value=OUR_MAILBOX)])],
         subject="Reclamação da fatura",
         text=text,
         html=f"<p>{text}</p>",
         attachments=[Attachment(name="fatura-maria.pdf", content_type="application/pdf", size=1234)],
     )
-
-
-async def produce(bootstrap: str, *interactions: Interaction) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for i in interactions:
-            await producer.send_and_wait(topics.INTERACTIONS, i.model_dump_json().encode(), key=i.routing_key())
-    finally:
-        await producer.stop()
 
 
 async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> None:
@@ -89,10 +76,10 @@ async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> 
     both = email(
         f"m2.{uuid.uuid4().hex}@mail.example", [mail_id, phone_id], text=mail_text + " (2)", at=old + timedelta(hours=1)
     )
-    await produce(broker.bootstrap, mail_only)
+    await produce(broker.bootstrap, [mail_only])
     by_mail = await eventually(lambda: contact_for(mail), what="email contact")
     assert by_mail["contact_id"] != by_phone["contact_id"]
-    await produce(broker.bootstrap, both)
+    await produce(broker.bootstrap, [both])
 
     async def merged() -> dict | None:
         found = await contact_for(mail)
@@ -186,12 +173,12 @@ async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> 
     # Replays: Twilio retries the old SMS (new arrival time, same id); the old email comes back
     # (dead-letter replay, re-import, mailbox resync). Then she writes again, as a new customer.
     assert (await client.post(url, content=body, headers=headers)).status_code == 200
-    await produce(broker.bootstrap, mail_only, both)
+    await produce(broker.bootstrap, [mail_only, both])
     new_sid = f"SM{uuid.uuid4().hex}"
     new_body, new_headers = signed(url, inbound_sms(new_sid, phone, body="Olá outra vez"))
     assert (await client.post(url, content=new_body, headers=new_headers)).status_code == 200
     new_mail = email(f"m3.{uuid.uuid4().hex}@mail.example", [mail_id], text="new", at=datetime.now(UTC))
-    await produce(broker.bootstrap, new_mail)
+    await produce(broker.bootstrap, [new_mail])
 
     async def returned() -> tuple[dict, dict] | None:
         a, b = await contact_for(phone), await contact_for(mail)
@@ -228,7 +215,7 @@ async def test_erasure_takes_her_identifiers_out_of_other_customers_interactions
             "metadata": {"reply_to": ana.value},
         }
     )
-    await produce(broker.bootstrap, own, cc)
+    await produce(broker.bootstrap, [own, cc])
 
     async def contact(q: str, interactions: int) -> str | None:
         items = (await client.get("/api/v1/contacts", params={"q": q}, headers=AGENT)).json()["items"]

@@ -22,11 +22,11 @@ from tests.integration.identity_helpers import (
     minutes_ago,
     new_email,
     new_phone,
-    produce,
     sms_from,
     timeline_ids,
 )
 from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, eventually, read_topic
+from tests.interactions import produce
 
 pytestmark = pytest.mark.integration
 

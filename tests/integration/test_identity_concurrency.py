@@ -19,8 +19,9 @@ from schemas.identifiers import Identifier
 from schemas.interaction import Interaction
 from sinks import queries
 from tests.conftest import TEST_PARTITIONS
-from tests.integration.identity_helpers import email_from, minutes_ago, produce
+from tests.integration.identity_helpers import email_from, minutes_ago
 from tests.integration.stack import FAST_GROUP, clean_env, eventually
+from tests.interactions import produce
 
 pytestmark = pytest.mark.integration
 PEOPLE, INTERACTIONS = 500, 10_000

@@ -12,10 +12,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from schemas import topics
-from schemas.identifiers import Identifier, IdentifierKind
-from schemas.interaction import Channel, Direction, Interaction, Party, Provider
+from schemas.interaction import Channel, Interaction
 from tests.helpers import sms_interaction
 from tests.integration.stack import Stack, clean_env, eventually
+from tests.interactions import interaction
 
 pytestmark = pytest.mark.integration
 
@@ -26,16 +26,12 @@ def aged(interaction: Interaction, days: int) -> Interaction:
 
 
 def old_email(n: int, days: int) -> Interaction:
-    at = datetime.now(UTC) - timedelta(days=days)
-    return Interaction.build(
-        channel=Channel.email,
-        provider=Provider.imap,
-        account="support@omnitrail.example",
-        direction=Direction.inbound,
-        occurred_at=at,
-        received_at=at,
+    return interaction(
+        Channel.email,
+        f"old{n}@example.org",
+        at=datetime.now(UTC) - timedelta(days=days),
         external_id=f"<retention-{n}@mail.example>",
-        sender=Party(identifiers=[Identifier(kind=IdentifierKind.email, value=f"old{n}@example.org")]),
+        recipients=[],
         subject="Encomenda antiga",
         text="texto antigo",
     )

@@ -23,9 +23,8 @@ from console.routes import suggestions
 from pipeline.suggestion_engine import SuggestionEngine
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas import topics
-from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import event_id_for
-from schemas.interaction import Channel, Direction, Interaction, Party, Provider
+from schemas.interaction import Channel, Direction, Interaction, Provider
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import consent
 from sinks.kafka import clients
@@ -33,6 +32,7 @@ from sinks.kafka.publisher import TopicPublisher
 from sinks.kafka.records import RawRecord
 from sinks.kafka.settings import KafkaSettings
 from tests.integration.stack import AGENT, read_topic
+from tests.interactions import interaction
 
 pytestmark = pytest.mark.integration
 OUR_NUMBER = "+351210000000"
@@ -43,19 +43,14 @@ class Harness:
         self.engine, self.clock, self.producer, self.bootstrap = engine, clock, producer, bootstrap
 
     def interaction(self, channel: Channel, direction: Direction, thread: str | None = None) -> Interaction:
-        customer = Party(identifiers=[Identifier(kind=IdentifierKind.phone, value="+351911111111")])
-        us = Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=OUR_NUMBER)])
-        return Interaction.build(
-            channel=channel,
+        return interaction(
+            channel,
+            "+351911111111",
+            direction=direction,
             provider=Provider.twilio,
             account=OUR_NUMBER,
-            direction=direction,
-            occurred_at=self.clock(),
-            received_at=self.clock(),
-            external_id=uuid.uuid4().hex,
+            at=self.clock(),
             thread_key=thread,
-            sender=customer if direction is Direction.inbound else us,
-            recipients=[us if direction is Direction.inbound else customer],
         )
 
     async def publish(self, *events: TimelineEvent, raw: bytes | None = None) -> list:

@@ -7,16 +7,15 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from schemas import topics
-from schemas.identifiers import Identifier, IdentifierKind
-from schemas.interaction import Channel, Direction, Interaction, Party, Provider
+from schemas.interaction import Channel, Direction, Interaction
 from tests.helpers import inbound_sms, signed
 from tests.integration.stack import AGENT, Stack, StartStack, eventually, read_topic
+from tests.interactions import interaction
 
 pytestmark = pytest.mark.integration
 OUR_NUMBER = "+351210000000"
@@ -35,19 +34,7 @@ def stack(private_broker, private_database_url, start_stack: StartStack) -> Stac
 
 def reply_to(e164: str) -> Interaction:
     """Our outbound SMS to the customer, as a connector would produce it."""
-    now = datetime.now(UTC)
-    return Interaction.build(
-        channel=Channel.sms,
-        provider=Provider.twilio,
-        account=OUR_NUMBER,
-        direction=Direction.outbound,
-        occurred_at=now,
-        received_at=now,
-        external_id=f"SM{uuid.uuid4().hex}",
-        sender=Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=OUR_NUMBER)]),
-        recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.phone, value=e164)])],
-        text="Olá, já verificámos a encomenda.",
-    )
+    return interaction(Channel.sms, e164, direction=Direction.outbound, text="Olá, já verificámos a encomenda.")
 
 
 async def test_openapi_lists_the_suggestion_routes(client) -> None:

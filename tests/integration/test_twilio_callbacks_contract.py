@@ -10,7 +10,7 @@ from schemas.interaction import Channel, Provider
 from tests.channel_payloads import OUR_NUMBER, call_status, message_status
 from tests.contract import WebhookCall, WebhookContract
 from tests.helpers import AUTH_TOKEN, signed
-from tests.integration.outbound import outbound_message, produce
+from tests.interactions import outbound_message, produce
 
 CUSTOMER = "+351912000111"
 
@@ -24,7 +24,7 @@ class TestTwilioStatusContract(WebhookContract):
 
     async def arrange(self, event: str, broker: Any) -> None:
         await produce(
-            broker.bootstrap, outbound_message(Channel.sms, Provider.twilio, OUR_NUMBER, f"SM{event}", CUSTOMER)
+            broker.bootstrap, [outbound_message(Channel.sms, Provider.twilio, OUR_NUMBER, f"SM{event}", CUSTOMER)]
         )
 
     def call(self, base_url: str, event: str, *, secret: str | None = None) -> WebhookCall:

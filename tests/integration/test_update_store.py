@@ -14,7 +14,7 @@ from connectors.twilio.status import normalize_message_status
 from schemas.interaction import Channel, Interaction, Provider
 from sinks import contact_store, interaction_store, update_store
 from tests.channel_payloads import OUR_NUMBER, message_status
-from tests.integration.outbound import outbound_message
+from tests.interactions import outbound_message
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

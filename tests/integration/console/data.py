@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
-from connectors.emitter import KafkaEmitter
 from schemas.identifiers import Identifier, IdentifierKind
-from schemas.interaction import Channel, Direction, Interaction, Party, Provider
+from schemas.interaction import Channel, Interaction
 from tests.helpers import inbound_sms, signed
 from tests.integration.stack import AGENT, Stack, eventually
+from tests.interactions import interaction
 
 MAILBOX = "support@omnitrail.example"
 
@@ -59,53 +58,37 @@ def chat_and_email(customer: Customer, *, email_html: str, email_subject: str) -
     system would: it links them; the live-chat route would keep an unvouched form's values unverified),
     then an email."""
     now = datetime.now(UTC)
-    visitor = Party(
-        display_name=customer.name,
-        identifiers=[
-            Identifier(kind=IdentifierKind.livechat, value=f"visitor-{customer.email}"),
-            Identifier(kind=IdentifierKind.email, value=customer.email),
-            Identifier(kind=IdentifierKind.phone, value=customer.e164),
-        ],
-    )
-    chat = Interaction.build(
-        channel=Channel.livechat,
-        provider=Provider.livechat,
+    visitor = [
+        Identifier(kind=IdentifierKind.livechat, value=f"visitor-{customer.email}"),
+        Identifier(kind=IdentifierKind.email, value=customer.email),
+        Identifier(kind=IdentifierKind.phone, value=customer.e164),
+    ]
+    chat = interaction(
+        Channel.livechat,
+        visitor,
         account="website",
-        direction=Direction.inbound,
-        occurred_at=now - timedelta(minutes=30),
+        name=customer.name,
+        at=now - timedelta(minutes=30),
         received_at=now,
         external_id=f"chat-{uuid.uuid4().hex}",
         thread_key=f"livechat:session:{uuid.uuid4().hex[:12]}",
-        sender=visitor,
+        recipients=[],
         text="Hello, I wrote you an email about the invoice.",
     )
-    email = Interaction.build(
-        channel=Channel.email,
-        provider=Provider.imap,
+    email = interaction(
+        Channel.email,
+        customer.email,
         account=MAILBOX,
-        direction=Direction.inbound,
-        occurred_at=now - timedelta(minutes=20),
+        name=customer.name,
+        at=now - timedelta(minutes=20),
         received_at=now,
         external_id=f"<{uuid.uuid4().hex}@mail.example.pt>",
         thread_key=f"email:{uuid.uuid4().hex[:16]}",
-        sender=Party(
-            display_name=customer.name, identifiers=[Identifier(kind=IdentifierKind.email, value=customer.email)]
-        ),
-        recipients=[Party(identifiers=[Identifier(kind=IdentifierKind.email, value=MAILBOX)])],
         subject=email_subject,
         text="Invoice attached.",
         html=email_html,
     )
     return [chat, email]
-
-
-async def produce(bootstrap: str, interactions: list[Interaction]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        await KafkaEmitter(producer).emit_many(interactions)
-    finally:
-        await producer.stop()
 
 
 async def contact_of(client: httpx.AsyncClient, q: str, *, channels: int = 1) -> dict:

@@ -13,8 +13,9 @@ import pytest
 
 from console.session import fingerprint
 from schemas import topics
-from tests.integration.console.data import Customer, a_customer, chat_and_email, contact_of, produce, sms, whatsapp
+from tests.integration.console.data import Customer, a_customer, chat_and_email, contact_of, sms, whatsapp
 from tests.integration.stack import ADMIN, AGENT, Stack, eventually, read_topic
+from tests.interactions import produce
 
 pytestmark = pytest.mark.integration
 

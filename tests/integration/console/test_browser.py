@@ -22,16 +22,9 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from omnitrail.local_stack import free_port
 from tests.channel_payloads import meta_signed, wa_contact, wa_message, wa_reaction, whatsapp_payload, whatsapp_value
 from tests.helpers import sms_interaction
-from tests.integration.console.data import (
-    Customer,
-    a_customer,
-    chat_and_email,
-    contact_of,
-    produce,
-    sms,
-    whatsapp,
-)
+from tests.integration.console.data import Customer, a_customer, chat_and_email, contact_of, sms, whatsapp
 from tests.integration.stack import AGENT, Stack, eventually
+from tests.interactions import produce
 
 pytestmark = pytest.mark.integration
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"

@@ -14,8 +14,9 @@ import pytest
 
 from console.session import fingerprint
 from sinks.contact_export import _SECTIONS, NOT_EXPORTED
-from tests.integration.console.data import a_customer, chat_and_email, contact_of, produce
+from tests.integration.console.data import a_customer, chat_and_email, contact_of
 from tests.integration.stack import ADMIN, AGENT, clean_env, eventually
+from tests.interactions import produce
 
 pytestmark = pytest.mark.integration
 
