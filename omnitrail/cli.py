@@ -64,6 +64,7 @@ class _Cli(click.Group):
 
 
 @click.group(cls=_Cli)
+@click.version_option(package_name="omnitrail", prog_name="omnitrail")
 def main() -> None:
     """Omnitrail: every customer conversation, one schema, one timeline, exactly once."""
 
@@ -72,9 +73,11 @@ def main() -> None:
 @click.option("--demo", is_flag=True, help="Also ingest a few sample interactions once ready.")
 def up(demo: bool) -> None:
     """Run the whole stack: embedded broker/PostgreSQL unless configured, HTTP, pipeline."""
+    from omnitrail import preflight
     from omnitrail import up as up_module
 
     app_settings, kafka_settings = _settings()
+    preflight.check(app_settings)
     up_module.run(app_settings, kafka_settings, demo=demo)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from schemas.config import OmnitrailSettings
 from schemas.errors import FatalError
@@ -29,7 +29,10 @@ class AppSettings(OmnitrailSettings):
     trusted_proxies: str = Field(
         default="", description="Addresses/networks of reverse proxies whose X-Forwarded-For is believed; none if empty"
     )
-    public_url: str = Field(default="http://localhost:8080", description="What providers call; signs webhooks")
+    public_url: str = Field(
+        default="http://localhost:8080",
+        description="What providers call; signs webhooks. Unset: http://localhost:<OMNITRAIL_HTTP_PORT>",
+    )
     default_region: str = Field(default="PT", min_length=2, max_length=2)
     api_tokens: SecretStr = Field(default=SecretStr(""), description="token:role,token:role")
     metrics_token: SecretStr | None = Field(
@@ -56,6 +59,13 @@ class AppSettings(OmnitrailSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _public_url_follows_port(self) -> AppSettings:
+        # Only the port set (a second stack, a busy 8080): signatures are checked against the URL it serves.
+        if "public_url" not in self.model_fields_set:
+            self.public_url = f"http://localhost:{self.http_port}"
+        return self
 
     @field_validator("default_region")
     @classmethod

@@ -40,4 +40,8 @@ class TwilioSignature:
             # of those two, so this accepts nothing validate would refuse; anything else goes through it.
             return
         if not self._validator.validate(raw.public_url, params, signature):
-            raise InvalidSignature("X-Twilio-Signature does not match")
+            # Twilio signs the URL it called: say which one we checked, the usual cause is OMNITRAIL_PUBLIC_URL.
+            raise InvalidSignature(
+                f"X-Twilio-Signature does not match the request as signed for {raw.public_url} "
+                "(OMNITRAIL_PUBLIC_URL must be the base URL Twilio calls)"
+            )

@@ -100,6 +100,7 @@ def start_up(
             **extra,
         }
     )
+    env = {k: v for k, v in env.items() if v != ""}  # a setting given as "" is left unset
     if bootstrap:
         env.update(OMNITRAIL_KAFKA_BOOTSTRAP=bootstrap, OMNITRAIL_KAFKA_IDEMPOTENCE="false")
     if database_url:

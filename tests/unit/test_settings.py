@@ -61,3 +61,11 @@ def test_gdpr_retention_parses_per_channel_and_names_bad_entries(monkeypatch: py
     monkeypatch.setenv("OMNITRAIL_GDPR_HASH_KEY", "short")
     with pytest.raises(FatalError, match="OMNITRAIL_GDPR_HASH_KEY"):
         load(GdprSettings)
+
+
+def test_public_url_follows_the_http_port_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMNITRAIL_PUBLIC_URL", raising=False)
+    monkeypatch.setenv("OMNITRAIL_HTTP_PORT", "8090")
+    assert load(AppSettings).public_url == "http://localhost:8090"
+    monkeypatch.setenv("OMNITRAIL_PUBLIC_URL", "https://hooks.acme.example/")
+    assert load(AppSettings).public_url == "https://hooks.acme.example"
