@@ -32,6 +32,10 @@ def available() -> list[Migration]:
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if shared := sorted({v for v in versions if versions.count(v) > 1}):
+        # Applied versions are skipped by number: the second file of a number would never run.
+        raise RuntimeError(f"migrations share a number ({shared}): renumber one in sinks/migrations")
     return sorted(found, key=lambda m: m.version)
 
 

@@ -1,4 +1,4 @@
-"""Staff accounts in PostgreSQL (migration 0016): who signs in to the console, and as what.
+"""Staff accounts in PostgreSQL (migration 0017): who signs in to the console, and as what.
 
 An account is keyed by its lower-cased email, which is how its sessions (``console_sessions.actor``)
 and every row it writes name it. Disabling an account or changing its role ends its live sessions in
