@@ -42,6 +42,17 @@ def test_a_bad_header_line_costs_neither_sender_nor_subject() -> None:
     ]
 
 
+def test_a_body_that_starts_without_a_blank_line_stays_the_body() -> None:
+    raw = (
+        f"From: Ana <ana.sousa@cliente.example>\r\nTo: {corpus.SUPPORT}\r\nSubject: Nota\r\n"
+        "Bom dia,\r\nNota: o contador avariou.\r\nObrigada\r\n\r\nAna\r\n"
+    ).encode()
+    interaction = _interaction(raw)
+    assert interaction.subject == "Nota"
+    assert interaction.text == "Bom dia,\nNota: o contador avariou.\nObrigada\n\nAna"
+    assert "parse_warnings" not in interaction.metadata
+
+
 def test_a_bounce_keeps_its_reason_status_report_and_returned_message() -> None:
     interaction = _interaction(corpus.bounce("a"))
     assert interaction.text is not None
