@@ -80,21 +80,27 @@ def session(login: ImapLogin, scopes: tuple[str, ...]) -> OAuth2Session:
     )
 
 
+#: Error codes (RFC 6749 section 5.2 and extensions) that mean "the provider is struggling, ask again later".
+_TRANSIENT = frozenset({"temporarily_unavailable", "server_error"})
+
+
 def explain(exc: BaseException) -> AuthFailure | TokenEndpointDown:
     """The operator's reading of a token-endpoint failure (error codes only: descriptions may echo input)."""
     if isinstance(exc, OAuthError):
         code = exc.error or "error"
+        if code in _TRANSIENT:
+            return TokenEndpointDown(f"token endpoint answered {code}")
         if code == "invalid_grant":
             return AuthFailure(
                 "the grant expired or was revoked (invalid_grant): run `omnitrail connector email authorize`"
             )
         if code in ("invalid_client", "unauthorized_client"):
             return AuthFailure(f"the token endpoint rejected the client ({code}): check oauth_client_id and the secret")
-        if code in ("invalid_scope", "access_denied", "unsupported_grant_type"):
-            return AuthFailure(f"the token endpoint refused the request ({code}): check oauth_scopes and oauth_grant")
-        return TokenEndpointDown(f"token endpoint answered {code}")
+        return AuthFailure(f"the token endpoint refused the request ({code}): check oauth_scopes and oauth_grant")
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return TokenEndpointDown(f"token endpoint answered HTTP {exc.response.status_code}")
+    if isinstance(exc, ValueError):  # a proxy's error page, a wrong URL: not an OAuth 2.0 answer
+        return TokenEndpointDown("token endpoint answered something other than OAuth 2.0 JSON: check its URL")
     return TokenEndpointDown(f"token endpoint unreachable ({type(exc).__name__})")
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import httpx
 import psutil
@@ -54,6 +54,13 @@ class Stack:
 
 #: The ``start_stack`` fixture (tests/integration/conftest.py): settings in, a ready stack out.
 StartStack = Callable[..., Stack]
+
+
+async def start_omnitrail(*args: str, env: dict[str, str], cwd: Path, log: IO[bytes]) -> asyncio.subprocess.Process:
+    """``omnitrail ARGS...`` as operators run it, its output (stdout and stderr) into ``log``."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "omnitrail", *args, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 async def stop_process(proc: asyncio.subprocess.Process, timeout: float = 20) -> None:

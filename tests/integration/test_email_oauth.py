@@ -17,7 +17,7 @@ from omnitrail.local_stack import free_port
 from schemas.errors import FatalError
 from tests.integration.dovecot import Dovecot
 from tests.integration.email_source import Mailbox
-from tests.integration.oidc import DEVICE_CLIENT, DEVICE_SECRET, OidcProvider
+from tests.integration.oidc import APP_CLIENT, DEVICE_CLIENT, DEVICE_SECRET, OidcProvider
 from tests.integration.stack import eventually
 
 pytestmark = pytest.mark.integration
@@ -222,6 +222,27 @@ async def test_token_endpoint_outage_is_sat_out_with_a_backoff_and_loses_no_mail
         if relay is not None:
             relay.close()
     assert len(_ids(emitter)) == len(set(_ids(emitter))) == 3
+
+
+async def test_a_wrong_client_secret_is_named_without_the_secret(oauth_dovecot: Dovecot, oidc: OidcProvider) -> None:
+    shared, other = Mailbox(oauth_dovecot, user=oidc.shared_mailbox), Mailbox(oauth_dovecot)
+    await other.add(1)
+    app_only = {"oauth_grant": "client_credentials", "oauth_client_id": APP_CLIENT, "oauth_scopes": ["imap"]}
+    connector = _connector(
+        _oauth(shared, oidc, "unused", **app_only, oauth_client_secret="not-the-app-secret"),
+        _oauth(other, oidc, await _refresh_token(oidc, other.user)),
+    )
+    emitter = InMemoryEmitter()
+    try:
+        assert await connector.poll(emitter, InMemoryCheckpoints()) == 1  # the other mailbox is read
+    finally:
+        await connector.close()
+    state = connector.account_states()[shared.user]
+    assert state == (
+        "cannot authenticate: the token endpoint rejected the client (invalid_client): "
+        "check oauth_client_id and the secret"
+    )
+    assert "not-the-app-secret" not in state
 
 
 async def test_every_account_refused_stops_the_connector(oauth_dovecot: Dovecot, oidc: OidcProvider) -> None:

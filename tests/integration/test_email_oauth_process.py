@@ -20,7 +20,7 @@ from tests import email_corpus as corpus
 from tests.integration.dovecot import Dovecot
 from tests.integration.email_source import Mailbox
 from tests.integration.oidc import APP_CLIENT, APP_SECRET, DEVICE_CLIENT, DEVICE_SECRET, SCOPES, OidcProvider
-from tests.integration.stack import clean_env, eventually, stop_process
+from tests.integration.stack import clean_env, eventually, start_omnitrail, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -96,13 +96,7 @@ async def test_device_flow_then_both_grants_ingest_and_a_revoked_grant_shows_in_
     assert stored not in shown
 
     log = (tmp_path / "connector.log").open("wb")
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "omnitrail", "connector", "email"),
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = await start_omnitrail("connector", "email", env=env, cwd=tmp_path, log=log)
     bodies: list[str] = []
 
     async def readyz() -> dict[str, Any] | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from schemas.ids import interaction_id_for
 from tests import email_corpus as corpus
 from tests.integration.dovecot import PASSWORD, Dovecot
 from tests.integration.email_source import Mailbox
-from tests.integration.stack import clean_env, eventually, stop_process
+from tests.integration.stack import clean_env, eventually, start_omnitrail, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -44,13 +42,7 @@ async def test_connector_process_ingests_a_mailbox_through_the_postgres_thread_i
         OMNITRAIL_IMAP_OWN_ADDRESSES=corpus.SUPPORT,
     )
     log = (tmp_path / "connector.log").open("wb")
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "omnitrail", "connector", "email", "--backfill-since", "2026-01-01"),
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = await start_omnitrail("connector", "email", "--backfill-since", "2026-01-01", env=env, cwd=tmp_path, log=log)
     ids = [interaction_id_for("email", "", f"{m}.{box.tag}@cliente.example") for m in ("m1", "m3")]
     try:
 
