@@ -73,7 +73,7 @@ def document(rng: random.Random, contact: int, n: int, at: datetime) -> tuple[uu
     )
 
 
-async def load(url: str, contacts: int, per_contact: int, heavy: int, seed: int) -> uuid.UUID:
+async def load(url: str, contacts: int, per_contact: int, heavy: int, seed: int, *, old_links: bool) -> uuid.UUID:
     rng = random.Random(seed)
     now = datetime.now(UTC)
     ids = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(contacts)]
@@ -92,11 +92,10 @@ async def load(url: str, contacts: int, per_contact: int, heavy: int, seed: int)
                     await copy.write_row(
                         (iid, cid, channel, doc["direction"], "message", at, at, orjson.dumps(doc).decode())
                     )
-        # Each customer's link, as the worker writes it (sinks/interaction_store.attach): timelines read
-        # through these. Without them every page came back empty, and fast (fixed 2026-12-02).
-        await conn.execute(
-            "INSERT INTO interaction_contacts SELECT interaction_id, contact_id, occurred_at FROM interactions"
-        )
+        if old_links:  # a database written before migration 0015: the first customer linked too
+            await conn.execute(
+                "INSERT INTO interaction_contacts SELECT interaction_id, contact_id, occurred_at FROM interactions"
+            )
         await conn.commit()
         await conn.execute("ANALYZE interactions")
         await conn.execute("ANALYZE interaction_contacts")
@@ -123,6 +122,9 @@ async def main() -> None:
     parser.add_argument("--heavy", type=int, default=20000)
     parser.add_argument("--reads", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--old-links", action="store_true", help="also link each first customer, as before migration 0015"
+    )
     args = parser.parse_args()
     name = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
@@ -131,7 +133,7 @@ async def main() -> None:
     try:
         await migrate.migrate(url)
         start = time.perf_counter()
-        heavy = await load(url, args.contacts, args.per_contact, args.heavy, args.seed)
+        heavy = await load(url, args.contacts, args.per_contact, args.heavy, args.seed, old_links=args.old_links)
         rows = args.contacts * args.per_contact - args.per_contact + args.heavy
         print(f"corpus     : {rows} interactions, {args.contacts} contacts, heavy contact {args.heavy}")
         print(f"load       : {rows / (time.perf_counter() - start):.0f} rows/s (COPY, tsvector generated)")

@@ -29,6 +29,7 @@ from omnitrail.gdpr_settings import GdprSettings
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings
 from omnitrail.webhook_fast_path import WebhookFastPath
+from schemas import topics
 from schemas.config import load
 from schemas.errors import RetriableError
 from sinks import heartbeat, migrate, outbox
@@ -70,6 +71,16 @@ def outbox_drainer(pool: AsyncConnectionPool[Conn], producer: AIOKafkaProducer) 
             log.warning("outbox.drain_deferred", error=str(exc))
 
     return drain
+
+
+async def _pipeline(conn: Conn, producer: AIOKafkaProducer) -> str:
+    """Says ok when live workers hold every partition of the interactions topic: a worker that is up but has not
+    joined its group yet (a first start takes seconds) moves no interaction onto the timeline."""
+    partitions = producer.client.cluster.partitions_for_topic(topics.INTERACTIONS)
+    if not partitions:
+        return f"{topics.INTERACTIONS} unknown to the broker"
+    missing = sorted(set(partitions) - await heartbeat.held_partitions(conn, within_seconds=10))
+    return f"partitions not held by a live worker: {','.join(map(str, missing))}" if missing else "ok"
 
 
 def build_app(
@@ -174,10 +185,9 @@ def build_app(
             try:
                 async with asyncio.timeout(3), pool.connection() as conn:
                     version = await migrate.applied_version(conn)
-                    checks["database"] = "ok" if version >= migrate.LATEST else f"not migrated ({version})"
+                    checks["database"] = "ok" if version >= migrate.REQUIRED else f"not migrated ({version})"
                     if roles.needs_pipeline:
-                        live = await heartbeat.live_workers(conn, within_seconds=10)
-                        checks["pipeline"] = "ok" if live else "no live worker"
+                        checks["pipeline"] = await _pipeline(conn, producer)
             except Exception as exc:
                 checks["database"] = f"unavailable: {type(exc).__name__}"
                 if roles.needs_pipeline:

@@ -116,7 +116,7 @@ class BatchProcessor:
                     (i.interaction_id, c, i)
                     for n, i in enumerate(messages)
                     if i.interaction_id in inserted
-                    for c in found.attached[n]
+                    for c in found.attached[n][1:]  # the first is the row's own contact_id
                 ],
             )
             emails = [

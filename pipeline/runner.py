@@ -105,6 +105,7 @@ class PipelineRunner:
         self._engine: SuggestionEngine | None = None
         #: The processor and the engine are made on first use, inside the loop (their producers need it).
         self._lock = asyncio.Lock()
+        self._reports: set[asyncio.Task[None]] = set()
         options = config.consumer_options()
         self.consumers = {
             "interactions": BatchConsumer(
@@ -116,7 +117,7 @@ class PipelineRunner:
                 linger_s=config.batch_window_s,
                 lanes=config.lanes,
                 idle_wait_s=config.idle_wait_s,
-                on_assignment=lambda partitions: metrics.ASSIGNED.set(len(partitions)),
+                on_assignment=self._assigned,
             )
         }
         if suggestions is not None:
@@ -129,6 +130,12 @@ class PipelineRunner:
                 linger_s=config.batch_window_s,
                 idle_wait_s=config.idle_wait_s,
             )
+
+    def _assigned(self, partitions: list[int]) -> None:
+        """Report a new assignment at once, not at the next heartbeat: readiness waits for it."""
+        metrics.ASSIGNED.set(len(partitions))
+        self._reports.add(task := asyncio.get_running_loop().create_task(self._beat()))
+        task.add_done_callback(self._reports.discard)
 
     @property
     def agents(self) -> list[str]:

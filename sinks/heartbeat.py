@@ -19,10 +19,11 @@ async def forget(conn: Conn, worker_id: str) -> None:
     await conn.execute("DELETE FROM pipeline_workers WHERE worker_id = %s", (worker_id,))
 
 
-async def live_workers(conn: Conn, *, within_seconds: float) -> int:
+async def held_partitions(conn: Conn, *, within_seconds: float) -> set[int]:
+    """Partitions of the interactions topic that workers with a fresh heartbeat hold."""
     cur = await conn.execute(
-        "SELECT count(*) FROM pipeline_workers WHERE heartbeat_at > now() - make_interval(secs => %s)",
+        "SELECT assignment FROM pipeline_workers"
+        " WHERE heartbeat_at > now() - make_interval(secs => %s) AND assignment <> ''",
         (within_seconds,),
     )
-    row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    return {int(p) for (assignment,) in await cur.fetchall() for p in str(assignment).split(",")}

@@ -40,6 +40,12 @@ def available() -> list[Migration]:
 
 
 LATEST = max(m.version for m in available())
+#: Migrations that only remove what this release no longer writes (0015: the link repeating an interaction's
+#: first customer): its code runs before and after them, so a process is ready without them. That lets the
+#: readers of a release go first when the previous release's readers need the data (docs/operations.md).
+CLEANUPS = frozenset({15})
+#: The schema this release's code needs.
+REQUIRED = max(m.version for m in available() if m.version not in CLEANUPS)
 
 
 async def applied_version(conn: psycopg.AsyncConnection[Any]) -> int:

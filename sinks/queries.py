@@ -104,42 +104,64 @@ async def timeline(
     order: Order,
     where: TimelineFilter = TimelineFilter(),  # frozen, so sharing the default is safe
 ) -> Page | None:
+    """A page of the survivor's timeline: the rows that name one of its contacts as first customer, and
+    those linked to one as another customer (``interaction_contacts``).
+
+    Each contact of the component is read through two ordered index scans, each stopped after a page
+    (the row's own timeline index, and the links' index), and the page is the first of their union: no
+    scan reads more than a page however long the timeline is. A database written before migration 0015
+    also holds a link for the first customer; the union reads that interaction once.
+    """
     survivor = await resolve(conn, contact_id)
     if survivor is None:
         return None
     after = decode_cursor(cursor) if cursor else None
     op, direction = (">", "ASC") if order == "asc" else ("<", "DESC")
-    # op/direction come from the two literals above, never from input.
+    # Only fixed fragments are put together here (op/direction from the two literals above); values are parameters.
+    params: dict[str, Any] = {"n": limit + 1}
+    filters = ""
+    if where.channels:
+        filters += " AND i.channel = ANY(%(channels)s)"
+        params["channels"] = list(where.channels)
+    if where.direction is not None:
+        filters += " AND i.direction = %(direction)s"
+        params["direction"] = where.direction
+    if where.text is not None:
+        filters += " AND i.search @@ websearch_to_tsquery('simple', omnitrail_unaccent(%(text)s))"
+        params["text"] = where.text
+    if after is not None:
+        params.update(at=after[0], id=after[1])
+
+    def page_of(key: str) -> str:
+        """The cursor, the filters and the page's order over the ordering columns of ``key``."""
+        since = f" AND ({key}.occurred_at, {key}.interaction_id) {op} (%(at)s, %(id)s)" if after else ""
+        return f"{since}{filters} ORDER BY {key}.occurred_at {direction}, {key}.interaction_id {direction} LIMIT %(n)s"
+
+    cur = await conn.execute(
+        "SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s ORDER BY contact_id",
+        (survivor, survivor),
+    )
+    members = [row[0] for row in await cur.fetchall()]
+    branches = []
+    for n, member in enumerate(members):  # the row's own contact, then the links: both forms, each read once
+        params[f"c{n}"] = member
+        rows_of, links_of = f"i.contact_id = %(c{n})s{page_of('i')}", f"k.contact_id = %(c{n})s{page_of('k')}"
+        branches.append(f"(SELECT i.occurred_at, i.interaction_id FROM interactions i WHERE {rows_of})")  # noqa: S608
+        branches.append(
+            "(SELECT k.occurred_at, k.interaction_id FROM interaction_contacts k"  # noqa: S608
+            f" JOIN interactions i ON i.interaction_id = k.interaction_id WHERE {links_of})"
+        )
+    hits = " UNION ".join(branches)
     query = f"""
         SELECT i.occurred_at, i.interaction_id, i.document, i.delivery_status
-          FROM interactions i
-         WHERE i.interaction_id IN (
-                 SELECT ic.interaction_id FROM interaction_contacts ic
-                  WHERE ic.contact_id IN (SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s))
-           AND (%s::timestamptz IS NULL OR (i.occurred_at, i.interaction_id) {op} (%s::timestamptz, %s::uuid))
-           AND (cardinality(%b::text[]) = 0 OR i.channel = ANY(%b::text[]))
-           AND (%s::text IS NULL OR i.direction = %s)
-           AND (%s::text IS NULL OR i.search @@ websearch_to_tsquery('simple', omnitrail_unaccent(%s)))
+          FROM ({hits} ORDER BY 1 {direction}, 2 {direction} LIMIT %(n)s) k
+          JOIN interactions i ON i.interaction_id = k.interaction_id
          ORDER BY i.occurred_at {direction}, i.interaction_id {direction}
-         LIMIT %s
     """  # noqa: S608
-    cur = await conn.execute(
-        query.encode(),
-        (
-            survivor,
-            survivor,
-            after and after[0],
-            after and after[0],
-            after and after[1],
-            list(where.channels),
-            list(where.channels),
-            where.direction,
-            where.direction,
-            where.text,
-            where.text,
-            limit + 1,
-        ),
-    )
+    # Never a generic plan: each contact is a literal to the planner, so a long timeline is read in index order
+    # and stopped after a page, a short one however is cheapest (with a generic plan, every contact looked like
+    # the average one, and the longest timelines were sorted whole: 90 ms instead of 1).
+    cur = await conn.execute(query.encode(), params, prepare=False)
     rows = await cur.fetchall()
     items = []
     for _, _, document, delivery_status in rows[:limit]:

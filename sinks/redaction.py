@@ -8,9 +8,10 @@ column is generated from the document, so it follows. Each changed interaction g
 timeline topic as ``interaction.redacted`` carrying the redacted interaction, one event per contact
 whose timeline shows it, so consumers replace their copies.
 
-Which interactions: those linked to her contacts (``interaction_contacts``) and to another
-customer's; a row that named her as its first customer is handed to the next one (the erasure
-deletes only the interactions that were hers alone). A name written in free text is not redacted
+Which interactions: those of her contacts (the row names her as first customer, or
+``interaction_contacts`` links her) that another customer's contact has too; a row that named her
+as its first customer is handed to the next one (the erasure deletes only the interactions that
+were hers alone). A name written in free text is not redacted
 (it is not an identifier, and a common name would redact other people).
 """
 
@@ -89,10 +90,13 @@ async def redact_linked(
 
     Runs in the erasure's transaction, before her links are deleted."""
     cur = await conn.execute(
+        # Her interactions: those whose row names her (first customer) and those linked to her; their other
+        # customers: the row's contact and the links (before migration 0015 the first was linked too).
         "SELECT i.interaction_id, i.contact_id, i.document,"
-        " array(SELECT l.contact_id FROM interaction_contacts l"
-        "       WHERE l.interaction_id = i.interaction_id AND l.contact_id <> ALL(%(ids)s) ORDER BY l.contact_id)"
-        " FROM interactions i WHERE i.interaction_id IN"
+        " array(SELECT c FROM (SELECT l.contact_id FROM interaction_contacts l"
+        "                      WHERE l.interaction_id = i.interaction_id UNION SELECT i.contact_id) AS x (c)"
+        "       WHERE c <> ALL(%(ids)s) ORDER BY c)"
+        " FROM interactions i WHERE i.contact_id = ANY(%(ids)s) OR i.interaction_id IN"
         " (SELECT interaction_id FROM interaction_contacts WHERE contact_id = ANY(%(ids)s))"
         " ORDER BY i.interaction_id FOR UPDATE OF i",
         {"ids": ids},
@@ -126,5 +130,11 @@ async def redact_linked(
             "  unnest(%s::jsonb[]) AS document) c"
             " WHERE i.interaction_id = c.interaction_id",
             ([i for i, _, _ in changed], [o for _, o, _ in changed], [orjson.dumps(d).decode() for _, _, d in changed]),
+        )
+        # A customer the row now names as its first needs no link (migration 0015).
+        await conn.execute(
+            "DELETE FROM interaction_contacts l USING unnest(%b::uuid[], %b::uuid[]) AS c (interaction_id, contact_id)"
+            " WHERE l.interaction_id = c.interaction_id AND l.contact_id = c.contact_id",
+            ([i for i, _, _ in changed], [o for _, o, _ in changed]),
         )
     return len(changed), records

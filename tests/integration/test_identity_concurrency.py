@@ -145,7 +145,9 @@ async def test_two_workers_on_one_database_make_one_contact_per_person(workers, 
             await db.execute(
                 """
                 SELECT ic.interaction_id, coalesce(c.merged_into, c.contact_id)
-                  FROM interaction_contacts ic JOIN contacts c ON c.contact_id = ic.contact_id
+                  FROM (SELECT interaction_id, contact_id FROM interactions  -- the first customer
+                        UNION ALL SELECT interaction_id, contact_id FROM interaction_contacts) ic  -- the others
+                  JOIN contacts c ON c.contact_id = ic.contact_id
                  WHERE ic.interaction_id = ANY(%s)
                 """,
                 (ids,),
