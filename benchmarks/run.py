@@ -1,4 +1,6 @@
-"""The one benchmark command: ceiling, omnitrail and naive side by side, then latency, scale-out, micro, webhook.
+"""The one benchmark command: ceiling, omnitrail and naive side by side, then latency, scale-out, micro, console
+reads, webhook (with a bare aiohttp server as its reference) and the whole stack under a webhook flood; last, every
+target of issue 21 as measured in this run.
 
 Usage: python benchmarks/run.py [--records 20000] [--seed 42] [--rounds 2] [--soak N] [--skip-webhook]
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; OMNITRAIL_TEST_PG overrides); starts its
@@ -111,7 +113,18 @@ def median(results: list[Result], name: str) -> Result:
     return best
 
 
-def summarize(results: list[Result], before: str | None) -> None:
+#: Issue 21's targets, each a ratio or a latency measured in this run: (label, measured, bound, higher is better).
+Target = tuple[str, float, float, bool]
+
+
+def report(targets: list[Target]) -> None:
+    print("targets    : (issue 21; every one from this run)")
+    for label, value, bound, higher in targets:
+        met = value >= bound if higher else value <= bound
+        print(f"  {label:<52} {value:8.2f}  {'>=' if higher else '<='} {bound:<6g} {'met' if met else 'NOT MET'}")
+
+
+def summarize(results: list[Result], before: str | None) -> list[Target]:
     names = ("ceiling", "omnitrail", "omnitrail+sugg", "naive", "ceiling-timeline")
     ceil, omni, sugg, naive, shaped = (median(results, n) for n in names)
     print("throughput (median of rounds; latency here is queueing behind a flood of 20,000):")
@@ -129,6 +142,17 @@ def summarize(results: list[Result], before: str | None) -> None:
         f"reference  : omnitrail/ceiling-timeline = {omni.rate / shaped.rate:.2f} (the same rows stored in a table of"
         " the timeline's shape, no logic; not the target's ceiling)"
     )
+    return [
+        ("worker / raw ceiling", omni.rate / ceil.rate, 0.45, True),
+        ("worker / timeline-shaped ceiling", omni.rate / shaped.rate, 0.85, True),
+        ("worker / naive", omni.rate / naive.rate, 12, True),
+        (
+            "worker rows missing + duplicated",
+            float(omni.expected - omni.distinct + omni.rows - omni.distinct),
+            0,
+            False,
+        ),
+    ]
 
 
 def latency_run(data: corpus.Corpus, dbs: corpus.Databases, rate: float, seconds: float) -> Result:
@@ -205,7 +229,9 @@ def main() -> int:
     parser.add_argument("--latency-seconds", type=float, default=8)
     parser.add_argument("--skip-scale", action="store_true")
     parser.add_argument("--skip-micro", action="store_true")
-    parser.add_argument("--skip-webhook", action="store_true")
+    parser.add_argument("--skip-webhook", action="store_true", help="also skips the whole-stack flood")
+    parser.add_argument("--skip-console", action="store_true")
+    parser.add_argument("--console-reads", type=int, default=100, help="reads per console case")
     parser.add_argument("--before", metavar="DIR", help="also run the worker from this checkout, interleaved")
     parser.add_argument("--worker-env", action="append", default=[], metavar="KEY=VALUE", help="worker setting")
     parser.add_argument("--only", type=lambda v: v.split(","), help="only these pipelines' rounds (experiments)")
@@ -230,6 +256,7 @@ def main() -> int:
     )
     dbs = corpus.Databases(data.known_phones)
     ok = True
+    targets: list[Target] = []
     try:
         results: list[Result] = []
         for r in range(args.rounds):
@@ -238,7 +265,7 @@ def main() -> int:
         if args.only:  # an experiment: those rounds, nothing else
             return 0 if ok else 1
         if results:
-            summarize(results, args.before)
+            targets += summarize(results, args.before)
         lat = latency_run(data, dbs, args.latency_rate, args.latency_seconds)
         ok &= lat.correct
         print(f"latency    : {lat.line()}")
@@ -256,12 +283,29 @@ def main() -> int:
             import micro
 
             micro.main(data, dbs.clone("micro"))
+        if not args.skip_console:
+            import timeline_search
+
+            console = asyncio.run(timeline_search.run(reads=args.console_reads))
+            targets.append(("console: worst-case timeline page p50 (ms)", console["unfiltered"], 10, False))
+            searches = [v for k, v in console.items() if k.startswith("q=")]
+            targets.append(("console: full-text search in it, slowest case p50 (ms)", max(searches), 20, False))
+        if not args.skip_webhook:
+            import stack_flood
+            import webhook_load
+
+            connector, bare = webhook_load.main(before=args.before)
+            targets.append(("webhook connector / bare aiohttp server", connector / bare, 0.75, True))
+            flood = stack_flood.run(dbs.clone("stack"))
+            print(flood.line())
+            ok &= flood.correct
+            targets.append(
+                ("whole stack: timeline / webhook ingest", flood.timeline_rate / flood.ingest_rate, 0.95, True)
+            )
     finally:
         dbs.drop_all()
-    if not args.skip_webhook:
-        import webhook_load
-
-        webhook_load.main(before=args.before)
+    if targets:
+        report(targets)
     print(f"machine    : load average {load[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end; {os.cpu_count()} cores")
     print(f"took       : {time.perf_counter() - started:.0f}s; correctness {'OK' if ok else 'FAILED'}")
     return 0 if ok else 1

@@ -115,6 +115,48 @@ async def measure(url: str, contact: uuid.UUID, reads: int, where: queries.Timel
     return statistics.median(latencies), latencies[int(len(latencies) * 0.95) - 1], len(page.items)
 
 
+CASES = {
+    "unfiltered": queries.TimelineFilter(),
+    "channel=whatsapp": queries.TimelineFilter(channels=("whatsapp",)),
+    "q=nao chegou": queries.TimelineFilter(text="nao chegou"),
+    'q="parcel damaged"': queries.TimelineFilter(text='"parcel damaged"'),
+    "q=devolucao,inbound": queries.TimelineFilter(text="devolucao", direction="inbound"),
+}
+
+
+async def run(
+    contacts: int = 2000,
+    per_contact: int = 20,
+    heavy: int = 20000,
+    reads: int = 200,
+    seed: int = 42,
+    **load_options: bool,
+) -> dict[str, float]:
+    """Load a throw-away database, print each case's line; p50 ms per case."""
+    name = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name
+    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
+    medians = {}
+    try:
+        await migrate.migrate(url)
+        start = time.perf_counter()
+        worst = await load(url, contacts, per_contact, heavy, seed, old_links=load_options.get("old_links", False))
+        rows = contacts * per_contact - per_contact + heavy
+        print(f"console    : {rows} interactions, {contacts} contacts, the worst-case contact has {heavy}")
+        print(f"load       : {rows / (time.perf_counter() - start):.0f} rows/s (COPY, tsvector generated)")
+        for label, where in CASES.items():
+            p50, p95, found = await measure(url, worst, reads, where)
+            print(f"  {label:<22} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  ({found} items, first page of 30)")
+            if found < 30:  # the heavy contact has hundreds of matches for every case: a page short is a bug
+                raise SystemExit(f"{label}: {found} items instead of a full page")
+            medians[label] = p50
+    finally:
+        with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+    return medians
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=2000)
@@ -126,32 +168,7 @@ async def main() -> None:
         "--old-links", action="store_true", help="also link each first customer, as before migration 0015"
     )
     args = parser.parse_args()
-    name = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name
-    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
-    try:
-        await migrate.migrate(url)
-        start = time.perf_counter()
-        heavy = await load(url, args.contacts, args.per_contact, args.heavy, args.seed, old_links=args.old_links)
-        rows = args.contacts * args.per_contact - args.per_contact + args.heavy
-        print(f"corpus     : {rows} interactions, {args.contacts} contacts, heavy contact {args.heavy}")
-        print(f"load       : {rows / (time.perf_counter() - start):.0f} rows/s (COPY, tsvector generated)")
-        cases = {
-            "unfiltered": queries.TimelineFilter(),
-            "channel=whatsapp": queries.TimelineFilter(channels=("whatsapp",)),
-            "q=nao chegou": queries.TimelineFilter(text="nao chegou"),
-            'q="parcel damaged"': queries.TimelineFilter(text='"parcel damaged"'),
-            "q=devolucao,inbound": queries.TimelineFilter(text="devolucao", direction="inbound"),
-        }
-        for label, where in cases.items():
-            p50, p95, found = await measure(url, heavy, args.reads, where)
-            print(f"{label:<22} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  ({found} items, first page of 30)")
-            if found < 30:  # the heavy contact has hundreds of matches for every case: a page short is a bug
-                raise SystemExit(f"{label}: {found} items instead of a full page")
-    finally:
-        with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+    await run(args.contacts, args.per_contact, args.heavy, args.reads, args.seed, old_links=args.old_links)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ for line in io.lines("%(path)s") do
   local sig, body = line:match("^(%%S+) (.*)$")
   n = n + 1
   requests[n] = wrk.format("POST", "/webhooks/twilio/messages",
-    {["Content-Type"] = "application/x-www-form-urlencoded", ["X-Twilio-Signature"] = sig}, body)
+    {["Host"] = "127.0.0.1", ["Content-Type"] = "application/x-www-form-urlencoded",
+     ["X-Twilio-Signature"] = sig}, body)
 end
 local i = 0
 request = function()
@@ -90,22 +91,61 @@ async def records_on(bootstrap: str) -> int:
         await consumer.stop()
 
 
+def wrk_script(public_url: str, work: str, count: int = 20_000) -> str:
+    """A wrk Lua script replaying ``count`` distinct signed requests for ``public_url``."""
+    requests_path = os.path.join(work, "requests.txt")
+    with open(requests_path, "w") as fh:
+        fh.writelines(f"{sig} {body}\n" for sig, body in signed_requests(public_url, count))
+    script = os.path.join(work, "twilio.lua")
+    with open(script, "w") as fh:
+        fh.write(LUA % {"path": requests_path})
+    return script
+
+
+def flood(public_url: str, script: str, seconds: float, connections: int) -> int:
+    """wrk against ``public_url`` for ``seconds``; the 2xx count."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+    done = subprocess.run(
+        [wrk, "-t", "1", "-c", str(connections), "-d", f"{seconds:.0f}s", "-s", script, public_url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    total = int(re.search(r"(\d+) requests in", done).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", done)
+    return total - (int(bad.group(1)) if bad else 0)
+
+
+def bare(seconds: float, connections: int) -> tuple[float, float]:
+    """The reference server (benchmarks/bare_webhook.py): requests/s, server CPU-ms per 1,000 requests."""
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    script = wrk_script(public_url, tempfile.mkdtemp(prefix="omnitrail-webhook-bare-"))
+    cmd = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bare_webhook.py"), str(port)]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watched = psutil.Process(server.pid)
+    try:
+        wait_for_port("127.0.0.1", port, 30, server)
+        before = watched.cpu_times()
+        ok = flood(public_url, script, seconds, connections)
+        after = watched.cpu_times()
+    finally:
+        server.terminate()
+        server.wait(30)
+    cpu = (after.user + after.system) - (before.user + before.system)
+    return ok / seconds, cpu * 1000 / max(ok, 1) * 1000
+
+
 def run(
     seconds: float, connections: int, profile: str | None = None, code_dir: str | None = None
 ) -> tuple[float, int, int, float]:
     """requests/s with 2xx, 2xx count, records on the topic, server CPU-ms per 1,000 requests."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise SystemExit("wrk not found: apt-get install -y wrk")
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"
     work = tempfile.mkdtemp(prefix="omnitrail-webhook-bench-")
-    requests_path = os.path.join(work, "requests.txt")
-    with open(requests_path, "w") as fh:
-        fh.writelines(f"{sig} {body}\n" for sig, body in signed_requests(public_url, 20_000))
-    script = os.path.join(work, "twilio.lua")
-    with open(script, "w") as fh:
-        fh.write(LUA % {"path": requests_path})
+    script = wrk_script(public_url, work)
     with corpus.broker(partitions=4) as bootstrap:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRAIL_")}
         env.update(memory_tuning.MALLOC_ENV)  # as the image starts it
@@ -135,19 +175,11 @@ def run(
             if profile:
                 watched = watched.children()[0]  # py-spy's child is the server
             before = watched.cpu_times()
-            done = subprocess.run(
-                [wrk, "-t", "1", "-c", str(connections), "-d", f"{seconds:.0f}s", "-s", script, public_url],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
+            ok = flood(public_url, script, seconds, connections)
             after = watched.cpu_times()
         finally:
             watched.send_signal(signal.SIGTERM)
             server.wait(30)
-        total = int(re.search(r"(\d+) requests in", done).group(1))  # type: ignore[union-attr]
-        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", done)
-        ok = total - (int(bad.group(1)) if bad else 0)
         on_topic = asyncio.run(records_on(bootstrap))
     cpu = (after.user + after.system) - (before.user + before.system)
     return ok / seconds, ok, on_topic - 1, cpu * 1000 / max(ok, 1) * 1000
@@ -168,22 +200,36 @@ def _warm_up(public_url: str) -> None:
     raise RuntimeError("the connector did not accept a signed request in 30s")
 
 
-def main(seconds: float = 10, connections: int = 64, profile: str | None = None, before: str | None = None) -> None:
+def main(
+    seconds: float = 10, connections: int = 64, profile: str | None = None, before: str | None = None
+) -> tuple[float, float]:
+    """Print the runs; (the connector's requests/s, the bare server's)."""
     runs = [("now", None), ("before", before), ("now", None)] if before else [("now", None)]
     results: dict[str, list[tuple[float, int, int, float]]] = {}
-    for label, code in runs:  # before/after interleaved: now, before, now
+    references = []
+    for label, code in runs:  # before/after interleaved: now, before, now; the bare server after each "now"
         results.setdefault(label, []).append(run(seconds, connections, profile, code))
+        if label == "now":
+            references.append(bare(seconds, connections))
     for label, measured in results.items():
         rate, ok, on_topic, cpu = max(measured)
         print(
             f"webhook    : {rate:7.0f} signed Twilio SMS/s acknowledged by the broker ({label}; wrk, {connections}"
             f" connections, {seconds:.0f}s); 2xx {ok}, records on the topic {on_topic}; server CPU {cpu:.0f} ms/1k"
         )
+    bare_rate, bare_cpu = max(references)
+    now_rate = max(results["now"])[0]
+    print(
+        f"webhook ref:  {bare_rate:7.0f} requests/s on a bare aiohttp server (reads the body, answers 200; one process,"
+        f" uvloop; server CPU {bare_cpu:.0f} ms/1k)"
+    )
+    print(f"             connector / bare aiohttp = {now_rate / bare_rate:.2f}")
     if before:
         now, old = max(results["now"]), results["before"][0]
         print(
             f"             now / before = {now[0] / old[0]:.2f} requests/s, {old[3] / now[3]:.2f}x less CPU per request"
         )
+    return now_rate, bare_rate
 
 
 if __name__ == "__main__":
