@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from connectors.email.connector import EmailConnector
 from connectors.email.session import Fetched
 from connectors.email.settings import ImapAccount, ImapSettings
+from connectors.testing import InMemoryEmitter
 from schemas.deadletter import DeadLetter
 from schemas.interaction import Interaction
 
@@ -63,23 +64,6 @@ class Result:
         return {"dead_letter": {"reason": self.dead_letter.reason, "error_type": self.dead_letter.error_type}}
 
 
-class _Collector:
-    """An emitter that keeps what the connector would have produced."""
-
-    def __init__(self) -> None:
-        self.interactions: list[Interaction] = []
-        self.dead_letters: list[DeadLetter] = []
-
-    async def emit(self, interaction: Interaction) -> None:
-        self.interactions.append(interaction)
-
-    async def emit_many(self, interactions: list[Interaction]) -> None:
-        self.interactions.extend(interactions)
-
-    async def dead_letter(self, record: DeadLetter) -> None:
-        self.dead_letters.append(record)
-
-
 class Inspector:
     """One offline connector for a run: thread memory is kept from one message to the next."""
 
@@ -92,7 +76,7 @@ class Inspector:
 
     async def inspect(self, raw: bytes) -> Result:
         self.uid += 1
-        out = _Collector()
+        out = InMemoryEmitter()
         await self.connector.ingest(self.account, [Fetched(self.uid, raw, None)], out)
         if out.interactions:
             return Result(out.interactions[0], None)
