@@ -269,7 +269,7 @@ def import_() -> None:
 def import_interactions(file: Path, fmt: str | None, batch_size: int) -> None:
     """Import interactions from a CSV or JSON Lines FILE; re-running it changes nothing.
 
-    Exit status: 0 every row taken, 1 some rows rejected (listed with their line numbers), 2 failure.
+    Exit status: 0 every row taken, 1 some rows rejected (listed with their line numbers) or none taken, 2 failure.
     """
     from aiokafka.errors import KafkaError
 
@@ -278,7 +278,7 @@ def import_interactions(file: Path, fmt: str | None, batch_size: int) -> None:
     from omnitrail.imports.rows import RowReader, detect_format
 
     app_settings, kafka_settings, addresses = _addresses()
-    reader = RowReader(file, detect_format(file, fmt))
+    reader = RowReader(file, detect_format(file, fmt), region=app_settings.default_region)
     kafka_settings = kafka_settings.model_copy(update={"idempotence": addresses.idempotence})
 
     async def produce() -> ImportSummary:
@@ -305,19 +305,23 @@ def import_interactions(file: Path, fmt: str | None, batch_size: int) -> None:
     except RetriableError as exc:
         raise FatalError(f"{exc}; nothing is lost or duplicated by running the same import again") from None
     click.echo(summary.render())
-    sys.exit(1 if summary.rejected else 0)
+    if not summary.accepted:
+        click.echo(f"omnitrail: nothing was imported from {file.name}", err=True)
+    sys.exit(1 if summary.rejected or not summary.accepted else 0)
 
 
 @import_.command("contacts")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "file_format", type=click.Choice(["csv", "jsonl"]), help="default: from the file name")
 def import_contacts(file: Path, file_format: str | None) -> None:
-    """Import contacts from CSV or JSON Lines (see README); re-running the same file changes nothing."""
+    """Import contacts from CSV or JSON Lines (see README); re-running the same file changes nothing.
+
+    Exit status: 0 some rows taken (rejected ones listed), 1 none taken, 2 failure."""
     from omnitrail.imports import contact_import
     from omnitrail.imports.rows import RowReader, detect_format
 
     app_settings, kafka_settings, addresses = _addresses()
-    reader = RowReader(file, detect_format(file, file_format))
+    reader = RowReader(file, detect_format(file, file_format), region=app_settings.default_region)
     summary = asyncio.run(contact_import.run(app_settings, kafka_settings, addresses, reader))
     click.echo(
         f"accepted {summary.accepted} rows, rejected {len(summary.rejected)}; "
@@ -327,6 +331,9 @@ def import_contacts(file: Path, file_format: str | None) -> None:
         click.echo(f"line {rejected.line}: {rejected.reason}")
     if len(summary.rejected) > 100:
         click.echo(f"... and {len(summary.rejected) - 100} more rejected rows")
+    if not summary.accepted:
+        click.echo(f"omnitrail: nothing was imported from {file.name}", err=True)
+        sys.exit(1)
 
 
 @main.group()

@@ -160,3 +160,27 @@ def test_an_undefined_column_stops_the_import_before_any_row(broker, database_ur
     assert done.returncode == 2
     assert "favourite_colour" in done.stderr
     assert "omnitrail attributes define favourite_colour" in done.stderr
+
+
+async def test_an_excel_export_in_windows_1252_with_semicolons_imports_and_a_file_of_nothing_fails(
+    client, stack, broker, database_url, tmp_path: Path
+) -> None:
+    crm, address = f"CRM-{uuid.uuid4().hex[:8]}", new_email("jose")
+    excel = tmp_path / "contactos.csv"  # what Excel saves as "CSV" on a Portuguese Windows
+    excel.write_bytes(f"Name;Email;External_id\r\nJosé Conceição;{address};{crm}\r\n".encode("cp1252"))
+    done = omnitrail(broker, database_url, "import", "contacts", str(excel))
+    assert done.returncode == 0, done.stderr
+    assert "accepted 1 rows, rejected 0" in done.stdout
+    assert (await find_contact(client, crm))["display_name"] == "José Conceição"
+
+    nothing = tmp_path / "nothing.csv"
+    nothing.write_text("name,email\nBroken,not-an-email\n", encoding="utf-8")
+    done = omnitrail(broker, database_url, "import", "contacts", str(nothing))
+    assert done.returncode == 1
+    assert "omnitrail: nothing was imported from nothing.csv" in done.stderr
+
+    spreadsheet = tmp_path / "contacts.csv"  # an .xlsx renamed: a zip archive
+    spreadsheet.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" * 50)
+    done = omnitrail(broker, database_url, "import", "contacts", str(spreadsheet))
+    assert done.returncode == 2
+    assert done.stderr.strip() == "omnitrail: contacts.csv is not a text file: an import takes CSV or JSON Lines"

@@ -147,3 +147,46 @@ async def test_a_broker_outage_ends_the_import_with_a_retriable_error(tmp_path: 
     with pytest.raises(RetriableError):
         await import_interactions(RowReader(path, "csv"), emitter, default_region="PT", batch_size=2)
     assert emitter.interactions == []
+
+
+def test_an_excel_csv_in_windows_1252_with_semicolons_reads_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "contactos.csv"
+    path.write_bytes("Nome;Email;Cidade\r\nJosé Conceição;jose@x.pt;Évora\r\nAna;ana@x.pt;Faro\r\n".encode("cp1252"))
+    reader = RowReader(path, "csv", region="PT")
+    assert reader.header() == ["nome", "email", "cidade"]
+    assert [r.values for r in reader] == [
+        {"nome": "José Conceição", "email": "jose@x.pt", "cidade": "Évora"},
+        {"nome": "Ana", "email": "ana@x.pt", "cidade": "Faro"},
+    ]
+    assert reader.bytes_read == reader.bytes_total
+
+
+def test_excel_unicode_text_utf16_with_tabs_reads_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text("Name\tPhone\nMaria João\t912345678\n", encoding="utf-16")
+    assert [r.values for r in RowReader(path, "csv")] == [{"name": "Maria João", "phone": "912345678"}]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fmt", "says"),
+    [
+        ("export.csv", b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" * 50, "csv", "not a text file"),
+        ("rows.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20, "jsonl", "not a text file"),
+        ("rows.jsonl", b'[\n  {"channel": "sms"},\n  {"channel": "email"}\n]\n', "jsonl", "one JSON document"),
+        ("rows.jsonl", b'{\n  "channel": "sms"\n}\n', "jsonl", "one JSON document"),
+    ],
+)
+def test_a_binary_file_or_a_json_document_is_refused_in_one_line(
+    tmp_path: Path, name: str, content: bytes, fmt: str, says: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(FatalError, match=says) as refused:
+        RowReader(path, fmt)  # type: ignore[arg-type]
+    assert "\n" not in str(refused.value)
+
+
+def test_a_polish_excel_csv_reads_in_the_polish_code_page(tmp_path: Path) -> None:
+    path = tmp_path / "kontakty.csv"
+    path.write_bytes("Imię;Miasto\r\nŁukasz Żółć;Kraków\r\n".encode("cp1250"))
+    assert [r.values for r in RowReader(path, "csv", region="PL")] == [{"imię": "Łukasz Żółć", "miasto": "Kraków"}]
