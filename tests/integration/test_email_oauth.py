@@ -113,6 +113,10 @@ async def test_token_expiring_mid_run_is_renewed_with_no_mail_lost_or_doubled(
         await _stop(task)
     assert len(_ids(emitter)) == len(set(_ids(emitter))) == 5
     assert tokens.issued >= 2
+    # Renewed before it ran out, not after the server refused it: no failed login for this mailbox.
+    server_log = oauth_dovecot.log().splitlines()
+    assert [line for line in server_log if "auth failed" in line and f"user=<{box.user}>" in line] == []
+    assert any(f"Login: user=<{box.user}>, method=XOAUTH2" in line for line in server_log)
 
 
 async def test_a_token_the_server_refuses_is_replaced_once(oauth_dovecot: Dovecot, oidc: OidcProvider) -> None:

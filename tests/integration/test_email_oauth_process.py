@@ -88,6 +88,7 @@ async def test_device_flow_then_both_grants_ingest_and_a_revoked_grant_shows_in_
         OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap,
         OMNITRAIL_KAFKA_IDEMPOTENCE="false",
         OMNITRAIL_DATABASE_URL=database_url,
+        OMNITRAIL_LOG_LEVEL="debug",  # the IMAP and HTTP libraries' chatter too: still no secret
     )
     shown = await _authorize(env, tmp_path, mine.user, oidc)
     assert "Authorized" in shown
