@@ -4,14 +4,17 @@ GET answers Meta's verification handshake (``hub.mode=subscribe``, ``hub.verify_
 in constant time, ``hub.challenge`` echoed). POST events go through the webhook request path:
 ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw body with the app secret) is checked before the
 body is parsed; then every entry, and every message or status within it, is normalized on its
-own, so one bad element is dead-lettered alone and the rest are ingested.
+own, so one bad element is dead-lettered alone and the rest are ingested. It is dead-lettered as
+a body holding only it (its entry around it, nobody else's message or profile), which replay
+normalizes like any other body.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import orjson
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
@@ -20,12 +23,39 @@ from connectors import signing
 from connectors.base import Connector
 from connectors.meta import messaging, whatsapp
 from connectors.meta.settings import MetaSettings
-from connectors.webhook import Answer, Normalized, RawRequest, Route
+from connectors.webhook import Answer, Normalized, RawRequest, Rejected, Route
 from schemas.errors import FatalError, InvalidPayload
 from schemas.interaction import Interaction
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _OBJECTS = ("page", "instagram", "whatsapp_business_account")
+
+
+def _alone(obj: str, entry: Any, fragment: Any) -> bytes:
+    """A body Meta could have sent holding only ``fragment`` (an entry, a change, a message, a status or a
+    messaging event): what the fragment is dead-lettered as, so replay reads it as it reads any body."""
+    return orjson.dumps({"object": obj, "entry": [_entry_of(entry, fragment)]})
+
+
+def _entry_of(entry: Any, fragment: Any) -> Any:
+    if fragment == entry or not isinstance(entry, dict):
+        return fragment
+    for key in ("messaging", "standby"):
+        if fragment in (entry.get(key) or []):
+            return {**entry, key: [fragment]}
+    for change in entry.get("changes") or []:
+        if change == fragment:
+            return {**entry, "changes": [change]}
+        value = change.get("value") if isinstance(change, dict) else None
+        for key in ("messages", "statuses"):
+            if isinstance(value, dict) and fragment in (value.get(key) or []):
+                # Only this message's sender among the contacts: the others are other people's profiles.
+                sender = fragment.get("from") if isinstance(fragment, dict) else None
+                contacts = [c for c in value.get("contacts") or [] if isinstance(c, dict) and c.get("wa_id") == sender]
+                alone = {k: v for k, v in value.items() if k not in ("messages", "statuses", "contacts")}
+                alone |= {key: [fragment]} | ({"contacts": contacts} if contacts else {})
+                return {**entry, "changes": [{**change, "value": alone}]}
+    return fragment  # not found where the normalizers look: its own bytes, as it came
 
 
 class MetaConnector(Connector[MetaSettings]):
@@ -56,11 +86,13 @@ class MetaConnector(Connector[MetaSettings]):
         for entry in entries:
             try:
                 if obj == "whatsapp_business_account":
-                    parts.append(whatsapp.normalize_entry(entry, received_at=received_at))
+                    part = whatsapp.normalize_entry(entry, received_at=received_at)
                 else:
-                    parts.append(messaging.normalize_entry(str(obj), entry, received_at=received_at))
+                    part = messaging.normalize_entry(str(obj), entry, received_at=received_at)
             except InvalidPayload as exc:
-                parts.append(jp.rejected(entry, exc.reason))
+                part = jp.rejected(entry, exc.reason)
+            rejected = [Rejected(r.reason, _alone(str(obj), entry, orjson.loads(r.raw))) for r in part.rejected]
+            parts.append(Normalized(part.interactions, rejected))
         return jp.whole_if_nothing_good(jp.merge(parts))
 
     @staticmethod

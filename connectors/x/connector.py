@@ -3,7 +3,9 @@
 GET answers the CRC challenge: ``{"response_token": "sha256=" + base64(HMAC-SHA256(crc_token,
 consumer secret))}``, which X sends when the webhook is registered and then periodically. POST
 deliveries are checked against ``x-twitter-webhooks-signature`` (the same HMAC over the raw body)
-before parsing, then go through the webhook request path like every other webhook.
+before parsing, then go through the webhook request path like every other webhook. A bad event
+of a batch is dead-lettered as a delivery holding only it (and its two users), which replay reads
+like any other.
 
 The CRC answer is the very HMAC a POST body needs, so answering it for any text would be a
 signing oracle: ask for the CRC of a forged event body, then post that body with the answer as
@@ -15,15 +17,16 @@ and no HMAC.
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import orjson
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from connectors import json_payload as jp
 from connectors import signing
 from connectors.base import Connector
-from connectors.webhook import Answer, Normalized, RawRequest, Route
+from connectors.webhook import Answer, Normalized, RawRequest, Rejected, Route
 from connectors.x import direct_messages
 from connectors.x.settings import XSettings
 from schemas.errors import FatalError
@@ -33,6 +36,21 @@ SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 CRC_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{8,256}")
 """What a CRC token may be: X's are random base64/base64url strings. No character of a JSON
 object (``{``, ``"``, ``:`` or white space) is allowed, so no event body can be signed through it."""
+
+
+def _alone(payload: dict[str, Any], event: Any) -> bytes:
+    """A delivery X could have sent holding only ``event`` (and only its two users): what a bad event of
+    a batch is dead-lettered as, so replay reads it as it reads any delivery."""
+    create = _object(event, "message_create")
+    ids = {create.get("sender_id"), _object(create, "target").get("recipient_id")}
+    users = _object(payload, "users")
+    alone = {"for_user_id": payload.get("for_user_id"), "direct_message_events": [event]}
+    return orjson.dumps(alone | {"users": {k: v for k, v in users.items() if k in ids}})
+
+
+def _object(parent: Any, key: str) -> dict[str, Any]:
+    found = parent.get(key) if isinstance(parent, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 class XConnector(Connector[XSettings]):
@@ -52,7 +70,9 @@ class XConnector(Connector[XSettings]):
     @staticmethod
     def normalize(raw: RawRequest) -> Normalized:
         payload = jp.parse_object(raw.body)
-        return jp.whole_if_nothing_good(direct_messages.normalize(payload, received_at=raw.received_at))
+        result = direct_messages.normalize(payload, received_at=raw.received_at)
+        rejected = [Rejected(r.reason, _alone(payload, orjson.loads(r.raw))) for r in result.rejected]
+        return jp.whole_if_nothing_good(Normalized(result.interactions, rejected))
 
     @staticmethod
     def _ok(_: list[Interaction]) -> Response:

@@ -103,7 +103,13 @@ def test_a_batch_keeps_every_good_event_and_rejects_the_bad_one_alone() -> None:
     assert [i.external_id for i in result.interactions] == ["m_1", "m_2"]
     [rejected] = result.rejected
     assert "sender" in rejected.reason
-    assert json.loads(rejected.raw) == bad
+    # Dead-lettered as a body holding only it, in its entry: replay reads it like any body.
+    alone = json.loads(rejected.raw)
+    assert alone == {"object": "page", "entry": [{**payload["entry"][0], "messaging": [bad]}]}
+    with pytest.raises(InvalidPayload, match="sender"):
+        CONNECTOR.normalize(raw(rejected.raw, {}))
+    alone["entry"][0]["messaging"][0]["sender"] = {"id": "6213"}  # what a fixed normalizer would read
+    assert [i.external_id for i in CONNECTOR.normalize(raw(json.dumps(alone).encode(), {})).interactions] == ["m_bad"]
 
 
 def test_unknown_object_is_invalid() -> None:
@@ -160,7 +166,14 @@ def test_whatsapp_statuses_update_our_message_and_a_bad_one_is_rejected_alone() 
     assert update.status.target_interaction_id == interaction_id_for("whatsapp", "+351210000001", "wamid.OUT")
     assert update.status.status == "delivered"
     assert [x.key for x in update.customer_identifiers()] == ["phone:+351912345678"]
-    assert len(result.rejected) == 1
+    [rejected] = result.rejected
+    # Alone in its change, with the value's metadata: the good status and the contacts are not in it.
+    [change] = json.loads(rejected.raw)["entry"][0]["changes"]
+    assert change["value"]["statuses"] == [bad]
+    assert "contacts" not in change["value"]
+    assert change["value"]["metadata"] == value["metadata"]
+    with pytest.raises(InvalidPayload):
+        CONNECTOR.normalize(raw(rejected.raw, {}))
 
 
 def test_failed_whatsapp_status_carries_the_error_code() -> None:

@@ -72,7 +72,17 @@ def test_other_activity_is_skipped_and_a_bad_event_is_rejected_alone() -> None:
     payload["direct_message_indicate_typing_events"] = [{"created_timestamp": "1", "sender_id": "3001969357"}]
     result = normalize(payload)
     assert [i.external_id for i in result.interactions] == ["1"]
-    assert json.loads(result.rejected[0].raw) == bad
+    # Dead-lettered as a delivery holding only it and its two users: replay reads it like any delivery.
+    alone = json.loads(result.rejected[0].raw)
+    assert alone == {
+        "for_user_id": X_ACCOUNT_ID,
+        "direct_message_events": [bad],
+        "users": {X_ACCOUNT_ID: USERS[X_ACCOUNT_ID]},
+    }
+    alone["direct_message_events"][0]["message_create"]["sender_id"] = "3001969357"  # as a fixed normalizer reads it
+    alone["users"] = USERS
+    replayed = CONNECTOR.normalize(RawRequest(json.dumps(alone).encode(), {}, "", NOW))
+    assert [i.external_id for i in replayed.interactions] == ["2"]
     assert normalize({"for_user_id": X_ACCOUNT_ID, "favorite_events": []}).interactions == []
 
 
