@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sinks import migrate, queries
+from sinks import erasure, migrate, queries
 from tests.helpers import sms_interaction
 
 pytestmark = pytest.mark.integration
@@ -103,3 +103,32 @@ async def test_both_forms_each_once_in_order_before_and_after_migration_0015(pri
     cur = await db.execute("SELECT count(*) FROM interaction_contacts")
     assert await cur.fetchone() == (3,)  # ...and the other customers' links are kept
     await check()
+
+
+@pytest.mark.parametrize("old_form", [False, True], ids=["this release", "before migration 0015"])
+async def test_erasing_the_first_customer_hands_the_interaction_to_the_next(private_db, old_form: bool) -> None:
+    db = private_db
+    ana, bruno = await _contact(db), await _contact(db)
+    phone = f"+3519{uuid.uuid4().int % 10**8:08d}"
+    await db.execute(
+        "INSERT INTO contact_identifiers (kind, value, contact_id, rule) VALUES ('phone', %s, %s, 'exact')",
+        (phone, ana),
+    )
+    shared = await _interaction(db, 10, ana, [ana, bruno] if old_form else [bruno], f"call {phone} please")
+    own = await _interaction(db, 11, ana, [ana] if old_form else [], "hers alone")
+
+    erased = await erasure.erase(db, ana, erasure.IdentifierHasher(b"k" * 32), requested_by="admin")
+    assert erased is not None
+    assert (erased.interactions_erased, erased.interactions_redacted) == (1, 1)
+    assert await _pages(db, bruno, "desc") == [shared]  # Bruno keeps it, once...
+    page = await queries.timeline(db, bruno, limit=5, cursor=None, order="desc")
+    assert page is not None
+    assert page.items[0]["text"] == "call [erased] please"  # ...without her number
+    cur = await db.execute(
+        "SELECT i.contact_id, array(SELECT l.contact_id FROM interaction_contacts l"
+        " WHERE l.interaction_id = i.interaction_id) FROM interactions i WHERE i.interaction_id = %s",
+        (uuid.UUID(shared),),
+    )
+    assert await cur.fetchone() == (bruno, [])  # his as first customer now: no link repeats it
+    cur = await db.execute("SELECT count(*) FROM interactions WHERE interaction_id = %s", (uuid.UUID(own),))
+    assert await cur.fetchone() == (0,)
