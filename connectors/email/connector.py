@@ -65,7 +65,7 @@ class EmailConnector(Connector[ImapSettings]):
     """Addresses need no region: the default region is not used."""
 
     name: ClassVar[str] = "email"
-    #: ``host`` needs ``username`` and ``password`` (the settings refuse it alone): one account either way.
+    #: ``host`` needs ``username`` and a login (the settings refuse it alone): one account either way.
     enabled_by: ClassVar[tuple[str, ...]] = ("host", "accounts")
     retriable: ClassVar[tuple[type[BaseException], ...]] = RECONNECT_ERRORS
     supports_backfill: ClassVar[bool] = True
@@ -78,6 +78,8 @@ class EmailConnector(Connector[ImapSettings]):
         self.sessions = {a.username: ImapSession(a) for a in self.accounts}
         self.threader = Threader(thread_index or InMemoryThreadIndex())
         self.backfill_since: date | None = None
+        #: Accounts whose backfill has not run yet (one waiting out its token endpoint keeps its turn).
+        self._backfill_pending: set[str] = set()
         self._missing_reported: set[tuple[str, str]] = set()
         #: Per account, the configured folders the server has (IDLE watches the first of them).
         self._present: dict[str, list[str]] = {}
@@ -93,6 +95,7 @@ class EmailConnector(Connector[ImapSettings]):
     def backfill(self, since: date) -> None:
         """On the next poll, re-read every message since ``since`` (ids are deterministic: no duplicates)."""
         self.backfill_since = since
+        self._backfill_pending = {a.username for a in self.accounts}
 
     @property
     def pulls(self) -> bool:
@@ -125,7 +128,9 @@ class EmailConnector(Connector[ImapSettings]):
             else:
                 self._states[user] = "ok"
                 self._token_backoff[user].reset()
-        self.backfill_since = None
+                self._backfill_pending.discard(user)
+        if not self._backfill_pending:
+            self.backfill_since = None
         stopped = [s for s in self._states.values() if s.startswith("cannot authenticate: ")]
         if len(stopped) == len(self.accounts):
             raise FatalError("; ".join(sorted({s.removeprefix("cannot authenticate: ") for s in stopped})))
@@ -141,7 +146,7 @@ class EmailConnector(Connector[ImapSettings]):
             if folder not in existing:
                 self._report_missing(account, folder)
                 continue
-            if self.backfill_since is not None:
+            if self.backfill_since is not None and account.username in self._backfill_pending:
                 emitted += await self._backfill(session, account, folder, emitter, checkpoints)
             emitted += await self._poll_folder(session, account, folder, emitter, checkpoints)
         return emitted

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import date
 from typing import Any
 
 import pytest
@@ -226,6 +227,40 @@ async def test_token_endpoint_outage_is_sat_out_with_a_backoff_and_loses_no_mail
         if relay is not None:
             relay.close()
     assert len(_ids(emitter)) == len(set(_ids(emitter))) == 3
+
+
+async def test_a_backfill_waits_for_an_account_whose_token_endpoint_is_down(
+    oauth_dovecot: Dovecot, oidc: OidcProvider
+) -> None:
+    box, other = Mailbox(oauth_dovecot), Mailbox(oauth_dovecot)
+    await box.add(2)
+    await other.add(1)
+    box_token, other_token = await _refresh_token(oidc, box.user), await _refresh_token(oidc, other.user)
+    checkpoints = InMemoryCheckpoints()
+    first = _connector(_oauth(box, oidc, box_token), _oauth(other, oidc, other_token))
+    try:
+        assert await first.poll(InMemoryEmitter(), checkpoints) == 3  # both mailboxes read up to date
+    finally:
+        await first.close()
+    port = free_port()
+    connector = _connector(
+        _oauth(box, oidc, box_token, oauth_token_url=f"http://127.0.0.1:{port}/token"), _oauth(other, oidc, other_token)
+    )
+    connector.backfill(date(2026, 1, 1))  # e.g. after an outage: re-read both mailboxes since then
+    emitter = InMemoryEmitter()
+    task = await _running(PullLoop(connector, emitter, checkpoints, first_delay=0.1))
+    relay = None
+    try:
+        await eventually(lambda: _at_least(emitter, 1), timeout=20, what="the other account's backfill")
+        await asyncio.sleep(1.5)
+        assert [i.account for i in emitter.interactions] == [other.user]
+        relay = await asyncio.start_server(lambda r, w: _forward(r, w, oidc.port), "127.0.0.1", port)
+        await eventually(lambda: _at_least(emitter, 3), timeout=30, what="the backfill of the account that waited")
+    finally:
+        await _stop(task)
+        if relay is not None:
+            relay.close()
+    assert sorted(i.account for i in emitter.interactions) == sorted([box.user, box.user, other.user])
 
 
 async def test_a_wrong_client_secret_is_named_without_the_secret(oauth_dovecot: Dovecot, oidc: OidcProvider) -> None:
