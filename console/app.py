@@ -9,6 +9,7 @@ runs as long as the process serves: :meth:`Console.run` is one of its lifespan t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -17,9 +18,11 @@ from connectors.emitter import Emitter
 from console.audit import Audit
 from console.auth import Role, TokenAuth
 from console.live_feed import TimelineFeed
+from console.media_urls import MediaUrls
 from console.notes import NoteWriter
 from console.request_guard import RequestGuard
 from console.routes import (
+    attachments,
     attributes,
     audit,
     contacts,
@@ -38,6 +41,8 @@ from console.throttle import Throttle
 from schemas.config import load
 from sinks.connection import ConnectionFactory
 from sinks.erasure import IdentifierHasher
+from sinks.media.settings import MediaSettings
+from sinks.media.store import MediaStore
 from sinks.outbox import Drain
 
 
@@ -55,8 +60,9 @@ class Console:
         secure_cookie: bool,
         max_body_bytes: int,
         body_timeout_s: float,
+        data_dir: Path,
     ) -> None:
-        settings, limits = load(ConsoleSettings), load(AuthSettings)
+        settings, limits, media = load(ConsoleSettings), load(AuthSettings), load(MediaSettings)
         self.feed = TimelineFeed(kafka_options, buffer=settings.live_buffer)
         self.auth = TokenAuth(
             tokens,
@@ -83,6 +89,12 @@ class Console:
             gdpr.router(connection, record, hasher=hasher, drain=drain),
             identity.router(connection, record, drain, default_region=default_region),
             attributes.router(connection, record, drain),
+            attachments.router(
+                connection,
+                record,
+                MediaStore.configured(media, data_dir),
+                MediaUrls(list(tokens), ttl_s=media.url_ttl_s),
+            ),
         ):
             self.router.include_router(routes)
 

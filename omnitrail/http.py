@@ -108,6 +108,7 @@ def build_app(
             secure_cookie=app_settings.public_url.startswith("https://"),
             max_body_bytes=app_settings.max_body_bytes,
             body_timeout_s=app_settings.body_timeout_s,
+            data_dir=app_settings.data_dir,
         )
         if roles.console
         else None

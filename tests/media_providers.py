@@ -55,7 +55,10 @@ FILES: dict[str, bytes] = {
     "voice": b"OggS\x00\x02" + b"\x00" * 60 + b"\x01vorbis" + b"\x00" * 200,
     "document": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
     # An SVG with a script, sent as if it were a JPEG photo.
-    "disguised": b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>',
+    "disguised": (
+        b'<svg xmlns="http://www.w3.org/2000/svg" onload="window.top.pwned = 1">'
+        b"<script>window.top.pwned = 2; parent.document.title = 'pwned'</script></svg>"
+    ),
 }
 
 

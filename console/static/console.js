@@ -12,6 +12,24 @@
   const timeFmt = new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "short"});
   const state = {contact: null, items: [], cursor: null, loading: false, done: false, source: null, seq: 0};
 
+  // An attachment: its label, and once the media stage kept it, a thumbnail, a player or a download link
+  // from short-lived signed URLs the API hands out (asked for when the entry is drawn).
+  function attachment(item, a, n) {
+    const size = a.media?.size ?? a.size;
+    const li = el("li", {className: "attachment", textContent: `📎 ${a.name || "attachment"}${a.content_type ? ` (${a.content_type})` : ""}${size != null ? ` · ${Math.ceil(size / 1024)} KB` : ""}`});
+    if (a.media?.state === "failed") li.append(el("span", {className: "muted", textContent: ` · not kept: ${a.media.reason || "unknown reason"}`}));
+    if (a.media?.state !== "stored") return li;
+    api(`/api/v1/interactions/${item.interaction_id}/attachments/${n}`).then((r) => r.json()).then((m) => {
+      if (m.kind === "image" && m.thumbnail_url) {
+        li.prepend(el("a", {href: m.url, target: "_blank", rel: "noopener noreferrer"},
+          el("img", {className: "thumbnail", src: m.thumbnail_url, alt: m.name})));
+      } else if (m.kind === "audio") li.append(el("audio", {controls: true, preload: "none", src: m.url}));
+      else if (m.kind === "video") li.append(el("video", {controls: true, preload: "none", src: m.url, className: "video"}));
+      li.append(" ", el("a", {href: m.url, download: m.name, className: "download", textContent: "Download"}));
+    }).catch(() => li.append(el("span", {className: "muted", textContent: " · content unavailable"})));
+    return li;
+  }
+
   async function api(path, options = {}) {
     const headers = {Accept: "application/json", ...(options.headers || {})};
     if (options.method && options.method !== "GET") headers["X-CSRF-Token"] = csrf;
@@ -214,8 +232,7 @@
     if (repairs?.length) node.append(el("div", {className: "muted repairs", textContent: `Repaired while reading: ${repairs.join("; ")}`}));
     if (item.call) node.append(el("div", {className: "call", textContent:
       `Call${item.call.status ? ` ${item.call.status}` : ""}${item.call.duration_seconds != null ? ` · ${Math.floor(item.call.duration_seconds / 60)} min ${item.call.duration_seconds % 60} s` : ""}`}));
-    if (item.attachments?.length) node.append(el("ul", {className: "attachments"}, ...item.attachments.map((a) =>
-      el("li", {textContent: `📎 ${a.name || "attachment"}${a.content_type ? ` (${a.content_type})` : ""}${a.size != null ? ` · ${Math.ceil(a.size / 1024)} KB` : ""}`}))));
+    if (item.attachments?.length) node.append(el("ul", {className: "attachments"}, ...item.attachments.map((a, n) => attachment(item, a, n))));
     if (item.metadata?.unsupported) node.append(el("p", {className: "unsupported muted", textContent: "Content not supported by the provider"}));
     if (item.location) node.append(place(item.location));
     if (item.contact_cards?.length) node.append(el("ul", {className: "cards"}, ...item.contact_cards.map((c) =>

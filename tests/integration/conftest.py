@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from omnitrail.local_stack import free_port
 from tests.integration.dovecot import Dovecot
 from tests.integration.oidc import OidcProvider
 from tests.integration.stack import Stack, StartStack, start_up
@@ -68,4 +69,16 @@ def oauth_dovecot(oidc: OidcProvider) -> Iterator[Dovecot]:
     """A private Dovecot that also takes XOAUTH2/OAUTHBEARER, checking tokens at ``oidc``'s introspection endpoint."""
     server = Dovecot.start(introspection_url=oidc.introspection_url)
     yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """An S3 API server (moto) on loopback for the object store's tests: its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
     server.stop()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import orjson
 import pytest
@@ -27,6 +28,7 @@ from schemas.interaction import Attachment, Channel, Direction, Interaction, Par
 from schemas.timeline import TimelineEvent
 from sinks import contact_store, interaction_store
 from sinks.kafka.records import RawRecord, Record
+from sinks.media.settings import MediaSettings
 from sinks.media.store import MediaStore
 from tests.media_providers import BOT_ID, BOT_TOKEN, FILES, GRAPH_TOKEN, TWILIO_TOKEN, Providers, running_providers
 
@@ -68,6 +70,25 @@ def credentials(providers: Providers, *, twilio_token: str = TWILIO_TOKEN) -> Cr
         meta_access_token=GRAPH_TOKEN,
         telegram={BOT_ID: TelegramBot(BOT_TOKEN, f"{providers.api}/bot")},
     )
+
+
+def s3_store(endpoint: str) -> MediaStore:
+    """A fresh bucket on the S3 API server, through the store's own configuration path."""
+    bucket = f"media-{uuid.uuid4().hex[:12]}"
+    boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    ).create_bucket(Bucket=bucket)
+    settings = MediaSettings(
+        store="s3", s3_bucket=bucket, s3_endpoint=endpoint, s3_access_key_id="k", s3_secret_access_key="s"
+    )
+    return MediaStore.configured(settings, Path("unused"))
+
+
+@pytest.fixture(params=["folder", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> MediaStore:
+    if request.param == "folder":
+        return MediaStore.folder(tmp_path / "media")
+    return s3_store(request.getfixturevalue("s3_server"))
 
 
 @pytest.fixture
@@ -123,9 +144,8 @@ async def content(store: MediaStore, sha256: str) -> bytes:
 
 
 async def test_each_channel_is_fetched_with_its_credentials_kept_and_published(
-    client: httpx.AsyncClient, pool: Any, providers: Providers, tmp_path: Path
+    client: httpx.AsyncClient, pool: Any, providers: Providers, store: MediaStore, tmp_path: Path
 ) -> None:
-    store = MediaStore.folder(tmp_path / "media")
     published = Published()
     media = stage(client, pool, published, store, credentials(providers), tmp_path)
     twilio = message(
@@ -229,3 +249,20 @@ async def test_wrong_credentials_are_a_recorded_401(
     assert kept is not None
     assert (kept.state, kept.reason) == ("failed", "provider answered HTTP 401 (credentials refused)")
     assert [orjson.loads(letter.raw)["type"] for letter in published.dead_letters()] == ["interaction.added"]
+
+
+async def test_a_large_file_goes_up_to_s3_in_parts_and_comes_back_whole(s3_server: str, tmp_path: Path) -> None:
+    store = s3_store(s3_server)
+    data = bytes(range(256)) * (48 * 1024)  # 12 MiB: more than one 5 MiB part
+    path = tmp_path / "big"
+    path.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    assert not await store.has(digest)
+    await store.put(digest, path)
+    await store.put(digest, path)  # content-addressed: already there, nothing sent again
+    assert (await store.has(digest), await store.size(digest)) == (True, len(data))
+    assert hashlib.sha256(await content(store, digest)).hexdigest() == digest
+    await store.delete([digest, "0" * 64])
+    assert not await store.has(digest)
+    with pytest.raises(FileNotFoundError):
+        await content(store, digest)

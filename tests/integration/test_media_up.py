@@ -1,8 +1,11 @@
-"""``omnitrail up`` runs the media stage: an MMS sent the way Twilio sends it ends with its photo kept,
-on the timeline the API serves, and published as ``interaction.updated``."""
+"""``omnitrail up`` runs the media stage and the console shows what it kept: an MMS sent the way Twilio
+sends it (a photo, a voice note, an SVG with a script and no declared type) ends with its files kept,
+on the timeline the API serves, published as ``interaction.updated``, and in the page as a thumbnail,
+a player and a download; the SVG never runs, in Chromium."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,13 +13,18 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from PIL import Image
+from playwright.async_api import Browser, async_playwright, expect
 
 from schemas import topics
 from tests.helpers import inbound_sms, signed
+from tests.integration.console.test_browser import CHROMIUM_ARGS
 from tests.integration.stack import AGENT, Stack, StartStack, eventually, read_topic
 from tests.media_providers import FILES, Providers, running_providers
 
 pytestmark = pytest.mark.integration
+SID = "MM" + uuid.uuid4().hex
+PHONE = "+351912777" + str(uuid.uuid4().int % 1000).zfill(3)
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +44,41 @@ def stack(private_broker, private_database_url, providers: Providers, start_stac
     )
 
 
+@pytest.fixture(scope="module")
+async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.url, headers=AGENT, timeout=20) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def mms(stack: Stack, providers: Providers, api: httpx.AsyncClient) -> dict[str, Any]:
+    """The MMS, sent once for the module; its timeline entry once all three attachments are recorded."""
+    params = inbound_sms(
+        SID,
+        PHONE,
+        "A caixa chegou partida",
+        NumMedia="3",
+        MediaUrl0=providers.twilio_url("photo", SID),
+        MediaContentType0="image/jpeg",
+        MediaUrl1=providers.twilio_url("voice", SID),
+        MediaContentType1="audio/ogg",
+        MediaUrl2=providers.twilio_url("disguised", SID),  # no declared type: kept, as bytes of no known type
+    )
+    body, headers = signed(f"{stack.url}/webhooks/twilio/messages", params)
+    assert (await api.post("/webhooks/twilio/messages", content=body, headers=headers)).status_code == 200
+
+    async def recorded() -> dict[str, Any] | None:
+        found = (await api.get("/api/v1/contacts", params={"q": PHONE})).json()["items"]
+        if not found:
+            return None
+        items = (await api.get(f"/api/v1/contacts/{found[0]['contact_id']}/timeline")).json()["items"]
+        if items and all(a.get("media") for a in items[0]["attachments"]):
+            return dict(items[0])
+        return None
+
+    return await eventually(recorded, timeout=60, what="the three attachments recorded")
+
+
 def kept_bytes(stack: Stack, sha256: str) -> bytes:
     return (stack.log_path.parent / ".omnitrail" / "media" / "sha256" / sha256[:2] / sha256).read_bytes()
 
@@ -44,42 +87,93 @@ def log_text(stack: Stack) -> str:
     return stack.log_path.read_text()
 
 
-async def test_an_mms_photo_is_fetched_kept_and_shown_on_the_timeline(
-    stack: Stack, providers: Providers, private_broker: Any
-) -> None:
-    sid = "MM" + uuid.uuid4().hex
-    phone = "+351912777" + str(uuid.uuid4().int % 1000).zfill(3)
-    params = inbound_sms(
-        sid,
-        phone,
-        "A caixa chegou partida",
-        NumMedia="1",
-        MediaUrl0=providers.twilio_url("photo", sid),
-        MediaContentType0="image/jpeg",
-    )
-    url = f"{stack.url}/webhooks/twilio/messages"
-    body, headers = signed(url, params)
-    async with httpx.AsyncClient(base_url=stack.url, headers=AGENT, timeout=20) as api:
-        assert (await api.post("/webhooks/twilio/messages", content=body, headers=headers)).status_code == 200
-
-        async def kept() -> dict[str, Any] | None:
-            found = (await api.get("/api/v1/contacts", params={"q": phone})).json()["items"]
-            if not found:
-                return None
-            items = (await api.get(f"/api/v1/contacts/{found[0]['contact_id']}/timeline")).json()["items"]
-            media = items[0]["attachments"][0].get("media") if items else None
-            return media if media else None
-
-        media = await eventually(kept, timeout=60, what="the photo kept")
-    assert media["state"] == "stored"
-    assert media["content_type"] == "image/png"  # what the bytes are, not Twilio's label
-    assert media["size"] == len(FILES["photo"])
-    assert kept_bytes(stack, media["sha256"]) == FILES["photo"]  # in the folder store under OMNITRAIL_DATA_DIR
+async def test_an_mms_is_fetched_kept_and_published(stack: Stack, mms: dict[str, Any], private_broker: Any) -> None:
+    photo, voice, svg = (a["media"] for a in mms["attachments"])
+    assert (photo["state"], photo["content_type"], photo["size"]) == ("stored", "image/png", len(FILES["photo"]))
+    assert (voice["state"], voice["content_type"]) == ("stored", "audio/ogg")
+    assert (svg["state"], svg["content_type"]) == ("stored", "application/octet-stream")
+    assert kept_bytes(stack, photo["sha256"]) == FILES["photo"]  # in the folder store under OMNITRAIL_DATA_DIR
 
     async def published() -> list[dict[str, Any]]:
         events = [orjson.loads(v or b"") for _, v in await read_topic(private_broker.bootstrap, topics.TIMELINE)]
-        return [e for e in events if e["type"] == "interaction.updated" and e["interaction"]["external_id"] == sid]
+        return [e for e in events if e["type"] == "interaction.updated" and e["interaction"]["external_id"] == SID]
 
-    [event] = await eventually(published, timeout=30, what="interaction.updated")
-    assert event["interaction"]["attachments"][0]["media"]["sha256"] == media["sha256"]
+    events = await eventually(lambda: _at_least(published, 3), timeout=30, what="interaction.updated x3")
+    assert {e["event_id"] for e in events} == {e["event_id"] for e in events[:3]}
+    assert len(events) == 3
     assert "/Media/" not in log_text(stack)  # no media URL in the logs
+
+
+async def _at_least(check: Any, n: int) -> Any:
+    found = await check()
+    return found if len(found) >= n else None
+
+
+async def test_the_console_serves_a_thumbnail_inline_and_everything_else_as_a_sandboxed_download(
+    api: httpx.AsyncClient, mms: dict[str, Any]
+) -> None:
+    base = f"/api/v1/interactions/{mms['interaction_id']}/attachments"
+    photo = (await api.get(f"{base}/0")).json()
+    voice = (await api.get(f"{base}/1")).json()
+    svg = (await api.get(f"{base}/2")).json()
+    assert (photo["kind"], voice["kind"], svg["kind"]) == ("image", "audio", "document")
+    assert svg["thumbnail_url"] is None
+    assert voice["thumbnail_url"] is None
+
+    anonymous = httpx.AsyncClient(base_url=str(api.base_url), timeout=20)  # signed URLs need no token
+    async with anonymous:
+        thumb = await anonymous.get(photo["thumbnail_url"])
+        assert thumb.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(thumb.content)).size == (64, 48)  # re-encoded by Pillow, never larger
+        original = await anonymous.get(photo["url"])
+        assert original.content == FILES["photo"]
+        assert original.headers["content-disposition"].startswith("inline")
+        for served in (await anonymous.get(svg["url"]), await anonymous.get(voice["url"])):
+            assert served.headers["content-disposition"].startswith("attachment")
+            assert served.headers["x-content-type-options"] == "nosniff"
+            assert served.headers["content-security-policy"].startswith("sandbox")
+        assert (await anonymous.get(svg["url"])).headers["content-type"] == "application/octet-stream"
+        forged = svg["url"][:-4] + ("0000" if not svg["url"].endswith("0000") else "1111")
+        assert (await anonymous.get(forged)).status_code == 403
+        assert (await anonymous.get(f"{base}/0")).status_code == 401  # the API itself still wants a token
+    assert (await api.get(f"{base}/3")).status_code == 404
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+async def test_chromium_shows_the_photo_and_player_and_never_runs_the_svg(
+    browser: Browser, stack: Stack, api: httpx.AsyncClient, mms: dict[str, Any]
+) -> None:
+    page = await (await browser.new_context(accept_downloads=True)).new_page()
+    await page.goto(stack.url + "/")
+    await page.get_by_label("API token").fill("agent-token")
+    await page.get_by_role("button", name="Sign in").click()
+    contact = (await api.get("/api/v1/contacts", params={"q": PHONE})).json()["items"][0]["contact_id"]
+    await page.goto(f"{stack.url}/#contact={contact}")
+    thumbnail = page.locator("#timeline img.thumbnail")
+    await expect(thumbnail).to_have_count(1)
+    await expect(thumbnail).to_be_visible()
+    assert await thumbnail.evaluate("img => img.complete && img.naturalWidth") == 64
+    await expect(page.locator("#timeline audio")).to_have_count(1)
+    await expect(page.locator("#timeline a.download")).to_have_count(3)
+
+    # The SVG's own URL, framed in the page and as an image: it downloads or shows nothing, and never runs.
+    svg = (await api.get(f"/api/v1/interactions/{mms['interaction_id']}/attachments/2")).json()["url"]
+    await page.evaluate(
+        """url => {
+            const f = document.createElement('iframe'); f.src = url; document.body.append(f);
+            const i = document.createElement('img'); i.id = 'svg-as-image'; i.src = url; document.body.append(i);
+        }""",
+        svg,
+    )
+    await page.wait_for_timeout(1500)
+    assert await page.evaluate("window.pwned") is None
+    assert await page.title() == "Omnitrail console"
+    assert await page.locator("#svg-as-image").evaluate("img => img.naturalWidth") == 0
+    await page.context.close()

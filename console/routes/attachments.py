@@ -1,0 +1,138 @@
+"""Attachment content in the console: images as thumbnails, audio and video in a player, the rest to download.
+
+``GET /api/v1/interactions/{id}/attachments/{n}`` (agent, audited ``attachment.read``) answers how
+the page may show a kept attachment and with which short-lived signed URLs
+(:mod:`console.media_urls`). ``GET /media/{token}`` serves the file, and never lets it run:
+
+- a thumbnail is decoded and re-encoded by Pillow (PNG), so what reaches an ``<img>`` is pixels we
+  wrote, whatever the file held;
+- the file itself goes with ``X-Content-Type-Options: nosniff`` and a CSP of ``sandbox;
+  default-src 'none'``; only raster images (the type sniffed from the bytes, never the provider's
+  label) go inline, everything else with ``Content-Disposition: attachment``. An HTML page or an
+  SVG with a script sent as a photo is sniffed as neither, so it downloads, sandboxed, and runs
+  nowhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import Response, StreamingResponse
+from PIL import Image, UnidentifiedImageError
+
+from console.audit import Audit
+from console.auth import Principal
+from console.media_urls import Grant, MediaUrls
+from sinks import queries
+from sinks.connection import ConnectionFactory
+from sinks.media.store import MediaStore
+
+log = structlog.get_logger(__name__)
+
+#: Raster types a browser shows and Pillow reads; the only ones served inline.
+INLINE_IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+#: Larger images get no thumbnail (the download still works).
+THUMBNAIL_MAX_BYTES = 25 * 1024 * 1024
+THUMBNAIL_SIZE = (320, 320)
+SANDBOX = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'"
+
+
+def kind_of(content_type: str) -> str:
+    if content_type in INLINE_IMAGES:
+        return "image"
+    if content_type.startswith("audio/"):
+        return "audio"
+    if content_type.startswith("video/"):
+        return "video"
+    return "document"
+
+
+def router(connection: ConnectionFactory, audit: Audit, store: MediaStore, urls: MediaUrls) -> APIRouter:
+    api = APIRouter(tags=["contacts"])
+    reader = audit.principal("agent")
+
+    @api.get("/api/v1/interactions/{interaction_id}/attachments/{index}")
+    async def attachment(interaction_id: uuid.UUID, index: int, who: Principal = reader) -> dict[str, Any]:
+        """How to show a kept attachment: its kind and short-lived URLs (``thumbnail_url`` for images)."""
+        async with connection() as conn:
+            found = await queries.interaction(conn, interaction_id)
+        attachments = found[1].get("attachments") or [] if found else []
+        if found is None or not 0 <= index < len(attachments):
+            raise HTTPException(404, "no such attachment")
+        media = attachments[index].get("media") or {}
+        if media.get("state") != "stored":
+            raise HTTPException(404, "this attachment's content is not kept")
+        await audit.write(who, "attachment.read", found[0])
+        sha256, content_type = str(media["sha256"]), str(media.get("content_type") or "application/octet-stream")
+        name = str(attachments[index].get("name") or f"attachment-{index + 1}")
+        kind = kind_of(content_type)
+        thumbnail = kind == "image" and int(media.get("size") or 0) <= THUMBNAIL_MAX_BYTES
+        return {
+            "kind": kind,
+            "name": name,
+            "content_type": content_type,
+            "size": media.get("size"),
+            "url": urls.url(sha256, "original", content_type, name),
+            "thumbnail_url": urls.url(sha256, "thumbnail", content_type, name) if thumbnail else None,
+        }
+
+    @api.get("/media/{token}", include_in_schema=False)
+    async def content(token: str) -> Response:
+        grant = urls.read(token)
+        if grant is None:
+            raise HTTPException(403, "this link is not valid or has expired")
+        try:
+            size = await store.size(grant.sha256)
+        except FileNotFoundError:
+            raise HTTPException(404, "no longer kept") from None
+        headers = {
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": SANDBOX,
+            "Cache-Control": "private, max-age=300",
+            "Referrer-Policy": "no-referrer",
+            "Cross-Origin-Resource-Policy": "same-origin",
+        }
+        if grant.variant == "thumbnail":
+            if grant.content_type not in INLINE_IMAGES or size > THUMBNAIL_MAX_BYTES:
+                raise HTTPException(404, "no thumbnail for this file")
+            png = await asyncio.to_thread(thumbnail, b"".join([c async for c in store.read(grant.sha256)]))
+            if png is None:
+                raise HTTPException(404, "no thumbnail for this file")
+            return Response(png, media_type="image/png", headers={**headers, "Content-Disposition": "inline"})
+        inline = grant.content_type in INLINE_IMAGES
+        headers["Content-Disposition"] = disposition(grant, inline=inline)
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(_stream(store, grant), media_type=grant.content_type, headers=headers)
+
+    return api
+
+
+async def _stream(store: MediaStore, grant: Grant) -> AsyncIterator[bytes]:
+    async for chunk in store.read(grant.sha256):
+        yield chunk
+
+
+def thumbnail(data: bytes) -> bytes | None:
+    """The image scaled down and re-encoded as PNG: pixels we wrote, or None if it is no image Pillow reads."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.thumbnail(THUMBNAIL_SIZE)
+            out = io.BytesIO()
+            image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB").save(out, "PNG")
+            return out.getvalue()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        log.info("media.no_thumbnail")
+        return None
+
+
+def disposition(grant: Grant, *, inline: bool) -> str:
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in grant.name)
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(grant.name, safe='')}"
