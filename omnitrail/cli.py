@@ -25,6 +25,8 @@ from schemas.config import load, reject_unknown_env
 from schemas.errors import FatalError, RetriableError
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
+from sinks.media.settings import MediaSettings
+from sinks.media.store import MediaStore
 
 if TYPE_CHECKING:
     from omnitrail.imports.interaction_import import ImportSummary
@@ -522,11 +524,12 @@ def gdpr_erase(contact: uuid.UUID, yes: bool) -> None:
     from omnitrail import gdpr as gdpr_module
     from omnitrail.gdpr_settings import GdprSettings
 
-    _, kafka_settings, addresses = _addresses()
+    app_settings, kafka_settings, addresses = _addresses()
     hasher = load(GdprSettings).require_hasher()
     if not yes:
         click.confirm(f"Erase every personal datum of contact {contact}? This cannot be undone", abort=True)
-    done = asyncio.run(gdpr_module.erase(kafka_settings, addresses, contact, hasher))
+    store = MediaStore.configured(load(MediaSettings), app_settings.data_dir)
+    done = asyncio.run(gdpr_module.erase(kafka_settings, addresses, contact, hasher, store))
     if done is None:
         raise FatalError(f"no such contact: {contact}")
     click.echo(
@@ -562,11 +565,12 @@ def gdpr_purge(dry_run: bool) -> None:
     from omnitrail import gdpr as gdpr_module
     from omnitrail.gdpr_settings import GdprSettings
 
-    _, _, addresses = _addresses()
+    app_settings, _, addresses = _addresses()
     max_age = {channel.value: age for channel, age in load(GdprSettings).retention().items()}
     if not max_age:
         raise FatalError("OMNITRAIL_GDPR_RETENTION_DAYS is empty: no channel has a maximum age")
-    counts = asyncio.run(gdpr_module.purge(addresses, max_age, dry_run=dry_run))
+    store = MediaStore.configured(load(MediaSettings), app_settings.data_dir)
+    counts = asyncio.run(gdpr_module.purge(addresses, max_age, store, dry_run=dry_run))
     verb = "would purge" if dry_run else "purged"
     for channel, count in counts.items():
         click.echo(f"{channel}: {verb} {count} interaction(s) older than {max_age[channel].days} days")

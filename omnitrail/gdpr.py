@@ -15,12 +15,19 @@ from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
 from sinks.kafka.settings import KafkaSettings
+from sinks.media import deletions
+from sinks.media.store import MediaStore
 
 
 async def erase(
-    kafka_settings: KafkaSettings, addresses: Addresses, contact_id: uuid.UUID, hasher: erasure.IdentifierHasher
+    kafka_settings: KafkaSettings,
+    addresses: Addresses,
+    contact_id: uuid.UUID,
+    hasher: erasure.IdentifierHasher,
+    store: MediaStore,
 ) -> erasure.Erasure | None:
-    """Erase, then publish the erasure's events (the outbox keeps them if the broker is away)."""
+    """Erase, then publish the erasure's events (the outbox keeps them if the broker is away) and delete
+    her files from the object store (the media stage's sweep does it if this is interrupted)."""
     async with AsyncConnectionPool[Conn](
         addresses.database_url, min_size=1, max_size=2, kwargs={"autocommit": True}
     ) as pool:
@@ -36,6 +43,7 @@ async def erase(
             await outbox.drain(pool, TopicPublisher(producer).publish)
         finally:
             await producer.stop()
+        await deletions.sweep(pool, store)
     return done
 
 
@@ -44,6 +52,15 @@ async def export(addresses: Addresses, contact_id: uuid.UUID) -> dict[str, Any] 
         return await contact_export.export(conn, contact_id)
 
 
-async def purge(addresses: Addresses, max_age: dict[str, timedelta], *, dry_run: bool) -> dict[str, int]:
-    async with await AsyncConnection.connect(addresses.database_url, autocommit=True) as conn:
-        return await retention.purge(conn, max_age, now=datetime.now(UTC), dry_run=dry_run)
+async def purge(
+    addresses: Addresses, max_age: dict[str, timedelta], store: MediaStore, *, dry_run: bool
+) -> dict[str, int]:
+    """Purge, then delete the files of the purged attachments from the object store."""
+    async with AsyncConnectionPool[Conn](
+        addresses.database_url, min_size=1, max_size=1, kwargs={"autocommit": True}
+    ) as pool:
+        async with pool.connection() as conn:
+            purged = await retention.purge(conn, max_age, now=datetime.now(UTC), dry_run=dry_run)
+        if not dry_run:
+            await deletions.sweep(pool, store)
+    return purged

@@ -9,6 +9,7 @@ like the worker.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -36,6 +37,8 @@ from sinks.media.settings import MediaSettings
 from sinks.media.store import MediaStore
 
 GROUP = "omnitrail-media"
+#: How often files left unreferenced by erasures and purges are deleted from the store.
+SWEEP_EVERY_S = 10.0
 
 
 def credentials(settings: MediaSettings) -> Credentials:
@@ -97,7 +100,11 @@ async def serve(app_settings: AppSettings, kafka_settings: KafkaSettings, addres
         consumer = BatchConsumer(
             topics.TIMELINE, GROUP, stage.handle_records, config.consumer_options(), batch_size=config.batch_size
         )
-        await run_until_signalled(consumer)
+        sweeper = asyncio.create_task(stage.sweep_every(SWEEP_EVERY_S))
+        try:
+            await run_until_signalled(consumer)
+        finally:
+            sweeper.cancel()
     finally:
         await fetch.client.aclose()
         await producer.stop()

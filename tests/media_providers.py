@@ -53,6 +53,8 @@ def png(color: str = "red", size: tuple[int, int] = (64, 48)) -> bytes:
 FILES: dict[str, bytes] = {
     "photo": png(),
     "voice": b"OggS\x00\x02" + b"\x00" * 60 + b"\x01vorbis" + b"\x00" * 200,
+    "erasable-photo": png("blue", (8, 8)),
+    "erasable-note": b"OggS\x00\x02" + b"\x01" * 300,
     "document": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
     # An SVG with a script, sent as if it were a JPEG photo.
     "disguised": (

@@ -38,7 +38,7 @@ from sinks import outbox
 from sinks.connection import Conn
 from sinks.kafka.backoff import Backoff
 from sinks.kafka.records import Publish, RawRecord
-from sinks.media import state
+from sinks.media import deletions, state
 from sinks.media.store import MediaStore
 
 log = structlog.get_logger(__name__)
@@ -135,6 +135,16 @@ class MediaStage:
             finally:
                 fetched.discard()
         raise AssertionError("unreachable")  # the last attempt returns
+
+    async def sweep_every(self, interval_s: float) -> None:
+        """Delete the files erasures and purges left unreferenced (:mod:`sinks.media.deletions`), until cancelled."""
+        while True:
+            try:
+                if removed := await deletions.sweep(self.pool, self.store):
+                    log.info("media.deleted", files=removed)
+            except Exception as exc:  # the next round tries again; the stage keeps running
+                log.warning("media.sweep_failed", error=type(exc).__name__)
+            await asyncio.sleep(interval_s)
 
     async def _load(self, interaction_id: uuid.UUID) -> Interaction | None:
         async with self.pool.connection() as conn:

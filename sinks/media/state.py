@@ -43,9 +43,21 @@ async def record(conn: Conn, interaction_id: uuid.UUID, index: int, media: Media
     )
     row = await cur.fetchone()
     if row is None:
+        if media.sha256 is not None:  # erased or purged while it was fetched: the file may belong to nobody
+            await conn.execute(
+                "INSERT INTO media_deletions (sha256) VALUES (%s) ON CONFLICT DO NOTHING", (media.sha256,)
+            )
         return False
     contact_id, document = row
     interaction = Interaction.model_validate(document)
+    if media.sha256 is not None:
+        # The file is this interaction's now; a deletion queued since (the last one referencing it erased)
+        # is called off.
+        await conn.execute(
+            "INSERT INTO media_references (interaction_id, sha256) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (interaction_id, media.sha256),
+        )
+        await conn.execute("DELETE FROM media_deletions WHERE sha256 = %s", (media.sha256,))
     kind = TimelineEventType.interaction_updated
     event = TimelineEvent(
         # One event per attachment: its id names the attachment, so consumers dropping copies keep each.
@@ -59,13 +71,6 @@ async def record(conn: Conn, interaction_id: uuid.UUID, index: int, media: Media
     return True
 
 
-def stored_digests(document: object) -> list[str]:
-    """The content addresses of an interaction document's stored attachments."""
-    if not isinstance(document, dict):
-        return []
-    found = []
-    for attachment in document.get("attachments") or []:
-        media = attachment.get("media") if isinstance(attachment, dict) else None
-        if isinstance(media, dict) and media.get("state") == "stored" and isinstance(media.get("sha256"), str):
-            found.append(media["sha256"])
-    return found
+async def referenced(conn: Conn, sha256: str) -> bool:
+    cur = await conn.execute("SELECT 1 FROM media_references WHERE sha256 = %s LIMIT 1", (sha256,))
+    return await cur.fetchone() is not None

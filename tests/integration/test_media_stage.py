@@ -7,7 +7,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ from schemas.deadletter import DeadLetter
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, Provider
 from schemas.timeline import TimelineEvent
-from sinks import contact_store, interaction_store
+from sinks import contact_store, erasure, interaction_store, retention
 from sinks.kafka.records import RawRecord, Record
+from sinks.media import deletions
 from sinks.media.settings import MediaSettings
 from sinks.media.store import MediaStore
 from tests.media_providers import BOT_ID, BOT_TOKEN, FILES, GRAPH_TOKEN, TWILIO_TOKEN, Providers, running_providers
@@ -266,3 +267,53 @@ async def test_a_large_file_goes_up_to_s3_in_parts_and_comes_back_whole(s3_serve
     assert not await store.has(digest)
     with pytest.raises(FileNotFoundError):
         await content(store, digest)
+
+
+async def test_erasure_and_retention_delete_the_files_nobody_else_references(
+    client: httpx.AsyncClient, pool: Any, providers: Providers, tmp_path: Path
+) -> None:
+    store = MediaStore.folder(tmp_path / "media")
+    media = stage(client, pool, Published(), store, credentials(providers), tmp_path)
+    # Files no other test keeps (the database is the session's: a file other tests reference stays).
+    photo = hashlib.sha256(FILES["erasable-photo"]).hexdigest()
+    voice = hashlib.sha256(FILES["erasable-note"]).hexdigest()
+    hers = message(Channel.mms, Provider.twilio, [Attachment(location=providers.twilio_url("erasable-photo"))])
+    # Someone else sent the same photo: the one file serves both, and outlives her erasure.
+    theirs = message(Channel.messenger, Provider.meta, [Attachment(location=providers.cdn_url("erasable-photo"))])
+    old = message(Channel.telegram, Provider.telegram, [Attachment(location=f"telegram:{BOT_ID}:erasable-note")])
+    records = [await land(pool, i) for i in (hers, theirs, old)]
+    await media.handle_records(records)
+    assert (await store.has(photo), await store.has(voice)) == (True, True)
+
+    async with pool.connection() as conn:
+        contact = (
+            await (
+                await conn.execute(
+                    "SELECT contact_id FROM interactions WHERE interaction_id = %s", (hers.interaction_id,)
+                )
+            ).fetchone()
+        )[0]
+        await erasure.erase(conn, contact, erasure.IdentifierHasher(b"k" * 32), requested_by="test")
+    await deletions.sweep(pool, store)
+    assert await store.has(photo)  # still someone else's
+
+    async with pool.connection() as conn:
+        contact = (
+            await (
+                await conn.execute(
+                    "SELECT contact_id FROM interactions WHERE interaction_id = %s", (theirs.interaction_id,)
+                )
+            ).fetchone()
+        )[0]
+        await erasure.erase(conn, contact, erasure.IdentifierHasher(b"k" * 32), requested_by="test")
+    assert await deletions.sweep(pool, store) == 1
+    assert not await store.has(photo)  # nobody's any more
+
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE interactions SET occurred_at = %s WHERE interaction_id = %s",
+            (datetime(2020, 1, 1, tzinfo=UTC), old.interaction_id),
+        )
+        await retention.purge(conn, {"telegram": timedelta(days=365)}, now=datetime.now(UTC))
+    assert await deletions.sweep(pool, store) == 1
+    assert not await store.has(voice)
