@@ -2,7 +2,7 @@
 
 Whatever removes content (an erasure deletes a person's interactions, a retention purge takes
 their attachments) queues the files it leaves unreferenced in ``media_deletions``, in its own
-transaction (a trigger, migration 0017). :func:`sweep` deletes them from the store: each queued
+transaction (a trigger, migration 0018). :func:`sweep` deletes them from the store: each queued
 file is locked while it is deleted, and one referenced again since (the same bytes sent by
 someone else) is kept. The media stage sweeps every few seconds; ``omnitrail gdpr erase`` and
 ``purge`` sweep right after they commit.
