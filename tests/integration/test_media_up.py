@@ -18,7 +18,7 @@ from playwright.async_api import Browser, async_playwright, expect
 
 from schemas import topics
 from tests.helpers import inbound_sms, signed
-from tests.integration.console.test_browser import CHROMIUM_ARGS
+from tests.integration.console.test_browser import CHROMIUM_ARGS, signed_in
 from tests.integration.stack import AGENT, Stack, StartStack, eventually, read_topic
 from tests.media_providers import FILES, Providers, running_providers
 
@@ -150,10 +150,7 @@ async def browser() -> AsyncIterator[Browser]:
 async def test_chromium_shows_the_photo_and_player_and_never_runs_the_svg(
     browser: Browser, stack: Stack, api: httpx.AsyncClient, mms: dict[str, Any]
 ) -> None:
-    page = await (await browser.new_context(accept_downloads=True)).new_page()
-    await page.goto(stack.url + "/")
-    await page.get_by_label("API token").fill("agent-token")
-    await page.get_by_role("button", name="Sign in").click()
+    page = await signed_in(browser, stack, "agent-token", accept_downloads=True)
     contact = (await api.get("/api/v1/contacts", params={"q": PHONE})).json()["items"][0]["contact_id"]
     await page.goto(f"{stack.url}/#contact={contact}")
     thumbnail = page.locator("#timeline img.thumbnail")
