@@ -269,6 +269,15 @@ async def test_a_large_file_goes_up_to_s3_in_parts_and_comes_back_whole(s3_serve
         await content(store, digest)
 
 
+async def erase_whoever_sent(pool: Any, interaction: Interaction) -> None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT contact_id FROM interactions WHERE interaction_id = %s", (interaction.interaction_id,)
+        )
+        contact = (await cur.fetchone())[0]
+        await erasure.erase(conn, contact, erasure.IdentifierHasher(b"k" * 32), requested_by="test")
+
+
 async def test_erasure_and_retention_delete_the_files_nobody_else_references(
     client: httpx.AsyncClient, pool: Any, providers: Providers, tmp_path: Path
 ) -> None:
@@ -285,27 +294,11 @@ async def test_erasure_and_retention_delete_the_files_nobody_else_references(
     await media.handle_records(records)
     assert (await store.has(photo), await store.has(voice)) == (True, True)
 
-    async with pool.connection() as conn:
-        contact = (
-            await (
-                await conn.execute(
-                    "SELECT contact_id FROM interactions WHERE interaction_id = %s", (hers.interaction_id,)
-                )
-            ).fetchone()
-        )[0]
-        await erasure.erase(conn, contact, erasure.IdentifierHasher(b"k" * 32), requested_by="test")
+    await erase_whoever_sent(pool, hers)
     await deletions.sweep(pool, store)
     assert await store.has(photo)  # still someone else's
 
-    async with pool.connection() as conn:
-        contact = (
-            await (
-                await conn.execute(
-                    "SELECT contact_id FROM interactions WHERE interaction_id = %s", (theirs.interaction_id,)
-                )
-            ).fetchone()
-        )[0]
-        await erasure.erase(conn, contact, erasure.IdentifierHasher(b"k" * 32), requested_by="test")
+    await erase_whoever_sent(pool, theirs)
     assert await deletions.sweep(pool, store) == 1
     assert not await store.has(photo)  # nobody's any more
 
