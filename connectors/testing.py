@@ -71,6 +71,8 @@ class InMemoryCheckpoints:
         return self.refresh_tokens.get((connector, account))
 
     async def save_refresh_token(self, connector: str, account: str, token: str) -> None:
+        if self.fail:
+            raise RetriableError("in-memory checkpoint store is down")
         self.refresh_tokens[(connector, account)] = token
 
 

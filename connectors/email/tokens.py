@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
+import structlog
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
 from connectors.email.settings import ImapLogin
 from schemas.errors import FatalError, RetriableError
 
+log = structlog.get_logger(__name__)
 CONNECTOR = "email"
 HTTP_TIMEOUT_S = 15.0
 #: A token is renewed when less than this share of its lifetime is left (and at most a minute before).
@@ -150,6 +152,9 @@ class TokenSource:
         self._token: _Token | None = None
         self._endpoints: Endpoints | None = None
         self._lock = asyncio.Lock()
+        #: The newest refresh token, once known: it wins over the store, which may not have it yet.
+        self._refresh: str | None = None
+        self._unsaved = False
         #: How many tokens the endpoint issued to this source (the tests count refreshes with it).
         self.issued = 0
 
@@ -161,7 +166,20 @@ class TokenSource:
         async with self._lock:
             if self._token is None or time.monotonic() >= self._token.renew_at:
                 self._token = await self._fetch()
+            await self._save()
             return self._token.value
+
+    async def _save(self) -> None:
+        """Make a rotated refresh token durable; while the database is away it waits in memory (the old one is
+        spent), and every later token request tries again."""
+        if not self._unsaved or self._refresh is None or self.store is None:
+            return
+        try:
+            await self.store.save_refresh_token(CONNECTOR, self.account, self._refresh)
+        except Exception as exc:  # any store failure: keep it in memory, say so, try again next time
+            log.warning("imap.refresh_token_unsaved", error=type(exc).__name__)
+            return
+        self._unsaved = False
 
     async def _fetch(self) -> _Token:
         if self._endpoints is None:
@@ -180,12 +198,13 @@ class TokenSource:
         self.issued += 1
         rotated = token.get("refresh_token")
         if refresh is not None and rotated and rotated != refresh:
-            assert self.store is not None
-            await self.store.save_refresh_token(CONNECTOR, self.account, str(rotated))
+            self._refresh, self._unsaved = str(rotated), True
         lifetime = float(token.get("expires_in") or 3600)
         return _Token(str(token["access_token"]), started + lifetime - min(RENEW_AT_MOST_S, lifetime * RENEW_SHARE))
 
     async def _refresh_token(self) -> str:
+        if self._refresh is not None:
+            return self._refresh
         stored = None
         if self.store is not None:
             stored = await self.store.load_refresh_token(CONNECTOR, self.account)

@@ -15,7 +15,7 @@ from connectors.email.settings import ImapAccount, ImapSettings
 from connectors.pull import PullLoop
 from connectors.testing import InMemoryCheckpoints, InMemoryEmitter
 from omnitrail.local_stack import free_port
-from schemas.errors import FatalError
+from schemas.errors import FatalError, RetriableError
 from tests.integration.dovecot import Dovecot
 from tests.integration.email_source import Mailbox
 from tests.integration.oidc import APP_CLIENT, DEVICE_CLIENT, DEVICE_SECRET, OidcProvider
@@ -74,6 +74,29 @@ async def test_oauth_login_ingests_and_keeps_the_rotated_refresh_token(
         assert await again.poll(emitter, checkpoints) == 1
     finally:
         await again.close()
+
+
+async def test_a_rotated_refresh_token_survives_a_database_outage(oauth_dovecot: Dovecot, oidc: OidcProvider) -> None:
+    box = Mailbox(oauth_dovecot)
+    await box.add(1)
+    first = await _refresh_token(oidc, box.user)
+    connector = _connector(_oauth(box, oidc, first))
+    emitter, checkpoints = InMemoryEmitter(), InMemoryCheckpoints()
+    checkpoints.fail = True  # the database is away while the provider rotates the refresh token
+    try:
+        with pytest.raises(RetriableError):  # the checkpoint cannot be saved: the poll fails as before
+            await connector.poll(emitter, checkpoints)
+        await connector.close()  # as the pull loop does after a fault: the next poll logs in again
+        assert ("email", box.user) not in checkpoints.refresh_tokens
+        checkpoints.fail = False
+        await box.add(1)
+        assert await connector.poll(emitter, checkpoints) >= 1  # the spent token is not used again
+    finally:
+        await connector.close()
+    assert connector.account_states() == {box.user: "ok"}
+    kept = checkpoints.refresh_tokens[("email", box.user)]  # saved once the database was back
+    assert kept != first
+    assert await asyncio.to_thread(oidc.active, kept)
 
 
 def _ids(emitter: InMemoryEmitter) -> list[Any]:
