@@ -20,6 +20,7 @@ from console.auth import Role, TokenAuth
 from console.live_feed import TimelineFeed
 from console.media_urls import MediaUrls
 from console.notes import NoteWriter
+from console.oidc import OidcSignIn
 from console.request_guard import RequestGuard
 from console.routes import (
     attachments,
@@ -58,6 +59,7 @@ class Console:
         hasher: IdentifierHasher | None,
         default_region: str,
         secure_cookie: bool,
+        public_url: str,
         max_body_bytes: int,
         body_timeout_s: float,
         data_dir: Path,
@@ -85,7 +87,7 @@ class Console:
             live.router(connection, record, self.feed),
             audit.router(connection, self.auth),
             sessions.router(self.auth),
-            page.router(self.auth, signins, secure_cookie=secure_cookie),
+            page.router(self.auth, signins, secure_cookie=secure_cookie, oidc=_single_sign_on(settings, public_url)),
             gdpr.router(connection, record, hasher=hasher, drain=drain),
             identity.router(connection, record, drain, default_region=default_region),
             attributes.router(connection, record, drain),
@@ -109,3 +111,10 @@ class Console:
     async def run(self) -> None:
         """The live feed, until cancelled."""
         await self.feed.run()
+
+
+def _single_sign_on(settings: ConsoleSettings, public_url: str) -> OidcSignIn | None:
+    if not settings.oidc_issuer:
+        return None
+    secret = settings.oidc_client_secret.get_secret_value()
+    return OidcSignIn(settings.oidc_issuer, settings.oidc_client_id, secret, f"{public_url}/signin/oidc/callback")

@@ -99,12 +99,23 @@ class TokenAuth:
         verified = await asyncio.to_thread(passwords.verify, found[2] if found else None, password)
         if found is None or verified is None:
             return None
+        if verified.rehashed:
+            async with self._connection() as conn:
+                await staff_store.rehash(conn, actor, verified.rehashed)
+        return await self._open(actor, found[0], found[1])
+
+    async def sign_in_verified(self, email: str) -> tuple[str, Principal] | None:
+        """A session for the enabled staff account of an email a sign-in provider vouched for, or None."""
+        actor = staff_store.normal(email)
+        async with self._connection() as conn:
+            found = await staff_store.credentials(conn, actor)
+        return await self._open(actor, found[0], found[1]) if found else None
+
+    async def _open(self, actor: str, name: str, role: str) -> tuple[str, Principal]:
         cookie, session = self.sessions.issue(actor)
         async with self._connection() as conn:
-            if verified.rehashed:
-                await staff_store.rehash(conn, actor, verified.rehashed)
-            await session_store.create(conn, session.nonce, actor=actor, role=found[1], expires_at=session.expires_at)
-        return cookie, Principal(actor, found[0], _role(found[1]), "session", session)
+            await session_store.create(conn, session.nonce, actor=actor, role=role, expires_at=session.expires_at)
+        return cookie, Principal(actor, name, _role(role), "session", session)
 
     async def from_session(self, request: Request) -> Principal | None:
         """The cookie's principal while its session is live and its staff account (enabled) or token still has

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from schemas.config import OmnitrailSettings
+from schemas.errors import FatalError
 
 
 class ConsoleSettings(OmnitrailSettings):
@@ -21,6 +22,16 @@ class ConsoleSettings(OmnitrailSettings):
     signin_failures: int = Field(default=5, ge=1, description="Failed sign-ins per client before it must wait")
     signin_window_s: float = Field(default=300.0, gt=0, description="Window (and wait) of that limit, seconds")
     live_buffer: int = Field(default=256, ge=1, description="Events queued per live page before it is dropped")
+    oidc_issuer: str = Field(default="", description="OpenID Connect issuer URL for single sign-on; empty: off")
+    oidc_client_id: str = Field(default="", description="The console's client id at that provider")
+    oidc_client_secret: SecretStr = Field(default=SecretStr(""), description="The console's client secret there")
+
+    @model_validator(mode="after")
+    def _oidc_whole(self) -> ConsoleSettings:
+        given = [bool(self.oidc_issuer), bool(self.oidc_client_id), bool(self.oidc_client_secret.get_secret_value())]
+        if any(given) and not all(given):
+            raise FatalError("OMNITRAIL_CONSOLE_OIDC_ISSUER, _CLIENT_ID and _CLIENT_SECRET go together: set all three")
+        return self
 
 
 class AuthSettings(OmnitrailSettings):

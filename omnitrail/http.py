@@ -106,6 +106,7 @@ def build_app(
             hasher=load(GdprSettings).hasher(),
             default_region=app_settings.default_region,
             secure_cookie=app_settings.public_url.startswith("https://"),
+            public_url=app_settings.public_url,
             max_body_bytes=app_settings.max_body_bytes,
             body_timeout_s=app_settings.body_timeout_s,
             data_dir=app_settings.data_dir,

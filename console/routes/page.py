@@ -11,6 +11,7 @@ is the token's): tokens are for machines, and for a first look before any accoun
 
 from __future__ import annotations
 
+import hmac
 from importlib import resources
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from console import oidc as sso
 from console.auth import TokenAuth
 from console.session import COOKIE
 from console.throttle import Throttle
@@ -41,6 +43,14 @@ _HEADERS = {
 }
 
 
+def _onwards() -> HTMLResponse:
+    return HTMLResponse(
+        '<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/">'
+        '<title>Signed in</title><a href="/">Continue to Omnitrail</a>',
+        headers=_HEADERS,
+    )
+
+
 def _same_origin(request: Request) -> bool:
     """Forms posted from another site are refused (login CSRF): browsers send Origin on POST."""
     origin = request.headers.get("origin")
@@ -49,8 +59,22 @@ def _same_origin(request: Request) -> bool:
     return origin.rstrip("/") == str(request.base_url).rstrip("/")
 
 
-def router(auth: TokenAuth, throttle: Throttle, *, secure_cookie: bool) -> APIRouter:
+def router(
+    auth: TokenAuth, throttle: Throttle, *, secure_cookie: bool, oidc: sso.OidcSignIn | None = None
+) -> APIRouter:
     page = APIRouter(include_in_schema=False)
+
+    def with_session(response: Response, cookie: str) -> Response:
+        response.set_cookie(
+            COOKIE,
+            cookie,
+            max_age=int(auth.sessions.lifetime_s),
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie,
+            path="/",
+        )
+        return response
 
     async def render(request: Request, status_code: int = 200, **context: object) -> HTMLResponse:
         principal = await auth.from_session(request)
@@ -58,7 +82,7 @@ def router(auth: TokenAuth, throttle: Throttle, *, secure_cookie: bool) -> APIRo
         return templates.TemplateResponse(
             request,
             "page.html",
-            {"principal": principal, "csrf": csrf, **context},
+            {"principal": principal, "csrf": csrf, "sso": oidc is not None, **context},
             status_code=status_code,
             headers=_HEADERS,
         )
@@ -96,17 +120,56 @@ def router(auth: TokenAuth, throttle: Throttle, *, secure_cookie: bool) -> APIRo
         cookie, principal = issued
         # An email is personal data: the log says how and as what, not who.
         log.info("console.signed_in", by="password" if email.strip() else "token", role=principal.role)
-        redirect = RedirectResponse("/", status_code=303)
+        return with_session(RedirectResponse("/", status_code=303), cookie)
+
+    @page.get("/signin/oidc", response_model=None)
+    async def signin_oidc(request: Request) -> Response:
+        """Off to the sign-in provider, with this browser's state, nonce and PKCE verifier in a cookie."""
+        if oidc is None:
+            return await render(request, 404, error="Single sign-on is not configured.")
+        try:
+            url, pending = await oidc.start()
+        except sso.OidcError as exc:
+            return await render(request, 503, error=str(exc))
+        redirect = RedirectResponse(url, status_code=303)
+        # Lax: the provider sends the browser back by a cross-site navigation, which a Strict cookie would miss.
         redirect.set_cookie(
-            COOKIE,
-            cookie,
-            max_age=int(auth.sessions.lifetime_s),
+            sso.COOKIE,
+            pending.cookie(),
+            max_age=sso.PENDING_S,
             httponly=True,
-            samesite="strict",
+            samesite="lax",
             secure=secure_cookie,
-            path="/",
+            path=sso.COOKIE_PATH,
         )
         return redirect
+
+    @page.get("/signin/oidc/callback", response_model=None)
+    async def signin_oidc_callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
+        if oidc is None:
+            return await render(request, 404, error="Single sign-on is not configured.")
+        pending = sso.Pending.read(request.cookies.get(sso.COOKIE))
+        if error:
+            return await render(request, 401, error="Sign-in was cancelled or refused at the sign-in provider.")
+        if pending is None or not code or not hmac.compare_digest(state.encode(), pending.state.encode()):
+            return await render(request, 400, error="That sign-in expired or was not started here: sign in again.")
+        try:
+            issued = await auth.sign_in_verified(await oidc.finish(pending, code))
+        except sso.OidcError as exc:
+            log.info("console.signin_failed", by="oidc", reason=str(exc))
+            return await render(request, 401, error=str(exc))
+        if issued is None:
+            log.info("console.signin_failed", by="oidc", reason="no enabled staff account")
+            return await render(
+                request, 403, error="You have no Omnitrail account: ask an administrator (omnitrail staff add)."
+            )
+        cookie, principal = issued
+        log.info("console.signed_in", by="oidc", role=principal.role)
+        # A page that moves on by itself: "/" reached by a redirect from the provider's cross-site navigation
+        # would not carry the Strict session cookie yet; a same-site navigation from here does.
+        response = with_session(_onwards(), cookie)
+        response.delete_cookie(sso.COOKIE, path=sso.COOKIE_PATH, httponly=True, samesite="lax", secure=secure_cookie)
+        return response
 
     @page.post("/signout", response_model=None)
     async def signout(request: Request, csrf: str = Form(default="", max_length=200)) -> Response:

@@ -31,6 +31,9 @@ DEVICE_SECRET = "device-client-secret"  # a test provider's fixture
 APP_CLIENT = "omnitrail-app"
 APP_SECRET = "app-client-secret"
 INTROSPECTOR = ("dovecot", "dovecot-introspection-secret")
+#: The console's single sign-on client (authorization code flow with PKCE).
+CONSOLE_CLIENT = "omnitrail-console"
+CONSOLE_SECRET = "console-client-secret"
 SCOPES = ["openid", "offline_access", "imap"]
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -53,7 +56,7 @@ class OidcProvider:
         return f"http://{user}:{secret}@127.0.0.1:{self.port}/token/introspection"
 
     @classmethod
-    def start(cls, *, shared_mailbox: str, access_ttl: int) -> OidcProvider:
+    def start(cls, *, shared_mailbox: str, access_ttl: int, console_redirect_uri: str | None = None) -> OidcProvider:
         node = shutil.which("node")
         if node is None or not (HERE / "node_modules" / "oidc-provider").exists():
             raise RuntimeError("oidc-provider is not installed: npm ci --prefix tests/oidc (see .ci/run)")
@@ -78,6 +81,18 @@ class OidcProvider:
             },
             {"client_id": INTROSPECTOR[0], "client_secret": INTROSPECTOR[1], "grant_types": [], **common},
         ]
+        if console_redirect_uri:
+            clients.append(
+                {
+                    "client_id": CONSOLE_CLIENT,
+                    "client_secret": CONSOLE_SECRET,
+                    "grant_types": ["authorization_code"],
+                    "response_types": ["code"],
+                    "redirect_uris": [console_redirect_uri],
+                    "scope": "openid email profile",
+                    "token_endpoint_auth_method": "client_secret_basic",
+                }
+            )
         config = {"port": provider.port, "access_ttl": access_ttl, "clients": clients}
         (root / "config.json").write_text(json.dumps(config))
         with (root / "provider.log").open("wb") as log:  # the child keeps its own descriptor
@@ -110,6 +125,17 @@ class OidcProvider:
             page = _submit(browser, page, {})  # consent to the scopes
             if "Sign-in Success" not in page.text:
                 raise AssertionError(f"device approval did not succeed: {page.text[:500]}")
+
+    def sign_in(self, browser: httpx.Client, start_url: str, login: str) -> httpx.Response:
+        """Play a person at the provider's pages, from the console's "single sign-on" link: sign in as ``login``
+        (devInteractions takes any password), consent; the answer is where the provider sent the browser back."""
+        page = browser.get(start_url)
+        for _ in range(4):
+            if page.url.port != self.port or "<form" not in page.text:
+                return page
+            fields = {"login": login, "password": "any"} if 'name="login"' in page.text else {}
+            page = _submit(browser, page, fields)
+        raise AssertionError(f"the provider kept asking: {page.text[:300]}")
 
     def refresh_token(self, login: str) -> str:
         """A refresh token for ``login``'s mailbox by the device flow, approved at once (no 5 s polling)."""

@@ -87,10 +87,11 @@ def start_up(
     bootstrap: str | None = None,
     database_url: str | None = None,
     command: str = "up",
+    port: int | None = None,
     **extra: str,
 ) -> Stack:
     """``omnitrail up`` (or another serving ``command``, e.g. ``console``), ready."""
-    port = free_port()
+    port = port or free_port()
     env = clean_env(
         **{
             "OMNITRAIL_HTTP_PORT": str(port),

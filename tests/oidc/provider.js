@@ -1,4 +1,5 @@
-// The OpenID Connect provider the email OAuth 2.0 tests run on loopback (tests/integration/oidc.py starts it).
+// The OpenID Connect provider the email OAuth 2.0 and console sign-in tests run on loopback
+// (tests/integration/oidc.py starts it).
 // Usage: node provider.js CONFIG.json  — {"port", "access_ttl", "clients": [...]} written by the tests.
 // Device flow, client credentials, introspection (Dovecot's oauth2 passdb) and revocation enabled; refresh
 // tokens rotate on every use, so the tests see the connector persist the rotated one.
@@ -11,7 +12,13 @@ const issuer = `http://127.0.0.1:${config.port}`;
 const provider = new Provider(issuer, {
   clients: config.clients,
   extraClientMetadata: { properties: ['mailbox'] },
-  scopes: ['openid', 'offline_access', 'imap'],
+  scopes: ['openid', 'offline_access', 'imap', 'email', 'profile'],
+  // The console's single sign-on: the account a tester signs in as (its login) is her email, verified.
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  conformIdTokenClaims: false, // the ID token carries them (the console reads no userinfo)
+  async findAccount(ctx, id) {
+    return { accountId: id, async claims() { return { sub: id, email: id, email_verified: true, name: id }; } };
+  },
   features: {
     devInteractions: { enabled: true },
     deviceFlow: { enabled: true },
