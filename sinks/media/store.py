@@ -12,6 +12,7 @@ patched pins of it for one put, one get and one delete.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
@@ -24,6 +25,14 @@ from sinks.media.settings import MediaSettings
 
 #: What a stored file is streamed back in.
 CHUNK = 256 * 1024
+#: A file goes up in parts of this size (S3's least), one at a time: what a put holds in memory stays
+#: bounded (obstore's defaults, 5 MiB parts x 12 in flight, held ~30 MiB per file being kept).
+PART = 5 * 1024 * 1024
+
+
+def _move(file: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    file.replace(target)
 
 
 def key_of(sha256: str) -> str:
@@ -31,8 +40,10 @@ def key_of(sha256: str) -> str:
 
 
 class MediaStore:
-    def __init__(self, store: LocalStore | S3Store) -> None:
+    def __init__(self, store: LocalStore | S3Store, *, folder: Path | None = None) -> None:
         self._store = store
+        #: The folder store's directory: a spool file on its file system is moved in, not copied.
+        self._folder = folder
 
     @classmethod
     def configured(cls, settings: MediaSettings, data_dir: Path) -> MediaStore:
@@ -53,7 +64,7 @@ class MediaStore:
     @classmethod
     def folder(cls, path: Path) -> MediaStore:
         path.mkdir(parents=True, exist_ok=True)
-        return cls(LocalStore(path.resolve(), mkdir=True))
+        return cls(LocalStore(path.resolve(), mkdir=True), folder=path.resolve())
 
     async def has(self, sha256: str) -> bool:
         try:
@@ -63,9 +74,20 @@ class MediaStore:
         return True
 
     async def put(self, sha256: str, file: Path) -> None:
-        """Keep ``file`` (whose bytes hash to ``sha256``) unless it is already kept; streamed from disk."""
-        if not await self.has(sha256):
-            await obstore.put_async(self._store, key_of(sha256), file)
+        """Keep ``file`` (whose bytes hash to ``sha256``) unless it is already kept; streamed from disk.
+
+        The folder store moves the file in (``file`` is gone afterwards): no copy, and atomic, so a
+        reader never sees half a file."""
+        if await self.has(sha256):
+            return
+        if self._folder is not None:
+            target = self._folder / key_of(sha256)
+            try:
+                await asyncio.to_thread(_move, file, target)
+                return
+            except OSError:  # another file system: copy it in below
+                pass
+        await obstore.put_async(self._store, key_of(sha256), file, chunk_size=PART, max_concurrency=1)
 
     async def size(self, sha256: str) -> int:
         return (await obstore.head_async(self._store, key_of(sha256)))["size"]
