@@ -121,14 +121,17 @@ async def test_three_workers_two_connectors_one_worker_killed(connectors, worker
         response = await client.post(url, content=body, headers=headers)
         assert response.status_code == 200, response.text  # acknowledged = on the broker: never lost
 
-    async with httpx.AsyncClient(timeout=30) as client:
-        killed_at = None
-        for start in range(0, len(posts), 50):
-            await asyncio.gather(*(post(client, k, p) for k, p in enumerate(posts[start : start + 50], start)))
-            if killed_at is None and await stored() >= MESSAGES // 4:
-                victim.send_signal(signal.SIGKILL)  # mid-flood: its batches in flight are never committed
-                killed_at = await stored()
-    assert killed_at is not None
+    async def flood() -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            for start in range(0, len(posts), 50):
+                await asyncio.gather(*(post(client, k, p) for k, p in enumerate(posts[start : start + 50], start)))
+
+    async def kill() -> int:
+        await eventually(lambda: _at_least(stored, MESSAGES // 4), timeout=60, what="a quarter of the rows")
+        victim.send_signal(signal.SIGKILL)  # mid-flood: its batches in flight are never committed
+        return await stored()
+
+    _, killed_at = await asyncio.gather(flood(), kill())
     assert killed_at < MESSAGES, f"the kill must land mid-flood (rows: {killed_at})"
 
     async def all_stored() -> bool:
@@ -159,3 +162,7 @@ async def test_three_workers_two_connectors_one_worker_killed(connectors, worker
     cur = await db.execute("SELECT count(*) FROM contacts WHERE merged_into IS NULL")
     assert await cur.fetchone() == (PHONES,)
     print(f"worker killed at {killed_at} rows of {MESSAGES}; all stored once, {PHONES} contacts")
+
+
+async def _at_least(count, n: int) -> bool:  # type: ignore[no-untyped-def]
+    return await count() >= n
