@@ -40,12 +40,12 @@ def broker() -> Iterator[EmbeddedBroker]:
 def _fresh_database() -> Iterator[str]:
     name = f"omnitrail_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name, not input
+        conn.execute(f'CREATE DATABASE "{name}"')
     url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
     asyncio.run(migrate.migrate(url))
     yield url
     with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _fresh_broker() -> Iterator[EmbeddedBroker]:

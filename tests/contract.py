@@ -39,7 +39,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from connectors.base import Connector
+from connectors.base import AnyConnector
 from connectors.emitter import KafkaEmitter
 from connectors.testing import InMemoryCheckpoints, InMemoryEmitter
 from schemas import topics
@@ -181,7 +181,7 @@ class WebhookContract(ABC):
 class PullSource(Protocol):
     """A fresh, empty source (a new mailbox, a new bot) and connectors configured against it."""
 
-    def connector(self) -> Connector:
+    def connector(self) -> AnyConnector:
         """A new connector instance (as after a restart) for this source."""
 
     async def add(self, count: int) -> None:

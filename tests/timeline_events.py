@@ -22,7 +22,7 @@ def customer_events(n: int) -> list[TimelineEvent]:
     whatsapp = sms_interaction(n + 1, f"+3519{n % 10**8:08d}").model_copy(update={"channel": Channel.whatsapp})
 
     def event(kind: TimelineEventType, **extra: object) -> TimelineEvent:
-        return TimelineEvent(event_id=uuid.uuid4(), type=kind, contact_id=contact_id, occurred_at=now, **extra)  # type: ignore[arg-type]
+        return TimelineEvent(event_id=uuid.uuid4(), type=kind, contact_id=contact_id, occurred_at=now, **extra)
 
     return [
         event(

@@ -32,7 +32,7 @@ def every_connector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Any
     return connectors
 
 
-def test_sources_and_paths_are_unique_and_every_route_is_replayable(every_connector) -> None:
+def test_sources_and_paths_are_unique_and_every_route_is_replayable(every_connector: list[AnyConnector]) -> None:
     routes = [route for connector in every_connector for route in connector.routes()]
     replayable = [source for connector in every_connector for source in connector.replayers()]
     assert [s for s, n in Counter(replayable).items() if n > 1] == []

@@ -48,7 +48,7 @@ async def signin_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://console.test")
 
 
-async def test_failed_signins_are_throttled_even_for_the_right_token_then(signin_client) -> None:
+async def test_failed_signins_are_throttled_even_for_the_right_token_then(signin_client: httpx.AsyncClient) -> None:
     async with signin_client as client:
         for _ in range(3):
             assert (await client.post("/signin", data={"token": "guess"})).status_code == 401

@@ -22,7 +22,8 @@ class RaisingConnector:
 
     def replayers(self) -> Mapping[str, Replayer]:
         async def replay(raw: RawRequest) -> list[Interaction]:
-            return [{}["missing"]]  # a KeyError, as a normalizer bug would raise
+            missing: dict[str, Interaction] = {}
+            return [missing["missing"]]  # a KeyError, as a normalizer bug would raise
 
         return {"twilio.voice": replay}
 

@@ -112,7 +112,8 @@ async def test_an_import_batches_good_rows_and_lists_the_rejected_lines(tmp_path
     ]
     rows[2]["direction"] = "sideways"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\nnot json\n")
-    emitter, progress = InMemoryEmitter(), []
+    emitter = InMemoryEmitter()
+    progress: list[int] = []
     summary = await import_interactions(
         RowReader(path, "jsonl"), emitter, default_region="PT", batch_size=2, progress=progress.append
     )

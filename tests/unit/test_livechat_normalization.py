@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from connectors.events.connector import EventsConnector
 from connectors.livechat.chatwoot import normalize_chatwoot
 from connectors.livechat.events import normalize_body
-from connectors.webhook import RawRequest
+from connectors.webhook import RawRequest, Rejected
 from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier, unverified_in
 from schemas.ids import interaction_id_for
-from schemas.interaction import Direction, InteractionKind
+from schemas.interaction import Direction, Interaction, InteractionKind
 from tests.livechat_payloads import IDENTITY_SECRET, chat_event, chatwoot_message, v1_interaction, vouched
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 VISITOR = {"id": "v-42", "name": "Ana Silva", "email": " Ana.Silva@Example.PT ", "phone": "912 345 678"}
 
 
-def livechat(*events: dict, identity_secret: bytes | None = None) -> list:
+def livechat(*events: dict[str, Any], identity_secret: bytes | None = None) -> list[Interaction]:
     body = json.dumps(list(events) if len(events) > 1 else events[0]).encode()
     return normalize_body(
         body, account="website", received_at=NOW, default_region="PT", identity_secret=identity_secret
@@ -138,7 +139,7 @@ def test_a_chatwoot_message_without_its_conversation_is_invalid() -> None:
         normalize_chatwoot(json.dumps(payload).encode(), received_at=NOW, default_region="PT")
 
 
-def events(body: object) -> tuple[list, list]:
+def events(body: object) -> tuple[list[Interaction], list[Rejected]]:
     raw = RawRequest(json.dumps(body).encode(), {}, "http://x/webhooks/events", NOW)
     result = EventsConnector._normalize(raw)
     return result.interactions, result.rejected

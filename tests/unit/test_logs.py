@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -9,13 +10,13 @@ from omnitrail import logs
 
 
 @pytest.fixture
-def captured(capsys: pytest.CaptureFixture[str]):
+def captured(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
     logs.configure("info", "json")
     yield capsys
     logging.getLogger().handlers.clear()
 
 
-def test_personal_data_never_reaches_the_log_output(captured) -> None:
+def test_personal_data_never_reaches_the_log_output(captured: pytest.CaptureFixture[str]) -> None:
     log = structlog.get_logger("test")
     log.info(
         "ingested message from ana.silva@example.pt at +351 912 345 678",

@@ -5,6 +5,7 @@ proof with a record PostgreSQL refuses is tests/integration/test_poison_message.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pytest
 
@@ -36,10 +37,10 @@ def batch(n: int, poison_at: set[int]) -> list[RawRecord]:
     return [RawRecord(b"poison" if o in poison_at else b"{}", topics.INTERACTIONS, 1, o) for o in range(n)]
 
 
-async def test_one_poison_record_is_dead_lettered_with_its_offset_and_the_rest_commits(published) -> None:
+async def test_one_poison_record_is_dead_lettered_with_its_offset_and_the_rest_commits(published: list[Record]) -> None:
     inner = FlakyProcessor()
 
-    async def publish(records) -> None:  # type: ignore[no-untyped-def]
+    async def publish(records: Sequence[Record]) -> None:
         published.extend(records)
 
     result = await PoisonIsolation(inner, publish).process(batch(37, {23}))
@@ -55,10 +56,10 @@ async def test_one_poison_record_is_dead_lettered_with_its_offset_and_the_rest_c
     assert "leak" not in letter["reason"]  # the exception's message may quote personal data
 
 
-async def test_several_poison_records_and_a_clean_batch(published) -> None:
+async def test_several_poison_records_and_a_clean_batch(published: list[Record]) -> None:
     inner = FlakyProcessor()
 
-    async def publish(records) -> None:  # type: ignore[no-untyped-def]
+    async def publish(records: Sequence[Record]) -> None:
         published.extend(records)
 
     guard = PoisonIsolation(inner, publish)

@@ -24,9 +24,9 @@ def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_api_tokens_parse_and_bad_roles_are_refused() -> None:
-    assert AppSettings(api_tokens="a1:agent, b2:admin").tokens() == {"a1": "agent", "b2": "admin"}  # type: ignore[arg-type]
+    assert AppSettings(api_tokens="a1:agent, b2:admin").tokens() == {"a1": "agent", "b2": "admin"}
     with pytest.raises(FatalError, match="OMNITRAIL_API_TOKENS"):
-        AppSettings(api_tokens="a1:root").tokens()  # type: ignore[arg-type]
+        AppSettings(api_tokens="a1:root").tokens()
 
 
 def test_secrets_do_not_print(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ tests/integration/test_broker_outage.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -58,7 +58,7 @@ def texts(records: Sequence[Record]) -> list[str]:
     return [r.value.decode() for r in records]
 
 
-async def until(condition, seconds: float = 10) -> None:  # type: ignore[no-untyped-def]
+async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
     for _ in range(int(seconds / 0.02)):
         if condition():
             return
@@ -66,14 +66,18 @@ async def until(condition, seconds: float = 10) -> None:  # type: ignore[no-unty
     raise AssertionError("condition not reached")
 
 
-async def test_healthy_broker_is_used_directly_and_nothing_is_spooled(spooler, broker, tmp_path) -> None:
+async def test_healthy_broker_is_used_directly_and_nothing_is_spooled(
+    spooler: SpoolingEmitter, broker: FakeBroker, tmp_path: Path
+) -> None:
     await spooler.emit(sms_interaction(1, "+351911111111"))
     assert len(broker.acked) == 1
     assert spooler.health() == {"state": "direct", "depth": 0, "broker": "ok"}
     assert SpoolFile(tmp_path / "spool.sqlite3").depth() == 0
 
 
-async def test_frozen_broker_spools_durably_then_drains_in_order(spooler, broker, tmp_path) -> None:
+async def test_frozen_broker_spools_durably_then_drains_in_order(
+    spooler: SpoolingEmitter, broker: FakeBroker, tmp_path: Path
+) -> None:
     events = [sms_interaction(n, "+351922222222", text=f"message {n}") for n in range(8)]
     broker.mode = "frozen"
     await spooler.emit(events[0])  # waits ack_timeout_s, then spools: durable, so the caller may answer 2xx
@@ -94,7 +98,9 @@ async def test_frozen_broker_spools_durably_then_drains_in_order(spooler, broker
     assert len(broker.acked) == 9
 
 
-async def test_refusing_broker_spools_and_nothing_drains_until_it_answers(spooler, broker) -> None:
+async def test_refusing_broker_spools_and_nothing_drains_until_it_answers(
+    spooler: SpoolingEmitter, broker: FakeBroker
+) -> None:
     broker.mode = "down"
     for n in range(4):
         await spooler.emit(sms_interaction(n, "+351933333333"))
@@ -107,7 +113,7 @@ async def test_refusing_broker_spools_and_nothing_drains_until_it_answers(spoole
     assert len(broker.acked) == 4
 
 
-async def test_spool_left_by_a_previous_process_is_drained_at_start(broker, tmp_path) -> None:
+async def test_spool_left_by_a_previous_process_is_drained_at_start(broker: FakeBroker, tmp_path: Path) -> None:
     path = tmp_path / "spool.sqlite3"
     leftover = [Record.of(sms_interaction(n, "+351944444444")) for n in range(5)]
     SpoolFile(path).append(leftover)
@@ -123,7 +129,9 @@ async def test_spool_left_by_a_previous_process_is_drained_at_start(broker, tmp_
         emitter.close()
 
 
-async def test_unwritable_spool_is_a_retriable_error_so_the_webhook_answers_503(broker, tmp_path) -> None:
+async def test_unwritable_spool_is_a_retriable_error_so_the_webhook_answers_503(
+    broker: FakeBroker, tmp_path: Path
+) -> None:
     spool = SpoolFile(tmp_path / "spool.sqlite3")
     emitter = SpoolingEmitter(broker, spool, ack_timeout_s=0.2, drain_batch=2)
     spool.close()  # any SQLite failure (disk full, read-only) behaves the same way
@@ -133,7 +141,7 @@ async def test_unwritable_spool_is_a_retriable_error_so_the_webhook_answers_503(
     assert emitter.depth == 0
 
 
-def test_spool_file_is_wal_and_fsyncs_every_commit(tmp_path) -> None:
+def test_spool_file_is_wal_and_fsyncs_every_commit(tmp_path: Path) -> None:
     spool = SpoolFile(tmp_path / "spool.sqlite3")
     assert spool._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert spool._db.execute("PRAGMA synchronous").fetchone() == (2,)  # 2 = FULL

@@ -8,7 +8,7 @@ import pytest
 from sinks.subscriptions.delivery import Deliverer
 from sinks.subscriptions.settings import Subscriber, SubscriptionSettings
 
-SUBSCRIBER = Subscriber(name="crm", url="https://crm.example/hook", secret="0123456789abcdef-secret")  # type: ignore[arg-type]
+SUBSCRIBER = Subscriber(name="crm", url="https://crm.example/hook", secret="0123456789abcdef-secret")
 
 
 def deliverer(answers: list[int | Exception], seen: list[httpx.Request], **settings: float) -> Deliverer:

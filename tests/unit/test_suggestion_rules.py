@@ -4,7 +4,7 @@ played against a fake clock and suggestions must open and close on the right eve
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -28,7 +28,7 @@ class Desk:
         self.open: dict[uuid.UUID, Suggestion] = {}
         self.closed: list[Suggestion] = []
         self.profiling_allowed = profiling_allowed
-        self.next_check = None
+        self.next_check: datetime | None = None
 
     def add(self, channel: Channel, direction: Direction, kind: InteractionKind = InteractionKind.message) -> uuid.UUID:
         activity = Activity(uuid.uuid4(), channel, direction, kind, self.clock())

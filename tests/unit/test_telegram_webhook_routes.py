@@ -85,7 +85,9 @@ async def test_each_bots_dead_letters_name_it_and_replay_as_that_bot(app: tuple[
     accounts = {}
     for source, replay in replayers.items():
         raw = RawRequest(body=update, headers={}, public_url="", received_at=datetime.now(UTC))
-        [interaction] = await replay(raw)
+        replayed = await replay(raw)
+        assert isinstance(replayed, list)
+        [interaction] = replayed
         accounts[source] = interaction.account
     assert accounts == {
         "telegram.webhook": str(BOT_ID),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypedDict
 
 import pytest
 
@@ -90,5 +91,10 @@ def test_call_with_a_non_numeric_duration_is_rejected() -> None:
         normalize_call_status(params, **_ctx())
 
 
-def _ctx() -> dict[str, object]:
+class _Context(TypedDict):
+    default_region: str
+    received_at: datetime
+
+
+def _ctx() -> _Context:
     return {"default_region": "PT", "received_at": NOW}

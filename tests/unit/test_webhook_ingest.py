@@ -28,7 +28,9 @@ def client(emitter: InMemoryEmitter) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://internal")
 
 
-async def test_signed_sms_is_acknowledged_with_empty_twiml_after_the_broker_took_it(client, emitter) -> None:
+async def test_signed_sms_is_acknowledged_with_empty_twiml_after_the_broker_took_it(
+    client: httpx.AsyncClient, emitter: InMemoryEmitter
+) -> None:
     body, headers = signed(URL, inbound_sms("SMu1", "912 345 678"))
     response = await client.post("/webhooks/twilio/messages", content=body, headers=headers)
     assert response.status_code == 200
@@ -37,7 +39,9 @@ async def test_signed_sms_is_acknowledged_with_empty_twiml_after_the_broker_took
     assert [i.external_id for i in emitter.interactions] == ["SMu1"]
 
 
-async def test_signature_covers_the_public_url_including_query_string(client, emitter) -> None:
+async def test_signature_covers_the_public_url_including_query_string(
+    client: httpx.AsyncClient, emitter: InMemoryEmitter
+) -> None:
     params = inbound_sms("SMu2", "912 345 678")
     body, headers = signed(URL + "?tenant=7", params)
     assert (await client.post("/webhooks/twilio/messages", content=body, headers=headers)).status_code == 403
@@ -46,7 +50,9 @@ async def test_signature_covers_the_public_url_including_query_string(client, em
 
 
 @pytest.mark.parametrize("signature", [None, "", "AAAA", "wrong-signature"])
-async def test_bad_or_missing_signature_is_403_and_nothing_is_ingested(client, emitter, signature) -> None:
+async def test_bad_or_missing_signature_is_403_and_nothing_is_ingested(
+    client: httpx.AsyncClient, emitter: InMemoryEmitter, signature: str | None
+) -> None:
     body, headers = signed(URL, inbound_sms("SMu3", "912 345 678"), token="some-other-token")
     if signature is None:
         del headers["X-Twilio-Signature"]
@@ -58,13 +64,15 @@ async def test_bad_or_missing_signature_is_403_and_nothing_is_ingested(client, e
     assert emitter.dead_letters == []
 
 
-async def test_tampered_body_fails_the_signature(client, emitter) -> None:
+async def test_tampered_body_fails_the_signature(client: httpx.AsyncClient, emitter: InMemoryEmitter) -> None:
     body, headers = signed(URL, inbound_sms("SMu4", "912 345 678"))
     tampered = body.replace(b"ajuda", b"AJUDA")
     assert (await client.post("/webhooks/twilio/messages", content=tampered, headers=headers)).status_code == 403
 
 
-async def test_signed_but_invalid_payload_is_400_and_dead_lettered_with_raw_bytes(client, emitter) -> None:
+async def test_signed_but_invalid_payload_is_400_and_dead_lettered_with_raw_bytes(
+    client: httpx.AsyncClient, emitter: InMemoryEmitter
+) -> None:
     body, headers = signed(URL, inbound_sms("SMu5", "this is not a phone"))
     response = await client.post("/webhooks/twilio/messages", content=body, headers=headers)
     assert response.status_code == 400
@@ -76,7 +84,7 @@ async def test_signed_but_invalid_payload_is_400_and_dead_lettered_with_raw_byte
     assert "phone" in dead.reason
 
 
-async def test_broker_down_answers_503_so_twilio_retries(client, emitter) -> None:
+async def test_broker_down_answers_503_so_twilio_retries(client: httpx.AsyncClient, emitter: InMemoryEmitter) -> None:
     emitter.fail = True
     body, headers = signed(URL, inbound_sms("SMu6", "912 345 678"))
     response = await client.post("/webhooks/twilio/messages", content=body, headers=headers)
@@ -84,7 +92,7 @@ async def test_broker_down_answers_503_so_twilio_retries(client, emitter) -> Non
     assert response.headers["retry-after"]
 
 
-async def test_oversized_body_is_refused_before_being_read(client, emitter) -> None:
+async def test_oversized_body_is_refused_before_being_read(client: httpx.AsyncClient, emitter: InMemoryEmitter) -> None:
     body, headers = signed(URL, inbound_sms("SMu7", "912 345 678", body="x" * 10_000))
     response = await client.post("/webhooks/twilio/messages", content=body, headers=headers)
     assert response.status_code == 413

@@ -52,7 +52,9 @@ def client(emitter: InMemoryEmitter) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://internal")
 
 
-async def test_good_entries_are_ingested_and_the_bad_one_dead_lettered_alone(client, emitter) -> None:
+async def test_good_entries_are_ingested_and_the_bad_one_dead_lettered_alone(
+    client: httpx.AsyncClient, emitter: InMemoryEmitter
+) -> None:
     entries = [{"id": "a", "phone": "912345678"}, {"id": "b"}, {"id": "c", "phone": "913345678"}]
     response = await client.post("/batch", content=json.dumps(entries))
     assert response.status_code == 200
@@ -62,7 +64,7 @@ async def test_good_entries_are_ingested_and_the_bad_one_dead_lettered_alone(cli
     assert json.loads(dead.raw) == {"id": "b"}
 
 
-async def test_a_batch_with_nothing_good_is_400(client, emitter) -> None:
+async def test_a_batch_with_nothing_good_is_400(client: httpx.AsyncClient, emitter: InMemoryEmitter) -> None:
     response = await client.post("/batch", content=json.dumps([{"id": "x"}]))
     assert response.status_code == 400
     assert response.json()["reason"] == "entry has no phone"
@@ -70,7 +72,9 @@ async def test_a_batch_with_nothing_good_is_400(client, emitter) -> None:
     assert len(emitter.dead_letters) == 1
 
 
-async def test_broker_down_is_503_and_nothing_is_acknowledged(client, emitter) -> None:
+async def test_broker_down_is_503_and_nothing_is_acknowledged(
+    client: httpx.AsyncClient, emitter: InMemoryEmitter
+) -> None:
     emitter.fail = True
     response = await client.post("/batch", content=json.dumps([{"id": "a", "phone": "912345678"}, {"id": "b"}]))
     assert response.status_code == 503
