@@ -38,6 +38,8 @@ from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
 from sinks.kafka.settings import KafkaSettings
+from sinks.media.settings import MediaSettings
+from sinks.media.store import MediaStore
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +98,10 @@ def build_app(
     # Pull loops keep the plain emitter: on a broker outage they pause and resume from their checkpoints.
     loops = [PullLoop(c, emitter, PostgresCheckpoints(pool)) for c in roles.pulling]
     registry.share_memory(roles.pulling, pool)
+    if load(MediaSettings).enabled:
+        registry.keep_attachments(
+            roles.pulling, MediaStore.configured(load(MediaSettings), app_settings.data_dir).put_bytes
+        )
     console = (
         Console(
             tokens=app_settings.tokens(),

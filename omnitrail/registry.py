@@ -7,6 +7,7 @@ Adding a channel is one line in ``CONNECTORS``: its settings class is then valid
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
@@ -74,6 +75,13 @@ def share_memory(connectors: list[AnyConnector], pool: AsyncConnectionPool[Any])
     for connector in connectors:
         if isinstance(connector, EmailConnector):
             connector.use_thread_index(PostgresThreadIndex(pool, ThreadEntry))
+
+
+def keep_attachments(connectors: list[AnyConnector], keep: Callable[[str, bytes], Awaitable[None]]) -> None:
+    """Where connectors whose attachments arrive inside the message (email) write their bytes: the media store."""
+    for connector in connectors:
+        if isinstance(connector, EmailConnector):
+            connector.keep_attachments(keep)
 
 
 def enabled(app_settings: AppSettings) -> list[AnyConnector]:

@@ -29,7 +29,7 @@ from prometheus_client import Gauge
 
 from connectors.base import Connector, Replayer
 from connectors.checkpoints import CheckpointStore
-from connectors.email import mime
+from connectors.email import attachment_bytes, mime
 from connectors.email.mime import ParsedEmail
 from connectors.email.normalize import facts, fit, to_interaction
 from connectors.email.session import RECONNECT_ERRORS, Fetched, ImapSession
@@ -87,10 +87,16 @@ class EmailConnector(Connector[ImapSettings]):
         self._states: dict[str, str] = {a.username: "starting" for a in self.accounts}
         self._token_backoff = {a.username: Backoff(1.0, 300.0) for a in self.accounts}
         self._retry_at: dict[str, float] = {}
+        #: Where attachment bytes are written before producing (None: only their metadata is kept).
+        self._keep: attachment_bytes.Keep | None = None
 
     def use_thread_index(self, index: ThreadIndex) -> None:
         """Where thread memory lives (``omnitrail`` wires the PostgreSQL one)."""
         self.threader = Threader(index)
+
+    def keep_attachments(self, keep: attachment_bytes.Keep) -> None:
+        """Write attachment bytes there before producing (``omnitrail`` wires the media object store)."""
+        self._keep = keep
 
     def backfill(self, since: date) -> None:
         """On the next poll, re-read every message since ``since`` (ids are deterministic: no duplicates)."""
@@ -227,6 +233,9 @@ class EmailConnector(Connector[ImapSettings]):
                 interactions.append(self._interaction(message, account, own, occurred_at, received_at, placement))
             except Exception as exc:  # any message that cannot become an interaction is dead-lettered, not lost
                 await self._dead_letter(emitter, item, exc)
+                continue
+            if message.attachments and self._keep is not None:
+                await self._keep_bytes(item.raw, {a.sha256 for a in message.attachments})
         if interactions:
             await emitter.emit_many(interactions)
         return len(interactions)
@@ -254,6 +263,13 @@ class EmailConnector(Connector[ImapSettings]):
             # Internal mail among our own addresses, or no readable From: no timeline to put it on.
             raise InvalidPayload("message names no customer address (no readable From, or only our own addresses)")
         return interaction
+
+    async def _keep_bytes(self, raw: bytes, wanted: set[str]) -> None:
+        """Before the interaction is produced: a retry of this batch writes the same keys again, harmlessly."""
+        assert self._keep is not None
+        found = await asyncio.to_thread(lambda: list(attachment_bytes.payloads(raw, wanted)))
+        for digest, data in found:
+            await self._keep(digest, data)
 
     @staticmethod
     async def _dead_letter(emitter: Emitter, item: Fetched, exc: Exception) -> None:

@@ -48,8 +48,13 @@ class Credentials:
 
 
 def fetchable(attachment: Attachment) -> bool:
-    """Whether there is content to fetch (email attachments travel inside the mail: no location)."""
+    """Whether there is content to fetch (an email attachment has no location: see :func:`carried`)."""
     return bool(attachment.location)
+
+
+def carried(interaction: Interaction, attachment: Attachment) -> bool:
+    """An attachment that came inside the message (email): the connector kept its bytes under its ``sha256``."""
+    return interaction.provider is Provider.imap and not attachment.location and attachment.sha256 is not None
 
 
 async def fetch(

@@ -30,7 +30,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from pipeline import retry
 from pipeline.media import sources
-from pipeline.media.fetch import Fetched, Fetcher, Refused, Unavailable
+from pipeline.media.fetch import SNIFF_BYTES, Fetched, Fetcher, Refused, Unavailable, sniff
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.interaction import Attachment, Interaction, Media, MediaState
@@ -90,10 +90,18 @@ class MediaStage:
         if interaction is None:
             return  # erased or purged since it was added
         for index, attachment in enumerate(interaction.attachments):
-            if attachment.media is not None or not sources.fetchable(attachment):
-                continue  # done before (fetched once), or nothing to fetch
-            async with self._slots:
-                media = await self._keep(interaction, attachment)
+            if attachment.media is not None:
+                continue  # done before (fetched once)
+            if sources.carried(interaction, attachment):
+                found = await retry.forever("media carried", lambda a=attachment: self._carried(a))  # type: ignore[misc]
+                if found is None:
+                    continue  # the connector kept no bytes (media off when it read the mail)
+                media = found
+            elif not sources.fetchable(attachment):
+                continue
+            else:
+                async with self._slots:
+                    media = await self._keep(interaction, attachment)
             if media.state is MediaState.failed:
                 log.warning("media.failed", interaction_id=str(interaction_id), attachment=index, reason=media.reason)
                 letter = DeadLetter.of(
@@ -145,6 +153,19 @@ class MediaStage:
             except Exception as exc:  # the next round tries again; the stage keeps running
                 log.warning("media.sweep_failed", error=type(exc).__name__)
             await asyncio.sleep(interval_s)
+
+    async def _carried(self, attachment: Attachment) -> Media | None:
+        """An email attachment the connector kept before producing: its type sniffed, the claim checked."""
+        assert attachment.sha256 is not None
+        if not await self.store.has(attachment.sha256):
+            return None
+        found = sniff(await self.store.head(attachment.sha256, SNIFF_BYTES))
+        if (lie := _type_lie(attachment.content_type, found)) is not None:
+            return _failed(lie)
+        size = await self.store.size(attachment.sha256)
+        return Media(
+            state=MediaState.stored, sha256=attachment.sha256, content_type=found, size=size, at=datetime.now(UTC)
+        )
 
     async def _load(self, interaction_id: uuid.UUID) -> Interaction | None:
         async with self.pool.connection() as conn:

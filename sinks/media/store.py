@@ -89,6 +89,15 @@ class MediaStore:
                 pass
         await obstore.put_async(self._store, key_of(sha256), file, chunk_size=PART, max_concurrency=1)
 
+    async def put_bytes(self, sha256: str, data: bytes) -> None:
+        """Keep ``data`` (an email attachment, already in memory) under its SHA-256 unless already kept."""
+        if not await self.has(sha256):
+            await obstore.put_async(self._store, key_of(sha256), data)
+
+    async def head(self, sha256: str, size: int) -> bytes:
+        """The first ``size`` bytes (to sniff a file's type)."""
+        return bytes(await obstore.get_range_async(self._store, key_of(sha256), start=0, length=size))
+
     async def size(self, sha256: str) -> int:
         return (await obstore.head_async(self._store, key_of(sha256)))["size"]
 

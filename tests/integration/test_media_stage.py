@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ import orjson
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from connectors.email.inspect import Inspector
+from connectors.email.session import Fetched
+from connectors.testing import InMemoryEmitter
 from pipeline.media.fetch import AllowList, Fetcher
 from pipeline.media.sources import Credentials, TelegramBot
 from pipeline.media.stage import MediaStage, Policy
@@ -310,3 +314,46 @@ async def test_erasure_and_retention_delete_the_files_nobody_else_references(
         await retention.purge(conn, {"telegram": timedelta(days=365)}, now=datetime.now(UTC))
     assert await deletions.sweep(pool, store) == 1
     assert not await store.has(voice)
+
+
+def mail_with_attachments() -> bytes:
+    message = EmailMessage()
+    message["From"] = "Ana Silva <ana.media@example.pt>"
+    message["To"] = "support@inspect.invalid"
+    message["Subject"] = "Fatura e foto"
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@example.pt>"
+    message.set_content("Seguem a fatura e a foto.")
+    message.add_attachment(FILES["document"], maintype="application", subtype="pdf", filename="fatura.pdf")
+    message.add_attachment(FILES["disguised"], maintype="image", subtype="png", filename="foto.png")
+    return message.as_bytes()
+
+
+async def test_email_attachments_are_kept_by_the_connector_and_recorded_by_the_stage(
+    client: httpx.AsyncClient, pool: Any, providers: Providers, tmp_path: Path
+) -> None:
+    store = MediaStore.folder(tmp_path / "media")
+    inspector = Inspector()
+    inspector.connector.keep_attachments(store.put_bytes)
+    emitted = InMemoryEmitter()
+    await inspector.connector.ingest(inspector.account, [Fetched(1, mail_with_attachments(), None)], emitted)
+    [mail] = emitted.interactions
+    assert all(a.location is None and a.media is None for a in mail.attachments)  # bytes never on Kafka
+    published = Published()
+    await stage(client, pool, published, store, credentials(providers), tmp_path).handle_records(
+        [await land(pool, mail)]
+    )
+
+    pdf, disguised = (await stored(pool, mail.interaction_id)).attachments
+    assert pdf.media is not None
+    assert (pdf.media.state, pdf.media.content_type, pdf.media.size) == (
+        "stored",
+        "application/pdf",
+        len(FILES["document"]),
+    )
+    assert await content(store, pdf.media.sha256 or "") == FILES["document"]
+    assert disguised.media is not None
+    assert (disguised.media.state, disguised.media.reason) == (
+        "failed",
+        "the content is not the type claimed: claimed image/png, the bytes are application/octet-stream",
+    )
+    assert sum(providers.hits.values()) == 0  # nothing fetched: the bytes came with the mail
