@@ -471,12 +471,26 @@ def deadletter_list(
     """List dead letters: when, where, why, size. No payloads unless --with-raw."""
     from omnitrail import deadletters
 
-    _, kafka_settings, addresses = _addresses()
+    app_settings, kafka_settings, addresses = _addresses()
     keep = _letter_filter(source, since, until, reason)
     letters = asyncio.run(deadletters.read(kafka_settings, addresses.kafka_bootstrap, keep))
     for letter in letters:
         click.echo(deadletters.describe(letter, with_raw=with_raw))
     click.echo(f"{len(letters)} dead letter(s)", err=True)
+    _say_if_forgotten(app_settings, addresses)
+
+
+def _say_if_forgotten(app_settings: AppSettings, addresses: Addresses) -> None:
+    """What the embedded broker forgot: its topics live in memory, and an earlier run's records are gone."""
+    from omnitrail.local_stack import memory_since
+
+    since = memory_since(app_settings.data_dir, addresses.kafka_bootstrap)
+    if since is not None:
+        click.echo(
+            f"note: the embedded broker keeps its topics in memory: nothing from before this omnitrail up "
+            f"started ({since:%Y-%m-%d %H:%M:%S} UTC) is on them any more",
+            err=True,
+        )
 
 
 @deadletter.command("replay")
@@ -583,7 +597,7 @@ def verify_command(since: datetime, until: datetime | None) -> None:
     """Reconcile the interactions topic with the timeline over a time range: gaps and duplicates (exit 1 if any)."""
     from omnitrail import verify as reconciliation
 
-    _, kafka_settings, addresses = _addresses()
+    app_settings, kafka_settings, addresses = _addresses()
     start = _utc(since)
     end = _utc(until) if until is not None else datetime.now(UTC)
 
@@ -594,5 +608,7 @@ def verify_command(since: datetime, until: datetime | None) -> None:
     report = asyncio.run(run())
     for line in report.lines():
         click.echo(line)
+    if report.gone_from_topic:
+        _say_if_forgotten(app_settings, addresses)
     if not report.ok:
         sys.exit(1)

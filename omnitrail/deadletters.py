@@ -18,6 +18,7 @@ customer's message.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,7 +94,10 @@ def describe(letter: Letter, *, with_raw: bool = False) -> str:
         f"{r.received_at.isoformat()}  deadletter[{letter.partition}]@{letter.offset}  {r.source}  "
         f"{r.error_type}: {r.reason}{where}  ({len(r.raw)} bytes)"
     )
-    return line + "\n    " + r.raw.decode("utf-8", errors="replace") if with_raw else line
+    if not with_raw:
+        return line
+    # The payload under its line, every line of it indented, and a blank line before the next letter.
+    return f"{line}\n{textwrap.indent(r.raw.decode('utf-8', errors='replace'), '    | ', lambda _: True)}\n"
 
 
 async def _redrive(letter: DeadLetter, connectors: Iterable[AnyConnector]) -> list[Record] | str | None:

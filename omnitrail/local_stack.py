@@ -17,6 +17,7 @@ import subprocess
 import time
 import warnings
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,16 @@ def read_state(data_dir: Path) -> StackState | None:
     except (FileNotFoundError, ValueError, TypeError):
         return None
     return state if _alive(state.pid) else None
+
+
+def memory_since(data_dir: Path, bootstrap: str) -> datetime | None:
+    """When the running ``omnitrail up``'s embedded broker started, if ``bootstrap`` is that broker: it keeps
+    its topics in memory, so nothing produced before then (an earlier run's records) is on them. None for a
+    broker that keeps its log."""
+    state = read_state(data_dir)
+    if state is None or not state.embedded_broker or state.kafka_bootstrap != bootstrap:
+        return None
+    return datetime.fromtimestamp((data_dir / STATE_FILE).stat().st_mtime, UTC)
 
 
 def write_state(data_dir: Path, state: StackState) -> None:

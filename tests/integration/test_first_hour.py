@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,7 @@ import pytest
 
 from omnitrail.local_stack import free_port
 from tests.helpers import inbound_sms, signed
-from tests.integration.stack import clean_env, start_up
+from tests.integration.stack import AGENT, clean_env, start_up
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +87,45 @@ def test_on_a_terminal_up_logs_readable_lines_and_no_xdg_runtime_dir_warning(tmp
     started = next(line for line in text.splitlines() if "embedded_broker.started" in line)
     assert not started.lstrip().startswith("{")  # a line for people, not a JSON object
     assert "[info" in started
+
+
+def test_after_a_restart_verify_and_deadletter_list_say_the_embedded_brokers_history_is_gone(tmp_path: Path) -> None:
+    env = clean_env(OMNITRAIL_DATA_DIR=str(tmp_path / ".omnitrail"))
+    first = start_up(tmp_path)  # embedded broker and PostgreSQL, as on a laptop
+    try:
+        path, phone = "/webhooks/twilio/messages", f"+3519{uuid.uuid4().int % 10**8:08d}"
+        body, headers = signed(first.url + path, inbound_sms("SM" + uuid.uuid4().hex, phone))
+        assert httpx.post(first.url + path, content=body, headers=headers, timeout=20).status_code == 200
+        deadline = time.monotonic() + 60
+        while not httpx.get(first.url + "/api/v1/contacts", params={"q": phone}, headers=AGENT).json()["items"]:
+            assert time.monotonic() < deadline, "the SMS was not stored"
+            time.sleep(0.3)
+    finally:
+        first.stop()
+    second = start_up(tmp_path)  # the timeline kept in PostgreSQL, the broker's topics gone with the last run
+    try:
+        since = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+        verify = subprocess.run(
+            [sys.executable, "-m", "omnitrail", "verify", "--since", since],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert verify.returncode == 1, verify.stdout + verify.stderr
+        assert "cannot verify: 1 timeline row(s) received in this range are no longer on" in verify.stdout
+        assert "the embedded broker keeps its topics in memory" in verify.stderr
+        letters = subprocess.run(
+            [sys.executable, "-m", "omnitrail", "deadletter", "list"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert letters.returncode == 0, letters.stderr
+        assert "0 dead letter(s)" in letters.stderr
+        assert "nothing from before this omnitrail up started" in letters.stderr
+    finally:
+        second.stop()
