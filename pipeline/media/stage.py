@@ -81,9 +81,17 @@ class MediaStage:
             interaction_id = _added_with_attachments(record.value)
             if interaction_id is not None:
                 wanted.setdefault(interaction_id, record)
-        await asyncio.gather(*(self._interaction(i, r) for i, r in wanted.items()))
+        await asyncio.gather(*(self._guarded(i, r) for i, r in wanted.items()))
         async with self._draining:
             await retry.forever("outbox drain", lambda: outbox.drain(self.pool, self.publish))
+
+    async def _guarded(self, interaction_id: uuid.UUID, record: RawRecord) -> None:
+        """One interaction; what nobody foresaw is dead-lettered with its event, the batch commits (no crash loop)."""
+        try:
+            await self._interaction(interaction_id, record)
+        except Exception as exc:
+            log.error("media.unexpected", interaction_id=str(interaction_id), error=type(exc).__name__)
+            await self._dead_letter(record, f"media stage error: {type(exc).__name__}", type(exc).__name__)
 
     async def _interaction(self, interaction_id: uuid.UUID, record: RawRecord) -> None:
         interaction = await retry.forever("media load", lambda: self._load(interaction_id))
@@ -104,16 +112,7 @@ class MediaStage:
                     media = await self._keep(interaction, attachment)
             if media.state is MediaState.failed:
                 log.warning("media.failed", interaction_id=str(interaction_id), attachment=index, reason=media.reason)
-                letter = DeadLetter.of(
-                    record.value or b"",
-                    f"attachment {index}: {media.reason}",
-                    source=SOURCE,
-                    content_type="application/json",
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                )
-                await retry.forever("media dead-letter", lambda letter=letter: self._dead_letter(letter))  # type: ignore[misc]
+                await self._dead_letter(record, f"attachment {index}: {media.reason}")
             else:
                 log.info("media.stored", interaction_id=str(interaction_id), attachment=index, size=media.size)
             await retry.forever(
@@ -175,8 +174,20 @@ class MediaStage:
         async with self.pool.connection() as conn, conn.transaction():
             await state.record(conn, interaction_id, index, media)
 
-    async def _dead_letter(self, letter: DeadLetter) -> None:
-        await self.publish([(topics.DEADLETTER, None, letter.model_dump_json().encode())])
+    async def _dead_letter(self, record: RawRecord, reason: str, error_type: str = "InvalidPayload") -> None:
+        """The timeline event as it was fetched, with why (source ``media.fetch``)."""
+        letter = DeadLetter.of(
+            record.value or b"",
+            reason,
+            source=SOURCE,
+            content_type="application/json",
+            error_type=error_type,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        value = letter.model_dump_json().encode()
+        await retry.forever("media dead-letter", lambda: self.publish([(topics.DEADLETTER, None, value)]))
 
 
 def _added_with_attachments(value: bytes | None) -> uuid.UUID | None:

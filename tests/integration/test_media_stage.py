@@ -357,3 +357,25 @@ async def test_email_attachments_are_kept_by_the_connector_and_recorded_by_the_s
         "the content is not the type claimed: claimed image/png, the bytes are application/octet-stream",
     )
     assert sum(providers.hits.values()) == 0  # nothing fetched: the bytes came with the mail
+
+
+async def test_an_interaction_the_stage_cannot_read_is_dead_lettered_and_the_batch_goes_on(
+    client: httpx.AsyncClient, pool: Any, providers: Providers, tmp_path: Path
+) -> None:
+    published = Published()
+    media = stage(client, pool, published, MediaStore.folder(tmp_path / "m"), credentials(providers), tmp_path)
+    broken = message(Channel.mms, Provider.twilio, [Attachment(location=providers.twilio_url("photo"))])
+    fine = message(Channel.mms, Provider.twilio, [Attachment(location=providers.twilio_url("photo"))])
+    records = [await land(pool, broken), await land(pool, fine)]
+    async with pool.connection() as conn:  # a row no model reads any more (a hand edit, a bad migration)
+        await conn.execute(
+            "UPDATE interactions SET document = jsonb_set(document, '{attachments,0,size}', '-1')"
+            " WHERE interaction_id = %s",
+            (broken.interaction_id,),
+        )
+    await media.handle_records(records)  # returns: the consumer commits, no crash loop
+    [letter] = published.dead_letters()
+    assert (letter.reason, letter.raw) == ("media stage error: ValidationError", records[0].value)
+    kept = (await stored(pool, fine.interaction_id)).attachments[0].media
+    assert kept is not None
+    assert kept.state == "stored"
