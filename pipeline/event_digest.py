@@ -1,7 +1,7 @@
 """What the suggestions agent reads of a timeline event: its type, contact and the interaction's shape.
 
 Decoding a whole ``TimelineEvent`` builds every party, identifier, attachment and the text of
-the interaction it carries only to read six fields of it; this model parses the same JSON and
+the interaction it carries only to read a few fields of it; this model parses the same JSON and
 keeps just those (unknown fields ignored), several times cheaper per event. Its field names and
 types are those of :class:`schemas.timeline.TimelineEvent`, so the engine handles either.
 """
@@ -27,6 +27,8 @@ class InteractionDigest(BaseModel):
     kind: InteractionKind
     occurred_at: UtcDatetime
     thread_key: str | None = None
+    #: Read once, to tell a closing "thanks" (:func:`pipeline.stages.suggestion_rules.closing`); never stored.
+    text: str | None = None
 
 
 class ContactDigest(BaseModel):

@@ -23,7 +23,7 @@ from pipeline import retry
 from pipeline.event_digest import EventDigest
 from pipeline.stages.decode import dead_letter
 from pipeline.stages.suggestion_changes import Review, desired_for_contact, desired_for_reviews, reconcile
-from pipeline.stages.suggestion_rules import Activity, Policy, evaluate
+from pipeline.stages.suggestion_rules import Activity, Policy, closing, evaluate
 from schemas import topics
 from schemas.interaction import Channel, Direction, InteractionKind
 from schemas.interaction_input import validation_reason
@@ -110,7 +110,12 @@ class SuggestionEngine:
             if event.type is TimelineEventType.contact_unmerged:
                 unmerged |= {event.contact_id, *([event.contact.contact_id] if event.contact else [])}
             i = event.interaction
-            if event.type is TimelineEventType.interaction_added and i is not None and i.kind in _RECORDED:
+            if (
+                event.type is TimelineEventType.interaction_added
+                and i is not None
+                and i.kind in _RECORDED
+                and not (i.direction is Direction.inbound and closing(i.text))  # a closing "thanks" asks for nothing
+            ):
                 rows.append(
                     store.ActivityRow(
                         i.interaction_id,

@@ -26,6 +26,16 @@ CLEARED = {
     SuggestionRule.merge_review: "the merge review was decided",
 }
 OBJECTED = "the contact objects to profiling"
+#: What each identity review rule saw, as the sentence of its suggestion says it.
+EVIDENCE = {
+    "phone_br_ninth_digit": "a Brazilian mobile number written with and without the ninth digit",
+    "phone_mx_mobile_prefix": "a Mexican mobile number written with and without the 1 after +52",
+    "phone_other_region": "the same phone number under another country code",
+    "email_local_part": "the same email name at another domain",
+    "same_name": "the same full name",
+    "phone_in_signature": "a phone number written in an email signature",
+    "unverified_identifier": "an email or phone given without proof",
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +73,9 @@ def desired_for_reviews(reviews: Iterable[Review]) -> dict[uuid.UUID, Desired]:
                 review.review_id,
                 (),
                 "Decide a possible duplicate contact",
-                f"identity review pending: weak evidence ({review.rule}) that this contact and "
-                f"contact {other} are one person; accept to merge or reject",
+                f"This contact and contact {other} may be the same person: "
+                f"{EVIDENCE.get(review.rule, review.rule.replace('_', ' '))} (identity review rule {review.rule}). "
+                f"Accept the review to merge them, or reject it.",
             )
             desired[suggestion_id_for(SuggestionRule.merge_review, review.review_id, side)] = Desired(contact, finding)
     return desired

@@ -3,7 +3,10 @@
 Each rule answers two questions: which suggestions hold right now (``Finding``), and when
 the answer could next change by the passage of time alone (``next_check``), so the periodic
 evaluation only looks at contacts that are due. Rules never see message bodies or
-identifiers, only channel, direction, kind, time and thread.
+identifiers, only channel, direction, kind, time and thread. One thing is read from a body, once,
+when the agent records it (:func:`closing`): a message that only closes the conversation ("thanks!",
+"obrigada, já chegou", "perfecto, gracias") asks for nothing, so it is not recorded and opens no
+reply-needed loop.
 
 Profiling: under GDPR art. 21/22 a customer may object to automated profiling. Rules that
 infer something about the person from patterns in their behaviour count as profiling and
@@ -16,7 +19,9 @@ answer a message the customer sent (``unanswered``, ``whatsapp_window``) or data
 from __future__ import annotations
 
 import itertools
+import re
 import statistics
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,12 +83,73 @@ class Evaluation:
 
 
 def _hours(delta: timedelta) -> str:
-    """A duration as the team would say it: seconds, minutes, hours, or days beyond two days."""
+    """A duration as the team would say it: "45 seconds", "1 minute", "3 hours", days beyond two days."""
     seconds = delta.total_seconds()
-    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= (2 * size if unit == "days" else size):
-            return f"{seconds / size:.0f} {unit}"
-    return f"{seconds:.0f} s"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= (2 * size if unit == "day" else size):
+            n = round(seconds / size)
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    n = round(seconds)
+    return f"{n} second{'' if n == 1 else 's'}"
+
+
+#: Channels as a sentence names them.
+_SAID = {
+    Channel.sms: "SMS",
+    Channel.mms: "MMS",
+    Channel.whatsapp: "WhatsApp",
+    Channel.telegram: "Telegram",
+    Channel.messenger: "Messenger",
+    Channel.instagram: "Instagram",
+    Channel.livechat: "live chat",
+    Channel.voice: "phone",
+}
+
+
+def said(channel: Channel) -> str:
+    return _SAID.get(channel, channel.value)
+
+
+def _listed(words: Sequence[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _words(*lines: str) -> frozenset[str]:
+    return frozenset(" ".join(lines).split())
+
+
+#: Words a closing courtesy is made of, accents dropped, in the languages the project serves (English,
+#: Portuguese, Spanish): thanks, agreement, the issue being settled, greetings. A message made only of
+#: these, with a thank-you among them and no question, closes the conversation.
+_THANKS = _words(
+    "thanks thank thx ty tks cheers obrigado obrigada obrigados obg brigado brigada valeu agradeco "
+    "agradecido agradecida gracias agradezco",
+)
+_CLOSING_WORDS = _THANKS | _words(
+    # English
+    "ok okay k oh ah great perfect awesome cool nice good lovely excellent brilliant fantastic amazing all alright "
+    "right got it you so very much a lot lots many again for the your that s thats this help have day "
+    "bye goodbye see ya later sorted solved fixed fine now received arrived works worked everything is "
+    "yes yeah yep sure and really kind of me we are done much appreciated appreciate "
+    # Portuguese
+    "muito muitissimo muita pela pelo ajuda perfeito perfeita otimo otima certo certinho tudo bem resolvido "
+    "resolvida ja chegou chegaram recebi recebido entao beleza bom boa dia tarde noite ate logo mais combinado "
+    "e sim esta funciona funcionou show top joia mesmo de novo fico agradecida "
+    # Spanish
+    "muchas muchisimas mil perfecto genial vale listo todo bien ya llego recibi recibido resuelto por la su tu "
+    "buen buenas dia dias tardes noches hasta luego saludos nada si funciona funciono excelente",
+)
+_WORD = re.compile(r"[a-z]+")
+
+
+def closing(text: str | None) -> bool:
+    """Whether a customer's message only closes the conversation: a thank-you, with nothing asked or reported."""
+    if not text or "?" in text or len(text) > 160:
+        return False
+    plain = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
+    words = _WORD.findall(plain)
+    return bool(words) and any(w in _THANKS for w in words) and all(w in _CLOSING_WORDS for w in words)
 
 
 def _inbound(history: Sequence[Activity]) -> list[Activity]:
@@ -112,15 +178,22 @@ def unanswered(history: Sequence[Activity], now: datetime, policy: Policy, out: 
     if overdue:
         overdue.sort(key=lambda a: (a.occurred_at, a.interaction_id))
         first = overdue[0]
-        channels = sorted({a.channel.value for a in overdue})
+        channels = _listed(sorted({said(a.channel) for a in overdue}))
+        waited = _hours(now - first.occurred_at)
+        target = f"{said(first.channel)} messages should be answered within {_hours(policy.sla_for(first.channel))}"
+        reason = (
+            f"The customer's {channels} message has had no reply for {waited}; {target}."
+            if len(overdue) == 1
+            else f"{len(overdue)} messages from the customer ({channels}) have had no reply; the oldest has "
+            f"waited {waited}, and {target}."
+        )
         out.findings.append(
             Finding(
                 SuggestionRule.unanswered,
                 first.interaction_id,
                 tuple(a.interaction_id for a in overdue),
                 "Reply to the customer",
-                f"{len(overdue)} inbound message(s) on {', '.join(channels)} unanswered past the "
-                f"{_hours(policy.sla_for(first.channel))} {first.channel.value} SLA",
+                reason,
             )
         )
 
@@ -147,8 +220,8 @@ def whatsapp_window(history: Sequence[Activity], now: datetime, policy: Policy, 
                 latest.interaction_id,
                 (latest.interaction_id,),
                 "Answer on WhatsApp before the 24-hour window closes",
-                f"unanswered inbound WhatsApp message; the 24 h customer-service window closes in "
-                f"{_hours(closes - now)}, after which only template messages can be sent",
+                f"The customer's WhatsApp message has had no reply. WhatsApp's 24-hour customer-service window "
+                f"closes in {_hours(closes - now)}; after that only template messages can be sent.",
                 due_at=closes,
             )
         )
@@ -167,7 +240,7 @@ def multi_channel(history: Sequence[Activity], now: datetime, policy: Policy, ou
     )
     for i, start in enumerate(since):
         window = [a for a in since[i:] if a.occurred_at - start.occurred_at <= policy.multi_channel_window]
-        channels = sorted({a.channel.value for a in window})
+        channels = sorted({said(a.channel) for a in window})
         if len(channels) >= policy.multi_channel_count:
             out.findings.append(
                 Finding(
@@ -175,8 +248,8 @@ def multi_channel(history: Sequence[Activity], now: datetime, policy: Policy, ou
                     start.interaction_id,
                     tuple(a.interaction_id for a in window),
                     "Check for an unresolved issue",
-                    f"the customer wrote on {len(channels)} channels ({', '.join(channels)}) within "
-                    f"{_hours(policy.multi_channel_window)} without a reply",
+                    f"The customer wrote on {len(channels)} channels ({_listed(channels)}) within "
+                    f"{_hours(policy.multi_channel_window)} and has had no reply.",
                 )
             )
             return
@@ -206,8 +279,9 @@ def dormant(history: Sequence[Activity], now: datetime, policy: Policy, out: Eva
             latest.interaction_id,
             tuple(v.interaction_id for v in visits[-policy.dormancy_min_visits :]),
             "Reach out: the customer has gone quiet",
-            f"usually in touch every {_hours(timedelta(seconds=usual))} over {len(visits)} visits; "
-            f"silent for {_hours(now - latest.occurred_at)} (more than {policy.dormancy_factor:g}x)",
+            f"The customer is usually in touch every {_hours(timedelta(seconds=usual))} ({len(visits)} visits so far) "
+            f"but has been silent for {_hours(now - latest.occurred_at)}, more than {policy.dormancy_factor:g} "
+            f"times as long.",
         )
     )
 

@@ -42,7 +42,9 @@ class Harness:
     def __init__(self, engine: SuggestionEngine, clock: FakeClock, producer: Any, bootstrap: str) -> None:
         self.engine, self.clock, self.producer, self.bootstrap = engine, clock, producer, bootstrap
 
-    def interaction(self, channel: Channel, direction: Direction, thread: str | None = None) -> Interaction:
+    def interaction(
+        self, channel: Channel, direction: Direction, thread: str | None = None, text: str | None = None
+    ) -> Interaction:
         return interaction(
             channel,
             "+351911111111",
@@ -51,6 +53,7 @@ class Harness:
             account=OUR_NUMBER,
             at=self.clock(),
             thread_key=thread,
+            text=text,
         )
 
     async def publish(self, *events: TimelineEvent, raw: bytes | None = None) -> list:
@@ -152,6 +155,28 @@ async def test_unanswered_sms_opens_after_the_sla_and_a_reply_closes_it(harness,
     assert (closed["suggestion_id"], closed["close_reason"]) == (opened["suggestion_id"], "answered")
     published = await on_suggestions_topic(harness.bootstrap, opened["suggestion_id"])
     assert [p["status"] for p in published] == ["open", "closed"]
+
+
+async def test_a_closing_thanks_opens_nothing_and_a_question_after_our_reply_does(harness, api, private_db) -> None:
+    ana = await new_contact(private_db)
+    await harness.added(ana, Channel.sms, Direction.inbound, text="A minha encomenda não chegou")
+    harness.clock.advance(minutes=10)
+    await harness.added(ana, Channel.sms, Direction.outbound, text="Já foi enviada, chega amanhã.")
+    harness.clock.advance(days=1)
+    await harness.added(ana, Channel.whatsapp, Direction.inbound, text="Já chegou, muito obrigada! 🙏")
+    harness.clock.advance(days=2)
+    await harness.engine.tick()
+    assert await suggestions_of(api, ana) == []  # a thank-you asks for nothing: no reply-needed loop
+
+    await harness.added(ana, Channel.whatsapp, Direction.inbound, text="Obrigada, mas falta uma peça?")
+    harness.clock.advance(hours=2)
+    await harness.engine.tick()
+    [opened] = await suggestions_of(api, ana)
+    assert opened["rule"] == "unanswered"
+    assert opened["reason"] == (
+        "The customer's WhatsApp message has had no reply for 2 hours; "
+        "WhatsApp messages should be answered within 1 hour."
+    )
 
 
 async def test_a_reply_in_the_same_thread_to_someone_else_answers(harness, api, private_db) -> None:

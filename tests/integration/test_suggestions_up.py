@@ -61,7 +61,8 @@ async def test_unanswered_sms_opens_a_suggestion_and_our_reply_closes_it(client,
 
     [opened] = await eventually(lambda: listed("open"), what="open suggestion")
     assert opened["rule"] == "unanswered"
-    assert opened["reason"] == "1 inbound message(s) on sms unanswered past the 2 s sms SLA"
+    assert opened["reason"].startswith("The customer's SMS message has had no reply for ")
+    assert opened["reason"].endswith("; SMS messages should be answered within 2 seconds.")
     everyone = (await client.get("/api/v1/suggestions", params={"status": "open"}, headers=AGENT)).json()["items"]
     assert opened["suggestion_id"] in {s["suggestion_id"] for s in everyone}
 

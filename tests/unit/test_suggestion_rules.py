@@ -10,7 +10,7 @@ import pytest
 
 from connectors.testing import FakeClock
 from pipeline.stages.suggestion_changes import OBJECTED, Review, desired_for_contact, desired_for_reviews, reconcile
-from pipeline.stages.suggestion_rules import Activity, evaluate
+from pipeline.stages.suggestion_rules import Activity, closing, evaluate
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas.interaction import Channel, Direction, InteractionKind
 from schemas.suggestion import Suggestion, SuggestionRule, SuggestionStatus
@@ -71,7 +71,9 @@ def test_inbound_sms_opens_unanswered_only_after_its_sla_and_a_reply_on_another_
     [suggestion] = desk.open.values()
     assert suggestion.rule is SuggestionRule.unanswered
     assert suggestion.interaction_ids == [sms]
-    assert "1 h sms SLA" in suggestion.reason
+    assert suggestion.reason == (
+        "The customer's SMS message has had no reply for 1 hour; SMS messages should be answered within 1 hour."
+    )
     assert not suggestion.profiling
 
     desk.add(Channel.email, Direction.outbound)  # answered by email: any channel counts
@@ -110,7 +112,9 @@ def test_three_channels_within_24_hours_open_multi_channel_until_answered() -> N
     [multi] = [s for s in desk.open.values() if s.rule is SuggestionRule.multi_channel]
     assert multi.interaction_ids == ids
     assert multi.profiling
-    assert "3 channels (email, sms, whatsapp)" in multi.reason
+    assert multi.reason == (
+        "The customer wrote on 3 channels (SMS, WhatsApp and email) within 24 hours and has had no reply."
+    )
     desk.add(Channel.sms, Direction.outbound)
     assert desk.rules() == []
     assert {c.rule for c in desk.closed} == {SuggestionRule.multi_channel, SuggestionRule.unanswered}
@@ -143,7 +147,10 @@ def test_dormant_after_twice_the_customers_usual_interval_and_closed_when_they_r
     [dormant] = desk.open.values()
     assert dormant.rule is SuggestionRule.dormant
     assert dormant.profiling
-    assert "every 7 days over 3 visits" in dormant.reason
+    assert dormant.reason == (
+        "The customer is usually in touch every 7 days (3 visits so far) but has been silent for 14 days, "
+        "more than 2 times as long."
+    )
     desk.add(Channel.sms, Direction.inbound)
     assert SuggestionRule.dormant not in desk.rules()
     assert desk.closed[-1].close_reason == "the customer got in touch again"
@@ -218,11 +225,16 @@ def test_a_suggestion_moves_to_the_survivor_of_a_merge_keeping_its_id() -> None:
 def test_open_reviews_become_one_suggestion_per_side_and_close_once_decided() -> None:
     clock = FakeClock()
     a, b = sorted([uuid.uuid4(), uuid.uuid4()])
-    review = Review(uuid.uuid4(), "same_display_name", a, b)
+    review = Review(uuid.uuid4(), "same_name", a, b)
     opened = reconcile({}, desired_for_reviews([review]), clock())
     assert sorted(s.contact_id for s in opened) == [a, b]
     assert all(s.review_id == review.review_id and s.rule is SuggestionRule.merge_review for s in opened)
-    assert all("same_display_name" in s.reason and not s.profiling for s in opened)
+    assert all(not s.profiling for s in opened)
+    by_side = {s.contact_id: s.reason for s in opened}
+    assert by_side[a] == (
+        f"This contact and contact {b} may be the same person: the same full name (identity review rule same_name). "
+        "Accept the review to merge them, or reject it."
+    )
     current = {s.suggestion_id: s for s in opened}
     assert reconcile(current, desired_for_reviews([review]), clock()) == []
     clock.advance(hours=1)
@@ -250,3 +262,38 @@ def test_settings_refuse_a_non_positive_sla_naming_the_variable(monkeypatch: pyt
     monkeypatch.setenv("OMNITRAIL_SUGGESTIONS_SLA_S", '{"sms": 0}')
     with pytest.raises(FatalError, match="OMNITRAIL_SUGGESTIONS_SLA_S"):
         load(SuggestionSettings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks!",
+        "ok thank you so much 👍",
+        "Great, that's sorted. Thanks again, have a nice day",
+        "Já chegou, obrigada!",
+        "Muito obrigado pela ajuda",
+        "valeu, tudo certo",
+        "Perfecto, muchas gracias",
+        "Ya llegó, gracias!",
+        "¡Mil gracias! Saludos",
+    ],
+)
+def test_a_thank_you_that_asks_for_nothing_closes_the_conversation(text: str) -> None:
+    assert closing(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks, but it still doesn't work",
+        "Obrigada. Quando chega?",
+        "Gracias, pero falta una pieza",
+        "ok",  # agreement without thanks could be the start of something
+        "Olá, a minha encomenda não chegou",
+        "",
+        None,
+        "thanks " * 40,  # a long message is a message, whatever its words
+    ],
+)
+def test_a_message_that_asks_or_reports_something_is_not_a_closing(text: str | None) -> None:
+    assert not closing(text)
