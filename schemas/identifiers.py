@@ -59,15 +59,20 @@ def normalize_email(raw: str) -> str:
     return value
 
 
+def without_channel_prefix(raw: str) -> str:
+    """``'whatsapp:+351912345678'`` -> ``'+351912345678'`` (trimmed; any case of the prefix)."""
+    value = raw.strip()
+    lowered = value[:9].lower()
+    for prefix in _CHANNEL_PREFIXES:
+        if lowered.startswith(prefix):
+            return value[len(prefix) :]
+    return value
+
+
 @functools.lru_cache(maxsize=65_536)  # pure; a contact centre sees the same numbers again and again
 def normalize_phone(raw: str, default_region: str = "PT") -> str:
     """Any common spelling (``912 345 678``, ``+351 912-345-678``, ``whatsapp:+351912345678``) -> E.164."""
-    value = raw.strip()
-    lowered = value.lower()
-    for prefix in _CHANNEL_PREFIXES:
-        if lowered.startswith(prefix):
-            value = value[len(prefix) :]
-            break
+    value = without_channel_prefix(raw)
     if value.startswith("00"):
         value = "+" + value[2:]
     try:
@@ -82,12 +87,7 @@ def normalize_phone(raw: str, default_region: str = "PT") -> str:
 def is_whatsapp_user_id(raw: str) -> bool:
     """A BSUID (``US.13491208655302741918``, ``US.ENT.11815799212886844830``): a two-letter country code,
     a period, then letters and digits. Phone numbers, in any spelling, have no letters."""
-    value = raw.strip()
-    for prefix in _CHANNEL_PREFIXES:
-        if value.lower().startswith(prefix):
-            value = value[len(prefix) :]
-            break
-    code, dot, rest = value.partition(".")
+    code, dot, rest = without_channel_prefix(raw).partition(".")
     return bool(dot) and len(code) == 2 and code.isalpha() and rest.replace(".", "").isalnum()
 
 
@@ -127,7 +127,7 @@ class Identifier(BaseModel):
             value = normalize_email(raw)
         elif kind is IdentifierKind.whatsapp and is_whatsapp_user_id(raw):
             # A WhatsApp address is a phone number or, for users who hide theirs, a business-scoped user id.
-            return cls(kind=IdentifierKind.whatsapp_user_id, value=raw.strip().removeprefix("whatsapp:"))
+            return cls(kind=IdentifierKind.whatsapp_user_id, value=without_channel_prefix(raw))
         elif kind in (IdentifierKind.phone, IdentifierKind.whatsapp):
             # A WhatsApp number is a phone number: one person, one identifier.
             return cls(kind=IdentifierKind.phone, value=normalize_phone(raw, default_region))

@@ -87,6 +87,7 @@ def test_a_user_id_is_kept_exactly_and_never_read_as_a_phone() -> None:
     assert Identifier.of(IdentifierKind.whatsapp, "whatsapp:BR.1502576394655843").key == f"whatsapp_user_id:{BSUID}"
     assert Identifier.of(IdentifierKind.whatsapp, "US.ENT.11815799212886844830").value == "US.ENT.11815799212886844830"
     assert Identifier.of(IdentifierKind.whatsapp, "whatsapp:+351912345678").key == "phone:+351912345678"
+    assert Identifier.of(IdentifierKind.whatsapp, " WhatsApp:BR.1502576394655843").value == BSUID
 
 
 def test_twilio_whatsapp_from_a_user_id_is_that_id_linked_to_the_wa_id_phone() -> None:
