@@ -33,7 +33,8 @@ _CLOSED = b""  # put on a stream's queue when it fell too far behind
 
 @dataclass(eq=False)
 class Subscriber:
-    members: set[uuid.UUID]
+    #: The contacts followed; None follows every contact (the home view).
+    members: set[uuid.UUID] | None
     queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
 
 
@@ -43,8 +44,8 @@ class TimelineFeed:
         self._buffer = buffer
         self._subscribers: set[Subscriber] = set()
 
-    def subscribe(self, members: set[uuid.UUID]) -> Subscriber:
-        subscriber = Subscriber(set(members), asyncio.Queue(maxsize=self._buffer))
+    def subscribe(self, members: set[uuid.UUID] | None) -> Subscriber:
+        subscriber = Subscriber(None if members is None else set(members), asyncio.Queue(maxsize=self._buffer))
         self._subscribers.add(subscriber)
         return subscriber
 
@@ -58,7 +59,7 @@ class TimelineFeed:
         except (ValueError, KeyError, TypeError):
             return  # not ours to judge: the timeline topic's producers validate what they write
         for subscriber in list(self._subscribers):
-            if contact_id not in subscriber.members:
+            if subscriber.members is not None and contact_id not in subscriber.members:
                 continue
             try:
                 subscriber.queue.put_nowait(value)

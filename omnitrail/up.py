@@ -112,10 +112,13 @@ async def _demo(kafka_settings: KafkaSettings, addresses: Addresses) -> None:
     )
     await producer.start()
     try:
-        count = await demo.ingest(KafkaEmitter(producer))
+        count = await demo.ingest(KafkaEmitter(producer), addresses.database_url)
     finally:
         await producer.stop()
-    print(f"Demo: {count} sample interactions sent; try GET /api/v1/contacts?q=910000001", flush=True)
+    print(
+        f"Demo: {count} sample interactions sent; open the console and search for {demo.NAME} or 912 345 678",
+        flush=True,
+    )
 
 
 async def serve(
@@ -135,12 +138,16 @@ async def serve(
     media_task = asyncio.create_task(media.run() if load(MediaSettings).enabled else asyncio.sleep(0))
     subscribed = subscriptions.configured()  # the sink runs only when someone subscribed
     sink_task = asyncio.create_task(subscriptions.serve(subscribed, kafka_settings, addresses)) if subscribed else None
-    if demo_data:
-        await _demo(kafka_settings, addresses)
+    # The demo waits for the worker between its two steps: in the background, so HTTP starts at once.
+    demo_task = asyncio.create_task(_demo(kafka_settings, addresses)) if demo_data else None
     memory_tuning.tune()
     try:
         await server.serve()
     finally:
+        if demo_task:
+            demo_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await demo_task
         if sink_task:
             sink_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

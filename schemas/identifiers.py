@@ -84,6 +84,18 @@ def normalize_phone(raw: str, default_region: str = "PT") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_for_people(e164: str, default_region: str = "PT") -> str:
+    """A stored number as people write it: national format in the default region (``912 345 678``),
+    international elsewhere (``+44 7700 900123``); the value itself when it is no number."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    home = phonenumbers.region_code_for_number(parsed) == default_region.upper()
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(parsed, style)
+
+
 def is_whatsapp_user_id(raw: str) -> bool:
     """A BSUID (``US.13491208655302741918``, ``US.ENT.11815799212886844830``): a two-letter country code,
     a period, then letters and digits. Phone numbers, in any spelling, have no letters."""

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import uuid
 from contextlib import suppress
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from console.audit import Audit
+from pipeline.stages.suggestion_rules import closing
 from schemas.contact import Contact
 from schemas.errors import InvalidPayload
-from schemas.identifiers import Identifier, IdentifierKind, normalize_email, normalize_phone
+from schemas.identifiers import Identifier, IdentifierKind, normalize_email, normalize_phone, phone_for_people
 from schemas.interaction import Channel, Direction
-from sinks import queries
+from sinks import inbox_queries, queries
 from sinks.connection import ConnectionFactory
 
 _HANDLE_KINDS = (
@@ -37,6 +39,44 @@ class ContactPage(BaseModel):
 class TimelinePage(BaseModel):
     items: list[dict[str, Any]]
     next_cursor: str | None = None
+
+
+class ShownIdentifier(BaseModel):
+    kind: IdentifierKind
+    value: str
+    display: str = Field(description="As people write it: phone numbers formatted for the default region")
+
+
+class ChannelUse(BaseModel):
+    channel: Channel
+    interactions: int
+    last_at: datetime
+
+
+class ContactSummary(BaseModel):
+    """What the console's contact sidebar shows beside the contact itself."""
+
+    contact_id: uuid.UUID
+    first_seen: datetime | None
+    last_seen: datetime | None
+    channels: list[ChannelUse] = Field(description="Channels used, most recently used first")
+    identifiers: list[ShownIdentifier]
+
+
+def shown(kind: str, value: str, default_region: str) -> str:
+    """An identifier as people write it."""
+    return phone_for_people(value, default_region) if kind == IdentifierKind.phone.value else value
+
+
+def party_display(party: dict[str, Any] | None, default_region: str) -> str | None:
+    """A party's name, else its first identifier as people write it."""
+    if not party:
+        return None
+    if party.get("display_name"):
+        return str(party["display_name"])
+    for identifier in party.get("identifiers") or ():
+        return shown(str(identifier.get("kind")), str(identifier.get("value")), default_region)
+    return None
 
 
 def candidate_keys(q: str, default_region: str) -> list[str]:
@@ -113,6 +153,35 @@ def router(connection: ConnectionFactory, audit: Audit, *, default_region: str) 
             raise HTTPException(400, exc.reason) from None
         if page is None:
             raise HTTPException(404, "no such contact")
+        for item in page.items:  # added for the page's bubbles; every field of the interaction is kept
+            item["sender_display"] = party_display(item.get("sender"), default_region)
+            item["closing"] = item.get("direction") == "inbound" and closing(item.get("text"))
         return TimelinePage(items=page.items, next_cursor=page.next_cursor)
+
+    @api.get(
+        "/contacts/{contact_id}/summary",
+        response_model=ContactSummary,
+        dependencies=[audit.contact("summary.read")],
+    )
+    async def summary(contact_id: uuid.UUID) -> ContactSummary:
+        """First and last seen, channels used, identifiers as people write them (the console's sidebar)."""
+        async with connection() as conn:
+            history = await inbox_queries.history(conn, contact_id)
+            contact = await queries.get_contact(conn, contact_id)
+        if history is None or contact is None:
+            raise HTTPException(404, "no such contact")
+        return ContactSummary(
+            contact_id=history.contact_id,
+            first_seen=history.first_seen,
+            last_seen=history.last_seen,
+            channels=[
+                ChannelUse(channel=Channel(c.channel), interactions=c.interactions, last_at=c.last_at)
+                for c in history.channels
+            ],
+            identifiers=[
+                ShownIdentifier(kind=i.kind, value=i.value, display=shown(i.kind.value, i.value, default_region))
+                for i in contact.identifiers
+            ],
+        )
 
     return api

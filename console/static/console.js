@@ -10,7 +10,33 @@
     messenger: "Messenger", instagram: "Instagram", livechat: "Chat", voice: "Call", other: "Note",
     phone: "Phone", external: "ID", whatsapp_user_id: "WhatsApp ID", whatsapp_username: "WhatsApp user"};
   const timeFmt = new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "short"});
-  const state = {contact: null, items: [], cursor: null, loading: false, done: false, source: null, seq: 0};
+  const exactFmt = new Intl.DateTimeFormat(undefined, {dateStyle: "full", timeStyle: "long"});
+  const relFmt = new Intl.RelativeTimeFormat(undefined, {numeric: "auto"});
+  const isAdmin = document.querySelector('meta[name="role"]').content === "admin";
+  const me = document.querySelector('meta[name="me"]').content;
+  const state = {contact: null, items: [], cursor: null, loading: false, done: false, source: null, seq: 0, home: null};
+  const CONVERSATIONAL = new Set(["message", "call"]);
+
+  // "3 minutes ago", "yesterday", then a date; the exact time on hover (title) and for assistive technology.
+  function relative(iso) {
+    const seconds = (new Date(iso) - Date.now()) / 1000;
+    const abs = Math.abs(seconds);
+    if (abs < 45) return "just now";
+    for (const [unit, size, upto] of [["minute", 60, 3600], ["hour", 3600, 86400], ["day", 86400, 7 * 86400]]) {
+      if (abs < upto) return relFmt.format(Math.round(seconds / size), unit);
+    }
+    return timeFmt.format(new Date(iso));
+  }
+  const when = (iso) => el("time", {dateTime: iso, title: exactFmt.format(new Date(iso)), textContent: relative(iso), className: "when"});
+  setInterval(() => document.querySelectorAll("time.when").forEach((t) => { t.textContent = relative(t.dateTime); }), 60_000);
+  const partyName = (party) => party?.display_name || party?.identifiers?.[0]?.value || null;
+  // Who sent it, as people call them: the party's name; for a party without one that is the open contact, her name.
+  function senderName(item) {
+    if (item.sender?.display_name) return item.sender.display_name;
+    const mine = new Set((state.contact?.identifiers || []).map((i) => `${i.kind}:${i.value}`));
+    if (state.contact?.display_name && (item.sender?.identifiers || []).some((i) => mine.has(`${i.kind}:${i.value}`))) return state.contact.display_name;
+    return item.sender_display || partyName(item.sender);
+  }
 
   // An attachment: its label, and once the media stage kept it, a thumbnail, a player or a download link
   // from short-lived signed URLs the API hands out (asked for when the entry is drawn).
@@ -82,42 +108,98 @@
     } catch (e) { say("status", `Search failed: ${e.message}`); }
   }
 
+  // ---- home: open work across every contact ----
+  async function showHome() {
+    state.contact = null;
+    if (state.source) { state.source.close(); state.source = null; }
+    $("contact").hidden = true; $("home").hidden = false;
+    document.title = "Open work · Omnitrail console";
+    await loadHome();
+    if (!state.home) {
+      state.home = new EventSource("/api/v1/events");
+      let timer = 0;
+      const refresh = () => { clearTimeout(timer); timer = setTimeout(() => { if (!$("home").hidden) loadHome(); }, 500); };
+      for (const type of ["interaction.added", "interaction.updated", "contact.merged", "contact.erased"]) state.home.addEventListener(type, refresh);
+      setInterval(() => { if (!$("home").hidden) loadHome(); }, 60_000); // suggestions open with time, too
+    }
+  }
+  const assigneeChip = (assignee, mine) => assignee
+    ? el("span", {className: `chip${mine ? " mine" : ""}`, textContent: mine ? "yours" : `assigned to ${assignee}`})
+    : el("span", {className: "chip unassigned", textContent: "unassigned"});
+  async function loadHome() {
+    let inbox;
+    try { inbox = await (await api("/api/v1/inbox?limit=50")).json(); }
+    catch (e) { say("status", `Could not load the open work: ${e.message}`); return; }
+    say("waiting-count", `(${inbox.conversations.length})`);
+    say("open-count", `(${inbox.suggestions.length})`);
+    $("waiting").replaceChildren(...(inbox.conversations.length ? inbox.conversations.map((c) => el("li", {},
+      el("a", {className: "work", href: `#contact=${c.contact_id}`},
+        el("span", {className: "work-head"}, badge(c.channel), " ",
+          el("strong", {textContent: c.display_name || c.sender_display || "(no name)"}), " ", when(c.occurred_at)),
+        c.subject ? el("span", {className: "work-subject", textContent: c.subject}) : null,
+        el("span", {className: "work-preview", textContent: c.preview || "(no text)"}),
+        el("span", {className: "work-foot"}, assigneeChip(c.assignee, c.mine)))))
+      : [el("li", {className: "muted", textContent: "Every conversation has its answer."})]));
+    $("open-suggestions").replaceChildren(...(inbox.suggestions.length ? inbox.suggestions.map((s) => el("li", {},
+      el("a", {className: "work", href: `#contact=${s.contact_id}`},
+        el("span", {className: "work-head"}, el("strong", {textContent: s.title}), " ", when(s.opened_at)),
+        el("span", {className: "work-subject", textContent: s.display_name || "(no name)"}),
+        el("span", {className: "work-preview", textContent: s.reason}),
+        el("span", {className: "work-foot"}, assigneeChip(s.assignee, s.mine)))))
+      : [el("li", {className: "muted", textContent: "No open suggestions."})]));
+  }
+
   // ---- contact view ----
   async function openContact(id) {
-    history.replaceState(null, "", `#contact=${id}`);
+    if (location.hash !== `#contact=${id}`) history.pushState(null, "", `#contact=${id}`);
     let contact;
     try { contact = await (await api(`/api/v1/contacts/${id}`)).json(); }
     catch (e) { say("status", `Could not open the contact: ${e.message}`); return; }
     state.contact = contact;
-    $("contact").hidden = false;
+    $("home").hidden = true; $("contact").hidden = false;
     say("status", "");
     $("contact-name").textContent = contact.display_name || "(no name)";
-    $("identifiers").replaceChildren(...contact.identifiers.map((i) => el("li", {}, badge(i.kind), " ", i.value)));
+    document.title = `${contact.display_name || "Contact"} · Omnitrail console`;
+    $("identifiers").replaceChildren(...contact.identifiers.map((i) => el("li", {}, badge(i.kind), " ", el("span", {className: "id-value", textContent: i.value}))));
     renderAttributes(contact.attributes);
+    loadSummary(contact.contact_id);
     loadConsent(contact.contact_id);
     loadSuggestions(contact.contact_id);
     await reloadTimeline();
     listen(contact.contact_id);
     $("contact-name").setAttribute("tabindex", "-1");
   }
+  async function loadSummary(id) {
+    try {
+      const summary = await (await api(`/api/v1/contacts/${id}/summary`)).json();
+      if (state.contact?.contact_id !== id) return;
+      if (!state.contact.display_name && summary.identifiers.length) $("contact-name").textContent = summary.identifiers[0].display;
+      $("identifiers").replaceChildren(...summary.identifiers.map((i) => el("li", {}, badge(i.kind), " ",
+        el("span", {className: "id-value", textContent: i.display, title: i.display !== i.value ? i.value : ""}))));
+      const seen = [];
+      if (summary.first_seen) seen.push(el("dt", {textContent: "First seen"}), el("dd", {}, when(summary.first_seen)));
+      if (summary.last_seen) seen.push(el("dt", {textContent: "Last seen"}), el("dd", {}, when(summary.last_seen)));
+      $("seen").replaceChildren(...seen);
+      $("channels").replaceChildren(...summary.channels.map((c) => el("li", {}, badge(c.channel), " ",
+        el("span", {textContent: `${c.interactions} · last `}), when(c.last_at))));
+    } catch (e) { /* the contact itself is shown; the summary is extra */ }
+  }
   function renderAttributes(attributes) {
-    const box = $("attributes");
     const entries = attributes && typeof attributes === "object" ? Object.entries(attributes) : [];
-    box.hidden = !entries.length;
-    box.replaceChildren(...entries.flatMap(([k, v]) => [el("dt", {textContent: k}),
+    $("attributes-box").hidden = !entries.length;
+    $("attributes").replaceChildren(...entries.flatMap(([k, v]) => [el("dt", {textContent: k}),
       el("dd", {textContent: typeof v === "string" ? v : JSON.stringify(v)})]));
   }
   async function loadConsent(id) {
     const box = $("consent");
-    box.hidden = true;
+    box.replaceChildren(el("h2", {textContent: "Consent"}), el("p", {className: "muted", textContent: "Nothing recorded."}));
     try {
       const consent = await (await api(`/api/v1/contacts/${id}/consents`)).json();
       const current = Object.entries(consent.current || {});
       if (!current.length) return;
       box.replaceChildren(el("h2", {textContent: "Consent"}),
-        el("dl", {}, ...current.flatMap(([purpose, granted]) => [el("dt", {textContent: purpose}),
+        el("dl", {className: "facts"}, ...current.flatMap(([purpose, granted]) => [el("dt", {textContent: purpose}),
           el("dd", {textContent: granted ? "granted" : "withheld"})])));
-      box.hidden = false;
     } catch (e) { /* consent not readable (e.g. not configured): nothing to show */ }
   }
   async function loadSuggestions(id) {
@@ -125,24 +207,27 @@
     try {
       const list = await (await api(`/api/v1/contacts/${id}/suggestions`)).json();
       box.hidden = !list.items.length;
-      box.replaceChildren(el("h2", {textContent: "Open suggestions"}), el("ul", {}, ...list.items.map(suggestion)));
+      say("about-hint", list.items.length ? `· ${list.items.length} open suggestion${list.items.length > 1 ? "s" : ""}` : "");
+      $("suggestion-list").replaceChildren(...list.items.map(suggestion));
     } catch (e) { box.hidden = true; }
   }
 
   function suggestion(s) {
     const act = (path, field, input) => async (e) => {
       e.preventDefault();
+      const value = input.value.trim();
       try {
-        await api(`/api/v1/suggestions/${s.suggestion_id}/${path}`, {method: "POST", body: {[field]: input.value.trim()}});
-        say("status", path === "assign" ? `Assigned to ${input.value.trim()}.` : "Suggestion closed.");
+        await api(`/api/v1/suggestions/${s.suggestion_id}/${path}`, {method: "POST", body: {[field]: value}});
+        say("status", path === "assign" ? `Assigned to ${value}.` : "Suggestion closed.");
         loadSuggestions(state.contact.contact_id);
       } catch (err) { say("status", `Could not ${path}: ${err.message}`); }
     };
     const who = el("input", {required: true, maxLength: 200, placeholder: "Colleague", ariaLabel: "Assign to colleague"});
     const outcome = el("input", {required: true, maxLength: 2000, placeholder: "What was done", ariaLabel: "Outcome"});
-    return el("li", {}, el("strong", {textContent: s.title}), " ", el("span", {className: "muted", textContent: s.reason}),
+    return el("li", {}, el("strong", {textContent: s.title}), " ", el("span", {className: "reason", textContent: s.reason}),
       s.assignee ? el("span", {className: "assignee", textContent: ` · assigned to ${s.assignee}`}) : null,
       el("details", {className: "handle"}, el("summary", {textContent: "Handle"}),
+        s.assignee === me ? null : el("button", {type: "button", textContent: "Assign to me", onclick: act("assign", "assignee", {value: me})}),
         el("form", {className: "row", onsubmit: act("assign", "assignee", who)}, who, el("button", {type: "submit", textContent: "Assign"})),
         el("form", {className: "row", onsubmit: act("close", "outcome", outcome)}, outcome, el("button", {type: "submit", textContent: "Close"}))));
   }
@@ -195,31 +280,47 @@
     for (const item of state.items) {
       const key = item.thread_key || `single:${item.interaction_id}`;
       if (!groups.has(key)) groups.set(key, []);
-      groups.get(key).push(item); // items are newest first, so each group is too, and groups by newest
+      groups.get(key).push(item); // items are newest first, so groups come most recent first
     }
-    return [...groups.values()];
+    return [...groups.values()].map((newestFirst) => newestFirst.slice().reverse()); // a conversation reads oldest to newest
+  }
+  function threadHead(entries) {
+    const channels = [...new Set(entries.filter((e) => e.kind !== "note").map((e) => e.channel))];
+    const subject = entries.find((e) => e.subject)?.subject;
+    const customers = [...new Set(entries.filter((e) => e.direction === "inbound" && e.kind !== "note").map(senderName).filter(Boolean))];
+    const talk = entries.filter((e) => CONVERSATIONAL.has(e.kind));
+    const last = talk[talk.length - 1];
+    const waiting = last?.direction === "inbound" && !last.closing; // a closing "thanks" asks for nothing
+    const status = !last ? null : waiting ? "Waiting for our reply" : last.closing ? "Closed by the customer" : "Answered";
+    const title = subject || (channels.length ? `${channels.map((c) => LABELS[c] || c).join(", ")} conversation` : "Notes");
+    return el("div", {className: "thread-head"},
+      el("div", {className: "thread-title"}, ...(channels.length ? channels : ["other"]).map(badge), " ",
+        el("h2", {className: "thread-subject", textContent: title})),
+      el("div", {className: "thread-facts"},
+        customers.length ? el("span", {textContent: `With ${customers.join(", ")}`}) : null,
+        el("span", {textContent: `${entries.length} ${entries.length === 1 ? "entry" : "entries"}`}),
+        status ? el("span", {className: `state ${waiting ? "waiting" : "answered"}`, textContent: status}) : null));
   }
   function renderTimeline() {
     $("timeline").replaceChildren(...threads().map((entries) => {
-      const channels = [...new Set(entries.map((e) => e.channel))];
-      const subject = entries.find((e) => e.subject)?.subject;
-      return el("li", {className: "thread"},
-        el("div", {className: "thread-head"}, ...channels.map(badge), " ",
-          el("span", {textContent: subject || (entries.length > 1 ? `Conversation · ${entries.length}` : "")})),
-        el("ol", {className: "entries"}, ...entries.map(entry)));
+      const subject = topic(entries.find((e) => e.subject)?.subject);
+      return el("li", {className: "thread"}, threadHead(entries),
+        el("ol", {className: "entries"}, ...entries.map((e) => entry(e, subject))));
     }));
   }
-  function entry(item) {
-    const node = el("li", {className: `entry ${item.direction} kind-${item.kind}${item._fresh ? " fresh" : ""}`,
-      tabIndex: 0, ariaLabel: `${LABELS[item.channel] || item.channel} ${item.direction}`});
+  // A subject without its reply and forward prefixes (Re:, Fwd:, RES:, ENC:, RV:), to tell when it changed.
+  const topic = (subject) => (subject || "").replace(/^\s*((re|fwd?|res|enc|rv|aw|tr)\s*:\s*)+/i, "").trim();
+  function entry(item, threadSubject = "") {
+    const side = item.kind === "note" ? "note" : item.direction;
+    const who = item.kind === "note" ? `Note${item.metadata?.author ? ` by ${item.metadata.author}` : ""}`
+      : item.direction === "inbound" ? (senderName(item) || "Customer") : `Us${item.sender?.display_name ? ` · ${item.sender.display_name}` : ""}`;
+    const node = el("li", {className: `entry bubble ${side} kind-${item.kind}${item._fresh ? " fresh" : ""}`,
+      tabIndex: 0, ariaLabel: `${who}, ${LABELS[item.channel] || item.channel}, ${exactFmt.format(new Date(item.occurred_at))}`});
     node.dataset.id = item.interaction_id;
-    const meta = el("div", {className: "meta"}, badge(item.channel),
-      el("span", {className: "dir", textContent: item.kind === "note" ? "note" : item.direction === "inbound" ? "← in" : "→ out"}),
-      el("time", {dateTime: item.occurred_at, textContent: timeFmt.format(new Date(item.occurred_at))}));
+    const meta = el("div", {className: "meta"}, el("span", {className: "sender", textContent: who}), " ", when(item.occurred_at));
     if (item.delivery_status) meta.append(el("span", {className: "delivery", textContent: item.delivery_status}));
-    if (item.kind === "note" && item.metadata?.author) meta.append(el("span", {className: "muted", textContent: `by ${item.metadata.author}`}));
     node.append(meta);
-    if (item.subject) node.append(el("div", {className: "subject", textContent: item.subject}));
+    if (item.subject && topic(item.subject) !== threadSubject) node.append(el("div", {className: "subject", textContent: item.subject}));
     if (item.quoted_text) {
       // A reply: what was written now, the quoted history (and the formatted email) on demand.
       node.append(el("p", {className: "text", textContent: item.text || ""}),
@@ -232,7 +333,8 @@
     if (repairs?.length) node.append(el("div", {className: "muted repairs", textContent: `Repaired while reading: ${repairs.join("; ")}`}));
     if (item.call) node.append(el("div", {className: "call", textContent:
       `Call${item.call.status ? ` ${item.call.status}` : ""}${item.call.duration_seconds != null ? ` · ${Math.floor(item.call.duration_seconds / 60)} min ${item.call.duration_seconds % 60} s` : ""}`}));
-    if (item.attachments?.length) node.append(el("ul", {className: "attachments"}, ...item.attachments.map((a, n) => attachment(item, a, n))));
+    // Media: the attachments of the message (thumbnails, players, downloads).
+    if (item.attachments?.length) node.append(el("ul", {className: "attachments media"}, ...item.attachments.map((a, n) => attachment(item, a, n))));
     if (item.metadata?.unsupported) node.append(el("p", {className: "unsupported muted", textContent: "Content not supported by the provider"}));
     if (item.location) node.append(place(item.location));
     if (item.contact_cards?.length) node.append(el("ul", {className: "cards"}, ...item.contact_cards.map((c) =>
@@ -288,6 +390,19 @@
   });
 
   // ---- live ----
+  let newestTimer = 0;
+  function refreshNewest() {
+    clearTimeout(newestTimer);
+    newestTimer = setTimeout(async () => {
+      const contactId = state.contact?.contact_id;
+      if (!contactId) return;
+      const params = filterQuery(); params.set("limit", "10");
+      try {
+        const page = await (await api(`/api/v1/contacts/${contactId}/timeline?${params}`)).json();
+        if (state.contact?.contact_id === contactId) add(page.items.map((i) => ({...i, _fresh: state.items.find((k) => k.interaction_id === i.interaction_id)?._fresh})));
+      } catch (e) { /* the live copy stays */ }
+    }, 300);
+  }
   function listen(id) {
     if (state.source) state.source.close();
     state.source = new EventSource(`/api/v1/contacts/${id}/events`);
@@ -313,14 +428,16 @@
       if (f.get("q")) return; // the server decides full-text matches: reload to see them
       add([{...item, contact_id: id}], true);
       say("status", "New activity.");
+      refreshNewest(); // the server's reading of it (sender as people write it, a closing "thanks")
     };
     state.source.addEventListener("interaction.added", onInteraction);
     state.source.addEventListener("interaction.updated", onInteraction);
     state.source.addEventListener("interaction.redacted", onInteraction); // an erased person taken out
   }
 
-  // ---- admin actions (the API decides who may; the page shows what it says) ----
+  // ---- admin actions: on the page for admins only (the API decides who may, whatever the page shows) ----
   const adminStatus = (text) => say("admin-status", text);
+  if (isAdmin) {
   document.querySelectorAll("[data-admin]").forEach((b) => b.addEventListener("click", () => admin(b.dataset.admin)));
   async function admin(action) {
     const id = state.contact?.contact_id;
@@ -368,11 +485,19 @@
       adminStatus("Merged."); openContact(state.contact.contact_id);
     } catch (e) { adminStatus(`merge refused: ${e.message}`); }
   });
+  }
 
-  // ---- start ----
+  // ---- start: the contact the address names, else the open work ----
   const fromHash = () => /contact=([0-9a-f-]{36})/.exec(location.hash)?.[1];
-  window.addEventListener("hashchange", () => { const id = fromHash(); if (id && id !== state.contact?.contact_id) openContact(id); });
-  if (fromHash()) openContact(fromHash());
-  else if (search.value) runSearch();
+  const route = () => { const id = fromHash(); if (id) { if (id !== state.contact?.contact_id) openContact(id); } else showHome(); };
+  window.addEventListener("hashchange", route);
+  window.addEventListener("popstate", route);
+  $("back-home").addEventListener("click", (e) => { e.preventDefault(); history.pushState(null, "", "#"); showHome(); });
+  // Wide screens show the sidebar and filters open; on a phone they start collapsed, so the conversation is on the first screen.
+  const wide = matchMedia("(min-width: 900px)");
+  const openWide = () => document.querySelectorAll("details[data-open-wide]").forEach((d) => { d.open = wide.matches; });
+  openWide(); wide.addEventListener("change", openWide);
+  route();
+  if (search.value) runSearch();
   search.focus();
 })();

@@ -3,7 +3,7 @@
 ``tests/oidc/provider.js`` runs it on a free loopback port from a JSON config written here: the
 device flow (a user approves on the provider's own HTTP pages, which :meth:`OidcProvider.approve`
 walks like a browser), the client-credentials grant, introspection (Dovecot checks tokens there)
-and revocation. ``.ci/run`` installs it with ``npm ci --prefix tests/oidc``. Tokens live in the
+and revocation. ``.ci/run`` installs it with ``npm ci --prefix tests`` (``tests/package.json``). Tokens live in the
 provider's memory: one provider per test session.
 """
 
@@ -58,8 +58,8 @@ class OidcProvider:
     @classmethod
     def start(cls, *, shared_mailbox: str, access_ttl: int, console_redirect_uri: str | None = None) -> OidcProvider:
         node = shutil.which("node")
-        if node is None or not (HERE / "node_modules" / "oidc-provider").exists():
-            raise RuntimeError("oidc-provider is not installed: npm ci --prefix tests/oidc (see .ci/run)")
+        if node is None or not (HERE.parent / "node_modules" / "oidc-provider").exists():
+            raise RuntimeError("oidc-provider is not installed: npm ci --prefix tests (see .ci/run)")
         root = Path(tempfile.mkdtemp(prefix="omnitrail-oidc-"))
         provider = cls(free_port(), root, shared_mailbox, access_ttl)
         common = {"response_types": [], "redirect_uris": [], "token_endpoint_auth_method": "client_secret_post"}

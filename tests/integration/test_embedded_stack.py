@@ -64,14 +64,29 @@ def test_embedded_stack_end_to_end_and_clean_shutdown(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert found is not None
-        # --demo: one customer, three interactions on SMS and WhatsApp, one contact.
-        [ana] = httpx.get(stack.url + "/api/v1/contacts", params={"q": "Ana Demo"}, headers=AGENT).json()["items"]
+        # --demo: Ana Silva on chat, email, SMS and WhatsApp with a note, and a namesake to review (a merge suggestion).
+        [ana] = httpx.get(stack.url + "/api/v1/contacts", params={"q": "912 345 678"}, headers=AGENT).json()["items"]
         timeline = httpx.get(f"{stack.url}/api/v1/contacts/{ana['contact_id']}/timeline", headers=AGENT).json()
-        assert [(i["channel"], i["direction"]) for i in timeline["items"]] == [
-            ("whatsapp", "inbound"),
-            ("sms", "outbound"),
-            ("sms", "inbound"),
+        assert [(i["channel"], i["direction"], i["kind"]) for i in timeline["items"]] == [
+            ("whatsapp", "inbound", "message"),
+            ("sms", "inbound", "message"),
+            ("sms", "outbound", "message"),
+            ("other", "outbound", "note"),
+            ("email", "inbound", "message"),
+            ("email", "outbound", "message"),
+            ("email", "inbound", "message"),
+            ("livechat", "outbound", "message"),
+            ("livechat", "inbound", "message"),
         ]
+        assert timeline["items"][4]["quoted_text"].startswith("Em 3 de dez.")
+        rules: set[str] = set()
+        for _ in range(150):
+            reviews = httpx.get(stack.url + "/api/v1/identity/reviews", headers=AGENT).json()["items"]
+            rules = {r["rule"] for r in reviews if ana["contact_id"] in (r["contact_a"], r["contact_b"])}
+            if rules:
+                break
+            time.sleep(0.2)
+        assert "same_name" in rules  # her namesake from another address: staff decide
     finally:
         code = stack.stop()
     assert code == 0

@@ -27,6 +27,7 @@ def _none(_: dict[str, str]) -> None:
 ROUTES: dict[tuple[str, str], tuple[str, Body]] = {
     ("GET", "/api/v1/contacts/{contact_id}"): ("contact.read", _none),
     ("GET", "/api/v1/contacts/{contact_id}/timeline"): ("timeline.read", _none),
+    ("GET", "/api/v1/contacts/{contact_id}/summary"): ("summary.read", _none),
     ("GET", "/api/v1/contacts/{contact_id}/events"): ("timeline.live", _none),
     ("GET", "/api/v1/contacts/{contact_id}/suggestions"): ("suggestions.read", _none),
     ("POST", "/api/v1/contacts/{contact_id}/notes"): (

@@ -1,0 +1,122 @@
+"""``/api/v1/inbox``: the open work the console's home view shows after sign-in, and
+``/api/v1/events``: every contact's timeline events, live, so that view stays current.
+
+Open work is conversations waiting for our reply (their latest message or call is the
+customer's, and not a closing thank-you) and open suggestions, across every contact: the
+caller's own first (assigned to them), then unassigned, then the rest; newest first within each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from console.audit import Audit
+from console.auth import Principal
+from console.live_feed import TimelineFeed
+from console.routes.contacts import party_display
+from pipeline.stages.suggestion_rules import closing
+from sinks import inbox_queries, suggestion_queries
+from sinks.connection import ConnectionFactory
+from sinks.suggestion_queries import HandledSuggestion
+
+_WAITING_DAYS = 30
+_PREVIEW = 160
+
+
+class Conversation(BaseModel):
+    contact_id: uuid.UUID
+    display_name: str | None
+    interaction_id: uuid.UUID = Field(description="The customer's latest message or call in it")
+    channel: str
+    thread_key: str | None
+    subject: str | None
+    preview: str = Field(description="The start of that message's text")
+    sender_display: str | None
+    occurred_at: datetime
+    assignee: str | None = Field(description="Who an open suggestion of this contact is assigned to")
+    mine: bool
+
+
+class InboxSuggestion(HandledSuggestion):
+    display_name: str | None = None
+    mine: bool = False
+
+
+class Inbox(BaseModel):
+    me: str = Field(description="Who is asking, by name; an assignment to this name or to the caller's email is theirs")
+    conversations: list[Conversation]
+    suggestions: list[InboxSuggestion]
+
+
+def _rank(assignee: str | None, me: set[str]) -> int:
+    return 0 if assignee in me else 1 if assignee is None else 2
+
+
+def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed, *, default_region: str) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["inbox"])
+    reader = audit.anonymous_read("inbox.read")
+    listener = audit.anonymous_read("events.live")
+
+    @api.get("/inbox", response_model=Inbox)
+    async def inbox(limit: int = Query(default=50, ge=1, le=200), who: Principal = reader) -> Inbox:
+        """Conversations waiting for a reply (active in the last 30 days) and open suggestions, every contact."""
+        since = datetime.now(UTC) - timedelta(days=_WAITING_DAYS)
+        async with connection() as conn:
+            waiting = await inbox_queries.waiting(conn, since=since, limit=limit * 2)
+            page = await suggestion_queries.page(conn, "open", rule=None, limit=limit, cursor=None)
+            names = await inbox_queries.display_names(conn, [s.contact_id for s in page.items])
+        me = {who.actor, who.name}
+        assigned: dict[uuid.UUID, str] = {}
+        for s in page.items:
+            if s.assignee and (s.contact_id not in assigned or s.assignee in me):
+                assigned[s.contact_id] = s.assignee
+        conversations = []
+        for w in waiting:
+            doc: dict[str, Any] = w.document
+            if closing(doc.get("text")):
+                continue  # the customer closed it with a thank-you: nothing to answer
+            assignee = assigned.get(w.contact_id)
+            conversations.append(
+                Conversation(
+                    contact_id=w.contact_id,
+                    display_name=w.display_name,
+                    interaction_id=doc["interaction_id"],
+                    channel=doc["channel"],
+                    thread_key=doc.get("thread_key"),
+                    subject=doc.get("subject"),
+                    preview=(doc.get("text") or "")[:_PREVIEW],
+                    sender_display=party_display(doc.get("sender"), default_region),
+                    occurred_at=doc["occurred_at"],
+                    assignee=assignee,
+                    mine=assignee in me,
+                )
+            )
+        suggestions = [
+            InboxSuggestion.model_validate(
+                {**s.model_dump(), "display_name": names.get(s.contact_id), "mine": s.assignee in me}
+            )
+            for s in page.items
+        ]
+        # Stable sorts: newest first, then mine / unassigned / others.
+        conversations.sort(key=lambda c: c.occurred_at, reverse=True)
+        conversations.sort(key=lambda c: _rank(c.assignee, me))
+        suggestions.sort(key=lambda s: s.opened_at, reverse=True)
+        suggestions.sort(key=lambda s: _rank(s.assignee, me))
+        return Inbox(me=who.name, conversations=conversations[:limit], suggestions=suggestions)
+
+    @api.get("/events", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
+    async def events(who: Principal = listener) -> StreamingResponse:
+        """Server-sent events: every contact's timeline events as they happen (what keeps the home view current)."""
+        return StreamingResponse(
+            feed.stream(feed.subscribe(None)),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return api
