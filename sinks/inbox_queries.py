@@ -77,14 +77,19 @@ async def history(conn: Conn, contact_id: uuid.UUID) -> History | None:
     survivor = await resolve(conn, contact_id)
     if survivor is None:
         return None
+    # Both forms of membership (see ``queries.timeline``): the row's own contact, and the links of other customers.
     cur = await conn.execute(
         """
+        WITH members AS (SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s),
+             mine AS (
+                SELECT i.interaction_id FROM interactions i WHERE i.contact_id IN (SELECT contact_id FROM members)
+                 UNION
+                SELECT k.interaction_id FROM interaction_contacts k
+                 WHERE k.contact_id IN (SELECT contact_id FROM members)
+             )
         SELECT i.channel, count(*), min(i.occurred_at), max(i.occurred_at)
-          FROM interactions i
-         WHERE i.interaction_id IN (
-                 SELECT ic.interaction_id FROM interaction_contacts ic
-                  WHERE ic.contact_id IN (SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s))
-           AND i.kind IN ('message', 'call', 'note')
+          FROM interactions i JOIN mine USING (interaction_id)
+         WHERE i.kind IN ('message', 'call', 'note')
          GROUP BY i.channel
          ORDER BY max(i.occurred_at) DESC
         """,
