@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from types import FrameType
 
+import psycopg
 import structlog
 import uvicorn
 
@@ -22,12 +24,20 @@ from connectors.emitter import KafkaEmitter
 from omnitrail import demo, event_loop, memory_tuning, registry, subscriptions
 from omnitrail.http import Roles, build_app
 from omnitrail.http_server import server_config
-from omnitrail.local_stack import EmbeddedBroker, EmbeddedPostgres, StackState, clear_state, read_state, write_state
+from omnitrail.local_stack import (
+    EmbeddedBroker,
+    EmbeddedPostgres,
+    StackState,
+    clear_state,
+    port_taken,
+    read_state,
+    write_state,
+)
 from omnitrail.runtime import Addresses
 from omnitrail.settings import AppSettings
 from schemas.config import load
 from schemas.errors import FatalError
-from sinks import migrate
+from sinks import migrate, staff_store
 from sinks.kafka import clients
 from sinks.kafka.backoff import Backoff
 from sinks.kafka.settings import KafkaSettings
@@ -42,17 +52,33 @@ EMBEDDED_TIMEOUTS = {
 }
 
 
-async def prepare(kafka_settings: KafkaSettings, addresses: Addresses) -> None:
+async def prepare(kafka_settings: KafkaSettings, addresses: Addresses) -> int:
+    """Migrations and topics; how many staff accounts can sign in (what the banner tells)."""
     await migrate.migrate(addresses.database_url)
     await clients.create_topics(kafka_settings, addresses.kafka_bootstrap)
+    async with await psycopg.AsyncConnection.connect(addresses.database_url, autocommit=True) as conn:
+        return sum(1 for member in await staff_store.listing(conn) if member.disabled_at is None)
 
 
-def _banner(app_settings: AppSettings, addresses: Addresses, broker: EmbeddedBroker | None, pg: bool) -> str:
+def _banner(
+    app_settings: AppSettings, addresses: Addresses, broker: EmbeddedBroker | None, pg: bool, staff: int
+) -> str:
     url = f"http://{app_settings.http_host}:{app_settings.http_port}"
+    connectors = registry.enabled(app_settings)
+    webhooks = [f"{app_settings.public_url}{route.path}" for c in connectors for route in c.routes()]
+    pulling = [c.name for c in connectors if c.pulls]
+    how = f"with one of the {staff} staff account(s)" if staff else "with a staff account: make one with"
     lines = [
         "Omnitrail is up.",
+        f"  console      {url}/",
+        f"  sign in      {how}"
+        + ("" if staff else " omnitrail staff add EMAIL --name NAME --role admin")
+        + (", or an API token from OMNITRAIL_API_TOKENS" if app_settings.tokens() else ""),
         f"  HTTP         {url}  (/readyz, /healthz, /metrics, /openapi.json, /api/v1, /webhooks)",
         f"  public URL   {app_settings.public_url}  (what webhook signatures are checked against)",
+        *[f"  webhook      {hook}" for hook in webhooks],
+        *([f"  pulling      {', '.join(pulling)}"] if pulling else []),
+        *([] if webhooks or pulling else ["  channels     none configured yet (see README.md, Configuration)"]),
         f"  Kafka        {addresses.kafka_bootstrap}"
         + ("  embedded tansu broker: its log is IN MEMORY, topics are lost when it stops" if broker else ""),
         "  PostgreSQL   " + ("embedded, data in " + str(app_settings.data_dir / "postgres") if pg else "configured"),
@@ -63,7 +89,17 @@ def _banner(app_settings: AppSettings, addresses: Addresses, broker: EmbeddedBro
 
 
 class _Server(uvicorn.Server):
-    """uvicorn re-raises the stop signal after serving; the supervisor still has a stack to stop."""
+    """uvicorn re-raises the stop signal after serving; the supervisor still has a stack to stop. The banner
+    is printed once HTTP listens: "up" is a promise that the console and the webhooks answer."""
+
+    def __init__(self, config: uvicorn.Config, banner: str = "") -> None:
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.banner:
+            print(self.banner, flush=True)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -127,11 +163,12 @@ async def serve(
     addresses: Addresses,
     env: dict[str, str],
     *,
+    banner: str = "",
     demo_data: bool = False,
 ) -> None:
     roles = Roles(connectors=registry.enabled(app_settings), console=True, needs_pipeline=True)
     app = build_app(app_settings, kafka_settings, addresses, roles)
-    server = _Server(server_config(app, app_settings))
+    server = _Server(server_config(app, app_settings), banner)
     worker = WorkerProcess(env)
     worker_task = asyncio.create_task(worker.run())
     media = WorkerProcess(env, "media")  # the media stage, restarted like the worker
@@ -165,6 +202,11 @@ def run(app_settings: AppSettings, kafka_settings: KafkaSettings, *, demo: bool 
     running = read_state(data_dir)
     if running is not None:
         raise FatalError(f"omnitrail up is already running (pid {running.pid}) with OMNITRAIL_DATA_DIR={data_dir}")
+    if port_taken(app_settings.http_host, app_settings.http_port):
+        raise FatalError(
+            f"port {app_settings.http_port} on {app_settings.http_host} is already in use (another omnitrail up?): "
+            "stop what holds it, or set OMNITRAIL_HTTP_PORT"
+        )
     data_dir.mkdir(parents=True, exist_ok=True)
     broker = EmbeddedBroker(log_path=data_dir / "broker.log") if kafka_settings.bootstrap is None else None
     pg = EmbeddedPostgres(data_dir / "postgres") if app_settings.database_url is None else None
@@ -187,7 +229,7 @@ def run(app_settings: AppSettings, kafka_settings: KafkaSettings, *, demo: bool 
             OMNITRAIL_KAFKA_IDEMPOTENCE=str(addresses.idempotence).lower(),
             OMNITRAIL_DATA_DIR=str(data_dir),
         )
-        asyncio.run(prepare(kafka_settings, addresses))
+        staff = asyncio.run(prepare(kafka_settings, addresses))
         write_state(
             data_dir,
             StackState(
@@ -199,8 +241,8 @@ def run(app_settings: AppSettings, kafka_settings: KafkaSettings, *, demo: bool 
                 embedded_database=pg is not None,
             ),
         )
-        print(_banner(app_settings, addresses, broker, pg is not None), flush=True)
-        event_loop.run(serve(app_settings, kafka_settings, addresses, env, demo_data=demo))
+        banner = _banner(app_settings, addresses, broker, pg is not None, staff)
+        event_loop.run(serve(app_settings, kafka_settings, addresses, env, banner=banner, demo_data=demo))
     except KeyboardInterrupt:
         pass
     finally:

@@ -7,6 +7,7 @@ import os
 import pty
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -63,8 +64,14 @@ def test_with_only_the_port_set_twilio_signatures_are_checked_against_that_port(
         stack.stop()
 
 
-def test_on_a_terminal_up_logs_readable_lines_and_no_xdg_runtime_dir_warning(tmp_path: Path) -> None:
-    env = clean_env(OMNITRAIL_DATA_DIR=str(tmp_path / ".omnitrail"), OMNITRAIL_HTTP_PORT=str(free_port()))
+def test_on_a_terminal_up_says_it_is_up_once_http_answers_how_to_sign_in_and_its_webhooks(tmp_path: Path) -> None:
+    port = free_port()
+    env = clean_env(
+        OMNITRAIL_DATA_DIR=str(tmp_path / ".omnitrail"),
+        OMNITRAIL_HTTP_PORT=str(port),
+        OMNITRAIL_TWILIO_AUTH_TOKEN="dev-twilio-token",
+        OMNITRAIL_API_TOKENS="dev-agent:agent",
+    )
     env.pop("XDG_RUNTIME_DIR", None)  # as over ssh, in a container, in CI
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
@@ -74,9 +81,11 @@ def test_on_a_terminal_up_logs_readable_lines_and_no_xdg_runtime_dir_warning(tmp
     screen = b""
     deadline = time.monotonic() + 90
     try:
-        while b"Omnitrail is up" not in screen and time.monotonic() < deadline and proc.poll() is None:
+        while b"Stop with Ctrl-C." not in screen and time.monotonic() < deadline and proc.poll() is None:
             if select.select([leader], [], [], 1)[0]:
                 screen += os.read(leader, 65536)
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)  # at once: no retry
+        assert health.status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
@@ -87,6 +96,28 @@ def test_on_a_terminal_up_logs_readable_lines_and_no_xdg_runtime_dir_warning(tmp
     started = next(line for line in text.splitlines() if "embedded_broker.started" in line)
     assert not started.lstrip().startswith("{")  # a line for people, not a JSON object
     assert "[info" in started
+    assert f"console      http://127.0.0.1:{port}/" in text
+    assert "sign in      with a staff account: make one with omnitrail staff add EMAIL --name NAME --role admin" in text
+    assert "or an API token from OMNITRAIL_API_TOKENS" in text
+    assert f"webhook      http://localhost:{port}/webhooks/twilio/messages" in text
+
+
+def test_a_busy_port_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        data_dir = tmp_path / ".omnitrail"
+        env = clean_env(OMNITRAIL_DATA_DIR=str(data_dir), OMNITRAIL_HTTP_PORT=str(port))
+        done = subprocess.run(
+            [sys.executable, "-m", "omnitrail", "up"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"omnitrail: port {port} on 127.0.0.1 is already in use (another omnitrail up?): "
+        "stop what holds it, or set OMNITRAIL_HTTP_PORT"
+    )
+    assert not data_dir.exists()
 
 
 def test_after_a_restart_verify_and_deadletter_list_say_the_embedded_brokers_history_is_gone(tmp_path: Path) -> None:
