@@ -44,6 +44,22 @@ def _addresses() -> tuple[AppSettings, KafkaSettings, Addresses]:
     return app_settings, kafka_settings, resolve(app_settings, kafka_settings)
 
 
+def _database_url() -> str:
+    """PostgreSQL alone, for commands that need nothing else (no Kafka address asked for)."""
+    from omnitrail.local_stack import read_state
+
+    app_settings, _ = _settings()
+    if app_settings.database_url is not None:
+        return app_settings.database_url.get_secret_value()
+    state = read_state(app_settings.data_dir)
+    if state is None:
+        raise FatalError(
+            f"OMNITRAIL_DATABASE_URL unset and no `omnitrail up` is running with "
+            f"OMNITRAIL_DATA_DIR={app_settings.data_dir}: start it, or set the variable"
+        )
+    return state.database_url
+
+
 def _serve(roles: Roles) -> None:
     app_settings, kafka_settings, addresses = _addresses()
 
@@ -384,12 +400,12 @@ def staff_add(email: str, name: str, role: str) -> None:
     line of standard input (never an argument: it would show in the process list and the shell's history)."""
     from omnitrail import staff_commands
 
-    _, _, addresses = _addresses()
+    database_url = _database_url()
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    asyncio.run(staff_commands.add(addresses.database_url, email=email, name=name, role=role, password=password))
+    asyncio.run(staff_commands.add(database_url, email=email, name=name, role=role, password=password))
     click.echo(f"added: {email.strip().lower()} ({role})")
 
 
@@ -398,8 +414,8 @@ def staff_list() -> None:
     """Every account: email, name, role, enabled or when it was disabled."""
     from omnitrail import staff_commands
 
-    _, _, addresses = _addresses()
-    for member in asyncio.run(staff_commands.listing(addresses.database_url)):
+    database_url = _database_url()
+    for member in asyncio.run(staff_commands.listing(database_url)):
         state = f"disabled {member.disabled_at:%Y-%m-%d %H:%M}" if member.disabled_at else "enabled"
         click.echo(f"{member.email}\t{member.name}\t{member.role}\t{state}")
 
@@ -410,8 +426,8 @@ def staff_disable(email: str) -> None:
     """Stop EMAIL from signing in; their console sessions end at once. Their rows keep naming them."""
     from omnitrail import staff_commands
 
-    _, _, addresses = _addresses()
-    ended = asyncio.run(staff_commands.disable(addresses.database_url, email))
+    database_url = _database_url()
+    ended = asyncio.run(staff_commands.disable(database_url, email))
     click.echo(f"disabled: {email.strip().lower()}; {ended} console session(s) ended")
 
 
@@ -422,8 +438,8 @@ def staff_set_role(email: str, role: str) -> None:
     """Give EMAIL another role; their console sessions end (they sign in again with the new one)."""
     from omnitrail import staff_commands
 
-    _, _, addresses = _addresses()
-    ended = asyncio.run(staff_commands.set_role(addresses.database_url, email, role))
+    database_url = _database_url()
+    ended = asyncio.run(staff_commands.set_role(database_url, email, role))
     click.echo(f"{email.strip().lower()} is now {role}; {ended} console session(s) ended")
 
 

@@ -41,8 +41,8 @@ def omnitrail_staff(
 
 
 @pytest.fixture
-def staff_env(broker, database_url) -> dict[str, str]:
-    return clean_env(OMNITRAIL_DATABASE_URL=database_url, OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap)
+def staff_env(database_url) -> dict[str, str]:
+    return clean_env(OMNITRAIL_DATABASE_URL=database_url)  # the database is all `omnitrail staff` needs
 
 
 def an_email() -> str:
@@ -139,6 +139,9 @@ async def test_disabling_or_promoting_someone_ends_her_sessions_at_once(
         refused = await client.post("/signin", data={"email": email, "password": "s3cret-pass"})
         assert refused.status_code == 401
         assert (await colleague.get(read)).status_code == 200  # only hers ended
+        revoked = await client.post("/api/v1/sessions/revoke", json={"actor": other.upper()}, headers=ADMIN)
+        assert revoked.json() == {"actor": other, "revoked": 1}  # a lost laptop: an admin ends her sessions
+        assert (await colleague.get(read)).status_code == 401
         assert f"{email}\tAna\tadmin\tdisabled " in omnitrail_staff(staff_env, "list").stdout
         assert omnitrail_staff(staff_env, "disable", an_email()).returncode == 2
 
