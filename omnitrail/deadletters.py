@@ -10,6 +10,10 @@ Two kinds of dead letters, re-driven differently:
   them to the normalizer the connector declared for that source (:meth:`Connector.replayers`,
   derived from its routes) and produces what it now makes of them. Whatever is still invalid is
   reported and left where it is.
+* ``media.fetch`` (the media stage could not keep an attachment): the raw bytes are the timeline
+  event it was handling; replay clears the interaction's failed media states and produces the
+  event back to the timeline topic, so the stage tries those attachments again (after new
+  credentials, say). Other timeline consumers see the event again with its own ``event_id``.
 
 Replaying twice is harmless: interaction ids are deterministic, the timeline holds each once.
 Listing prints the reason, source and position, never the raw bytes unless asked: they are the
@@ -31,12 +35,15 @@ from connectors.base import AnyConnector
 from connectors.emitter import KafkaEmitter, Record
 from connectors.webhook import Normalized, RawRequest, unnormalizable
 from omnitrail import registry
+from pipeline.media.stage import SOURCE as MEDIA_SOURCE
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.errors import InvalidPayload
 from schemas.interaction import Interaction
+from schemas.timeline import TimelineEvent
 from sinks.kafka import clients, reader
 from sinks.kafka.settings import KafkaSettings
+from sinks.media import state
 
 PIPELINE_PREFIX = "pipeline."
 
@@ -102,6 +109,12 @@ def describe(letter: Letter, *, with_raw: bool = False) -> str:
 
 async def _redrive(letter: DeadLetter, connectors: Iterable[AnyConnector]) -> list[Record] | str | None:
     """The records to produce for one dead letter; None: no connector for it; str: still invalid."""
+    if letter.source == MEDIA_SOURCE:
+        try:
+            event = TimelineEvent.model_validate_json(letter.raw)
+        except ValidationError:
+            return "not a timeline event"
+        return [Record(topics.TIMELINE, str(event.contact_id).encode(), letter.raw)]
     if letter.source.startswith(PIPELINE_PREFIX):
         try:
             key = Interaction.model_validate_json(letter.raw).routing_key()
@@ -140,6 +153,15 @@ async def replay(
     async with pool:
         registry.share_memory(connectors, pool)
         outcomes = [await _redrive(letter.record, connectors) for letter in letters]
+        media = [
+            event.interaction.interaction_id
+            for letter, outcome in zip(letters, outcomes, strict=True)
+            if letter.record.source == MEDIA_SOURCE and isinstance(outcome, list)
+            and (event := TimelineEvent.model_validate_json(letter.record.raw)).interaction is not None
+        ]  # fmt: skip
+        if media and not dry_run:
+            async with pool.connection() as conn:
+                await state.forget_failures(conn, media)
     report, problems = ReplayReport(), []
     batches: list[list[Record]] = []
     for letter, outcome in zip(letters, outcomes, strict=True):

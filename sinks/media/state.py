@@ -71,6 +71,21 @@ async def record(conn: Conn, interaction_id: uuid.UUID, index: int, media: Media
     return True
 
 
+async def forget_failures(conn: Conn, interaction_ids: list[uuid.UUID]) -> int:
+    """Clear the ``failed`` media states of these interactions (dead-letter replay after a fix), so the media
+    stage tries those attachments again; stored ones stay. Returns how many interactions changed."""
+    cur = await conn.execute(
+        """
+        UPDATE interactions SET document = jsonb_set(document, '{attachments}', (
+                 SELECT jsonb_agg(CASE WHEN a #>> '{media,state}' = 'failed' THEN a - 'media' ELSE a END ORDER BY n)
+                   FROM jsonb_array_elements(document -> 'attachments') WITH ORDINALITY AS x(a, n)))
+         WHERE interaction_id = ANY(%s) AND document -> 'attachments' @> '[{"media": {"state": "failed"}}]'
+        """,
+        (interaction_ids,),
+    )
+    return cur.rowcount
+
+
 async def referenced(conn: Conn, sha256: str) -> bool:
     cur = await conn.execute("SELECT 1 FROM media_references WHERE sha256 = %s LIMIT 1", (sha256,))
     return await cur.fetchone() is not None

@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 from connectors.email.inspect import Inspector
 from connectors.email.session import Fetched
 from connectors.testing import InMemoryEmitter
+from omnitrail import deadletters
 from pipeline.media.fetch import AllowList, Fetcher
 from pipeline.media.sources import Credentials, TelegramBot
 from pipeline.media.stage import MediaStage, Policy
@@ -32,9 +33,11 @@ from schemas.interaction import Attachment, Channel, Direction, Interaction, Par
 from schemas.timeline import TimelineEvent
 from sinks import contact_store, erasure, interaction_store, retention
 from sinks.kafka.records import RawRecord, Record
+from sinks.kafka.settings import KafkaSettings
 from sinks.media import deletions
 from sinks.media.settings import MediaSettings
 from sinks.media.store import MediaStore
+from tests.integration.stack import read_topic
 from tests.media_providers import BOT_ID, BOT_TOKEN, FILES, GRAPH_TOKEN, TWILIO_TOKEN, Providers, running_providers
 
 pytestmark = pytest.mark.integration
@@ -377,5 +380,37 @@ async def test_an_interaction_the_stage_cannot_read_is_dead_lettered_and_the_bat
     [letter] = published.dead_letters()
     assert (letter.reason, letter.raw) == ("media stage error: ValidationError", records[0].value)
     kept = (await stored(pool, fine.interaction_id)).attachments[0].media
+    assert kept is not None
+    assert kept.state == "stored"
+
+
+async def test_a_replayed_media_dead_letter_is_tried_again_after_the_fix(
+    client: httpx.AsyncClient, pool: Any, providers: Providers, tmp_path: Path, broker: Any, database_url: str
+) -> None:
+    store = MediaStore.folder(tmp_path / "m")
+    published = Published()
+    expired_token = stage(client, pool, published, store, credentials(providers, twilio_token="old"), tmp_path)
+    twilio = message(Channel.sms, Provider.twilio, [Attachment(location=providers.twilio_url("photo"))])
+    record = await land(pool, twilio)
+    await expired_token.handle_records([record])
+    [letter] = published.dead_letters()
+
+    report, problems = await deadletters.replay(
+        KafkaSettings(idempotence=False),
+        broker.bootstrap,
+        database_url,
+        [deadletters.Letter(0, 0, letter)],
+        [],
+        dry_run=False,
+    )
+    assert (report.produced, problems) == (1, [])
+    assert (await stored(pool, twilio.interaction_id)).attachments[0].media is None  # to be tried again
+    produced = [v for _, v in await read_topic(broker.bootstrap, topics.TIMELINE)]
+    assert record.value in produced
+
+    # The operator fixed the token; the stage takes the replayed event and keeps the photo.
+    fixed = stage(client, pool, Published(), store, credentials(providers), tmp_path)
+    await fixed.handle_records([record])
+    kept = (await stored(pool, twilio.interaction_id)).attachments[0].media
     assert kept is not None
     assert kept.state == "stored"
