@@ -73,9 +73,9 @@ def desired_for_reviews(reviews: Iterable[Review]) -> dict[uuid.UUID, Desired]:
                 review.review_id,
                 (),
                 "Decide a possible duplicate contact",
-                f"This contact and contact {other} may be the same person: "
-                f"{EVIDENCE.get(review.rule, review.rule.replace('_', ' '))} (identity review rule {review.rule}). "
-                f"Accept the review to merge them, or reject it.",
+                f"This contact and another may be the same person: "
+                f"{EVIDENCE.get(review.rule, review.rule.replace('_', ' '))}. Accept the review to merge them, "
+                f"or reject it (the other contact: {other}; identity review rule {review.rule}).",
             )
             desired[suggestion_id_for(SuggestionRule.merge_review, review.review_id, side)] = Desired(contact, finding)
     return desired

@@ -232,8 +232,8 @@ def test_open_reviews_become_one_suggestion_per_side_and_close_once_decided() ->
     assert all(not s.profiling for s in opened)
     by_side = {s.contact_id: s.reason for s in opened}
     assert by_side[a] == (
-        f"This contact and contact {b} may be the same person: the same full name (identity review rule same_name). "
-        "Accept the review to merge them, or reject it."
+        "This contact and another may be the same person: the same full name. Accept the review to merge them, "
+        f"or reject it (the other contact: {b}; identity review rule same_name)."
     )
     current = {s.suggestion_id: s for s in opened}
     assert reconcile(current, desired_for_reviews([review]), clock()) == []
