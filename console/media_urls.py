@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -33,7 +34,8 @@ class Grant:
 
 class MediaUrls:
     def __init__(self, tokens: list[str], *, ttl_s: int) -> None:
-        material = "\n".join(sorted(tokens)).encode()
+        # No API token configured (staff sign in otherwise): a key of this process's own, never a known one.
+        material = "\n".join(sorted(tokens)).encode() if tokens else secrets.token_bytes(32)
         self._key = hmac.new(b"omnitrail-media-url-v1", material, hashlib.sha256).digest()
         self.ttl_s = ttl_s
 
