@@ -28,8 +28,7 @@ from pipeline.media.stage import MediaStage, Policy
 from pipeline.stages.timeline import build_events
 from schemas import topics
 from schemas.deadletter import DeadLetter
-from schemas.identifiers import Identifier, IdentifierKind
-from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, Provider
+from schemas.interaction import Attachment, Channel, Interaction, Provider
 from schemas.timeline import TimelineEvent
 from sinks import contact_store, erasure, interaction_store, retention
 from sinks.kafka.records import RawRecord, Record
@@ -38,6 +37,7 @@ from sinks.media import deletions
 from sinks.media.settings import MediaSettings
 from sinks.media.store import MediaStore
 from tests.integration.stack import read_topic
+from tests.interactions import interaction
 from tests.media_providers import BOT_ID, BOT_TOKEN, FILES, GRAPH_TOKEN, TWILIO_TOKEN, Providers, running_providers
 
 pytestmark = pytest.mark.integration
@@ -114,19 +114,7 @@ def stage(
 
 
 def message(channel: Channel, provider: Provider, attachments: list[Attachment]) -> Interaction:
-    now = datetime.now(UTC)
-    return Interaction.build(
-        channel=channel,
-        provider=provider,
-        account="+351210000000",
-        direction=Direction.inbound,
-        occurred_at=now,
-        received_at=now,
-        external_id=uuid.uuid4().hex,
-        sender=Party(identifiers=[Identifier(kind=IdentifierKind.phone, value="+351912000111")]),
-        text="Veja a foto",
-        attachments=attachments,
-    )
+    return interaction(channel, "+351912000111", provider=provider, text="Veja a foto", attachments=attachments)
 
 
 async def land(pool: Any, interaction: Interaction) -> RawRecord:
