@@ -9,14 +9,16 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from omnitrail.local_stack import free_port
+from omnitrail.local_stack import EmbeddedBroker, free_port
 from tests.integration.dovecot import Dovecot
 from tests.integration.oidc import OidcProvider
 from tests.integration.stack import Stack, StartStack, start_up
 
 
 @pytest.fixture(scope="module")
-def start_stack(broker, database_url, tmp_path_factory, request) -> Iterator[StartStack]:
+def start_stack(
+    broker: EmbeddedBroker, database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[StartStack]:
     """``start_stack(OMNITRAIL_X="1", ...)``: a ready ``omnitrail up`` on this module's ``broker`` and
     ``database_url`` (a module overrides those fixtures, or passes ``bootstrap=``/``database_url=``),
     stopped at the module's end, where it must exit cleanly unless started with ``clean_exit=False``."""
@@ -42,7 +44,9 @@ async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def webhook_stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
+def webhook_stack(
+    broker: EmbeddedBroker, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     running = start_up(tmp_path_factory.mktemp("channels"), bootstrap=broker.bootstrap, database_url=database_url)
     yield running
     assert running.stop() == 0

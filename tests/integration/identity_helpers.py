@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -48,7 +49,7 @@ def minutes_ago(n: int) -> datetime:
     return datetime.now(UTC) - timedelta(minutes=n)
 
 
-async def find_contact(client: httpx.AsyncClient, q: str) -> dict | None:
+async def find_contact(client: httpx.AsyncClient, q: str) -> dict[str, Any] | None:
     response = await client.get("/api/v1/contacts", params={"q": q}, headers=AGENT)
     assert response.status_code == 200, response.text
     items = response.json()["items"]

@@ -11,6 +11,7 @@ import asyncio
 import re
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from tests.integration.stack import ADMIN, AGENT, Stack, StartStack
 
@@ -69,11 +71,11 @@ def stack(start_stack: StartStack) -> Stack:
 
 
 @pytest.fixture(scope="module")
-def openapi(stack: Stack) -> dict:
+def openapi(stack: Stack) -> dict[str, Any]:
     return httpx.get(stack.url + "/openapi.json").json()
 
 
-def operations(openapi: dict, prefix: str) -> list[tuple[str, str]]:
+def operations(openapi: dict[str, Any], prefix: str) -> list[tuple[str, str]]:
     return sorted(
         (method.upper(), path)
         for path, item in openapi["paths"].items()
@@ -102,7 +104,7 @@ async def end_offsets(bootstrap: str, *names: str) -> dict[TopicPartition, int]:
         await consumer.stop()
 
 
-def test_every_api_route_requires_a_token_and_the_right_role(stack, openapi) -> None:
+def test_every_api_route_requires_a_token_and_the_right_role(stack: Stack, openapi: dict[str, Any]) -> None:
     api = operations(openapi, "/api/")
     assert ("DELETE", "/api/v1/contacts/{contact_id}") in api  # the enumeration sees the app's routes
     with client_from("127.0.0.3", stack.url) as client:
@@ -125,7 +127,7 @@ def status(client: httpx.Client, method: str, url: str, body: object, headers: d
         return response.status_code
 
 
-def test_failed_authentication_is_rate_limited_per_address(stack) -> None:
+def test_failed_authentication_is_rate_limited_per_address(stack: Stack) -> None:
     with client_from("127.0.0.2", stack.url) as guesser, client_from("127.0.0.4", stack.url) as colleague:
         for n in range(MAX_FAILURES):
             bad = {"Authorization": f"Bearer guess-{n}"}
@@ -136,7 +138,7 @@ def test_failed_authentication_is_rate_limited_per_address(stack) -> None:
         assert colleague.get("/api/v1/contacts", params={"q": "x"}, headers=AGENT).status_code == 200
 
 
-async def test_slow_body_is_cut_off(stack) -> None:
+async def test_slow_body_is_cut_off(stack: Stack) -> None:
     host, port = stack.url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     started = time.monotonic()
@@ -164,7 +166,7 @@ async def test_slow_body_is_cut_off(stack) -> None:
 
 @pytest.mark.parametrize("path", ["/webhooks/twilio/messages", "/webhooks/twilio/status", "/webhooks/twilio/voice"])
 @pytest.mark.parametrize("query", ["xbodySHA256=1", "bodySHA256=", "a=bodySHA256=1"])
-def test_a_body_hash_lookalike_in_the_query_is_refused_not_a_500(stack, path: str, query: str) -> None:
+def test_a_body_hash_lookalike_in_the_query_is_refused_not_a_500(stack: Stack, path: str, query: str) -> None:
     """A text/plain body with something that merely contains ``bodySHA256=`` used to crash Twilio's validator."""
     headers = {"Content-Type": "text/plain", "X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"}
     response = httpx.post(f"{stack.url}{path}?{query}", content=b"Body=hi", headers=headers, timeout=10)
@@ -180,13 +182,17 @@ def test_a_body_hash_lookalike_in_the_query_is_refused_not_a_500(stack, path: st
     ],
 )
 @pytest.mark.parametrize("timestamp", ["9" * 400, "9" * 5000, "0" * 400 + "1"])
-def test_an_absurd_signature_timestamp_is_refused_not_a_500(stack, path: str, prefix: str, timestamp: str) -> None:
+def test_an_absurd_signature_timestamp_is_refused_not_a_500(
+    stack: Stack, path: str, prefix: str, timestamp: str
+) -> None:
     headers = {f"{prefix}-Timestamp": timestamp, f"{prefix}-Signature": "v1=00", "Content-Type": "application/json"}
     response = httpx.post(stack.url + path, content=b"{}", headers=headers, timeout=10)
     assert response.status_code == 403, response.text
 
 
-def test_fuzzed_unsigned_webhooks_are_refused_and_store_nothing(stack, openapi, broker) -> None:
+def test_fuzzed_unsigned_webhooks_are_refused_and_store_nothing(
+    stack: Stack, openapi: dict[str, Any], broker: EmbeddedBroker
+) -> None:
     hooks = operations(openapi, "/webhooks/")
     assert ("POST", "/webhooks/twilio/messages") in hooks
     watched = (topics.INTERACTIONS, topics.DEADLETTER)
@@ -223,7 +229,7 @@ def fuzz_route(client: httpx.Client, method: str, path: str, statuses: dict[int,
     fuzz()
 
 
-def test_api_schema_fuzz_never_errors(stack) -> None:
+def test_api_schema_fuzz_never_errors(stack: Stack) -> None:
     """schemathesis: requests generated from /openapi.json, as an admin, for every operation: no 5xx."""
     schema = schemathesis.openapi.from_url(stack.url + "/openapi.json")
     tried: list[str] = []
@@ -246,7 +252,7 @@ def test_api_schema_fuzz_never_errors(stack) -> None:
     assert "DELETE /api/v1/contacts/{contact_id}" in tried
 
 
-def test_values_postgresql_cannot_hold_are_422_not_500(stack) -> None:
+def test_values_postgresql_cannot_hold_are_422_not_500(stack: Stack) -> None:
     with httpx.Client(base_url=stack.url, timeout=10) as client:
         for params in ({"actor": "tok_\x00"}, {"before": str(2**70)}):
             response = client.get("/api/v1/audit", params=params, headers=ADMIN)

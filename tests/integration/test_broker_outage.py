@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -24,9 +25,11 @@ import pytest
 from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.ids import interaction_id_for
+from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
 from tests.helpers import inbound_sms, signed
+from tests.integration.rows import one
 from tests.integration.stack import Stack, StartStack, eventually, read_topic
 
 pytestmark = pytest.mark.integration
@@ -55,13 +58,13 @@ def database_url(private_database_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(private_broker, start_stack: StartStack) -> Stack:
+def stack(private_broker: EmbeddedBroker, start_stack: StartStack) -> Stack:
     # The broker first: set up before the stack, so torn down after it.
     return start_stack(bootstrap=private_broker.bootstrap, OMNITRAIL_SPOOL_ACK_TIMEOUT_S="1")
 
 
 async def test_broker_frozen_30s_loses_nothing_duplicates_nothing_keeps_order(
-    stack: Stack, private_broker: EmbeddedBroker, db
+    stack: Stack, private_broker: EmbeddedBroker, db: Conn
 ) -> None:
     assert private_broker.proc is not None
     url = stack.url + "/webhooks/twilio/messages"
@@ -83,7 +86,7 @@ async def test_broker_frozen_30s_loses_nothing_duplicates_nothing_keeps_order(
             n += 1
             await asyncio.sleep(INTERVAL_S)
 
-    readiness: list[dict] = []
+    readiness: list[dict[str, Any]] = []
 
     async def outage(client: httpx.AsyncClient) -> None:
         await asyncio.sleep(BEFORE_S)
@@ -122,7 +125,7 @@ async def test_broker_frozen_30s_loses_nothing_duplicates_nothing_keeps_order(
         cur = await db.execute(
             "SELECT count(*) FROM interactions WHERE interaction_id = ANY(%s)", (list(ids.values()),)
         )
-        return (await cur.fetchone())[0]
+        return int((await one(cur))[0])
 
     await eventually(lambda: _at_least(stored, total), timeout=120, what=f"all {total} webhooks in the timeline")
 

@@ -7,17 +7,18 @@ import uuid
 import pytest
 
 from sinks import consent
+from sinks.connection import Conn
 
 pytestmark = pytest.mark.integration
 
 
-async def _contact(db, merged_into: uuid.UUID | None = None) -> uuid.UUID:
+async def _contact(db: Conn, merged_into: uuid.UUID | None = None) -> uuid.UUID:
     cid = uuid.uuid4()
     await db.execute("INSERT INTO contacts (contact_id, merged_into) VALUES (%s, %s)", (cid, merged_into))
     return cid
 
 
-async def test_latest_row_per_purpose_decides(db) -> None:
+async def test_latest_row_per_purpose_decides(db: Conn) -> None:
     ana, rui, silent = await _contact(db), await _contact(db), await _contact(db)
     await consent.record(db, ana, consent.PROFILING, granted=False, source="api")
     await consent.record(db, rui, consent.PROFILING, granted=False, source="api")
@@ -29,7 +30,7 @@ async def test_latest_row_per_purpose_decides(db) -> None:
     assert await consent.objecting(db, [], consent.PROFILING) == set()
 
 
-async def test_objection_recorded_on_a_merged_away_contact_counts_for_the_survivor(db) -> None:
+async def test_objection_recorded_on_a_merged_away_contact_counts_for_the_survivor(db: Conn) -> None:
     survivor = await _contact(db)
     merged = await _contact(db, merged_into=survivor)
     await consent.record(db, merged, consent.PROFILING, granted=False, source="api")

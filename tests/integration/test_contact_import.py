@@ -10,10 +10,13 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.identifiers import Identifier
+from sinks.connection import Conn
 from tests.helpers import inbound_sms, signed
 from tests.integration.identity_helpers import email_from, find_contact, minutes_ago, new_email, new_phone, timeline_ids
 from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, clean_env, eventually, read_topic
@@ -27,7 +30,7 @@ def stack(start_stack: StartStack) -> Stack:
     return start_stack()
 
 
-def omnitrail(broker, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def omnitrail(broker: EmbeddedBroker, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = clean_env(
         OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap,
         OMNITRAIL_KAFKA_IDEMPOTENCE="false",
@@ -39,7 +42,7 @@ def omnitrail(broker, database_url: str, *args: str) -> subprocess.CompletedProc
 
 
 @pytest.fixture(scope="module")
-def plan_attribute(broker, database_url) -> str:
+def plan_attribute(broker: EmbeddedBroker, database_url: str) -> str:
     name = f"plan_{uuid.uuid4().hex[:6]}"
     done = omnitrail(broker, database_url, "attributes", "define", name, "enum", "--values", "free,pro")
     assert done.returncode == 0, done.stderr
@@ -47,7 +50,7 @@ def plan_attribute(broker, database_url) -> str:
     return name
 
 
-async def state(db, values: list[str]) -> list[tuple]:
+async def state(db: Conn, values: list[str]) -> list[tuple]:
     """Everything an import may touch for these identifier values, timestamps included."""
     contacts = await (
         await db.execute(
@@ -72,7 +75,13 @@ async def state(db, values: list[str]) -> list[tuple]:
 
 
 async def test_imported_person_then_messages_on_two_channels_is_one_contact_and_a_rerun_changes_nothing(
-    client, stack, broker, database_url, db, plan_attribute, tmp_path: Path
+    client: httpx.AsyncClient,
+    stack: Stack,
+    broker: EmbeddedBroker,
+    database_url: str,
+    db: Conn,
+    plan_attribute: str,
+    tmp_path: Path,
 ) -> None:
     phone, address, crm = new_phone(), new_email("ana"), f"CRM-{uuid.uuid4().hex[:8]}"
     other = new_email("rui")
@@ -121,7 +130,7 @@ async def test_imported_person_then_messages_on_two_channels_is_one_contact_and_
 
 
 async def test_an_imported_record_with_identifiers_of_two_contacts_merges_them_like_an_interaction(
-    client, broker, database_url, db, tmp_path: Path
+    client: httpx.AsyncClient, broker: EmbeddedBroker, database_url: str, db: Conn, tmp_path: Path
 ) -> None:
     phone, address = new_phone(), new_email("lia")
     await produce(broker.bootstrap, [email_from(Identifier(kind="phone", value=phone), at=minutes_ago(9))])
@@ -153,7 +162,9 @@ async def test_an_imported_record_with_identifiers_of_two_contacts_merges_them_l
     assert response.json()["merged_into"] is None
 
 
-def test_an_undefined_column_stops_the_import_before_any_row(broker, database_url, tmp_path: Path) -> None:
+def test_an_undefined_column_stops_the_import_before_any_row(
+    broker: EmbeddedBroker, database_url: str, tmp_path: Path
+) -> None:
     csv_file = tmp_path / "crm.csv"
     csv_file.write_text(f"name,email,favourite_colour\nAna,{new_email('c')},blue\n", encoding="utf-8")
     done = omnitrail(broker, database_url, "import", "contacts", str(csv_file))
@@ -163,7 +174,7 @@ def test_an_undefined_column_stops_the_import_before_any_row(broker, database_ur
 
 
 async def test_an_excel_export_in_windows_1252_with_semicolons_imports_and_a_file_of_nothing_fails(
-    client, stack, broker, database_url, tmp_path: Path
+    client: httpx.AsyncClient, stack: Stack, broker: EmbeddedBroker, database_url: str, tmp_path: Path
 ) -> None:
     crm, address = f"CRM-{uuid.uuid4().hex[:8]}", new_email("jose")
     excel = tmp_path / "contactos.csv"  # what Excel saves as "CSV" on a Portuguese Windows

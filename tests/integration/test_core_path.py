@@ -9,13 +9,17 @@ import json
 import random
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.ids import interaction_id_for
+from sinks.connection import Conn
 from tests.helpers import inbound_sms, signed
+from tests.integration.rows import one
 from tests.integration.stack import AGENT, Stack, StartStack, eventually, read_topic
 
 pytestmark = pytest.mark.integration
@@ -37,14 +41,14 @@ async def post_sms(client: httpx.AsyncClient, stack: Stack, params: dict[str, st
     return await client.post("/webhooks/twilio/messages", content=body, headers=headers)
 
 
-async def contact_for(client: httpx.AsyncClient, q: str) -> dict | None:
+async def contact_for(client: httpx.AsyncClient, q: str) -> dict[str, Any] | None:
     response = await client.get("/api/v1/contacts", params={"q": q}, headers=AGENT)
     assert response.status_code == 200
     items = response.json()["items"]
     return items[0] if items else None
 
 
-async def test_ready_health_metrics_and_openapi(client) -> None:
+async def test_ready_health_metrics_and_openapi(client: httpx.AsyncClient) -> None:
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"broker": "ok", "database": "ok", "pipeline": "ok"}
@@ -54,7 +58,7 @@ async def test_ready_health_metrics_and_openapi(client) -> None:
     assert {"/webhooks/twilio/messages", "/api/v1/contacts", "/api/v1/contacts/{contact_id}/timeline"} <= set(paths)
 
 
-async def test_signed_sms_appears_in_the_customers_timeline(client, stack) -> None:
+async def test_signed_sms_appears_in_the_customers_timeline(client: httpx.AsyncClient, stack: Stack) -> None:
     national, e164 = a_phone()
     sid = f"SM{uuid.uuid4().hex}"
     response = await post_sms(client, stack, inbound_sms(sid, national, body="Olá! A encomenda 123 não chegou."))
@@ -78,7 +82,9 @@ async def test_signed_sms_appears_in_the_customers_timeline(client, stack) -> No
     assert page["next_cursor"] is None
 
 
-async def test_twilio_retries_give_one_row_and_one_interaction_added(client, stack, broker, db) -> None:
+async def test_twilio_retries_give_one_row_and_one_interaction_added(
+    client: httpx.AsyncClient, stack: Stack, broker: EmbeddedBroker, db: Conn
+) -> None:
     national, e164 = a_phone()
     sid = f"SM{uuid.uuid4().hex}"
     for _ in range(3):
@@ -87,11 +93,11 @@ async def test_twilio_retries_give_one_row_and_one_interaction_added(client, sta
 
     async def stored() -> int:
         cur = await db.execute("SELECT count(*) FROM interactions WHERE interaction_id = %s", (interaction_id,))
-        return (await cur.fetchone())[0]
+        return int((await one(cur))[0])
 
     assert await eventually(stored, what="row") == 1
 
-    async def added_events() -> list[dict]:
+    async def added_events() -> list[dict[str, Any]]:
         events = [json.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v]
         return [
             e for e in events if e.get("interaction", {}) and e["interaction"]["interaction_id"] == str(interaction_id)
@@ -109,7 +115,7 @@ async def test_twilio_retries_give_one_row_and_one_interaction_added(client, sta
     assert len(timeline["items"]) == 1
 
 
-async def test_bad_signature_is_403_and_nothing_is_stored(client, stack, db) -> None:
+async def test_bad_signature_is_403_and_nothing_is_stored(client: httpx.AsyncClient, stack: Stack, db: Conn) -> None:
     national, e164 = a_phone()
     sid = f"SM{uuid.uuid4().hex}"
     body, headers = signed(stack.url + "/webhooks/twilio/messages", inbound_sms(sid, national), token="wrong-token")
@@ -125,10 +131,12 @@ async def test_bad_signature_is_403_and_nothing_is_stored(client, stack, db) -> 
         "SELECT count(*) FROM interactions WHERE interaction_id = %s",
         (interaction_id_for("sms", "+351210000000", sid),),
     )
-    assert (await cur.fetchone())[0] == 0
+    assert (await one(cur))[0] == 0
 
 
-async def test_unnormalizable_payload_is_400_and_dead_lettered_with_raw_bytes(client, stack, broker) -> None:
+async def test_unnormalizable_payload_is_400_and_dead_lettered_with_raw_bytes(
+    client: httpx.AsyncClient, stack: Stack, broker: EmbeddedBroker
+) -> None:
     marker = f"SM{uuid.uuid4().hex}"
     params = inbound_sms(marker, "call me maybe")
     body, headers = signed(stack.url + "/webhooks/twilio/messages", params)
@@ -136,7 +144,7 @@ async def test_unnormalizable_payload_is_400_and_dead_lettered_with_raw_bytes(cl
     assert response.status_code == 400
     assert "phone" in response.json()["reason"]
 
-    async def dead_letter() -> dict | None:
+    async def dead_letter() -> dict[str, Any] | None:
         for _, value in await read_topic(broker.bootstrap, topics.DEADLETTER):
             record = json.loads(value)
             if marker.encode() in base64.b64decode(record["raw_base64"]):
@@ -149,7 +157,7 @@ async def test_unnormalizable_payload_is_400_and_dead_lettered_with_raw_bytes(cl
     assert "phone" in record["reason"]
 
 
-async def test_api_requires_a_valid_token(client) -> None:
+async def test_api_requires_a_valid_token(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/contacts", params={"q": "x"})).status_code == 401
     bad = await client.get("/api/v1/contacts", params={"q": "x"}, headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
@@ -157,7 +165,7 @@ async def test_api_requires_a_valid_token(client) -> None:
     assert missing.status_code == 404
 
 
-async def test_timeline_pages_with_a_cursor_in_both_orders(client, stack) -> None:
+async def test_timeline_pages_with_a_cursor_in_both_orders(client: httpx.AsyncClient, stack: Stack) -> None:
     national, e164 = a_phone()
     sids = [f"SM{n}{uuid.uuid4().hex}" for n in range(5)]
     for sid in sids:  # sequential: each gets a later occurred_at

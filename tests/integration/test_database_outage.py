@@ -29,6 +29,7 @@ from sinks import migrate
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
 from tests.helpers import sms_interaction
+from tests.integration.rows import one
 from tests.integration.stack import Stack, StartStack, eventually, read_topic
 
 pytestmark = pytest.mark.integration
@@ -86,7 +87,7 @@ def private_broker() -> Iterator[EmbeddedBroker]:
 
 
 @pytest.fixture(scope="module")
-def stack(private_broker, private_pg, start_stack: StartStack) -> Stack:
+def stack(private_broker: EmbeddedBroker, private_pg: PrivatePostgres, start_stack: StartStack) -> Stack:
     # The broker and database first: set up before the stack, so torn down after it.
     return start_stack(
         clean_exit=False,
@@ -96,7 +97,9 @@ def stack(private_broker, private_pg, start_stack: StartStack) -> Stack:
     )
 
 
-async def test_database_down_30s_loses_nothing_duplicates_nothing(stack, private_broker, private_pg) -> None:
+async def test_database_down_30s_loses_nothing_duplicates_nothing(
+    stack: Stack, private_broker: EmbeddedBroker, private_pg: PrivatePostgres
+) -> None:
     rng = random.Random(11)
     base = rng.randint(0, 10**6) * 100_000
     corpus = [sms_interaction(base + n, f"+3519{rng.randint(10**7, 10**8 - 1)}") for n in range(N)]
@@ -118,7 +121,7 @@ async def test_database_down_30s_loses_nothing_duplicates_nothing(stack, private
     async def count() -> int:
         async with await psycopg.AsyncConnection.connect(private_pg.url, connect_timeout=3) as conn:
             cur = await conn.execute("SELECT count(*) FROM interactions WHERE interaction_id = ANY(%s)", (ids,))
-            return (await cur.fetchone())[0]
+            return int((await one(cur))[0])
 
     async def outage() -> int:
         await asyncio.sleep(OUTAGE_AT_S)

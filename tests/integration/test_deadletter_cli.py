@@ -9,16 +9,20 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.ids import interaction_id_for
+from sinks.connection import Conn
 from tests.email_corpus import SUPPORT, complaint
 from tests.helpers import AUTH_TOKEN, inbound_sms, signed, sms_interaction
+from tests.integration.rows import one
 from tests.integration.stack import Stack, StartStack, clean_env, eventually
 from tests.telegram_updates import encode, text_update
 from tests.telegram_updates import user as telegram_user
@@ -34,7 +38,7 @@ def stack(start_stack: StartStack) -> Stack:
     return start_stack(OMNITRAIL_TWILIO_ACCOUNT_SID=OUR_ACCOUNT)
 
 
-def omnitrail(broker, database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def omnitrail(broker: EmbeddedBroker, database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = clean_env(
         OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap,
         OMNITRAIL_KAFKA_IDEMPOTENCE="false",
@@ -51,7 +55,7 @@ def omnitrail(broker, database_url: str, *args: str, **env: str) -> subprocess.C
 
 
 async def test_list_then_replay_after_the_fix_brings_each_refused_event_in_once(
-    stack, broker, database_url, db
+    stack: Stack, broker: EmbeddedBroker, database_url: str, db: Conn
 ) -> None:
     since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
     phone = f"+3519{random.randint(10**7, 10**8 - 1)}"
@@ -105,7 +109,7 @@ async def test_list_then_replay_after_the_fix_brings_each_refused_event_in_once(
 
     async def rows() -> int:
         cur = await db.execute("SELECT count(*) FROM interactions WHERE interaction_id = ANY(%s)", (ids,))
-        return (await cur.fetchone())[0]
+        return int((await one(cur))[0])
 
     # Before the fix, replay still refuses the webhook one (the deployment's account setting is unchanged).
     dry = omnitrail(
@@ -132,11 +136,11 @@ async def test_list_then_replay_after_the_fix_brings_each_refused_event_in_once(
 
     await eventually(both, timeout=60, what="both replayed events in the timeline")
     cur = await db.execute("SELECT document->>'text' FROM interactions WHERE interaction_id = %s", (webhook_id,))
-    assert (await cur.fetchone())[0] == body_text
+    assert (await one(cur))[0] == body_text
 
 
 async def test_pull_connectors_dead_letters_are_replayed_as_the_bot_and_mailbox_that_refused_them(
-    stack, broker, database_url, db, tmp_path
+    stack: Stack, broker: EmbeddedBroker, database_url: str, db: Conn, tmp_path: Path
 ) -> None:
     """A polled Telegram update and an IMAP message, refused by since-fixed code, replay into the timeline:
     the update as the named bot that polled it, the message threaded as the mailbox it belongs to."""

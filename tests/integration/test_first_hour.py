@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from omnitrail.local_stack import free_port
+from omnitrail.local_stack import EmbeddedBroker, free_port
 from tests.helpers import inbound_sms, signed
 from tests.integration.stack import AGENT, clean_env, start_up
 
@@ -45,7 +45,7 @@ def test_version() -> None:
 
 
 def test_with_only_the_port_set_twilio_signatures_are_checked_against_that_port(
-    tmp_path: Path, broker, database_url
+    tmp_path: Path, broker: EmbeddedBroker, database_url: str
 ) -> None:
     # OMNITRAIL_HTTP_PORT set to a free port, OMNITRAIL_PUBLIC_URL unset: a user who only moved the port.
     stack = start_up(tmp_path, bootstrap=broker.bootstrap, database_url=database_url, OMNITRAIL_PUBLIC_URL="")

@@ -13,16 +13,21 @@ import signal
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
 from console.session import fingerprint
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import interaction_id_for
 from schemas.interaction import Attachment, Channel, Interaction, Party, PartyRole
+from sinks.connection import Conn
 from tests.helpers import inbound_sms, signed
+from tests.integration.rows import one
 from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, eventually, read_topic
 from tests.interactions import interaction, produce
 
@@ -52,7 +57,9 @@ def email(external_id: str, identifiers: list[Identifier], *, text: str, at: dat
     )
 
 
-async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> None:
+async def test_consent_export_erasure_and_replays(
+    client: httpx.AsyncClient, stack: Stack, broker: EmbeddedBroker, db: Conn
+) -> None:
     tag = uuid.uuid4().hex[:8]
     phone = f"+3519{random.randint(10**7, 10**8 - 1)}"
     mail = f"maria.{tag}@example.org"
@@ -62,7 +69,7 @@ async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> 
     mail_text = f"Segue a fatura {tag} em anexo"
     url = stack.url + "/webhooks/twilio/messages"
 
-    async def contact_for(q: str) -> dict | None:
+    async def contact_for(q: str) -> dict[str, Any] | None:
         items = (await client.get("/api/v1/contacts", params={"q": q}, headers=AGENT)).json()["items"]
         return items[0] if items else None
 
@@ -81,7 +88,7 @@ async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> 
     assert by_mail["contact_id"] != by_phone["contact_id"]
     await produce(broker.bootstrap, [both])
 
-    async def merged() -> dict | None:
+    async def merged() -> dict[str, Any] | None:
         found = await contact_for(mail)
         return found if found and len(found["identifiers"]) == 2 else None
 
@@ -141,7 +148,7 @@ async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> 
     for table in ("contacts", "contact_merges", "interactions", "contact_erasures", "erased_identifiers"):
         query = f"SELECT count(*) FROM {table} t WHERE t::text LIKE %s OR t::text LIKE %s"  # noqa: S608  # fixed names
         cur = await db.execute(query.encode(), (f"%{tag}%", f"%{phone[4:]}%"))
-        assert (await cur.fetchone())[0] == 0, table
+        assert (await one(cur))[0] == 0, table
 
     # ... but an erasure record with keyed hashes of her identifiers.
     cur = await db.execute(
@@ -180,7 +187,7 @@ async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> 
     new_mail = email(f"m3.{uuid.uuid4().hex}@mail.example", [mail_id], text="new", at=datetime.now(UTC))
     await produce(broker.bootstrap, [new_mail])
 
-    async def returned() -> tuple[dict, dict] | None:
+    async def returned() -> tuple[dict[str, Any], dict[str, Any]] | None:
         a, b = await contact_for(phone), await contact_for(mail)
         return (a, b) if a and b else None
 
@@ -192,10 +199,12 @@ async def test_consent_export_erasure_and_replays(client, stack, broker, db) -> 
         "SELECT count(*) FROM interactions WHERE interaction_id = ANY(%s)",
         ([interaction_id_for("sms", "+351210000000", sid), mail_only.interaction_id, both.interaction_id],),
     )
-    assert (await cur.fetchone())[0] == 0
+    assert (await one(cur))[0] == 0
 
 
-async def test_erasure_takes_her_identifiers_out_of_other_customers_interactions(client, stack, broker, db) -> None:
+async def test_erasure_takes_her_identifiers_out_of_other_customers_interactions(
+    client: httpx.AsyncClient, stack: Stack, broker: EmbeddedBroker, db: Conn
+) -> None:
     tag = uuid.uuid4().hex[:8]
     ana = Identifier(kind=IdentifierKind.email, value=f"ana.{tag}@example.org")
     bruno = Identifier(kind=IdentifierKind.email, value=f"bruno.{tag}@example.org")
@@ -227,7 +236,7 @@ async def test_erasure_takes_her_identifiers_out_of_other_customers_interactions
     ana_id = await eventually(lambda: contact(ana.value, 2), what="Ana with her email and the Cc")
     bruno_id = await eventually(lambda: contact(bruno.value, 1), what="Bruno with his email")
 
-    async def search(q: str) -> list[dict]:
+    async def search(q: str) -> list[dict[str, Any]]:
         url = f"/api/v1/contacts/{bruno_id}/timeline"
         return (await client.get(url, params={"q": q}, headers=AGENT)).json()["items"]
 
@@ -249,11 +258,11 @@ async def test_erasure_takes_her_identifiers_out_of_other_customers_interactions
     cur = await db.execute(
         "SELECT document::text, search::text FROM interactions WHERE interaction_id = %s", (cc.interaction_id,)
     )
-    document, words = await cur.fetchone()
+    document, words = await one(cur)
     assert ana.value not in document
     assert f"ana.{tag}" not in words
 
-    async def redacted_event() -> dict | None:
+    async def redacted_event() -> dict[str, Any] | None:
         timeline = [json.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v]
         return next(
             (

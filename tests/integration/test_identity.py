@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.identifiers import Identifier
 from schemas.interaction import Channel, Direction, Party, PartyRole
+from sinks.connection import Conn
 from tests.helpers import inbound_sms, signed
 from tests.integration.identity_helpers import (
     US_EMAIL,
@@ -43,10 +45,10 @@ def stack(start_stack: StartStack) -> Stack:
     return start_stack(OMNITRAIL_IDENTITY_OWN_IDENTIFIERS="+351210000000,support@shop.example")
 
 
-async def contact_when(client: httpx.AsyncClient, q: str, n_items: int) -> dict:
+async def contact_when(client: httpx.AsyncClient, q: str, n_items: int) -> dict[str, Any]:
     """The contact found by ``q`` once its timeline holds ``n_items`` interactions."""
 
-    async def ready() -> dict | None:
+    async def ready() -> dict[str, Any] | None:
         contact = await find_contact(client, q)
         if contact and len(await timeline_ids(client, contact["contact_id"])) == n_items:
             return contact
@@ -55,23 +57,23 @@ async def contact_when(client: httpx.AsyncClient, q: str, n_items: int) -> dict:
     return await eventually(ready, what=f"contact with {n_items} interactions")
 
 
-async def lands(client: httpx.AsyncClient, q: str, interaction_id: str) -> dict:
+async def lands(client: httpx.AsyncClient, q: str, interaction_id: str) -> dict[str, Any]:
     """The contact found by ``q`` once the interaction is in its timeline."""
 
-    async def ready() -> dict | None:
+    async def ready() -> dict[str, Any] | None:
         contact = await find_contact(client, q)
         return contact if contact and interaction_id in await timeline_ids(client, contact["contact_id"]) else None
 
     return await eventually(ready, what="interaction in the contact's timeline")
 
 
-async def timeline_events(bootstrap: str, contact_id: str, kind: str) -> list[dict]:
+async def timeline_events(bootstrap: str, contact_id: str, kind: str) -> list[dict[str, Any]]:
     events = [json.loads(v) for k, v in await read_topic(bootstrap, topics.TIMELINE) if v]
     return [e for e in events if e["type"] == kind and e["contact_id"] == contact_id]
 
 
 async def test_an_interaction_carrying_two_contacts_identifiers_merges_them_and_unmerge_restores_both(
-    client, stack, broker
+    client: httpx.AsyncClient, stack: Stack, broker: EmbeddedBroker
 ) -> None:
     phone, address = new_phone(), new_email("ana")
     # The first SMS goes through the real webhook, signed as Twilio signs it.
@@ -143,7 +145,9 @@ async def test_an_interaction_carrying_two_contacts_identifiers_merges_them_and_
     assert [r["rule"] for r in reviews if {r["contact_a"], r["contact_b"]} == pair] == ["separated_by_unmerge"]
 
 
-async def test_manual_merge_then_unmerge_restores_both_timelines_exactly(client, broker) -> None:
+async def test_manual_merge_then_unmerge_restores_both_timelines_exactly(
+    client: httpx.AsyncClient, broker: EmbeddedBroker
+) -> None:
     a_phone, b_phone = new_phone(), new_phone()
     await produce(broker.bootstrap, [sms_from(a_phone, minutes_ago(30)), sms_from(a_phone, minutes_ago(20))])
     await produce(broker.bootstrap, [sms_from(b_phone, minutes_ago(25)), sms_from(b_phone, minutes_ago(10))])
@@ -181,7 +185,9 @@ async def test_manual_merge_then_unmerge_restores_both_timelines_exactly(client,
     assert none_left.status_code == 404
 
 
-async def test_chain_unmerge_of_a_middle_link_keeps_one_hop(client, broker, db) -> None:
+async def test_chain_unmerge_of_a_middle_link_keeps_one_hop(
+    client: httpx.AsyncClient, broker: EmbeddedBroker, db: Conn
+) -> None:
     phones = [new_phone() for _ in range(3)]
     await produce(broker.bootstrap, [sms_from(p, minutes_ago(9 - i)) for i, p in enumerate(phones)])
     a, b, c = [await contact_when(client, p, 1) for p in phones]
@@ -214,7 +220,9 @@ async def test_chain_unmerge_of_a_middle_link_keeps_one_hop(client, broker, db) 
     assert len(await timeline_ids(client, b["contact_id"])) == 2
 
 
-async def test_two_customers_on_one_outbound_email_are_two_contacts_who_both_see_it(client, broker) -> None:
+async def test_two_customers_on_one_outbound_email_are_two_contacts_who_both_see_it(
+    client: httpx.AsyncClient, broker: EmbeddedBroker
+) -> None:
     ana, rui = new_email("ana"), new_email("rui")
     outbound = email_from(US_EMAIL).model_copy(
         update={
@@ -242,7 +250,9 @@ async def test_two_customers_on_one_outbound_email_are_two_contacts_who_both_see
     assert sorted(e["contact_id"] for e in added) == sorted([first["contact_id"], second["contact_id"]])
 
 
-async def test_blocked_values_never_identify_a_customer_and_their_mail_still_lands(client, broker, db) -> None:
+async def test_blocked_values_never_identify_a_customer_and_their_mail_still_lands(
+    client: httpx.AsyncClient, broker: EmbeddedBroker, db: Conn
+) -> None:
     ana = new_email("ana")
     await produce(broker.bootstrap, [email_from(Identifier(kind="email", value=ana))])
     await contact_when(client, ana, 1)
@@ -273,11 +283,13 @@ async def test_blocked_values_never_identify_a_customer_and_their_mail_still_lan
     assert await timeline_ids(client, str(row[0])) == [str(only_blocked.interaction_id)]
 
 
-async def _row(db, query: str, *params: object) -> tuple | None:
+async def _row(db: Conn, query: str, *params: object) -> tuple | None:
     return await (await db.execute(query, params)).fetchone()
 
 
-async def test_phone_pitfalls_become_review_items_that_staff_accept_or_reject(client, broker) -> None:
+async def test_phone_pitfalls_become_review_items_that_staff_accept_or_reject(
+    client: httpx.AsyncClient, broker: EmbeddedBroker
+) -> None:
     area, digits = "11", f"8{uuid.uuid4().int % 10**7:07d}"  # a São Paulo mobile
     with_ninth, without_ninth = f"+55{area}9{digits}", f"+55{area}{digits}"
     await produce(broker.bootstrap, [sms_from(with_ninth, minutes_ago(3))])
@@ -287,7 +299,7 @@ async def test_phone_pitfalls_become_review_items_that_staff_accept_or_reject(cl
     wa_side = await contact_when(client, without_ninth, 1)
     assert wa_side["contact_id"] != sms_side["contact_id"]  # never merged automatically
 
-    async def item() -> dict | None:
+    async def item() -> dict[str, Any] | None:
         response = await client.get("/api/v1/identity/reviews", params={"limit": 500}, headers=AGENT)
         pair = {sms_side["contact_id"], wa_side["contact_id"]}
         found = [r for r in response.json()["items"] if {r["contact_a"], r["contact_b"]} == pair]
@@ -322,7 +334,9 @@ async def test_phone_pitfalls_become_review_items_that_staff_accept_or_reject(cl
     assert (await find_contact(client, es))["contact_id"] == b["contact_id"]
 
 
-async def test_a_phone_in_an_email_signature_is_a_review_item_not_a_merge(client, broker) -> None:
+async def test_a_phone_in_an_email_signature_is_a_review_item_not_a_merge(
+    client: httpx.AsyncClient, broker: EmbeddedBroker
+) -> None:
     phone, address = new_phone(), new_email("joana")
     await produce(broker.bootstrap, [sms_from(phone, minutes_ago(5))])
     by_phone = await contact_when(client, phone, 1)
@@ -334,7 +348,7 @@ async def test_a_phone_in_an_email_signature_is_a_review_item_not_a_merge(client
     by_email = await contact_when(client, address, 1)
     assert by_email["contact_id"] != by_phone["contact_id"]
 
-    async def item() -> dict | None:
+    async def item() -> dict[str, Any] | None:
         response = await client.get("/api/v1/identity/reviews", params={"limit": 500}, headers=AGENT)
         pair = {by_phone["contact_id"], by_email["contact_id"]}
         found = [r for r in response.json()["items"] if {r["contact_a"], r["contact_b"]} == pair]
@@ -345,7 +359,9 @@ async def test_a_phone_in_an_email_signature_is_a_review_item_not_a_merge(client
     assert review["evidence"] == {"existing": f"phone:{phone}"}
 
 
-async def test_a_phone_marked_shared_or_past_the_cap_links_but_never_merges_people(client, broker) -> None:
+async def test_a_phone_marked_shared_or_past_the_cap_links_but_never_merges_people(
+    client: httpx.AsyncClient, broker: EmbeddedBroker
+) -> None:
     family, mum, kid = new_phone(), new_email("mum"), new_email("kid")
     both = [Identifier(kind="email", value=mum), Identifier(kind="phone", value=family)]
     await produce(broker.bootstrap, [email_from(*both, at=minutes_ago(9))])
@@ -383,7 +399,9 @@ async def test_a_phone_marked_shared_or_past_the_cap_links_but_never_merges_peop
     assert (await find_contact(client, emails[5]))["contact_id"] != first["contact_id"]
 
 
-async def test_custom_attributes_are_defined_as_data_validated_searchable_and_exported(client, broker) -> None:
+async def test_custom_attributes_are_defined_as_data_validated_searchable_and_exported(
+    client: httpx.AsyncClient, broker: EmbeddedBroker
+) -> None:
     phone = new_phone()
     await produce(broker.bootstrap, [sms_from(phone)])
     contact = await contact_when(client, phone, 1)

@@ -40,7 +40,7 @@ def broker(private_broker: EmbeddedBroker) -> EmbeddedBroker:
 
 
 @pytest.fixture
-def workers(broker, own_database, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def workers(broker: EmbeddedBroker, own_database: str, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs = []
     for n in range(2):
         env = clean_env(
@@ -93,7 +93,9 @@ def corpus(seed: int) -> tuple[list[list[Identifier]], list[tuple[int, Interacti
     return people, interactions
 
 
-async def test_two_workers_on_one_database_make_one_contact_per_person(workers, broker, own_database) -> None:
+async def test_two_workers_on_one_database_make_one_contact_per_person(
+    workers: list[subprocess.Popen[bytes]], broker: EmbeddedBroker, own_database: str
+) -> None:
     async with await psycopg.AsyncConnection.connect(own_database, autocommit=True) as db:
 
         async def both_assigned() -> bool:

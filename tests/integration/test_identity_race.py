@@ -24,7 +24,7 @@ def cause(person: Person) -> str:
     return "test"
 
 
-async def test_the_transaction_that_loses_the_race_folds_its_contact_into_the_winners(database_url) -> None:
+async def test_the_transaction_that_loses_the_race_folds_its_contact_into_the_winners(database_url: str) -> None:
     phone = Identifier(kind="phone", value=new_phone())
     address = Identifier(kind="email", value=new_email("race"))
     async with (

@@ -13,9 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.ids import interaction_id_for
+from sinks.connection import Conn
+from tests.integration.rows import one
 from tests.integration.stack import AGENT, Stack, eventually, read_topic
 from tests.livechat_payloads import (
     EVENTS_SECRET,
@@ -57,7 +60,9 @@ async def timeline(client: httpx.AsyncClient, contact_id: str) -> list[dict[str,
     return list(response.json()["items"])
 
 
-async def test_a_chat_whose_vouched_email_matches_a_contact_lands_in_their_timeline_as_one_thread(client) -> None:
+async def test_a_chat_whose_vouched_email_matches_a_contact_lands_in_their_timeline_as_one_thread(
+    client: httpx.AsyncClient,
+) -> None:
     tag = uuid.uuid4().hex[:10]
     email = f"ana.{tag}@example.pt"
     start = datetime.now(UTC) - timedelta(minutes=10)
@@ -121,7 +126,9 @@ async def test_a_chat_whose_vouched_email_matches_a_contact_lands_in_their_timel
     assert {"kind": "livechat", "value": f"website:v-{tag}"} in linked["identifiers"]
 
 
-async def test_a_batch_of_events_with_one_invalid_item_ingests_the_rest_and_dead_letters_it(client, db, broker) -> None:
+async def test_a_batch_of_events_with_one_invalid_item_ingests_the_rest_and_dead_letters_it(
+    client: httpx.AsyncClient, db: Conn, broker: EmbeddedBroker
+) -> None:
     tag = uuid.uuid4().hex[:10]
     good = [v1_interaction(f"Q-{tag}-{n}", f"buyer.{tag}@example.pt") for n in range(2)]
     bad = v1_interaction(f"Q-{tag}-bad", f"buyer.{tag}@example.pt", direction="sideways")
@@ -132,7 +139,7 @@ async def test_a_batch_of_events_with_one_invalid_item_ingests_the_rest_and_dead
 
     async def stored() -> bool:
         cur = await db.execute("SELECT count(*) FROM interactions WHERE interaction_id = ANY(%s)", (ids,))
-        return (await cur.fetchone())[0] == 2
+        return bool((await one(cur))[0] == 2)
 
     await eventually(stored, what="the two valid events")
 
@@ -151,7 +158,7 @@ async def test_a_batch_of_events_with_one_invalid_item_ingests_the_rest_and_dead
         "SELECT count(*) FROM interactions WHERE interaction_id = %s",
         (interaction_id_for("other", "erp", bad["external_id"]),),
     )
-    assert (await cur.fetchone())[0] == 0
+    assert (await one(cur))[0] == 0
 
 
 async def reviews_between(client: httpx.AsyncClient, contact: str) -> dict[str, dict[str, Any]]:
@@ -165,7 +172,9 @@ async def reviews_between(client: httpx.AsyncClient, contact: str) -> dict[str, 
     return found
 
 
-async def test_an_anonymous_prechat_form_naming_two_people_merges_nobody_and_suggests_each_merge(client) -> None:
+async def test_an_anonymous_prechat_form_naming_two_people_merges_nobody_and_suggests_each_merge(
+    client: httpx.AsyncClient,
+) -> None:
     tag = uuid.uuid4().hex[:10]
     email, phone = f"ana.{tag}@example.pt", f"+3519{int(tag[:8], 16) % 10**8:08d}"
     for external_id, identifier in ((f"A-{tag}", {"email": email}), (f"B-{tag}", {"phone": phone})):
@@ -198,7 +207,9 @@ async def test_an_anonymous_prechat_form_naming_two_people_merges_nobody_and_sug
     assert [i["external_id"] for i in await timeline(client, bruno["contact_id"])] == [f"B-{tag}"]
 
 
-async def test_a_chatwoot_conversation_does_not_join_the_contact_its_email_names_but_suggests_it(client) -> None:
+async def test_a_chatwoot_conversation_does_not_join_the_contact_its_email_names_but_suggests_it(
+    client: httpx.AsyncClient,
+) -> None:
     tag = uuid.uuid4().hex[:10]
     email = f"jane.{tag}@acme.inc"
     order = v1_interaction(f"ORD-{tag}", email, text="Order confirmed", occurred_at="2021-07-23T18:00:00+00:00")

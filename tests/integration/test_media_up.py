@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from playwright.async_api import Browser, async_playwright, expect
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from tests.helpers import inbound_sms, signed
 from tests.integration.console.test_browser import CHROMIUM_ARGS, signed_in
@@ -34,7 +35,9 @@ async def providers() -> AsyncIterator[Providers]:
 
 
 @pytest.fixture(scope="module")
-def stack(private_broker, private_database_url, providers: Providers, start_stack: StartStack) -> Stack:
+def stack(
+    private_broker: EmbeddedBroker, private_database_url: str, providers: Providers, start_stack: StartStack
+) -> Stack:
     return start_stack(
         bootstrap=private_broker.bootstrap,
         database_url=private_database_url,

@@ -9,6 +9,7 @@ import pytest
 
 from sinks import migrate
 from tests.conftest import ADMIN_PG
+from tests.integration.rows import one
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ async def test_missing_lower_version_is_applied_after_a_higher_one() -> None:
         assert await migrate.migrate(url) == []
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
             cur = await conn.execute("SELECT to_regclass('contact_consents') IS NOT NULL")
-            assert (await cur.fetchone())[0] is True
+            assert (await one(cur))[0] is True
     finally:
         with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]

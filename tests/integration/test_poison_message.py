@@ -8,18 +8,24 @@ from __future__ import annotations
 import base64
 import json
 import random
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
+from sinks.connection import Conn
 from tests.helpers import sms_interaction
+from tests.integration.rows import one
 from tests.integration.stack import Stack, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
 
-async def test_stage_failure_is_isolated_and_the_partition_keeps_flowing(webhook_stack: Stack, broker, db) -> None:
+async def test_stage_failure_is_isolated_and_the_partition_keeps_flowing(
+    webhook_stack: Stack, broker: EmbeddedBroker, db: Conn
+) -> None:
     phone = f"+3519{random.randint(10**7, 10**8 - 1)}"  # one customer: one routing key, one partition
     base = random.randint(10**6, 10**7) * 100
     before = [sms_interaction(base + n, phone, text=f"ok {n}") for n in range(20)]
@@ -57,14 +63,14 @@ async def test_stage_failure_is_isolated_and_the_partition_keeps_flowing(webhook
             cur = await db.execute(
                 "SELECT count(*) FROM interactions WHERE interaction_id = ANY(%s)", ([i.interaction_id for i in good],)
             )
-            count = (await cur.fetchone())[0]
+            count = (await one(cur))[0]
             return count if count == len(good) else None
 
         await eventually(stored, timeout=60, what="the 25 good interactions around the poison one")
         cur = await db.execute("SELECT count(*) FROM interactions WHERE interaction_id = %s", (poison.interaction_id,))
-        assert (await cur.fetchone())[0] == 0
+        assert (await one(cur))[0] == 0
 
-        async def dead_letter() -> dict | None:
+        async def dead_letter() -> dict[str, Any] | None:
             for _, value in await read_topic(broker.bootstrap, topics.DEADLETTER):
                 letter = json.loads(value)
                 if letter["source"] == "pipeline.stage" and base64.b64decode(letter["raw_base64"]) == (

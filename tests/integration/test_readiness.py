@@ -5,12 +5,15 @@ timeline for ~14 s."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
+from sinks.connection import Conn
 from tests.conftest import TEST_PARTITIONS
 from tests.helpers import sms_interaction
 from tests.integration.stack import eventually, start_up
@@ -19,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_ready_means_the_worker_holds_its_partitions(
-    private_broker, private_database_url, private_db, tmp_path
+    private_broker: EmbeddedBroker, private_database_url: str, private_db: Conn, tmp_path: Path
 ) -> None:
     stack = start_up(tmp_path, bootstrap=private_broker.bootstrap, database_url=private_database_url)  # waits for 200
     try:

@@ -7,13 +7,17 @@ import random
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.interaction import Channel, Interaction
+from sinks.connection import Conn
 from tests.helpers import sms_interaction
+from tests.integration.rows import one
 from tests.integration.stack import Stack, clean_env, eventually
 from tests.interactions import interaction
 
@@ -37,7 +41,9 @@ def old_email(n: int, days: int) -> Interaction:
     )
 
 
-async def test_purge_removes_old_content_per_channel(webhook_stack: Stack, broker, database_url, db) -> None:
+async def test_purge_removes_old_content_per_channel(
+    webhook_stack: Stack, broker: EmbeddedBroker, database_url: str, db: Conn
+) -> None:
     n = random.randint(10**8, 10**9)
     old_sms = aged(sms_interaction(n, f"+3519{random.randint(10**7, 10**8 - 1)}", text="mensagem velha"), 400)
     new_sms = aged(sms_interaction(n + 1, f"+3519{random.randint(10**7, 10**8 - 1)}", text="mensagem nova"), 10)
@@ -54,7 +60,7 @@ async def test_purge_removes_old_content_per_channel(webhook_stack: Stack, broke
 
     async def stored() -> bool:
         cur = await db.execute("SELECT count(*) FROM interactions WHERE interaction_id = ANY(%s)", (ids,))
-        return (await cur.fetchone())[0] == 3
+        return bool((await one(cur))[0] == 3)
 
     await eventually(stored, what="the three interactions")
 
@@ -75,13 +81,13 @@ async def test_purge_removes_old_content_per_channel(webhook_stack: Stack, broke
     cur = await db.execute(
         "SELECT document ? 'text' FROM interactions WHERE interaction_id = %s", (old_sms.interaction_id,)
     )
-    assert (await cur.fetchone())[0] is True  # a dry run changes nothing
+    assert (await one(cur))[0] is True  # a dry run changes nothing
     out = purge()
     assert "older than 365 days" in out
 
-    async def document(i: Interaction) -> dict:
+    async def document(i: Interaction) -> dict[str, Any]:
         cur = await db.execute("SELECT document FROM interactions WHERE interaction_id = %s", (i.interaction_id,))
-        return (await cur.fetchone())[0]
+        return (await one(cur))[0]
 
     purged = await document(old_sms)
     assert "text" not in purged

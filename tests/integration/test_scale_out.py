@@ -17,9 +17,11 @@ import httpx
 import pytest
 
 from omnitrail.local_stack import EmbeddedBroker
+from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
 from tests.helpers import inbound_sms, signed
+from tests.integration.rows import one
 from tests.integration.stack import FAST_GROUP, Stack, clean_env, eventually, start_up
 
 pytestmark = pytest.mark.integration
@@ -39,7 +41,7 @@ def broker12() -> Iterator[EmbeddedBroker]:
 
 
 @pytest.fixture
-def connectors(broker12, private_database_url: str, tmp_path: Path) -> Iterator[list[Stack]]:
+def connectors(broker12: EmbeddedBroker, private_database_url: str, tmp_path: Path) -> Iterator[list[Stack]]:
     running = []
     try:
         for n in range(2):
@@ -61,7 +63,9 @@ def connectors(broker12, private_database_url: str, tmp_path: Path) -> Iterator[
 
 
 @pytest.fixture
-def workers(broker12, private_database_url: str, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def workers(
+    broker12: EmbeddedBroker, private_database_url: str, tmp_path: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs = []
     for n in range(WORKERS):
         env = clean_env(
@@ -89,7 +93,9 @@ def workers(broker12, private_database_url: str, tmp_path: Path) -> Iterator[lis
             proc.kill()
 
 
-async def test_three_workers_two_connectors_one_worker_killed(connectors, workers, private_db) -> None:
+async def test_three_workers_two_connectors_one_worker_killed(
+    connectors: list[Stack], workers: list[subprocess.Popen[bytes]], private_db: Conn
+) -> None:
     db = private_db
 
     async def held_by_all() -> bool:  # every worker joined and the 12 partitions are spread over them
@@ -112,7 +118,7 @@ async def test_three_workers_two_connectors_one_worker_killed(connectors, worker
 
     async def stored() -> int:
         cur = await db.execute("SELECT count(*) FROM interactions")
-        return (await cur.fetchone())[0]
+        return int((await one(cur))[0])
 
     async def post(client: httpx.AsyncClient, k: int, params: dict[str, str]) -> None:
         stack = connectors[k % 2]  # the two connector processes take turns, as behind a load balancer

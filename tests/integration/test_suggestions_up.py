@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.interaction import Channel, Direction, Interaction
 from tests.helpers import inbound_sms, signed
@@ -22,7 +25,7 @@ OUR_NUMBER = "+351210000000"
 
 
 @pytest.fixture(scope="module")
-def stack(private_broker, private_database_url, start_stack: StartStack) -> Stack:
+def stack(private_broker: EmbeddedBroker, private_database_url: str, start_stack: StartStack) -> Stack:
     # The broker and database first: set up before the stack, so torn down after it.
     return start_stack(
         bootstrap=private_broker.bootstrap,
@@ -37,12 +40,14 @@ def reply_to(e164: str) -> Interaction:
     return interaction(Channel.sms, e164, direction=Direction.outbound, text="Olá, já verificámos a encomenda.")
 
 
-async def test_openapi_lists_the_suggestion_routes(client) -> None:
+async def test_openapi_lists_the_suggestion_routes(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert {"/api/v1/contacts/{contact_id}/suggestions", "/api/v1/suggestions"} <= set(paths)
 
 
-async def test_unanswered_sms_opens_a_suggestion_and_our_reply_closes_it(client, stack, private_broker) -> None:
+async def test_unanswered_sms_opens_a_suggestion_and_our_reply_closes_it(
+    client: httpx.AsyncClient, stack: Stack, private_broker: EmbeddedBroker
+) -> None:
     e164 = f"+3519{random.randint(10_000_000, 99_999_999)}"
     body, headers = signed(stack.url + "/webhooks/twilio/messages", inbound_sms(f"SM{uuid.uuid4().hex}", e164))
     assert (await client.post("/webhooks/twilio/messages", content=body, headers=headers)).status_code == 200
@@ -54,7 +59,7 @@ async def test_unanswered_sms_opens_a_suggestion_and_our_reply_closes_it(client,
     contact = await eventually(contact_id, what="contact")
     url = f"/api/v1/contacts/{contact}/suggestions"
 
-    async def listed(status: str) -> list[dict]:
+    async def listed(status: str) -> list[dict[str, Any]]:
         response = await client.get(url, params={"status": status}, headers=AGENT)
         assert response.status_code == 200
         return response.json()["items"]

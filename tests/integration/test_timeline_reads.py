@@ -10,18 +10,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sinks import erasure, migrate, queries
+from sinks.connection import Conn
 from tests.helpers import sms_interaction
 
 pytestmark = pytest.mark.integration
 
 
-async def _contact(db, merged_into: uuid.UUID | None = None) -> uuid.UUID:
+async def _contact(db: Conn, merged_into: uuid.UUID | None = None) -> uuid.UUID:
     contact_id = uuid.uuid4()
     await db.execute("INSERT INTO contacts (contact_id, merged_into) VALUES (%s, %s)", (contact_id, merged_into))
     return contact_id
 
 
-async def _interaction(db, n: int, owner: uuid.UUID, links: list[uuid.UUID], text: str) -> str:
+async def _interaction(db: Conn, n: int, owner: uuid.UUID, links: list[uuid.UUID], text: str) -> str:
     at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n)
     base = sms_interaction(int(uuid.uuid4().int % 10**12), "+351912345678", text)
     interaction = base.model_copy(update={"occurred_at": at, "interaction_id": uuid.uuid4()})
@@ -47,7 +48,7 @@ async def _interaction(db, n: int, owner: uuid.UUID, links: list[uuid.UUID], tex
     return str(interaction.interaction_id)
 
 
-async def _pages(db, contact: uuid.UUID, order: str, **where: object) -> list[str]:
+async def _pages(db: Conn, contact: uuid.UUID, order: str, **where: object) -> list[str]:
     seen: list[str] = []
     cursor = None
     while True:
@@ -66,7 +67,7 @@ async def _pages(db, contact: uuid.UUID, order: str, **where: object) -> list[st
         cursor = page.next_cursor
 
 
-async def test_both_forms_each_once_in_order_before_and_after_migration_0015(private_db) -> None:
+async def test_both_forms_each_once_in_order_before_and_after_migration_0015(private_db: Conn) -> None:
     db = private_db
     ana = await _contact(db)
     ana_old = await _contact(db, merged_into=ana)  # merged into Ana: her timeline includes it
@@ -106,7 +107,7 @@ async def test_both_forms_each_once_in_order_before_and_after_migration_0015(pri
 
 
 @pytest.mark.parametrize("old_form", [False, True], ids=["this release", "before migration 0015"])
-async def test_erasing_the_first_customer_hands_the_interaction_to_the_next(private_db, old_form: bool) -> None:
+async def test_erasing_the_first_customer_hands_the_interaction_to_the_next(private_db: Conn, old_form: bool) -> None:
     db = private_db
     ana, bruno = await _contact(db), await _contact(db)
     phone = f"+3519{uuid.uuid4().int % 10**8:08d}"

@@ -13,14 +13,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
+from sinks.connection import Conn
 from tests.helpers import sms_interaction
+from tests.integration.rows import one
 from tests.integration.stack import Stack, clean_env, eventually
 
 pytestmark = pytest.mark.integration
 
 
-async def test_verify_reports_gaps_and_duplicates(webhook_stack: Stack, broker, database_url, db) -> None:
+async def test_verify_reports_gaps_and_duplicates(
+    webhook_stack: Stack, broker: EmbeddedBroker, database_url: str, db: Conn
+) -> None:
     since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
     base = random.randint(10**8, 10**9) * 10
     corpus = [sms_interaction(base + n, f"+3519{random.randint(10**7, 10**8 - 1)}") for n in range(50)]
@@ -36,7 +41,7 @@ async def test_verify_reports_gaps_and_duplicates(webhook_stack: Stack, broker, 
 
     async def stored() -> bool:
         cur = await db.execute("SELECT count(*) FROM interactions WHERE interaction_id = ANY(%s)", (ids,))
-        return (await cur.fetchone())[0] == len(ids)
+        return bool((await one(cur))[0] == len(ids))
 
     await eventually(stored, what="the 50 interactions")
 

@@ -7,13 +7,17 @@ import json
 import os
 import random
 import signal
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
+from sinks.connection import Conn
 from tests.helpers import sms_interaction
+from tests.integration.rows import one
 from tests.integration.stack import Stack, eventually, read_topic, start_up
 
 pytestmark = pytest.mark.integration
@@ -30,7 +34,7 @@ def database_url(private_database_url: str) -> str:
 
 
 @pytest.fixture
-def stack(private_broker, database_url, tmp_path) -> Iterator[Stack]:
+def stack(private_broker: EmbeddedBroker, database_url: str, tmp_path: Path) -> Iterator[Stack]:
     # Small batches so the kill lands between commits, not after the last one.
     running = start_up(
         tmp_path, bootstrap=private_broker.bootstrap, database_url=database_url, OMNITRAIL_WORKER_BATCH_SIZE="200"
@@ -39,7 +43,9 @@ def stack(private_broker, database_url, tmp_path) -> Iterator[Stack]:
     running.stop()
 
 
-async def test_sigkill_mid_batch_loses_nothing_and_duplicates_nothing(stack, private_broker, db) -> None:
+async def test_sigkill_mid_batch_loses_nothing_and_duplicates_nothing(
+    stack: Stack, private_broker: EmbeddedBroker, db: Conn
+) -> None:
     broker = private_broker
     rng = random.Random(7)
     base = rng.randint(0, 10**8)
@@ -58,7 +64,7 @@ async def test_sigkill_mid_batch_loses_nothing_and_duplicates_nothing(stack, pri
 
     async def stored() -> int:
         cur = await db.execute("SELECT count(*) FROM interactions WHERE interaction_id = ANY(%s)", (ids,))
-        return (await cur.fetchone())[0]
+        return int((await one(cur))[0])
 
     # Kill points spread over the stream at random row counts, so kills land inside batches, between
     # the database commit and the offset commit, during the outbox drain, or while rejoining the group.
@@ -78,7 +84,7 @@ async def test_sigkill_mid_batch_loses_nothing_and_duplicates_nothing(stack, pri
     cur = await db.execute(
         "SELECT count(*), count(DISTINCT interaction_id) FROM interactions WHERE interaction_id = ANY(%s)", (ids,)
     )
-    total, distinct = await cur.fetchone()
+    total, distinct = await one(cur)
     assert (total, distinct) == (N, N)
     print(f"worker SIGKILLed {KILLS} times at rows {killed_at} of {N}: {total} rows, {distinct} distinct")
     # The supervisor brought a worker back (it may still be in its restart backoff right now).
@@ -97,7 +103,7 @@ async def test_sigkill_mid_batch_loses_nothing_and_duplicates_nothing(stack, pri
     await eventually(published, timeout=120, what="interaction.added for every row")
 
 
-async def _at_least(count, n: int) -> bool:
+async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
     return await count() >= n
 
 

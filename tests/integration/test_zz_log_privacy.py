@@ -15,7 +15,7 @@ PHONE = re.compile(r"(?<![\w.:/=-])\+\d{8,15}\b")
 TEXTS = ["Olá", "encomenda", "fatura", "morada", "mensagem", "pedido", "preciso de ajuda", "Maria", "texto antigo"]
 
 
-def test_session_logs_hold_no_personal_data(tmp_path_factory) -> None:
+def test_session_logs_hold_no_personal_data(tmp_path_factory: pytest.TempPathFactory) -> None:
     logs = sorted(tmp_path_factory.getbasetemp().rglob("omnitrail-up.log"))
     assert logs, "no omnitrail up ran in this session"
     found: list[str] = []

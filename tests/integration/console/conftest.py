@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from omnitrail.local_stack import EmbeddedBroker
 from tests.integration.stack import Stack, start_up
 
 
 @pytest.fixture(scope="package")
-def console_stack(broker, database_url, tmp_path_factory) -> Iterator[Stack]:
+def console_stack(
+    broker: EmbeddedBroker, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     running = start_up(tmp_path_factory.mktemp("console"), bootstrap=broker.bootstrap, database_url=database_url)
     yield running
     assert running.stop() == 0

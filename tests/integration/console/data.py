@@ -7,6 +7,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -91,10 +92,10 @@ def chat_and_email(customer: Customer, *, email_html: str, email_subject: str) -
     return [chat, email]
 
 
-async def contact_of(client: httpx.AsyncClient, q: str, *, channels: int = 1) -> dict:
+async def contact_of(client: httpx.AsyncClient, q: str, *, channels: int = 1) -> dict[str, Any]:
     """The contact found by q once its timeline holds interactions of at least ``channels`` channels."""
 
-    async def check() -> dict | None:
+    async def check() -> dict[str, Any] | None:
         found = (await client.get("/api/v1/contacts", params={"q": q}, headers=AGENT)).json()["items"]
         if len(found) != 1:
             return None

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import orjson
 import pytest
 
 from console.session import fingerprint
+from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from tests.integration.console.data import Customer, a_customer, chat_and_email, contact_of, sms, whatsapp
 from tests.integration.stack import ADMIN, AGENT, Stack, eventually, read_topic
@@ -39,7 +41,9 @@ async def texts(client: httpx.AsyncClient, contact_id: str, **params: str | list
     return [i["text"] for i in items] if len(items) >= (0 if params else 3) else []
 
 
-async def test_timeline_filters_by_channel_direction_and_accent_blind_words(client, customer) -> None:
+async def test_timeline_filters_by_channel_direction_and_accent_blind_words(
+    client: httpx.AsyncClient, customer: Customer
+) -> None:
     cid = customer.contact_id
     assert await texts(client, cid, channel="whatsapp") == ["Obrigada pela ajuda"]
     assert len(await texts(client, cid, channel=["sms", "whatsapp"])) == 3
@@ -55,7 +59,9 @@ async def test_timeline_filters_by_channel_direction_and_accent_blind_words(clie
     assert bad.status_code == 422
 
 
-async def test_note_goes_through_the_pipeline_once_onto_timeline_and_topic(client, customer, broker) -> None:
+async def test_note_goes_through_the_pipeline_once_onto_timeline_and_topic(
+    client: httpx.AsyncClient, customer: Customer, broker: EmbeddedBroker
+) -> None:
     cid = customer.contact_id
     [first] = (await client.get(f"/api/v1/contacts/{cid}/timeline", params={"limit": 1}, headers=AGENT)).json()["items"]
     note = {
@@ -68,7 +74,7 @@ async def test_note_goes_through_the_pipeline_once_onto_timeline_and_topic(clien
     assert accepted[0].json() == accepted[1].json()  # the retry is the same interaction
     note_id = accepted[0].json()["interaction_id"]
 
-    async def stored() -> list[dict]:
+    async def stored() -> list[dict[str, Any]]:
         page = await client.get(f"/api/v1/contacts/{cid}/timeline", params={"channel": "other"}, headers=AGENT)
         return page.json()["items"]
 
@@ -79,7 +85,7 @@ async def test_note_goes_through_the_pipeline_once_onto_timeline_and_topic(clien
     assert item["in_reply_to"] == first["interaction_id"]
     assert item["metadata"]["author"] == fingerprint("agent-token")
 
-    async def on_topic() -> list[dict]:
+    async def on_topic() -> list[dict[str, Any]]:
         events = [orjson.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v]
         return [e for e in events if (e.get("interaction") or {}).get("interaction_id") == note_id]
 
@@ -92,7 +98,9 @@ async def test_note_goes_through_the_pipeline_once_onto_timeline_and_topic(clien
     assert (await client.post(f"/api/v1/contacts/{cid}/notes", json=foreign, headers=AGENT)).status_code == 404
 
 
-async def test_every_contact_read_is_audited_and_only_admins_read_the_log(client, customer) -> None:
+async def test_every_contact_read_is_audited_and_only_admins_read_the_log(
+    client: httpx.AsyncClient, customer: Customer
+) -> None:
     cid = customer.contact_id
     await client.get(f"/api/v1/contacts/{cid}", headers=AGENT)
     await client.get(f"/api/v1/contacts/{cid}/suggestions", headers=AGENT)
@@ -110,9 +118,11 @@ async def test_every_contact_read_is_audited_and_only_admins_read_the_log(client
     assert any(e["action"] == "contacts.search" and e["contact_id"] is None for e in searches["items"])
 
 
-async def test_live_events_deliver_a_new_sms_of_the_open_contact_only(client, customer, console_stack) -> None:
+async def test_live_events_deliver_a_new_sms_of_the_open_contact_only(
+    client: httpx.AsyncClient, customer: Customer, console_stack: Stack
+) -> None:
     other = a_customer()
-    received: list[dict] = []
+    received: list[dict[str, Any]] = []
     events: list[str] = []
 
     async def listen() -> None:
@@ -142,7 +152,9 @@ async def test_live_events_deliver_a_new_sms_of_the_open_contact_only(client, cu
     assert {e["type"] for e in received} == {"interaction.added"}
 
 
-async def test_page_session_needs_csrf_for_changes_and_bearer_clients_do_not(client, customer, console_stack) -> None:
+async def test_page_session_needs_csrf_for_changes_and_bearer_clients_do_not(
+    client: httpx.AsyncClient, customer: Customer, console_stack: Stack
+) -> None:
     assert (await client.post("/signin", data={"token": "wrong"})).status_code == 401
     async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as browser:  # keeps its cookie jar
         signin = await browser.post("/signin", data={"token": "agent-token"})
@@ -170,13 +182,15 @@ async def test_page_session_needs_csrf_for_changes_and_bearer_clients_do_not(cli
     assert ("note.add", "session") in {(e["action"], e["via"]) for e in audit.json()["items"]}
 
 
-async def test_staff_assign_and_close_a_suggestion_and_both_reach_the_timeline(client, broker) -> None:
+async def test_staff_assign_and_close_a_suggestion_and_both_reach_the_timeline(
+    client: httpx.AsyncClient, broker: EmbeddedBroker
+) -> None:
     person = a_customer()
     chat, _ = chat_and_email(person, email_html="<p>hi</p>", email_subject="Hi")
     await produce(broker.bootstrap, [chat])  # 30 minutes old and unanswered: past the live-chat SLA
     cid = (await contact_of(client, person.email))["contact_id"]
 
-    async def open_suggestions() -> list[dict]:
+    async def open_suggestions() -> list[dict[str, Any]]:
         url = f"/api/v1/contacts/{cid}/suggestions"
         return (await client.get(url, headers=AGENT)).json()["items"]
 

@@ -12,7 +12,7 @@ import pytest
 
 from console.session import fingerprint
 from tests.integration.console.data import a_customer, contact_of, sms
-from tests.integration.stack import ADMIN
+from tests.integration.stack import ADMIN, Stack
 
 pytestmark = pytest.mark.integration
 Body = Callable[[dict[str, str]], Any]
@@ -71,7 +71,9 @@ async def call(client: httpx.AsyncClient, method: str, url: str, body: Any) -> i
     return (await client.request(method, url, json=body, headers=ADMIN)).status_code
 
 
-async def test_every_route_that_takes_a_contact_writes_an_audit_row(client, console_stack) -> None:
+async def test_every_route_that_takes_a_contact_writes_an_audit_row(
+    client: httpx.AsyncClient, console_stack: Stack
+) -> None:
     routes = contact_routes((await client.get("/openapi.json")).json())
     missing = routes - set(ROUTES)
     assert not missing, f"routes taking a contact with no audit check here (add each to ROUTES): {missing}"
@@ -101,7 +103,9 @@ async def test_every_route_that_takes_a_contact_writes_an_audit_row(client, cons
             assert (await newest(client, context["other"]) or {}).get("action") == action
 
 
-async def test_marking_an_identifier_shared_is_audited_on_its_contact(client, console_stack) -> None:
+async def test_marking_an_identifier_shared_is_audited_on_its_contact(
+    client: httpx.AsyncClient, console_stack: Stack
+) -> None:
     person = a_customer()
     await sms(client, console_stack, person, "A family phone")
     cid = (await contact_of(client, person.e164))["contact_id"]

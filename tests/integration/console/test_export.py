@@ -8,13 +8,17 @@ import json
 import re
 import sys
 import uuid
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
 from console.session import fingerprint
+from omnitrail.local_stack import EmbeddedBroker
 from sinks.contact_export import _SECTIONS, NOT_EXPORTED
 from tests.integration.console.data import a_customer, chat_and_email, contact_of
+from tests.integration.rows import one
 from tests.integration.stack import ADMIN, AGENT, clean_env, eventually
 from tests.interactions import produce
 
@@ -22,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_the_export_holds_attributes_notes_suggestions_assignments_consents_and_audit(
-    client, broker, database_url
+    client: httpx.AsyncClient, broker: EmbeddedBroker, database_url: str
 ) -> None:
     person = a_customer()
     chat, _ = chat_and_email(person, email_html="<p>hi</p>", email_subject="Hi")
@@ -49,7 +53,7 @@ async def test_the_export_holds_attributes_notes_suggestions_assignments_consent
     assigned = await client.post(f"/api/v1/suggestions/{sid}/assign", json={"assignee": assignee}, headers=AGENT)
     assert assigned.status_code == 200
 
-    async def exported() -> dict | None:
+    async def exported() -> dict[str, Any] | None:
         document = (await client.get(f"/api/v1/contacts/{cid}/export", headers=ADMIN)).json()
         texts = {i["document"].get("text") for i in document["interactions"]}
         return document if note in texts else None  # the note went through the pipeline
@@ -78,7 +82,7 @@ async def test_the_export_holds_attributes_notes_suggestions_assignments_consent
     assert set(from_cli) == set(document)
 
 
-def test_every_table_naming_a_contact_is_exported_or_said_not_to_be(database_url) -> None:
+def test_every_table_naming_a_contact_is_exported_or_said_not_to_be(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         tables = {
             r[0]
@@ -91,7 +95,9 @@ def test_every_table_naming_a_contact_is_exported_or_said_not_to_be(database_url
     assert tables - exported - set(NOT_EXPORTED) == set(), "add a section to sinks/contact_export.py"
 
 
-async def test_erasure_leaves_no_assignment_and_then_no_suggestion_in_the_export(client, broker, database_url) -> None:
+async def test_erasure_leaves_no_assignment_and_then_no_suggestion_in_the_export(
+    client: httpx.AsyncClient, broker: EmbeddedBroker, database_url: str
+) -> None:
     person = a_customer()
     chat, _ = chat_and_email(person, email_html="<p>hi</p>", email_subject="Hi")
     await produce(broker.bootstrap, [chat])
@@ -115,13 +121,13 @@ async def test_erasure_leaves_no_assignment_and_then_no_suggestion_in_the_export
     for section in ("attributes", "assignments", "interactions"):
         assert after[section] == [], section
 
-    async def forgotten() -> dict | None:  # the suggestions agent, once contact.erased reached it
+    async def forgotten() -> dict[str, Any] | None:  # the suggestions agent, once contact.erased reached it
         document = (await client.get(f"/api/v1/contacts/{cid}/export", headers=ADMIN)).json()
         return document if document["suggestions"] == document["suggestion_activity"] == [] else None
 
     after = await eventually(forgotten, what="the suggestions agent forgetting her")
     async with await psycopg.AsyncConnection.connect(database_url) as conn:  # staff's words gone, not just unlinked
         cur = await conn.execute("SELECT count(*) FROM suggestion_handling WHERE suggestion_id = %s", (sid,))
-        assert (await cur.fetchone())[0] == 0
+        assert (await one(cur))[0] == 0
     assert person.name not in json.dumps(after, ensure_ascii=False)
     assert "contact.erase" in {a["action"] for a in after["audit"]}  # who erased her stays on record

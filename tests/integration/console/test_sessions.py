@@ -4,6 +4,7 @@ revokes the token's sessions, and after the token's role changes (in every conso
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from console.auth import TokenAuth
 from console.routes import page
 from console.session import COOKIE, fingerprint
 from console.throttle import Throttle
+from omnitrail.local_stack import EmbeddedBroker
 from tests.integration.console.data import a_customer, contact_of, sms
 from tests.integration.stack import ADMIN, AGENT, Stack, start_up
 
@@ -45,7 +47,9 @@ async def status(url: str, cookie: str, path: str, csrf: str | None = None) -> i
         return (await thief.post(path, json=note, headers={"X-CSRF-Token": csrf})).status_code
 
 
-async def test_a_cookie_copied_before_sign_out_reads_and_writes_nothing_after_it(client, console_stack, contact_id):
+async def test_a_cookie_copied_before_sign_out_reads_and_writes_nothing_after_it(
+    client: httpx.AsyncClient, console_stack: Stack, contact_id: str
+) -> None:
     url, read, write = console_stack.url, f"/api/v1/contacts/{contact_id}", f"/api/v1/contacts/{contact_id}/notes"
     cookie, csrf = await sign_in(url, "agent-token")
     assert await status(url, cookie, read) == 200
@@ -59,8 +63,8 @@ async def test_a_cookie_copied_before_sign_out_reads_and_writes_nothing_after_it
 
 
 async def test_an_admin_revokes_every_session_of_a_token_and_its_next_request_is_refused(
-    client, console_stack, contact_id
-):
+    client: httpx.AsyncClient, console_stack: Stack, contact_id: str
+) -> None:
     url, read = console_stack.url, f"/api/v1/contacts/{contact_id}"
     laptop, _ = await sign_in(url, "agent-token")
     phone, _ = await sign_in(url, "agent-token")
@@ -78,8 +82,13 @@ async def test_an_admin_revokes_every_session_of_a_token_and_its_next_request_is
 
 
 async def test_a_changed_role_ends_the_sessions_signed_in_with_the_old_one(
-    client, console_stack, contact_id, broker, database_url, tmp_path
-):
+    client: httpx.AsyncClient,
+    console_stack: Stack,
+    contact_id: str,
+    broker: EmbeddedBroker,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
     url, erase = console_stack.url, f"/api/v1/contacts/{contact_id}/export"
     cookie, _ = await sign_in(url, "admin-token")
     assert await status(url, cookie, erase) == 200
@@ -98,7 +107,7 @@ async def test_a_changed_role_ends_the_sessions_signed_in_with_the_old_one(
     assert await status(url, cookie, erase) == 401  # ended everywhere, not only where the role changed
 
 
-async def test_signin_cookie_is_secure_httponly_strict_behind_https(database_url) -> None:
+async def test_signin_cookie_is_secure_httponly_strict_behind_https(database_url: str) -> None:
     async with AsyncConnectionPool(database_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
         app = FastAPI()
         auth = TokenAuth({"agent-token": "agent"}, pool.connection)

@@ -13,7 +13,7 @@ import pytest
 
 from console.session import COOKIE
 from omnitrail import staff_commands
-from omnitrail.local_stack import free_port
+from omnitrail.local_stack import EmbeddedBroker, free_port
 from tests.integration.oidc import CONSOLE_CLIENT, CONSOLE_SECRET, OidcProvider
 from tests.integration.stack import Stack, start_up
 
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def sso_console(broker, database_url, tmp_path_factory) -> Iterator[tuple[Stack, OidcProvider]]:
+def sso_console(
+    broker: EmbeddedBroker, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Stack, OidcProvider]]:
     port = free_port()
     provider = OidcProvider.start(
         shared_mailbox="unused@acme.example",
@@ -45,7 +47,9 @@ def sso_console(broker, database_url, tmp_path_factory) -> Iterator[tuple[Stack,
         provider.stop()
 
 
-def test_a_staff_member_signs_in_through_the_provider_as_herself(sso_console, database_url) -> None:
+def test_a_staff_member_signs_in_through_the_provider_as_herself(
+    sso_console: tuple[Stack, OidcProvider], database_url: str
+) -> None:
     stack, provider = sso_console
     email = f"rita.{uuid.uuid4().hex[:8]}@acme.example"
     asyncio.run(staff_commands.add(database_url, email=email, name="Rita Lopes", role="admin", password="unused-pass"))
@@ -61,7 +65,7 @@ def test_a_staff_member_signs_in_through_the_provider_as_herself(sso_console, da
         assert me.status_code == 200  # an admin, as her account says
 
 
-def test_someone_the_provider_knows_without_an_account_is_refused(sso_console) -> None:
+def test_someone_the_provider_knows_without_an_account_is_refused(sso_console: tuple[Stack, OidcProvider]) -> None:
     stack, provider = sso_console
     with httpx.Client(base_url=stack.url, follow_redirects=True, timeout=20) as browser:
         back = provider.sign_in(browser, stack.url + "/signin/oidc", f"nobody.{uuid.uuid4().hex[:6]}@acme.example")
@@ -70,7 +74,7 @@ def test_someone_the_provider_knows_without_an_account_is_refused(sso_console) -
         assert COOKIE not in browser.cookies
 
 
-def test_a_callback_not_started_here_is_refused(sso_console) -> None:
+def test_a_callback_not_started_here_is_refused(sso_console: tuple[Stack, OidcProvider]) -> None:
     stack, _ = sso_console
     with httpx.Client(base_url=stack.url, timeout=20) as browser:
         forged = browser.get("/signin/oidc/callback", params={"code": "stolen", "state": "guessed"})

@@ -41,7 +41,7 @@ def omnitrail_staff(
 
 
 @pytest.fixture
-def staff_env(database_url) -> dict[str, str]:
+def staff_env(database_url: str) -> dict[str, str]:
     return clean_env(OMNITRAIL_DATABASE_URL=database_url)  # the database is all `omnitrail staff` needs
 
 
