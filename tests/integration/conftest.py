@@ -24,10 +24,16 @@ def start_stack(
     stopped at the module's end, where it must exit cleanly unless started with ``clean_exit=False``."""
     started: list[tuple[Stack, bool]] = []
 
-    def start(*, clean_exit: bool = True, **settings: str) -> Stack:
-        settings.setdefault("bootstrap", broker.bootstrap)
-        settings.setdefault("database_url", database_url)
-        stack = start_up(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]), **settings)
+    def start(
+        *,
+        clean_exit: bool = True,
+        bootstrap: str = broker.bootstrap,
+        database_url: str = database_url,
+        port: int | None = None,
+        **settings: str,
+    ) -> Stack:
+        tmp = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+        stack = start_up(tmp, bootstrap=bootstrap, database_url=database_url, port=port, **settings)
         started.append((stack, clean_exit))
         return stack
 

@@ -31,7 +31,7 @@ class Mailbox:
             host="127.0.0.1",
             port=self.dovecot.port,
             username=user or self.user,
-            password=PASSWORD,  # type: ignore[arg-type]  # pydantic turns it into SecretStr
+            password=PASSWORD,
             ssl=False,
             folders=self.folders,
             own_addresses=[corpus.SUPPORT, self.user],

@@ -56,6 +56,13 @@ async def find_contact(client: httpx.AsyncClient, q: str) -> dict[str, Any] | No
     return items[0] if items else None
 
 
+async def found_contact(client: httpx.AsyncClient, q: str) -> dict[str, Any]:
+    """The contact the search finds for ``q``, which the test expects to exist by now."""
+    contact = await find_contact(client, q)
+    assert contact is not None, "no contact found"
+    return contact
+
+
 async def timeline_ids(client: httpx.AsyncClient, contact_id: str) -> list[str]:
     response = await client.get(
         f"/api/v1/contacts/{contact_id}/timeline", params={"limit": 500, "order": "asc"}, headers=AGENT

@@ -16,7 +16,7 @@ import signal
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -89,15 +89,17 @@ async def test_broker_frozen_30s_loses_nothing_duplicates_nothing_keeps_order(
     readiness: list[dict[str, Any]] = []
 
     async def outage(client: httpx.AsyncClient) -> None:
+        assert private_broker.proc is not None  # started
+        pid = private_broker.proc.pid
         await asyncio.sleep(BEFORE_S)
-        os.kill(private_broker.proc.pid, signal.SIGSTOP)
+        os.kill(pid, signal.SIGSTOP)
         try:
             await asyncio.sleep(OUTAGE_S / 2)
             response = await client.get(stack.url + "/readyz")
             readiness.append({"status": response.status_code, **response.json()})
             await asyncio.sleep(OUTAGE_S / 2)
         finally:
-            os.kill(private_broker.proc.pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGCONT)
 
     async with httpx.AsyncClient(timeout=20) as client:
         await asyncio.gather(outage(client), *(customer(client, p) for p in phones))
@@ -142,6 +144,7 @@ async def test_broker_frozen_30s_loses_nothing_duplicates_nothing_keeps_order(
     # (a spooled event may appear twice: the pipeline writes it once, checked below).
     first_seen: dict[str, list[str]] = defaultdict(list)
     for _, value in await read_topic(private_broker.bootstrap, topics.INTERACTIONS):
+        assert value is not None  # every record on these topics has a value
         record = json.loads(value)
         sid = record["external_id"]
         if sid in ids:
@@ -157,6 +160,7 @@ async def test_broker_frozen_30s_loses_nothing_duplicates_nothing_keeps_order(
         events: dict[str, set[str]] = defaultdict(set)
         wanted = {str(i) for i in ids.values()}
         for _, value in await read_topic(private_broker.bootstrap, topics.TIMELINE):
+            assert value is not None  # every record on these topics has a value
             event = json.loads(value)
             if event["type"] == "interaction.added" and event["interaction"]["interaction_id"] in wanted:
                 events[event["interaction"]["interaction_id"]].add(event["event_id"])
@@ -171,5 +175,5 @@ async def test_broker_frozen_30s_loses_nothing_duplicates_nothing_keeps_order(
     assert ready["degraded"] is False
 
 
-async def _at_least(count, n: int) -> bool:  # type: ignore[no-untyped-def]
+async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
     return await count() >= n

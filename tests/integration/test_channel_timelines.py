@@ -38,6 +38,7 @@ from tests.channel_payloads import (
     x_user,
 )
 from tests.helpers import inbound_sms, signed
+from tests.integration.rows import one
 from tests.integration.stack import AGENT, eventually, read_topic
 from tests.interactions import outbound_message, produce
 
@@ -102,7 +103,7 @@ async def test_whatsapp_cloud_statuses_before_and_after_the_message_end_as_one_r
 
     async def parked() -> bool:
         cur = await db.execute("SELECT count(*) FROM parked_updates WHERE target_interaction_id = %s", (target,))
-        return (await cur.fetchone())[0] == 1
+        return bool((await one(cur))[0] == 1)
 
     await eventually(parked, what="the early status parked")
     await produce(broker.bootstrap, [outbound_message(Channel.whatsapp, Provider.meta, WA_ACCOUNT, wamid, customer)])

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +19,16 @@ from schemas import topics
 from schemas.identifiers import Identifier
 from sinks.connection import Conn
 from tests.helpers import inbound_sms, signed
-from tests.integration.identity_helpers import email_from, find_contact, minutes_ago, new_email, new_phone, timeline_ids
+from tests.integration.identity_helpers import (
+    email_from,
+    find_contact,
+    found_contact,
+    minutes_ago,
+    new_email,
+    new_phone,
+    timeline_ids,
+)
+from tests.integration.rows import one
 from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, clean_env, eventually, read_topic
 from tests.interactions import produce
 
@@ -50,7 +60,7 @@ def plan_attribute(broker: EmbeddedBroker, database_url: str) -> str:
     return name
 
 
-async def state(db: Conn, values: list[str]) -> list[tuple]:
+async def state(db: Conn, values: list[str]) -> list[tuple[Any, ...]]:
     """Everything an import may touch for these identifier values, timestamps included."""
     contacts = await (
         await db.execute(
@@ -70,7 +80,7 @@ async def state(db: Conn, values: list[str]) -> list[tuple]:
             (values,),
         )
     ).fetchall()
-    merges = await (await db.execute("SELECT count(*) FROM contact_merges")).fetchone()
+    merges = await one(await db.execute("SELECT count(*) FROM contact_merges"))
     return [*contacts, *links, merges]
 
 
@@ -103,7 +113,7 @@ async def test_imported_person_then_messages_on_two_channels_is_one_contact_and_
     assert "line 6: attribute " + plan_attribute + ": expected one of ['free', 'pro']" in done.stdout
     assert address not in done.stdout + done.stderr  # rejected reasons never echo personal data
 
-    imported = await find_contact(client, crm)
+    imported = await found_contact(client, crm)
     assert imported["display_name"] == "Ana Silva"
     assert imported["attributes"] == {plan_attribute: "pro"}
     assert {i["kind"] for i in imported["identifiers"]} == {"email", "phone", "external"}
@@ -125,8 +135,8 @@ async def test_imported_person_then_messages_on_two_channels_is_one_contact_and_
         return ids if len(ids) == 2 else None
 
     await eventually(two_items, what="both messages on the imported contact")
-    assert (await find_contact(client, phone))["contact_id"] == imported["contact_id"]
-    assert (await find_contact(client, address))["contact_id"] == imported["contact_id"]
+    assert (await found_contact(client, phone))["contact_id"] == imported["contact_id"]
+    assert (await found_contact(client, address))["contact_id"] == imported["contact_id"]
 
 
 async def test_an_imported_record_with_identifiers_of_two_contacts_merges_them_like_an_interaction(
@@ -145,7 +155,7 @@ async def test_an_imported_record_with_identifiers_of_two_contacts_merges_them_l
     assert done.returncode == 0, done.stderr
     assert "accepted 1 rows, rejected 1" in done.stdout
     assert "line 2: not a JSON value" in done.stdout  # the one reader says it as interaction imports do
-    merged = await find_contact(client, address)
+    merged = await found_contact(client, address)
     assert merged["contact_id"] == older["contact_id"]
     row = await (
         await db.execute("SELECT cause FROM contact_merges WHERE merged_id = %s", (uuid.UUID(younger["contact_id"]),))
@@ -157,7 +167,7 @@ async def test_an_imported_record_with_identifiers_of_two_contacts_merges_them_l
     # And it can be undone like any merge.
     undone = await client.post(f"/api/v1/contacts/{older['contact_id']}/unmerge", headers=ADMIN)
     assert undone.status_code == 200
-    assert (await find_contact(client, address))["contact_id"] == younger["contact_id"]
+    assert (await found_contact(client, address))["contact_id"] == younger["contact_id"]
     response = await client.get(f"/api/v1/contacts/{younger['contact_id']}", headers=AGENT)
     assert response.json()["merged_into"] is None
 
@@ -182,7 +192,7 @@ async def test_an_excel_export_in_windows_1252_with_semicolons_imports_and_a_fil
     done = omnitrail(broker, database_url, "import", "contacts", str(excel))
     assert done.returncode == 0, done.stderr
     assert "accepted 1 rows, rejected 0" in done.stdout
-    assert (await find_contact(client, crm))["display_name"] == "José Conceição"
+    assert (await found_contact(client, crm))["display_name"] == "José Conceição"
 
     nothing = tmp_path / "nothing.csv"
     nothing.write_text("name,email\nBroken,not-an-email\n", encoding="utf-8")

@@ -19,6 +19,7 @@ from schemas import topics
 from schemas.ids import interaction_id_for
 from sinks.connection import Conn
 from tests.helpers import inbound_sms, signed
+from tests.integration.identity_helpers import found_contact
 from tests.integration.rows import one
 from tests.integration.stack import AGENT, Stack, StartStack, eventually, read_topic
 
@@ -68,8 +69,8 @@ async def test_signed_sms_appears_in_the_customers_timeline(client: httpx.AsyncC
 
     contact = await eventually(lambda: contact_for(client, e164), what="contact")
     assert contact["identifiers"] == [{"kind": "phone", "value": e164}]
-    assert (await contact_for(client, national))["contact_id"] == contact["contact_id"]  # any spelling finds it
-    assert (await contact_for(client, e164.replace("+", "00")))["contact_id"] == contact["contact_id"]
+    assert (await found_contact(client, national))["contact_id"] == contact["contact_id"]  # any spelling finds it
+    assert (await found_contact(client, e164.replace("+", "00")))["contact_id"] == contact["contact_id"]
 
     page = (await client.get(f"/api/v1/contacts/{contact['contact_id']}/timeline", headers=AGENT)).json()
     [item] = page["items"]
@@ -107,7 +108,7 @@ async def test_twilio_retries_give_one_row_and_one_interaction_added(
     await asyncio.sleep(2.5)  # give a duplicate event time to show up, if the pipeline were to make one
     events = await added_events()
     assert [e["type"] for e in events] == ["interaction.added"]
-    contact = await contact_for(client, e164)
+    contact = await found_contact(client, e164)
     assert events[0]["contact_id"] == contact["contact_id"]
     snapshots = [json.loads(v) for k, v in await read_topic(broker.bootstrap, topics.CONTACTS) if v]
     assert any(s["contact_id"] == contact["contact_id"] for s in snapshots)
@@ -146,7 +147,8 @@ async def test_unnormalizable_payload_is_400_and_dead_lettered_with_raw_bytes(
 
     async def dead_letter() -> dict[str, Any] | None:
         for _, value in await read_topic(broker.bootstrap, topics.DEADLETTER):
-            record = json.loads(value)
+            assert value is not None  # every record on these topics has a value
+            record: dict[str, Any] = json.loads(value)
             if marker.encode() in base64.b64decode(record["raw_base64"]):
                 return record
         return None

@@ -150,6 +150,7 @@ async def test_database_down_30s_loses_nothing_duplicates_nothing(
     async def one_event_each() -> bool:
         events: dict[str, set[str]] = defaultdict(set)
         for _, value in await read_topic(private_broker.bootstrap, topics.TIMELINE):
+            assert value is not None  # every record on these topics has a value
             event = json.loads(value)
             if event["type"] == "interaction.added":
                 events[event["interaction"]["interaction_id"]].add(event["event_id"])

@@ -179,7 +179,7 @@ async def test_pull_connectors_dead_letters_are_replayed_as_the_bot_and_mailbox_
             "SELECT document->>'provider', document->>'account' FROM interactions WHERE document::text LIKE %s",
             (f"%{tag}%",),
         )
-        found = dict(await cur.fetchall())
+        found: dict[str, str] = dict(await cur.fetchall())
         return found if len(found) == 2 else None
 
     found = await eventually(replayed, timeout=60, what="the replayed update and message in the timeline")

@@ -118,6 +118,7 @@ async def test_device_flow_then_both_grants_ingest_and_a_revoked_grant_shows_in_
         await eventually(both_ok, timeout=60, what="both mailboxes ok in /readyz")
         await _stored(db, [_id(mine, 0), _id(shared, 0)])
         rotated = await _refresh_token(db, mine.user)
+        assert rotated is not None
         assert rotated != stored  # the provider rotated it and the connector kept the new one in PostgreSQL
 
         # The mailbox owner withdraws consent; the server drops the connection, so the connector must log in again.

@@ -238,7 +238,8 @@ async def test_erasure_takes_her_identifiers_out_of_other_customers_interactions
 
     async def search(q: str) -> list[dict[str, Any]]:
         url = f"/api/v1/contacts/{bruno_id}/timeline"
-        return (await client.get(url, params={"q": q}, headers=AGENT)).json()["items"]
+        items: list[dict[str, Any]] = (await client.get(url, params={"q": q}, headers=AGENT)).json()["items"]
+        return items
 
     assert len(await search(ana.value)) == 1  # findable by her address before the erasure
 

@@ -21,6 +21,7 @@ from tests.integration.identity_helpers import (
     US_EMAIL,
     email_from,
     find_contact,
+    found_contact,
     minutes_ago,
     new_email,
     new_phone,
@@ -139,7 +140,7 @@ async def test_an_interaction_carrying_two_contacts_identifiers_merges_them_and_
     again = email_from(Identifier(kind="email", value=address), Identifier(kind="phone", value=phone))
     await produce(broker.bootstrap, [again])
     await contact_when(client, address, len(after_younger) + 1)
-    assert (await find_contact(client, phone))["contact_id"] == older["contact_id"]
+    assert (await found_contact(client, phone))["contact_id"] == older["contact_id"]
     reviews = (await client.get("/api/v1/identity/reviews", params={"limit": 500}, headers=AGENT)).json()["items"]
     pair = {older["contact_id"], younger["contact_id"]}
     assert [r["rule"] for r in reviews if {r["contact_a"], r["contact_b"]} == pair] == ["separated_by_unmerge"]
@@ -283,7 +284,7 @@ async def test_blocked_values_never_identify_a_customer_and_their_mail_still_lan
     assert await timeline_ids(client, str(row[0])) == [str(only_blocked.interaction_id)]
 
 
-async def _row(db: Conn, query: str, *params: object) -> tuple | None:
+async def _row(db: Conn, query: str, *params: object) -> tuple[Any, ...] | None:
     return await (await db.execute(query, params)).fetchone()
 
 
@@ -313,7 +314,7 @@ async def test_phone_pitfalls_become_review_items_that_staff_accept_or_reject(
     accepted = await client.post(f"/api/v1/identity/reviews/{review['review_id']}/accept", headers=ADMIN)
     assert accepted.status_code == 200
     assert accepted.json()["status"] == "accepted"
-    merged = await find_contact(client, without_ninth)
+    merged = await found_contact(client, without_ninth)
     assert merged["contact_id"] == sms_side["contact_id"]  # the older survives
     assert (
         await client.post(f"/api/v1/identity/reviews/{review['review_id']}/reject", headers=ADMIN)
@@ -331,7 +332,7 @@ async def test_phone_pitfalls_become_review_items_that_staff_accept_or_reject(
     assert review["rule"] == "phone_other_region"
     rejected = await client.post(f"/api/v1/identity/reviews/{review['review_id']}/reject", headers=ADMIN)
     assert rejected.json()["status"] == "rejected"
-    assert (await find_contact(client, es))["contact_id"] == b["contact_id"]
+    assert (await found_contact(client, es))["contact_id"] == b["contact_id"]
 
 
 async def test_a_phone_in_an_email_signature_is_a_review_item_not_a_merge(
@@ -389,14 +390,14 @@ async def test_a_phone_marked_shared_or_past_the_cap_links_but_never_merges_peop
     for n, address in enumerate(emails):
         await produce(broker.bootstrap, [email_from(Identifier(kind="email", value=address), at=minutes_ago(30 - n))])
         await contact_when(client, address, 1)
-    first = await find_contact(client, emails[0])
+    first = await found_contact(client, emails[0])
     for address in emails:
         with_phone = email_from(Identifier(kind="email", value=address), Identifier(kind="phone", value=shop_phone))
         await produce(broker.bootstrap, [with_phone])
         await lands(client, address, str(with_phone.interaction_id))
-    merged = {(await find_contact(client, a))["contact_id"] for a in emails}
-    assert merged == {first["contact_id"], (await find_contact(client, emails[5]))["contact_id"]}
-    assert (await find_contact(client, emails[5]))["contact_id"] != first["contact_id"]
+    merged = {(await found_contact(client, a))["contact_id"] for a in emails}
+    assert merged == {first["contact_id"], (await found_contact(client, emails[5]))["contact_id"]}
+    assert (await found_contact(client, emails[5]))["contact_id"] != first["contact_id"]
 
 
 async def test_custom_attributes_are_defined_as_data_validated_searchable_and_exported(

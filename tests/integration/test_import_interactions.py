@@ -58,7 +58,8 @@ async def rows_for(db: Any, external_ids: list[str]) -> int:
 async def pipeline_caught_up(stack: Stack, db: Any) -> None:
     """Wait until every partition of the interactions topic has been processed past this point:
     one sentinel per partition, each stored only after everything before it on its partition."""
-    partitioner, partitions, sentinels = DefaultPartitioner(), list(range(TEST_PARTITIONS)), {}
+    partitioner, partitions = DefaultPartitioner(), list(range(TEST_PARTITIONS))
+    sentinels: dict[int, dict[str, Any]] = {}
     while len(sentinels) < TEST_PARTITIONS:
         item = v1_interaction(f"sentinel-{uuid.uuid4().hex}", f"s.{uuid.uuid4().hex[:8]}@example.pt")
         key = from_json(item, received_at=datetime.now(UTC)).routing_key()

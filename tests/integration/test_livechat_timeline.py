@@ -18,6 +18,7 @@ from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.ids import interaction_id_for
 from sinks.connection import Conn
+from tests.integration.identity_helpers import found_contact
 from tests.integration.rows import one
 from tests.integration.stack import AGENT, Stack, eventually, read_topic
 from tests.livechat_payloads import (
@@ -200,8 +201,8 @@ async def test_an_anonymous_prechat_form_naming_two_people_merges_nobody_and_sug
     assert suggested[ana["contact_id"]]["evidence"]["unverified"] == f"email:{email}"
     assert suggested[bruno["contact_id"]]["evidence"]["unverified"] == f"phone:{phone}"
     # Nobody merged: Ana, Bruno and the visitor are three contacts, each with only their own data.
-    assert [i["value"] for i in (await contact_for(client, email))["identifiers"]] == [email]
-    assert [i["value"] for i in (await contact_for(client, phone))["identifiers"]] == [phone]
+    assert [i["value"] for i in (await found_contact(client, email))["identifiers"]] == [email]
+    assert [i["value"] for i in (await found_contact(client, phone))["identifiers"]] == [phone]
     assert [i["kind"] for i in visitor_contact["identifiers"]] == ["livechat"]
     assert [i["external_id"] for i in await timeline(client, ana["contact_id"])] == [f"A-{tag}"]
     assert [i["external_id"] for i in await timeline(client, bruno["contact_id"])] == [f"B-{tag}"]

@@ -148,7 +148,8 @@ async def test_number_change_links_the_new_number_to_the_contact_with_the_notice
             " WHERE kind = 'phone' AND value = %s",
             (new,),
         )
-        return await cur.fetchone()
+        row: tuple[Any, ...] | None = await cur.fetchone()
+        return row
 
     contact_id, rule, source, evidence, linked_at = await eventually(link, what="the new number's link")
     [before] = await contacts(webhook_stack, old)
@@ -187,7 +188,7 @@ async def test_reaction_lands_on_the_message_it_reacts_to_even_when_it_comes_fir
 
     await eventually(lambda: reacted("👍"), what="the early reaction on its message")
     await post_whatsapp(webhook_stack, wa_reaction(late, phone[1:], target, "❤️", timestamp=1763888500))
-    stored = await eventually(lambda: reacted("❤️"), what="the new reaction replacing the first")
+    await eventually(lambda: reacted("❤️"), what="the new reaction replacing the first")
     # A redelivered older reaction (the customer's first, re-sent by Meta) does not undo the newer one.
     await post_whatsapp(webhook_stack, wa_reaction(stale, phone[1:], target, "😮", timestamp=1763888450))
     await post_whatsapp(webhook_stack, wa_message(marker, phone[1:], "text", text={"body": "depois"}))

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 async def test_missing_lower_version_is_applied_after_a_higher_one() -> None:
     name = f"omnitrail_migrate_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name, not input
+        admin.execute(f'CREATE DATABASE "{name}"')
     url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
     try:
         assert await migrate.migrate(url) == [m.version for m in migrate.available()]
@@ -32,4 +32,4 @@ async def test_missing_lower_version_is_applied_after_a_higher_one() -> None:
             assert (await one(cur))[0] is True
     finally:
         with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

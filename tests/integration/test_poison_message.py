@@ -72,7 +72,8 @@ async def test_stage_failure_is_isolated_and_the_partition_keeps_flowing(
 
         async def dead_letter() -> dict[str, Any] | None:
             for _, value in await read_topic(broker.bootstrap, topics.DEADLETTER):
-                letter = json.loads(value)
+                assert value is not None  # every record on these topics has a value
+                letter: dict[str, Any] = json.loads(value)
                 if letter["source"] == "pipeline.stage" and base64.b64decode(letter["raw_base64"]) == (
                     poison.model_dump_json().encode()
                 ):

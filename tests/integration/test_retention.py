@@ -87,7 +87,8 @@ async def test_purge_removes_old_content_per_channel(
 
     async def document(i: Interaction) -> dict[str, Any]:
         cur = await db.execute("SELECT document FROM interactions WHERE interaction_id = %s", (i.interaction_id,))
-        return (await one(cur))[0]
+        doc: dict[str, Any] = (await one(cur))[0]
+        return doc
 
     purged = await document(old_sms)
     assert "text" not in purged

@@ -10,7 +10,7 @@ import random
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -170,5 +170,5 @@ async def test_three_workers_two_connectors_one_worker_killed(
     print(f"worker killed at {killed_at} rows of {MESSAGES}; all stored once, {PHONES} contacts")
 
 
-async def _at_least(count, n: int) -> bool:  # type: ignore[no-untyped-def]
+async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
     return await count() >= n

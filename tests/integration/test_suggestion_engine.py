@@ -25,6 +25,7 @@ from pipeline.suggestion_settings import SuggestionSettings
 from schemas import topics
 from schemas.ids import event_id_for
 from schemas.interaction import Channel, Direction, Interaction, Provider
+from schemas.suggestion import Suggestion
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import consent
 from sinks.kafka import clients
@@ -56,7 +57,7 @@ class Harness:
             text=text,
         )
 
-    async def publish(self, *events: TimelineEvent, raw: bytes | None = None) -> list:
+    async def publish(self, *events: TimelineEvent, raw: bytes | None = None) -> list[Suggestion]:
         """Produce to the real timeline topic, read those records back from it, hand them to the engine."""
         sent = [(str(e.contact_id).encode(), e.model_dump_json().encode()) for e in events]
         sent += [(b"bad", raw)] if raw else []
@@ -125,7 +126,8 @@ async def new_contact(private_db, merged_into: uuid.UUID | None = None) -> uuid.
 async def suggestions_of(api: httpx.AsyncClient, contact_id: uuid.UUID, status: str = "open") -> list[dict]:
     response = await api.get(f"/api/v1/contacts/{contact_id}/suggestions", params={"status": status}, headers=AGENT)
     assert response.status_code == 200, response.text
-    return response.json()["items"]
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
 
 
 async def on_suggestions_topic(bootstrap: str, suggestion_id: str) -> list[dict]:
@@ -293,7 +295,8 @@ async def test_api_pages_open_suggestions_and_refuses_bad_input(harness, api, pr
     await harness.engine.tick()
     seen, cursor = [], None
     while True:
-        params = {"status": "open", "rule": "unanswered", "limit": 2} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, str | int] = {"status": "open", "rule": "unanswered", "limit": 2}
+        params |= {"cursor": cursor} if cursor else {}
         page = (await api.get("/api/v1/suggestions", params=params, headers=AGENT)).json()
         seen += page["items"]
         cursor = page["next_cursor"]

@@ -62,7 +62,8 @@ async def test_unanswered_sms_opens_a_suggestion_and_our_reply_closes_it(
     async def listed(status: str) -> list[dict[str, Any]]:
         response = await client.get(url, params={"status": status}, headers=AGENT)
         assert response.status_code == 200
-        return response.json()["items"]
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
 
     [opened] = await eventually(lambda: listed("open"), what="open suggestion")
     assert opened["rule"] == "unanswered"

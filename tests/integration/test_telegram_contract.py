@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from connectors.base import Connector
+from connectors.base import AnyConnector
 from connectors.telegram import TelegramConnector, TelegramSettings
 from schemas.ids import interaction_id_for
 from tests.contract import PullContract, WebhookCall, WebhookContract
@@ -54,8 +54,8 @@ class _BotSource:
         self.token = api.add_bot(7_100_000_000 + next(_numbers))
         self.messages = itertools.count(1)
 
-    def connector(self) -> Connector:
-        settings = TelegramSettings(bot_token=self.token, mode="polling", api_url=self.api.url, poll_timeout_s=1)  # type: ignore[arg-type]
+    def connector(self) -> AnyConnector:
+        settings = TelegramSettings(bot_token=self.token, mode="polling", api_url=self.api.url, poll_timeout_s=1)
         return TelegramConnector(settings, default_region="PT")
 
     async def add(self, count: int) -> None:

@@ -34,7 +34,7 @@ _bot_ids = itertools.count(7_200_000_001)
 
 
 def polling(api: FakeBotApi, token: str, *, poll_timeout_s: int = 1) -> TelegramConnector:
-    settings = TelegramSettings(bot_token=token, mode="polling", api_url=api.url, poll_timeout_s=poll_timeout_s)  # type: ignore[arg-type]
+    settings = TelegramSettings(bot_token=token, mode="polling", api_url=api.url, poll_timeout_s=poll_timeout_s)
     return TelegramConnector(settings, default_region="PT")
 
 

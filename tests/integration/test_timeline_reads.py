@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import pytest
 
@@ -48,7 +49,7 @@ async def _interaction(db: Conn, n: int, owner: uuid.UUID, links: list[uuid.UUID
     return str(interaction.interaction_id)
 
 
-async def _pages(db: Conn, contact: uuid.UUID, order: str, **where: object) -> list[str]:
+async def _pages(db: Conn, contact: uuid.UUID, order: Literal["desc", "asc"], **where: object) -> list[str]:
     seen: list[str] = []
     cursor = None
     while True:

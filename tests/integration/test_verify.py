@@ -63,7 +63,9 @@ async def test_verify_reports_gaps_and_duplicates(
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "gaps: 0; duplicates: 0" in clean.stdout
     # Other tests' records may share the range (the session broker is shared): at least ours are there.
-    produced, redelivered = map(int, re.search(r"in range: (\d+) \((\d+) redeliveries", clean.stdout).groups())
+    counted = re.search(r"in range: (\d+) \((\d+) redeliveries", clean.stdout)
+    assert counted is not None, clean.stdout
+    produced, redelivered = map(int, counted.groups())
     assert produced >= 60
     assert redelivered >= 10
 

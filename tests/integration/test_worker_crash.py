@@ -8,6 +8,7 @@ import os
 import random
 import signal
 from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ async def test_sigkill_mid_batch_loses_nothing_and_duplicates_nothing(
     victims: list[int] = []
     for threshold in thresholds:
         [victim] = await eventually(lambda: _one_worker(stack, victims), timeout=60, what="a (new) worker")
-        await eventually(lambda t=threshold: _at_least(stored, t), timeout=120, what=f"{threshold} rows")
+        await eventually(partial(_at_least, stored, threshold), timeout=120, what=f"{threshold} rows")
         os.kill(victim, signal.SIGKILL)
         victims.append(victim)
         killed_at.append(await stored())
@@ -95,6 +96,7 @@ async def test_sigkill_mid_batch_loses_nothing_and_duplicates_nothing(
         wanted = {str(i) for i in ids}
         seen = set()
         for _, value in await read_topic(broker.bootstrap, topics.TIMELINE):
+            assert value is not None  # every record on these topics has a value
             event = json.loads(value)
             if event["type"] == "interaction.added":
                 seen.add(event["interaction"]["interaction_id"])

@@ -76,7 +76,8 @@ async def test_note_goes_through_the_pipeline_once_onto_timeline_and_topic(
 
     async def stored() -> list[dict[str, Any]]:
         page = await client.get(f"/api/v1/contacts/{cid}/timeline", params={"channel": "other"}, headers=AGENT)
-        return page.json()["items"]
+        items: list[dict[str, Any]] = page.json()["items"]
+        return items
 
     [item] = await eventually(stored, what="the note in the timeline")
     assert item["interaction_id"] == note_id
@@ -192,7 +193,8 @@ async def test_staff_assign_and_close_a_suggestion_and_both_reach_the_timeline(
 
     async def open_suggestions() -> list[dict[str, Any]]:
         url = f"/api/v1/contacts/{cid}/suggestions"
-        return (await client.get(url, headers=AGENT)).json()["items"]
+        items: list[dict[str, Any]] = (await client.get(url, headers=AGENT)).json()["items"]
+        return items
 
     [suggestion] = [s for s in await eventually(open_suggestions, what="a suggestion") if s["rule"] == "unanswered"]
     sid = suggestion["suggestion_id"]
