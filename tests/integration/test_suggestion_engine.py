@@ -20,6 +20,7 @@ from connectors.testing import FakeClock
 from console.audit import Audit
 from console.auth import TokenAuth
 from console.routes import suggestions
+from omnitrail.local_stack import EmbeddedBroker
 from pipeline.suggestion_engine import SuggestionEngine
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas import topics
@@ -28,10 +29,12 @@ from schemas.interaction import Channel, Direction, Interaction, Provider
 from schemas.suggestion import Suggestion
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks import consent
+from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
 from sinks.kafka.records import RawRecord
 from sinks.kafka.settings import KafkaSettings
+from tests.integration.rows import one
 from tests.integration.stack import AGENT, read_topic
 from tests.interactions import interaction
 
@@ -85,7 +88,7 @@ def event(kind: TimelineEventType, contact_id: uuid.UUID, **body: Any) -> Timeli
 
 
 @pytest.fixture
-async def harness(private_broker, private_database_url) -> AsyncIterator[Harness]:
+async def harness(private_broker: EmbeddedBroker, private_database_url: str) -> AsyncIterator[Harness]:
     pool: AsyncConnectionPool = AsyncConnectionPool(
         private_database_url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False
     )
@@ -102,7 +105,7 @@ async def harness(private_broker, private_database_url) -> AsyncIterator[Harness
 
 
 @pytest.fixture
-async def api(private_database_url) -> AsyncIterator[httpx.AsyncClient]:
+async def api(private_database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     pool: AsyncConnectionPool = AsyncConnectionPool(
         private_database_url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=False
     )
@@ -115,7 +118,7 @@ async def api(private_database_url) -> AsyncIterator[httpx.AsyncClient]:
     await pool.close()
 
 
-async def new_contact(private_db, merged_into: uuid.UUID | None = None) -> uuid.UUID:
+async def new_contact(private_db: Conn, merged_into: uuid.UUID | None = None) -> uuid.UUID:
     contact_id = uuid.uuid4()
     await private_db.execute(
         "INSERT INTO contacts (contact_id, merged_into) VALUES (%s, %s)", (contact_id, merged_into)
@@ -123,19 +126,21 @@ async def new_contact(private_db, merged_into: uuid.UUID | None = None) -> uuid.
     return contact_id
 
 
-async def suggestions_of(api: httpx.AsyncClient, contact_id: uuid.UUID, status: str = "open") -> list[dict]:
+async def suggestions_of(api: httpx.AsyncClient, contact_id: uuid.UUID, status: str = "open") -> list[dict[str, Any]]:
     response = await api.get(f"/api/v1/contacts/{contact_id}/suggestions", params={"status": status}, headers=AGENT)
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
 
 
-async def on_suggestions_topic(bootstrap: str, suggestion_id: str) -> list[dict]:
+async def on_suggestions_topic(bootstrap: str, suggestion_id: str) -> list[dict[str, Any]]:
     records = [json.loads(v) for _, v in await read_topic(bootstrap, topics.SUGGESTIONS) if v]
     return [r for r in records if r["suggestion_id"] == suggestion_id]
 
 
-async def test_unanswered_sms_opens_after_the_sla_and_a_reply_closes_it(harness, api, private_db) -> None:
+async def test_unanswered_sms_opens_after_the_sla_and_a_reply_closes_it(
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
+) -> None:
     ana = await new_contact(private_db)
     sms = await harness.added(ana, Channel.sms, Direction.inbound)
     await harness.engine.tick()
@@ -159,7 +164,9 @@ async def test_unanswered_sms_opens_after_the_sla_and_a_reply_closes_it(harness,
     assert [p["status"] for p in published] == ["open", "closed"]
 
 
-async def test_a_closing_thanks_opens_nothing_and_a_question_after_our_reply_does(harness, api, private_db) -> None:
+async def test_a_closing_thanks_opens_nothing_and_a_question_after_our_reply_does(
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
+) -> None:
     ana = await new_contact(private_db)
     await harness.added(ana, Channel.sms, Direction.inbound, text="A minha encomenda não chegou")
     harness.clock.advance(minutes=10)
@@ -181,7 +188,9 @@ async def test_a_closing_thanks_opens_nothing_and_a_question_after_our_reply_doe
     )
 
 
-async def test_a_reply_in_the_same_thread_to_someone_else_answers(harness, api, private_db) -> None:
+async def test_a_reply_in_the_same_thread_to_someone_else_answers(
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
+) -> None:
     ana, colleague = await new_contact(private_db), await new_contact(private_db)
     await harness.added(ana, Channel.email, Direction.inbound, thread="<order-77@shop.example>")
     harness.clock.advance(hours=1)
@@ -192,7 +201,7 @@ async def test_a_reply_in_the_same_thread_to_someone_else_answers(harness, api, 
 
 
 async def test_multi_channel_opens_on_the_third_channel_unless_the_contact_objects_to_profiling(
-    harness, api, private_db
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
 ) -> None:
     ana, rui = await new_contact(private_db), await new_contact(private_db)
     await consent.record(private_db, rui, consent.PROFILING, granted=False, source="api")
@@ -212,7 +221,9 @@ async def test_multi_channel_opens_on_the_third_channel_unless_the_contact_objec
     assert closed["close_reason"] == "the contact objects to profiling"
 
 
-async def test_suggestions_follow_a_merge_to_the_survivor_and_an_unmerge_back(harness, api, private_db) -> None:
+async def test_suggestions_follow_a_merge_to_the_survivor_and_an_unmerge_back(
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
+) -> None:
     survivor, loser = await new_contact(private_db), await new_contact(private_db)
     await harness.added(loser, Channel.whatsapp, Direction.inbound)
     harness.clock.advance(hours=22, minutes=30)
@@ -248,7 +259,9 @@ async def test_suggestions_follow_a_merge_to_the_survivor_and_an_unmerge_back(ha
     assert [s["rule"] for s in await suggestions_of(api, loser)] == ["unanswered"]
 
 
-async def test_pending_merge_review_is_suggested_on_both_contacts_until_decided(harness, api, private_db) -> None:
+async def test_pending_merge_review_is_suggested_on_both_contacts_until_decided(
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
+) -> None:
     a, b = sorted([await new_contact(private_db), await new_contact(private_db)])
     review_id = uuid.uuid4()
     await private_db.execute(
@@ -267,7 +280,9 @@ async def test_pending_merge_review_is_suggested_on_both_contacts_until_decided(
     assert [s["close_reason"] for s in await suggestions_of(api, b, "closed")] == ["the merge review was decided"]
 
 
-async def test_undecodable_timeline_record_is_dead_lettered_and_the_rest_is_handled(harness, api, private_db) -> None:
+async def test_undecodable_timeline_record_is_dead_lettered_and_the_rest_is_handled(
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
+) -> None:
     ana = await new_contact(private_db)
     interaction = harness.interaction(Channel.sms, Direction.inbound)
     marker = uuid.uuid4().hex.encode()
@@ -283,7 +298,9 @@ async def test_undecodable_timeline_record_is_dead_lettered_and_the_rest_is_hand
     assert record["reason"].startswith("invalid timeline event")
 
 
-async def test_api_pages_open_suggestions_and_refuses_bad_input(harness, api, private_db) -> None:
+async def test_api_pages_open_suggestions_and_refuses_bad_input(
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
+) -> None:
     missing = await api.get(f"/api/v1/contacts/{uuid.uuid4()}/suggestions", headers=AGENT)
     assert missing.status_code == 404
     assert (await api.get("/api/v1/suggestions")).status_code == 401
@@ -310,7 +327,7 @@ async def test_api_pages_open_suggestions_and_refuses_bad_input(harness, api, pr
 
 
 async def test_dormant_customer_is_suggested_from_their_own_rhythm_and_closes_when_they_return(
-    harness, api, private_db
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
 ) -> None:
     ana = await new_contact(private_db)
     for _ in range(3):  # weekly visits, each answered
@@ -329,7 +346,9 @@ async def test_dormant_customer_is_suggested_from_their_own_rhythm_and_closes_wh
     assert [s["rule"] for s in await suggestions_of(api, ana, "closed")] == ["dormant"]
 
 
-async def test_erasure_closes_what_was_open_and_keeps_nothing(harness, api, private_db) -> None:
+async def test_erasure_closes_what_was_open_and_keeps_nothing(
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
+) -> None:
     ana = await new_contact(private_db)
     await harness.added(ana, Channel.sms, Direction.inbound)
     harness.clock.advance(hours=2)
@@ -339,12 +358,14 @@ async def test_erasure_closes_what_was_open_and_keeps_nothing(harness, api, priv
     assert await suggestions_of(api, ana, "all") == []
     for table in ("suggestion_activity", "suggestions", "suggestion_schedule"):
         cur = await private_db.execute(f"SELECT count(*) FROM {table} WHERE contact_id = %s", (ana,))  # noqa: S608  # fixed names
-        assert (await cur.fetchone())[0] == 0, table
+        assert (await one(cur))[0] == 0, table
     published = await on_suggestions_topic(harness.bootstrap, opened["suggestion_id"])
     assert [(p["status"], p["close_reason"]) for p in published][-1] == ("closed", "contact erased")
 
 
-async def test_two_engines_on_the_same_contacts_at_once_agree(harness, database_url, api, private_db) -> None:
+async def test_two_engines_on_the_same_contacts_at_once_agree(
+    harness: Harness, database_url: str, api: httpx.AsyncClient, private_db: Conn
+) -> None:
     """Two workers (e.g. around a rebalance) evaluating the same contacts concurrently, in
     opposite orders: no deadlock or error, and one suggestion per condition."""
     contacts = [await new_contact(private_db) for _ in range(20)]

@@ -229,7 +229,7 @@ async def test_staff_assign_and_close_a_suggestion_and_both_reach_the_timeline(
 
 
 async def test_inbox_lists_waiting_conversations_and_suggestions_mine_first_and_not_a_closing_thanks(
-    client, console_stack, broker
+    client: httpx.AsyncClient, console_stack: Stack, broker: EmbeddedBroker
 ) -> None:
     ana, rui, eva = a_customer(), a_customer(), a_customer()
     # Two chats 30 minutes old, unanswered: past the live-chat SLA, each opens an "unanswered" suggestion.
@@ -240,7 +240,7 @@ async def test_inbox_lists_waiting_conversations_and_suggestions_mine_first_and_
     await sms(client, console_stack, eva, "Já chegou, obrigada!")  # a closing thanks: nothing to answer
     eva_id = (await contact_of(client, eva.e164))["contact_id"]
 
-    async def inbox_with_both() -> dict | None:
+    async def inbox_with_both() -> dict[str, Any] | None:
         inbox = (await client.get("/api/v1/inbox", headers=AGENT)).json()
         mine = {s["contact_id"] for s in inbox["suggestions"] if s["rule"] == "unanswered"}
         return inbox if set(ids.values()) <= mine else None
@@ -272,7 +272,7 @@ async def test_inbox_lists_waiting_conversations_and_suggestions_mine_first_and_
 
 
 async def test_summary_gives_first_and_last_seen_channels_and_phones_as_people_write_them(
-    client, console_stack, broker
+    client: httpx.AsyncClient, console_stack: Stack, broker: EmbeddedBroker
 ) -> None:
     person = a_customer()
     await sms(client, console_stack, person, "Olá")

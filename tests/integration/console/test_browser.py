@@ -15,12 +15,13 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from omnitrail.local_stack import free_port
+from omnitrail.local_stack import EmbeddedBroker, free_port
 from tests.channel_payloads import meta_signed, wa_contact, wa_message, wa_reaction, whatsapp_payload, whatsapp_value
 from tests.helpers import sms_interaction
 from tests.integration.console.data import Customer, a_customer, chat_and_email, contact_of, sms, whatsapp
@@ -100,7 +101,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-async def customer(console_stack: Stack, broker, listener: Listener) -> Customer:
+async def customer(console_stack: Stack, broker: EmbeddedBroker, listener: Listener) -> Customer:
     person = a_customer()
     async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
         await sms(client, console_stack, person, "Olá, a minha encomenda não chegou")
@@ -157,7 +158,7 @@ async def tab_to(page: Page, condition: str, *, most: int = 80) -> None:
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 900), (375, 812)])
 async def test_every_page_has_no_serious_or_critical_accessibility_violations(
-    browser, console_stack, customer, width, height
+    browser: Browser, console_stack: Stack, customer: Customer, width: int, height: int
 ) -> None:
     assert AXE.is_file(), "npm ci --prefix tests installs axe-core"
     context = await browser.new_context(viewport={"width": width, "height": height})
@@ -186,7 +187,7 @@ async def test_every_page_has_no_serious_or_critical_accessibility_violations(
     assert found == {"sign-in": [], "sign-in refused": [], "home": [], "contact": []}
 
 
-async def test_keyboard_only_search_timeline_and_note(browser, console_stack) -> None:
+async def test_keyboard_only_search_timeline_and_note(browser: Browser, console_stack: Stack) -> None:
     person = a_customer()
     async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
         await sms(client, console_stack, person, "Olá, a minha encomenda não chegou")
@@ -215,7 +216,7 @@ async def test_keyboard_only_search_timeline_and_note(browser, console_stack) ->
     await page.context.close()
 
 
-async def test_home_lists_open_work_live_and_opens_the_conversation(browser, console_stack) -> None:
+async def test_home_lists_open_work_live_and_opens_the_conversation(browser: Browser, console_stack: Stack) -> None:
     page = await signed_in(browser, console_stack, "agent-token", viewport={"width": 1280, "height": 900})
     await expect(page.get_by_role("heading", name="Open work")).to_be_visible()  # not a blank page
     waiting, thanked = a_customer(), a_customer()
@@ -240,7 +241,9 @@ async def test_home_lists_open_work_live_and_opens_the_conversation(browser, con
     await page.context.close()
 
 
-async def test_search_by_phone_spelling_threads_across_channels_and_live_sms(browser, console_stack, customer) -> None:
+async def test_search_by_phone_spelling_threads_across_channels_and_live_sms(
+    browser: Browser, console_stack: Stack, customer: Customer
+) -> None:
     page = await signed_in(browser, console_stack, "agent-token", viewport={"width": 1280, "height": 900})
     # Another spelling of the number than any channel used, typed and chosen with the keyboard only.
     await page.keyboard.type("00" + customer.e164.lstrip("+"))
@@ -281,7 +284,7 @@ async def test_search_by_phone_spelling_threads_across_channels_and_live_sms(bro
 
 
 async def test_hostile_email_renders_without_running_script_and_images_load_on_request(
-    browser, console_stack, customer, listener
+    browser: Browser, console_stack: Stack, customer: Customer, listener: Listener
 ) -> None:
     page = await signed_in(browser, console_stack, "agent-token", viewport={"width": 1280, "height": 900})
     await page.goto(f"{console_stack.url}/#contact={customer.contact_id}")
@@ -311,7 +314,7 @@ async def test_hostile_email_renders_without_running_script_and_images_load_on_r
 
 
 async def test_phone_width_two_tap_note_no_horizontal_scroll_and_no_admin_actions_for_agents(
-    browser, console_stack, customer
+    browser: Browser, console_stack: Stack, customer: Customer
 ) -> None:
     page = await signed_in(
         browser, console_stack, "agent-token", viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True
@@ -344,7 +347,9 @@ async def test_phone_width_two_tap_note_no_horizontal_scroll_and_no_admin_action
     await admin.context.close()
 
 
-async def test_long_history_loads_older_pages_on_scroll(browser, console_stack, broker) -> None:
+async def test_long_history_loads_older_pages_on_scroll(
+    browser: Browser, console_stack: Stack, broker: EmbeddedBroker
+) -> None:
     person = a_customer()
     now = datetime.now(UTC)
     history = [
@@ -375,7 +380,9 @@ async def test_long_history_loads_older_pages_on_scroll(browser, console_stack, 
     await page.context.close()
 
 
-async def test_admin_merges_with_a_preview_unmerges_and_erases_with_confirmation(browser, console_stack) -> None:
+async def test_admin_merges_with_a_preview_unmerges_and_erases_with_confirmation(
+    browser: Browser, console_stack: Stack
+) -> None:
     ana, rui = a_customer(), a_customer()
     async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
         await sms(client, console_stack, ana, "Olá, sou a Ana")
@@ -428,7 +435,9 @@ async def test_admin_merges_with_a_preview_unmerges_and_erases_with_confirmation
         await page.context.close()
 
 
-async def test_a_reply_shows_its_new_text_expands_its_quote_and_lists_repairs(browser, console_stack, broker) -> None:
+async def test_a_reply_shows_its_new_text_expands_its_quote_and_lists_repairs(
+    browser: Browser, console_stack: Stack, broker: EmbeddedBroker
+) -> None:
     person = a_customer()
     (_, email) = chat_and_email(
         person, email_html="<p>Ainda não recebi.</p><blockquote>Antigo</blockquote>", email_subject="Re: Fatura"
@@ -457,7 +466,9 @@ async def test_a_reply_shows_its_new_text_expands_its_quote_and_lists_repairs(br
     await page.context.close()
 
 
-async def test_whatsapp_reactions_locations_cards_and_unsupported_content_are_shown(browser, console_stack) -> None:
+async def test_whatsapp_reactions_locations_cards_and_unsupported_content_are_shown(
+    browser: Browser, console_stack: Stack
+) -> None:
     person = a_customer()
     wa_id, message, live = person.e164[1:], f"wamid.{uuid.uuid4().hex}", f"wamid.{uuid.uuid4().hex}"
     username = f"ana.{uuid.uuid4().hex[:8]}"
@@ -469,7 +480,7 @@ async def test_whatsapp_reactions_locations_cards_and_unsupported_content_are_sh
     }
     async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
 
-        async def meta(*messages: dict) -> None:
+        async def meta(*messages: dict[str, Any]) -> None:
             payload = whatsapp_payload(
                 whatsapp_value(
                     contacts=[wa_contact(wa_id, person.name, user_id=f"PT.{wa_id}", username=username)],
