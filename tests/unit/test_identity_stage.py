@@ -14,7 +14,7 @@ from pipeline.stages.review import full_name, phone_variants, probes, signature_
 from schemas.errors import FatalError
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import contact_id_for
-from schemas.interaction import Direction, Party, PartyRole
+from schemas.interaction import Direction, Interaction, Party, PartyRole
 from tests.helpers import sms_interaction
 
 POLICY = Policy()
@@ -29,7 +29,7 @@ def email(value: str) -> Identifier:
     return Identifier(kind=IdentifierKind.email, value=value)
 
 
-def with_sender(n: int, *identifiers: Identifier, name: str | None = None):  # type: ignore[no-untyped-def]
+def with_sender(n: int, *identifiers: Identifier, name: str | None = None) -> Interaction:
     return sms_interaction(n, "+351900000000").model_copy(
         update={"sender": Party(display_name=name, identifiers=list(identifiers))}
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
 from omnitrail.local_stack import EmbeddedBroker, free_port
 from tests.channel_payloads import meta_signed, wa_contact, wa_message, wa_reaction, whatsapp_payload, whatsapp_value
@@ -418,7 +418,7 @@ async def test_admin_merges_with_a_preview_unmerges_and_erases_with_confirmation
 
         dialogs: list[str] = []
 
-        async def answer(dialog) -> None:  # type: ignore[no-untyped-def]
+        async def answer(dialog: Dialog) -> None:
             dialogs.append(dialog.message)
             await (dialog.dismiss() if len(dialogs) == 1 else dialog.accept())
 
