@@ -77,6 +77,7 @@ class Console:
         self.body_timeout_s = body_timeout_s
         record = Audit(connection, self.auth)
         writer = NoteWriter(connection, emitter)
+        store = MediaStore.configured(media, data_dir)
         signins = Throttle(limit=settings.signin_failures, window_s=settings.signin_window_s)
         self.router = APIRouter()
         for routes in (
@@ -90,13 +91,13 @@ class Console:
             audit.router(connection, self.auth),
             sessions.router(self.auth),
             page.router(self.auth, signins, secure_cookie=secure_cookie, oidc=_single_sign_on(settings, public_url)),
-            gdpr.router(connection, record, hasher=hasher, drain=drain),
+            gdpr.router(connection, record, hasher=hasher, drain=drain, store=store),
             identity.router(connection, record, drain, default_region=default_region),
             attributes.router(connection, record, drain),
             attachments.router(
                 connection,
                 record,
-                MediaStore.configured(media, data_dir),
+                store,
                 MediaUrls(list(tokens), ttl_s=media.url_ttl_s),
             ),
         ):

@@ -572,20 +572,33 @@ def gdpr_erase(contact: uuid.UUID, yes: bool) -> None:
 @gdpr.command("export")
 @click.argument("contact", type=click.UUID)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
-def gdpr_export(contact: uuid.UUID, output: Path | None) -> None:
-    """Everything held about CONTACT, as JSON (format omnitrail.contact-export.v1)."""
+@click.option(
+    "--with-files",
+    "zip_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a zip here: export.json and each kept file her interactions reference (files/<sha256>.<ext>).",
+)
+def gdpr_export(contact: uuid.UUID, output: Path | None, zip_path: Path | None) -> None:
+    """Everything held about CONTACT, as JSON (format omnitrail.contact-export.v1), and with --with-files her files."""
     from omnitrail import gdpr as gdpr_module
+    from sinks.export_archive import text
 
-    _, _, addresses = _addresses()
-    document = asyncio.run(gdpr_module.export(addresses, contact))
+    app_settings, _, addresses = _addresses()
+    if zip_path is None:
+        document = asyncio.run(gdpr_module.export(addresses, contact))
+    else:
+        store = MediaStore.configured(load(MediaSettings), app_settings.data_dir)
+        archived = asyncio.run(gdpr_module.export_with_files(addresses, contact, store, zip_path))
+        document = None if archived is None else archived[0]
+        if archived is not None:
+            click.echo(f"written: {zip_path} (export.json and {archived[1]} file(s))", err=True)
     if document is None:
         raise FatalError(f"no such contact: {contact}")
-    text = json.dumps(document, indent=2, ensure_ascii=False)
-    if output is None:
-        click.echo(text)
-    else:
-        output.write_text(text + "\n", encoding="utf-8")
+    if output is not None:
+        output.write_text(text(document) + "\n", encoding="utf-8")
         click.echo(f"written: {output}", err=True)
+    elif zip_path is None:
+        click.echo(text(document))
 
 
 @gdpr.command("purge")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from omnitrail.runtime import Addresses
-from sinks import contact_export, erasure, outbox, retention
+from sinks import contact_export, erasure, export_archive, outbox, retention
 from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
@@ -50,6 +51,24 @@ async def erase(
 async def export(addresses: Addresses, contact_id: uuid.UUID) -> dict[str, Any] | None:
     async with await AsyncConnection.connect(addresses.database_url, autocommit=True) as conn:
         return await contact_export.export(conn, contact_id)
+
+
+async def export_with_files(
+    addresses: Addresses, contact_id: uuid.UUID, store: MediaStore, zip_path: Path
+) -> tuple[dict[str, Any], int] | None:
+    """Write the export and her kept files as a zip at ``zip_path`` (whole or not at all: it is written
+    next to it and moved in); the document and how many files it holds, or None when no such contact."""
+    document = await export(addresses, contact_id)
+    if document is None:
+        return None
+    partial = zip_path.with_name(zip_path.name + ".part")
+    try:
+        with partial.open("wb") as out:
+            files = await export_archive.write(document, store, out)
+        partial.replace(zip_path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return document, files
 
 
 async def purge(

@@ -1,27 +1,37 @@
 """``/api/v1`` GDPR routes: erase and export a person (admin), read and record consent.
 
-Erasure and export are admin-only: both expose or destroy everything about a person. Consent
+Erasure and export are admin-only: both expose or destroy everything about a person. The export
+answers JSON, or with ``?include=files`` a zip of that JSON and her kept files
+(:mod:`sinks.export_archive`), built in a temporary file and streamed from it. Consent
 history is read by agents (they must honour it) and recorded by admins, like every change.
 """
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import IO, Annotated, Any, Literal
 
 import structlog
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from console.audit import Audit
 from console.auth import Principal
 from schemas.errors import RetriableError
-from sinks import consent, contact_export, erasure, queries
+from sinks import consent, contact_export, erasure, export_archive, queries
 from sinks.connection import ConnectionFactory
+from sinks.media.store import CHUNK, MediaStore
 from sinks.outbox import Drain
 
 log = structlog.get_logger(__name__)
+
+#: What the export's JSON can be answered with instead.
+Include = Literal["files"]
 
 
 class ErasureOut(BaseModel):
@@ -59,8 +69,23 @@ class ConsentHistory(BaseModel):
     history: list[ConsentRecord] = Field(description="Every decision, oldest first")
 
 
+async def _streamed(file: IO[bytes]) -> AsyncIterator[bytes]:
+    """The file from its start, in chunks; closed (and so deleted, a temporary file) at the end."""
+    try:
+        await asyncio.to_thread(file.seek, 0)
+        while chunk := await asyncio.to_thread(file.read, CHUNK):
+            yield chunk
+    finally:
+        file.close()
+
+
 def router(
-    connection: ConnectionFactory, audit: Audit, *, hasher: erasure.IdentifierHasher | None, drain: Drain
+    connection: ConnectionFactory,
+    audit: Audit,
+    *,
+    hasher: erasure.IdentifierHasher | None,
+    drain: Drain,
+    store: MediaStore,
 ) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["gdpr"])
 
@@ -90,14 +115,38 @@ def router(
             erased_at=done.erased_at,
         )
 
-    @api.get("/contacts/{contact_id}/export", dependencies=[audit.contact("contact.export", "admin")])
-    async def export(contact_id: uuid.UUID) -> dict[str, Any]:
+    @api.get(
+        "/contacts/{contact_id}/export",
+        response_model=dict[str, Any],
+        responses={200: {"content": {"application/zip": {}}, "description": "With ?include=files: the zip"}},
+        dependencies=[audit.contact("contact.export", "admin")],
+    )
+    async def export(
+        contact_id: uuid.UUID,
+        include: Annotated[
+            Include | None,
+            Query(description="``files``: a zip of ``export.json`` and her kept files (``files/<sha256>.<ext>``)"),
+        ] = None,
+    ) -> Any:
         """Everything held about the person, machine-readable (format ``omnitrail.contact-export.v1``)."""
         async with connection() as conn:
             document = await contact_export.export(conn, contact_id)
         if document is None:
             raise HTTPException(404, "no such contact")
-        return document
+        if include is None:
+            return document
+        file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _streamed once sent
+        try:
+            files = await export_archive.write(document, store, file)
+        except BaseException:
+            file.close()
+            raise
+        log.info("gdpr.exported_with_files", files=files)
+        return StreamingResponse(
+            _streamed(file),
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="contact-{document["contact_id"]}.zip"'},
+        )
 
     @api.get(
         "/contacts/{contact_id}/consents",

@@ -4,7 +4,10 @@ credentials, redirects, the allow-list, the cap, lying types, expiries, retries;
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import uuid
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +33,7 @@ from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.interaction import Attachment, Channel, Interaction, Provider
 from schemas.timeline import TimelineEvent
-from sinks import contact_store, erasure, interaction_store, retention
+from sinks import contact_export, contact_store, erasure, export_archive, interaction_store, retention
 from sinks.kafka.records import RawRecord, Record
 from sinks.kafka.settings import KafkaSettings
 from sinks.media import deletions
@@ -264,12 +267,17 @@ async def test_a_large_file_goes_up_to_s3_in_parts_and_comes_back_whole(s3_serve
         await content(store, digest)
 
 
-async def erase_whoever_sent(pool: Any, interaction: Interaction) -> None:
+async def sender_of(pool: Any, interaction: Interaction) -> uuid.UUID:
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT contact_id FROM interactions WHERE interaction_id = %s", (interaction.interaction_id,)
         )
-        contact = (await cur.fetchone())[0]
+        return uuid.UUID(str((await cur.fetchone())[0]))
+
+
+async def erase_whoever_sent(pool: Any, interaction: Interaction) -> None:
+    contact = await sender_of(pool, interaction)
+    async with pool.connection() as conn:
         await erasure.erase(conn, contact, erasure.IdentifierHasher(b"k" * 32), requested_by="test")
 
 
@@ -305,6 +313,39 @@ async def test_erasure_and_retention_delete_the_files_nobody_else_references(
         await retention.purge(conn, {"telegram": timedelta(days=365)}, now=datetime.now(UTC))
     assert await deletions.sweep(pool, store) == 1
     assert not await store.has(voice)
+
+
+async def test_the_export_zip_holds_the_files_of_her_interactions_and_nobody_elses(
+    client: httpx.AsyncClient, pool: Any, providers: Providers, tmp_path: Path
+) -> None:
+    store = MediaStore.folder(tmp_path / "media")
+    media = stage(client, pool, Published(), store, credentials(providers), tmp_path)
+    photo, voice = (hashlib.sha256(FILES[name]).hexdigest() for name in ("photo", "voice"))
+    hers = message(Channel.mms, Provider.twilio, [Attachment(location=providers.twilio_url("photo"))])
+    # Someone else sent the same photo (one file serves both) and a voice note of their own.
+    theirs = message(
+        Channel.mms,
+        Provider.twilio,
+        [Attachment(location=providers.twilio_url("photo")), Attachment(location=providers.twilio_url("voice"))],
+    )
+    await media.handle_records([await land(pool, i) for i in (hers, theirs)])
+
+    async def zipped(interaction: Interaction) -> zipfile.ZipFile:
+        async with pool.connection() as conn:
+            document = await contact_export.export(conn, await sender_of(pool, interaction))
+        assert document is not None
+        out = io.BytesIO()
+        await export_archive.write(document, store, out)
+        archive = zipfile.ZipFile(out)
+        assert json.loads(archive.read("export.json")) == document
+        return archive
+
+    mine = await zipped(hers)
+    assert mine.namelist() == ["export.json", f"files/{photo}.png"]
+    assert mine.read(f"files/{photo}.png") == FILES["photo"]
+    other = await zipped(theirs)
+    files = {name: other.read(name) for name in other.namelist()[1:]}
+    assert {hashlib.sha256(content).hexdigest() for content in files.values()} == {photo, voice}
 
 
 def mail_with_attachments() -> bytes:

@@ -1,13 +1,20 @@
 """``omnitrail up`` runs the media stage and the console shows what it kept: an MMS sent the way Twilio
 sends it (a photo, a voice note, an SVG with a script and no declared type) ends with its files kept,
 on the timeline the API serves, published as ``interaction.updated``, and in the page as a thumbnail,
-a player and a download; the SVG never runs, in Chromium."""
+a player and a download; the SVG never runs, in Chromium. The GDPR export includes the files in a zip
+on request, from the API and from ``omnitrail gdpr export --with-files``."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import io
+import json
+import sys
 import uuid
+import zipfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +27,7 @@ from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from tests.helpers import inbound_sms, signed
 from tests.integration.console.test_browser import CHROMIUM_ARGS, signed_in
-from tests.integration.stack import AGENT, Stack, StartStack, eventually, read_topic
+from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, clean_env, eventually, read_topic
 from tests.media_providers import FILES, Providers, running_providers
 
 pytestmark = pytest.mark.integration
@@ -140,6 +147,56 @@ async def test_the_console_serves_a_thumbnail_inline_and_everything_else_as_a_sa
         assert (await anonymous.get(forged)).status_code == 403
         assert (await anonymous.get(f"{base}/0")).status_code == 401  # the API itself still wants a token
     assert (await api.get(f"{base}/3")).status_code == 404
+
+
+def _files(archive: zipfile.ZipFile) -> dict[str, bytes]:
+    return {name: archive.read(name) for name in archive.namelist() if name != "export.json"}
+
+
+async def test_the_export_with_files_is_a_zip_of_the_export_and_each_kept_file(
+    stack: Stack,
+    api: httpx.AsyncClient,
+    mms: dict[str, Any],
+    private_broker: Any,
+    private_database_url: str,
+    tmp_path: Path,
+) -> None:
+    contact = (await api.get("/api/v1/contacts", params={"q": PHONE})).json()["items"][0]["contact_id"]
+    url = f"/api/v1/contacts/{contact}/export"
+    assert (await api.get(url, params={"include": "files"})).status_code == 403  # admin only, like the export
+    zipped = await api.get(url, params={"include": "files"}, headers=ADMIN)
+    plain = (await api.get(url, headers=ADMIN)).json()
+    assert zipped.status_code == 200
+    assert zipped.headers["content-type"] == "application/zip"
+    assert zipped.headers["content-disposition"].startswith("attachment")
+    archive = zipfile.ZipFile(io.BytesIO(zipped.content))
+    document = json.loads(archive.read("export.json"))
+    for section in set(plain) - {"exported_at", "audit"}:
+        assert document[section] == plain[section], section
+    assert plain["audit"][: len(document["audit"])] == document["audit"]  # the plain export audited after it
+    assert document["audit"][-1]["action"] == "contact.export"  # audited like the export
+
+    kept = {a["media"]["sha256"]: a["media"]["content_type"] for a in mms["attachments"]}
+    files = _files(archive)
+    assert {hashlib.sha256(content).hexdigest() for content in files.values()} == set(kept)
+    assert {name.split("/")[1].split(".")[0] for name in files} == set(kept)
+    photo = hashlib.sha256(FILES["photo"]).hexdigest()
+    assert files[f"files/{photo}.png"] == FILES["photo"]
+
+    # The operators' command writes the same zip, reading the files from the stack's folder store.
+    target = tmp_path / "export.zip"
+    env = clean_env(
+        OMNITRAIL_DATABASE_URL=private_database_url,
+        OMNITRAIL_KAFKA_BOOTSTRAP=private_broker.bootstrap,
+        OMNITRAIL_DATA_DIR=str(stack.log_path.parent / ".omnitrail"),
+    )
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "omnitrail", "gdpr", "export", contact, "--with-files", str(target), env=env
+    )
+    assert await cli.wait() == 0
+    with zipfile.ZipFile(target) as from_cli:
+        assert _files(from_cli) == files
+        assert json.loads(from_cli.read("export.json"))["interactions"] == plain["interactions"]
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,12 @@ API and pipeline, then found in ``GET /api/v1/contacts/{id}/export`` (and ``omni
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import sys
 import uuid
+import zipfile
 from typing import Any
 
 import httpx
@@ -80,6 +82,22 @@ async def test_the_export_holds_attributes_notes_suggestions_assignments_consent
     from_cli = json.loads(out)
     assert [(a["name"], a["value"]) for a in from_cli["attributes"]] == [(attribute, value)]
     assert set(from_cli) == set(document)
+
+
+async def test_the_export_with_files_of_a_person_without_files_holds_only_the_export(
+    client: httpx.AsyncClient, broker: EmbeddedBroker
+) -> None:
+    person = a_customer()
+    chat, _ = chat_and_email(person, email_html="<p>hi</p>", email_subject="Hi")
+    await produce(broker.bootstrap, [chat])
+    cid = (await contact_of(client, person.email))["contact_id"]
+    zipped = await client.get(f"/api/v1/contacts/{cid}/export", params={"include": "files"}, headers=ADMIN)
+    assert zipped.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(zipped.content))
+    assert archive.namelist() == ["export.json"]
+    document = json.loads(archive.read("export.json"))
+    assert (document["contact_id"], len(document["interactions"])) == (cid, 1)
+    assert (await client.get(f"/api/v1/contacts/{uuid.uuid4()}/export?include=files", headers=ADMIN)).status_code == 404
 
 
 def test_every_table_naming_a_contact_is_exported_or_said_not_to_be(database_url: str) -> None:
