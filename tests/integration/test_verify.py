@@ -18,14 +18,27 @@ from schemas import topics
 from sinks.connection import Conn
 from tests.helpers import sms_interaction
 from tests.integration.rows import one
-from tests.integration.stack import Stack, clean_env, eventually
+from tests.integration.stack import StartStack, clean_env, eventually
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def broker(private_broker: EmbeddedBroker) -> EmbeddedBroker:
+    """A broker and a database of this module's own: verify counts every timeline row of the range, and
+    other modules write rows into the session database whose records are on their own brokers."""
+    return private_broker
+
+
+@pytest.fixture(scope="module")
+def database_url(private_database_url: str) -> str:
+    return private_database_url
+
+
 async def test_verify_reports_gaps_and_duplicates(
-    webhook_stack: Stack, broker: EmbeddedBroker, database_url: str, db: Conn
+    start_stack: StartStack, broker: EmbeddedBroker, database_url: str, db: Conn
 ) -> None:
+    start_stack()
     since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
     base = random.randint(10**8, 10**9) * 10
     corpus = [sms_interaction(base + n, f"+3519{random.randint(10**7, 10**8 - 1)}") for n in range(50)]
