@@ -65,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     name = f"omnitrail_bench_import_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name
+        conn.execute(f'CREATE DATABASE "{name}"')  # generated name
     url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
     broker = EmbeddedBroker()
     broker.start()
@@ -93,7 +93,7 @@ def main() -> None:
     finally:
         broker.stop()
         with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ class Databases:
     @staticmethod
     def _admin(sql: str) -> None:
         with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-            admin.execute(sql)  # type: ignore[arg-type]  # names we generated, not input
+            admin.execute(sql)  # names we generated, not input
 
     def clone(self, label: str) -> str:
         name = f"{self.prefix}_{label}"

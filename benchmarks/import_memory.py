@@ -23,7 +23,7 @@ from pathlib import Path
 from connectors.emitter import KafkaEmitter
 from connectors.testing import InMemoryEmitter
 from omnitrail.imports.interaction_import import import_interactions
-from omnitrail.imports.rows import RowReader
+from omnitrail.imports.rows import RowReader, detect_format
 from schemas.interaction import Interaction
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
@@ -77,7 +77,7 @@ def rss_mb() -> float:
 
 
 async def run(path: Path, fmt: str, broker: bool) -> None:
-    reader = RowReader(path, fmt)  # type: ignore[arg-type]
+    reader = RowReader(path, detect_format(path, fmt))
     before = rss_mb()
     started = time.perf_counter()
     if broker:

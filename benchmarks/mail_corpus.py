@@ -63,7 +63,8 @@ def _untagged(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
+    assert isinstance(node, yaml.ScalarNode)  # YAML has no fourth kind of node
+    return loader.construct_scalar(node)
 
 
 _RubyTolerantLoader.add_multi_constructor("!", _untagged)

@@ -149,9 +149,9 @@ def run_processes(
                 row = conn.execute(f"SELECT count(DISTINCT interaction_id) FROM {table}").fetchone()
                 count = int(row[0]) if row else 0
                 rss = 0
-                for p in watched:
+                for w in watched:
                     with contextlib.suppress(psutil.NoSuchProcess):
-                        rss = max(rss, p.memory_info().rss)
+                        rss = max(rss, w.memory_info().rss)
                 peak = max(peak, rss)
                 if all(p.poll() is not None for p in procs):
                     break  # every process is gone (a baseline finished, or a crash): nothing more will come

@@ -139,7 +139,7 @@ async def run(args: argparse.Namespace) -> None:
     name = f"omnitrail_bench_media_{uuid.uuid4().hex[:8]}"
     admin = args.database_url
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.rsplit("/", 1)[0] + "/" + name
     try:
         await migrate.migrate(url)
@@ -182,8 +182,8 @@ async def run(args: argparse.Namespace) -> None:
                 for at in range(0, len(records), 64):  # the consumer's batch size
                     await stage.handle_records(records[at : at + 64])
                 elapsed = time.perf_counter() - started
-                async with pool.connection() as conn:
-                    cur = await conn.execute(
+                async with pool.connection() as db:
+                    cur = await db.execute(
                         "SELECT count(*) FILTER (WHERE document #>> '{attachments,0,media,state}' = 'stored'),"
                         " count(*) FROM interactions"
                     )
@@ -192,7 +192,7 @@ async def run(args: argparse.Namespace) -> None:
         server.terminate()
         await server.wait()
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     mib = sum(size for _, size in plan) / 1024 / 1024
     print(f"files: {args.files}, largest {max(s for _, s in plan) / 1024 / 1024:.1f} MiB, total {mib:.0f} MiB")
     print(f"stored: {stored}/{total}, timeline events published: {published}")

@@ -110,7 +110,7 @@ def main() -> None:
     events = corpus(args.events, args.contacts, args.seed, clock)
     name = f"omnitrail_bench_sugg_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name, not input
+        conn.execute(f'CREATE DATABASE "{name}"')  # generated name, not input
     url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
     try:
         asyncio.run(migrate.migrate(url))
@@ -118,7 +118,7 @@ def main() -> None:
         asyncio.run(run(url, events, args.batch, clock))
     finally:
         with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

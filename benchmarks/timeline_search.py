@@ -135,7 +135,7 @@ async def run(
     """Load a throw-away database, print each case's line; p50 ms per case."""
     name = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name
+        admin.execute(f'CREATE DATABASE "{name}"')  # generated name
     url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
     medians = {}
     try:
@@ -153,7 +153,7 @@ async def run(
             medians[label] = p50
     finally:
         with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return medians
 
 

@@ -161,7 +161,7 @@ def main() -> int:
     name = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
     url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        admin.execute(f'CREATE DATABASE "{name}"')
     try:
         for _ in range(100):
             try:
@@ -180,7 +180,7 @@ def main() -> int:
         receiver.wait(10)
         broker.stop()
         with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     avg = sum(len(e.model_dump_json()) for e in items[:200]) / 200
     print(f"events     : {len(items)} interaction.added, {avg / 1024:.1f} KB avg, 3 partitions, 1 subscriber")
     print(f"ceiling    : {ceil:8.0f} events/s  (one httpx client POSTing the same bodies in order)")
