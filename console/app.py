@@ -71,6 +71,7 @@ class Console:
             tokens,
             connection,
             session_lifetime_s=settings.session_hours * 3600,
+            session_secret=settings.session_secret.get_secret_value().encode() if settings.session_secret else None,
             throttle=Throttle(limit=limits.max_failures, window_s=limits.failure_window_s),
         )
         self.max_body_bytes = max_body_bytes

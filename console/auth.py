@@ -60,14 +60,27 @@ class TokenAuth:
         connection: ConnectionFactory,
         *,
         session_lifetime_s: float = 12 * 3600.0,
+        session_secret: bytes | None = None,
         throttle: Throttle | None = None,
     ) -> None:
         self._tokens = [(t.encode(), r) for t, r in tokens.items()]
         #: Failed authentications per client address: past its limit, 429 before any token is compared.
         self.throttle = throttle
         self._roles_by_actor: dict[str, Role] = {fingerprint(t): r for t, r in tokens.items()}
-        self.sessions = SessionCodec(list(tokens), lifetime_s=session_lifetime_s)
+        self.session_lifetime_s = session_lifetime_s
+        #: Signs the cookies: from the configured secret now, else from the deployment's stored one when first needed.
+        self._codec = SessionCodec(session_secret, lifetime_s=session_lifetime_s) if session_secret else None
         self._connection = connection
+
+    async def codec(self) -> SessionCodec:
+        """What signs and reads session cookies. With no secret configured, the one every console process of the
+        deployment shares (generated once, kept in PostgreSQL), read on first use: a console that starts while
+        the database is down still starts."""
+        if self._codec is None:
+            async with self._connection() as conn:
+                secret = await session_store.shared_secret(conn)
+            self._codec = SessionCodec(secret, lifetime_s=self.session_lifetime_s)
+        return self._codec
 
     def role_of(self, presented: str) -> Role | None:
         # Compare against every token, always, in constant time: no early exit to time.
@@ -83,7 +96,7 @@ class TokenAuth:
         role = self.role_of(presented)
         if role is None:
             return None
-        cookie, session = self.sessions.issue(fingerprint(presented))
+        cookie, session = (await self.codec()).issue(fingerprint(presented))
         async with self._connection() as conn:
             await session_store.create(
                 conn, session.nonce, actor=session.actor, role=role, expires_at=session.expires_at
@@ -112,7 +125,7 @@ class TokenAuth:
         return await self._open(actor, found[0], found[1]) if found else None
 
     async def _open(self, actor: str, name: str, role: str) -> tuple[str, Principal]:
-        cookie, session = self.sessions.issue(actor)
+        cookie, session = (await self.codec()).issue(actor)
         async with self._connection() as conn:
             await session_store.create(conn, session.nonce, actor=actor, role=role, expires_at=session.expires_at)
         return cookie, Principal(actor, name, _role(role), "session", session)
@@ -120,7 +133,8 @@ class TokenAuth:
     async def from_session(self, request: Request) -> Principal | None:
         """The cookie's principal while its session is live and its staff account (enabled) or token still has
         the role it signed in with."""
-        session = self.sessions.read(request.cookies.get(COOKIE))
+        cookie = request.cookies.get(COOKIE)
+        session = (await self.codec()).read(cookie) if cookie else None
         if session is None:
             return None
         role = self._roles_by_actor.get(session.actor)
@@ -156,7 +170,7 @@ class TokenAuth:
         else:
             principal = await self.from_session(request)
             if principal is not None and principal.session is not None:
-                if request.method not in _SAFE_METHODS and not self.sessions.csrf_ok(
+                if request.method not in _SAFE_METHODS and not (await self.codec()).csrf_ok(
                     principal.session, request.headers.get(CSRF_HEADER)
                 ):
                     raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or invalid CSRF token")

@@ -19,6 +19,12 @@ class ConsoleSettings(OmnitrailSettings):
     toml_section: ClassVar[str | None] = "console"
 
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="How long a sign-in lasts")
+    session_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Signs session cookies, the same on every console process; unset: a random one kept in the"
+        " database (console_session_secret). Changing it ends every session",
+    )
     signin_failures: int = Field(default=5, ge=1, description="Failed sign-ins per client before it must wait")
     signin_window_s: float = Field(default=300.0, gt=0, description="Window (and wait) of that limit, seconds")
     live_buffer: int = Field(default=256, ge=1, description="Events queued per live page before it is dropped")

@@ -2,12 +2,14 @@
 
 Rows are keyed by a hash of the session's nonce and name the token fingerprint and the role the
 session was signed in with. Revoking (sign-out, an admin ending someone's sessions) marks rows;
-expired rows are deleted as new sessions are made.
+expired rows are deleted as new sessions are made. The deployment's generated cookie-signing secret
+is kept here too (migration 0019, :func:`shared_secret`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import UTC, datetime, timedelta
 
 from sinks.connection import Conn
@@ -51,3 +53,16 @@ async def revoke_actor(conn: Conn, actor: str) -> int:
         (actor,),
     )
     return cur.rowcount
+
+
+async def shared_secret(conn: Conn) -> bytes:
+    """The deployment's cookie-signing secret when none is configured: made once, by whichever console process
+    asks first (a racing one waits for its commit and inserts nothing), then the same for every process."""
+    await conn.execute(
+        "INSERT INTO console_session_secret (secret) VALUES (%s) ON CONFLICT DO NOTHING", (secrets.token_bytes(32),)
+    )
+    cur = await conn.execute("SELECT secret FROM console_session_secret")
+    row = await cur.fetchone()
+    if row is None:  # the insert above committed or met the row: only a concurrent DELETE gets here
+        raise RuntimeError("console_session_secret is empty")
+    return bytes(row[0])

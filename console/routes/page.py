@@ -68,7 +68,7 @@ def router(
         response.set_cookie(
             COOKIE,
             cookie,
-            max_age=int(auth.sessions.lifetime_s),
+            max_age=int(auth.session_lifetime_s),
             httponly=True,
             samesite="strict",
             secure=secure_cookie,
@@ -78,7 +78,7 @@ def router(
 
     async def render(request: Request, status_code: int = 200, **context: object) -> HTMLResponse:
         principal = await auth.from_session(request)
-        csrf = auth.sessions.csrf_token(principal.session) if principal and principal.session else None
+        csrf = (await auth.codec()).csrf_token(principal.session) if principal and principal.session else None
         return templates.TemplateResponse(
             request,
             "page.html",
@@ -174,7 +174,7 @@ def router(
     @page.post("/signout", response_model=None)
     async def signout(request: Request, csrf: str = Form(default="", max_length=200)) -> Response:
         principal = await auth.from_session(request)
-        if principal is None or principal.session is None or not auth.sessions.csrf_ok(principal.session, csrf):
+        if principal is None or principal.session is None or not (await auth.codec()).csrf_ok(principal.session, csrf):
             return await render(request, 403, error="Sign-out needs the page's form.")
         await auth.sign_out(principal.session)  # the cookie no longer counts anywhere, even if it was copied
         response = RedirectResponse("/", status_code=303)

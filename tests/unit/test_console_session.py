@@ -13,9 +13,11 @@ from console.routes import page
 from console.session import SessionCodec, fingerprint
 from console.throttle import Throttle
 
+SECRET = b"a-session-secret-of-32-bytes-or-more"
+
 
 def test_cookie_names_a_fingerprint_and_rejects_tampering_expiry_and_other_keys() -> None:
-    codec = SessionCodec(["secret-token"], lifetime_s=60)
+    codec = SessionCodec(SECRET, lifetime_s=60)
     cookie, session = codec.issue(fingerprint("secret-token"), now=1000)
     assert "secret-token" not in cookie
     assert codec.read(cookie, now=1030) == session
@@ -23,11 +25,16 @@ def test_cookie_names_a_fingerprint_and_rejects_tampering_expiry_and_other_keys(
     body, _, mac = cookie.rpartition(".")
     assert codec.read(body + "." + mac[::-1], now=1030) is None
     assert codec.read("x" + cookie, now=1030) is None
-    assert SessionCodec(["rotated-token"], lifetime_s=60).read(cookie, now=1030) is None  # tokens rotated
+    assert SessionCodec(b"another-secret" * 3, lifetime_s=60).read(cookie, now=1030) is None  # secret changed
+
+
+def test_a_secret_shorter_than_32_bytes_is_refused() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        SessionCodec(b"short", lifetime_s=60)
 
 
 def test_csrf_token_is_bound_to_the_session() -> None:
-    codec = SessionCodec(["t"], lifetime_s=60)
+    codec = SessionCodec(SECRET, lifetime_s=60)
     _, one = codec.issue("tok_a")
     _, two = codec.issue("tok_a")
     assert codec.csrf_ok(one, codec.csrf_token(one))

@@ -1,8 +1,11 @@
 """Console sessions end server-side: a copied cookie stops working after sign-out, after an admin
-revokes the token's sessions, and after the token's role changes (in every console process)."""
+revokes the token's sessions, and after the token's role changes (in every console process). Cookies are
+signed with the deployment's own secret, never a key the source gives away."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from console.auth import TokenAuth
 from console.routes import page
 from console.session import COOKIE, fingerprint
 from console.throttle import Throttle
+from omnitrail import staff_commands
 from omnitrail.local_stack import EmbeddedBroker
 from tests.integration.console.data import a_customer, contact_of, sms
 from tests.integration.stack import ADMIN, AGENT, Stack, start_up
@@ -29,10 +33,10 @@ async def contact_id(client: httpx.AsyncClient, console_stack: Stack) -> str:
     return str((await contact_of(client, person.e164))["contact_id"])
 
 
-async def sign_in(url: str, token: str) -> tuple[str, str]:
-    """(cookie value, the page's CSRF token) of a fresh sign-in."""
+async def sign_in(url: str, token: str | None = None, **form: str) -> tuple[str, str]:
+    """(cookie value, the page's CSRF token) of a fresh sign-in with a token, or with ``email`` and ``password``."""
     async with httpx.AsyncClient(base_url=url, timeout=20) as browser:
-        response = await browser.post("/signin", data={"token": token})
+        response = await browser.post("/signin", data={"token": token} if token else form)
         assert response.status_code == 303, response.text
         page_ = await browser.get("/")
         return browser.cookies[COOKIE], page_.text.split('name="csrf-token" content="')[1].split('"')[0]
@@ -123,3 +127,58 @@ async def test_signin_cookie_is_secure_httponly_strict_behind_https(database_url
             page_ = await browser.get("/")
             assert "content-security-policy" in page_.headers
             assert 'name="csrf-token"' in page_.text
+
+
+def resigned(cookie: str, key: bytes) -> str:
+    """The cookie's claims (actor, nonce, expiry) under another signing key: what a forger would send."""
+    body = cookie.rpartition(".")[0]
+    return f"{body}.{hmac.new(key, body.encode(), hashlib.sha256).hexdigest()}"
+
+
+#: Keys anyone who reads the source knows: the old derivation from an empty OMNITRAIL_API_TOKENS, and constants.
+KNOWN_KEYS = [
+    hmac.new(b"omnitrail-console-session-v1", b"", hashlib.sha256).digest(),
+    hmac.new(b"omnitrail-console-session-v2", b"", hashlib.sha256).digest(),
+    hmac.new(b"omnitrail-console-session-v2", bytes(32), hashlib.sha256).digest(),
+    b"",
+]
+
+
+async def test_without_api_tokens_cookies_are_signed_with_the_deployments_secret_kept_across_processes(
+    broker: EmbeddedBroker, database_url: str, tmp_path: Path
+) -> None:
+    email, password = f"ana.{uuid.uuid4().hex[:8]}@acme.example", "s3cret-pass"
+    await staff_commands.add(database_url, email=email, name="Ana", role="agent", password=password)
+    processes: list[Stack] = []
+
+    def console(name: str, secret: str = "") -> Stack:
+        """Another ``omnitrail console`` of the deployment: staff only (no API token), the same database."""
+        (tmp_path / name).mkdir()
+        running = start_up(
+            tmp_path / name,
+            command="console",
+            bootstrap=broker.bootstrap,
+            database_url=database_url,
+            OMNITRAIL_API_TOKENS="",
+            OMNITRAIL_CONSOLE_SESSION_SECRET=secret,  # "": unset
+        )
+        processes.append(running)
+        return running
+
+    try:
+        one, two = console("one"), console("two")
+        cookie, _ = await sign_in(one.url, email=email, password=password)
+        read = "/api/v1/suggestions"
+        assert await status(two.url, cookie, read) == 200  # another console process of the deployment
+        for key in KNOWN_KEYS:
+            assert await status(one.url, resigned(cookie, key), read) == 401
+        one.stop()
+        assert await status(console("one again").url, cookie, read) == 200  # a restart keeps sign-ins
+        configured = console("configured", secret="a-dedicated-secret-" + "x" * 16)
+        assert await status(configured.url, cookie, read) == 401  # a new secret ends the generated one's sessions
+        fresh, _ = await sign_in(configured.url, email=email, password=password)
+        assert await status(configured.url, fresh, read) == 200
+        assert await status(two.url, fresh, read) == 401
+    finally:
+        for running in processes:
+            running.stop()
