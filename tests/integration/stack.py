@@ -144,6 +144,11 @@ async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float
         await asyncio.sleep(0.2)
 
 
+async def at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
+    """For :func:`eventually`: whether ``count()`` has reached ``n`` yet."""
+    return await count() >= n
+
+
 async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
     """Everything on the topic right now, from the beginning of every partition.
 

@@ -16,7 +16,7 @@ import signal
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -30,7 +30,7 @@ from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
 from tests.helpers import inbound_sms, signed
 from tests.integration.rows import one
-from tests.integration.stack import Stack, StartStack, eventually, read_topic
+from tests.integration.stack import Stack, StartStack, at_least, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 CUSTOMERS = 8
@@ -129,7 +129,7 @@ async def test_broker_frozen_30s_loses_nothing_duplicates_nothing_keeps_order(
         )
         return int((await one(cur))[0])
 
-    await eventually(lambda: _at_least(stored, total), timeout=120, what=f"all {total} webhooks in the timeline")
+    await eventually(lambda: at_least(stored, total), timeout=120, what=f"all {total} webhooks in the timeline")
 
     # In the timeline, in order per customer (occurred_at is the receipt time of each webhook).
     for phone, sids in sent.items():
@@ -173,7 +173,3 @@ async def test_broker_frozen_30s_loses_nothing_duplicates_nothing_keeps_order(
         ready = (await client.get(stack.url + "/readyz")).json()
     assert ready["spool"] == {"state": "direct", "depth": 0, "broker": "ok"}
     assert ready["degraded"] is False
-
-
-async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
-    return await count() >= n

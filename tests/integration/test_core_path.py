@@ -19,7 +19,7 @@ from schemas import topics
 from schemas.ids import interaction_id_for
 from sinks.connection import Conn
 from tests.helpers import inbound_sms, signed
-from tests.integration.identity_helpers import found_contact
+from tests.integration.identity_helpers import find_contact, found_contact
 from tests.integration.rows import one
 from tests.integration.stack import AGENT, Stack, StartStack, eventually, read_topic
 
@@ -42,13 +42,6 @@ async def post_sms(client: httpx.AsyncClient, stack: Stack, params: dict[str, st
     return await client.post("/webhooks/twilio/messages", content=body, headers=headers)
 
 
-async def contact_for(client: httpx.AsyncClient, q: str) -> dict[str, Any] | None:
-    response = await client.get("/api/v1/contacts", params={"q": q}, headers=AGENT)
-    assert response.status_code == 200
-    items = response.json()["items"]
-    return items[0] if items else None
-
-
 async def test_ready_health_metrics_and_openapi(client: httpx.AsyncClient) -> None:
     ready = await client.get("/readyz")
     assert ready.status_code == 200
@@ -67,7 +60,7 @@ async def test_signed_sms_appears_in_the_customers_timeline(client: httpx.AsyncC
     assert response.text.startswith("<?xml")
     assert "<Response" in response.text
 
-    contact = await eventually(lambda: contact_for(client, e164), what="contact")
+    contact = await eventually(lambda: find_contact(client, e164), what="contact")
     assert contact["identifiers"] == [{"kind": "phone", "value": e164}]
     assert (await found_contact(client, national))["contact_id"] == contact["contact_id"]  # any spelling finds it
     assert (await found_contact(client, e164.replace("+", "00")))["contact_id"] == contact["contact_id"]
@@ -125,7 +118,7 @@ async def test_bad_signature_is_403_and_nothing_is_stored(client: httpx.AsyncCli
     # A correctly signed message sent afterwards is stored: proof the pipeline was flowing meanwhile.
     marker_sid = f"SM{uuid.uuid4().hex}"
     assert (await post_sms(client, stack, inbound_sms(marker_sid, national))).status_code == 200
-    contact = await eventually(lambda: contact_for(client, e164), what="contact")
+    contact = await eventually(lambda: find_contact(client, e164), what="contact")
     timeline = (await client.get(f"/api/v1/contacts/{contact['contact_id']}/timeline", headers=AGENT)).json()
     assert [i["external_id"] for i in timeline["items"]] == [marker_sid]
     cur = await db.execute(
@@ -172,7 +165,7 @@ async def test_timeline_pages_with_a_cursor_in_both_orders(client: httpx.AsyncCl
     sids = [f"SM{n}{uuid.uuid4().hex}" for n in range(5)]
     for sid in sids:  # sequential: each gets a later occurred_at
         assert (await post_sms(client, stack, inbound_sms(sid, national))).status_code == 200
-    contact = await eventually(lambda: contact_for(client, e164), what="contact")
+    contact = await eventually(lambda: find_contact(client, e164), what="contact")
     url = f"/api/v1/contacts/{contact['contact_id']}/timeline"
 
     async def all_five() -> bool:

@@ -27,6 +27,7 @@ from schemas.ids import interaction_id_for
 from schemas.interaction import Attachment, Channel, Interaction, Party, PartyRole
 from sinks.connection import Conn
 from tests.helpers import inbound_sms, signed
+from tests.integration.identity_helpers import find_contact
 from tests.integration.rows import one
 from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, eventually, read_topic
 from tests.interactions import interaction, produce
@@ -69,27 +70,23 @@ async def test_consent_export_erasure_and_replays(
     mail_text = f"Segue a fatura {tag} em anexo"
     url = stack.url + "/webhooks/twilio/messages"
 
-    async def contact_for(q: str) -> dict[str, Any] | None:
-        items = (await client.get("/api/v1/contacts", params={"q": q}, headers=AGENT)).json()["items"]
-        return items[0] if items else None
-
     # Two contacts (a phone via a real signed webhook, an email), then one message links both: a merge.
     sid = f"SM{uuid.uuid4().hex}"
     body, headers = signed(url, inbound_sms(sid, phone, body=sms_text))
     assert (await client.post(url, content=body, headers=headers)).status_code == 200
-    by_phone = await eventually(lambda: contact_for(phone), what="phone contact")
+    by_phone = await eventually(lambda: find_contact(client, phone), what="phone contact")
     old = datetime.now(UTC) - timedelta(days=3)
     mail_only = email(f"m1.{uuid.uuid4().hex}@mail.example", [mail_id], text=mail_text, at=old)
     both = email(
         f"m2.{uuid.uuid4().hex}@mail.example", [mail_id, phone_id], text=mail_text + " (2)", at=old + timedelta(hours=1)
     )
     await produce(broker.bootstrap, [mail_only])
-    by_mail = await eventually(lambda: contact_for(mail), what="email contact")
+    by_mail = await eventually(lambda: find_contact(client, mail), what="email contact")
     assert by_mail["contact_id"] != by_phone["contact_id"]
     await produce(broker.bootstrap, [both])
 
     async def merged() -> dict[str, Any] | None:
-        found = await contact_for(mail)
+        found = await find_contact(client, mail)
         return found if found and len(found["identifiers"]) == 2 else None
 
     person = await eventually(merged, what="the merge")
@@ -136,8 +133,8 @@ async def test_consent_export_erasure_and_replays(
     assert (erased["identifiers_erased"], erased["interactions_erased"]) == (2, 3)
 
     # Nothing findable, nothing left in PostgreSQL that is about her...
-    assert await contact_for(phone) is None
-    assert await contact_for(mail) is None
+    assert await find_contact(client, phone) is None
+    assert await find_contact(client, mail) is None
     after = (await client.get(f"/api/v1/contacts/{survivor}/export", headers=ADMIN)).json()
     dump = json.dumps(after, ensure_ascii=False)
     for personal in (phone, phone[4:], mail, tag, "Maria", "fatura-maria.pdf", "Reclamação"):
@@ -188,7 +185,7 @@ async def test_consent_export_erasure_and_replays(
     await produce(broker.bootstrap, [new_mail])
 
     async def returned() -> tuple[dict[str, Any], dict[str, Any]] | None:
-        a, b = await contact_for(phone), await contact_for(mail)
+        a, b = await find_contact(client, phone), await find_contact(client, mail)
         return (a, b) if a and b else None
 
     again_phone, again_mail = await eventually(returned, what="the new messages, processed after the replays")

@@ -18,7 +18,7 @@ from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.ids import interaction_id_for
 from sinks.connection import Conn
-from tests.integration.identity_helpers import found_contact
+from tests.integration.identity_helpers import find_contact, found_contact
 from tests.integration.rows import one
 from tests.integration.stack import AGENT, Stack, eventually, read_topic
 from tests.livechat_payloads import (
@@ -46,13 +46,6 @@ async def post(client: httpx.AsyncClient, path: str, payload: Any, secret: str) 
     return await client.post(path, content=body, headers=headers)
 
 
-async def contact_for(client: httpx.AsyncClient, q: str) -> dict[str, Any] | None:
-    response = await client.get("/api/v1/contacts", params={"q": q}, headers=AGENT)
-    assert response.status_code == 200
-    items = response.json()["items"]
-    return items[0] if items else None
-
-
 async def timeline(client: httpx.AsyncClient, contact_id: str) -> list[dict[str, Any]]:
     response = await client.get(
         f"/api/v1/contacts/{contact_id}/timeline", params={"order": "asc", "limit": 50}, headers=AGENT
@@ -70,7 +63,7 @@ async def test_a_chat_whose_vouched_email_matches_a_contact_lands_in_their_timel
     # The contact exists already: an order confirmation another system sent them.
     order = v1_interaction(f"ORD-{tag}", email, text="Order confirmed", occurred_at=start.isoformat())
     assert (await post(client, "/webhooks/events", order, EVENTS_SECRET)).status_code == 200
-    contact = await eventually(lambda: contact_for(client, email), what="the contact from the order")
+    contact = await eventually(lambda: find_contact(client, email), what="the contact from the order")
 
     # A signed-in customer: the site's server signs her email (identity verification).
     visitor = vouched({"id": f"v-{tag}", "name": "Ana Silva", "email": f"  ANA.{tag.upper()}@Example.PT", "phone": ""})
@@ -121,7 +114,7 @@ async def test_a_chat_whose_vouched_email_matches_a_contact_lands_in_their_timel
     ]
     assert [i["text"] for i in chat[1:3]] == ["Where is my order?", "It ships today."]
     # Still the one contact, now also reachable by the chat visitor id.
-    linked = await contact_for(client, f"website:v-{tag}")
+    linked = await find_contact(client, f"website:v-{tag}")
     assert linked is not None
     assert linked["contact_id"] == contact["contact_id"]
     assert {"kind": "livechat", "value": f"website:v-{tag}"} in linked["identifiers"]
@@ -182,15 +175,15 @@ async def test_an_anonymous_prechat_form_naming_two_people_merges_nobody_and_sug
         order = v1_interaction(external_id, email, text="Order confirmed")
         order["recipients"][0]["identifiers"] = [{"kind": k, "value": v} for k, v in identifier.items()]
         assert (await post(client, "/webhooks/events", order, EVENTS_SECRET)).status_code == 200
-    ana = await eventually(lambda: contact_for(client, email), what="Ana's contact")
-    bruno = await eventually(lambda: contact_for(client, phone), what="Bruno's contact")
+    ana = await eventually(lambda: find_contact(client, email), what="Ana's contact")
+    bruno = await eventually(lambda: find_contact(client, phone), what="Bruno's contact")
     assert ana["contact_id"] != bruno["contact_id"]
 
     # Someone types Ana's email and Bruno's phone into the pre-chat form, without the site vouching.
     visitor = {"id": f"v-{tag}", "name": "Whoever", "email": email, "phone": phone}
     chat = chat_event(f"{tag}-1", "session.started", f"s-{tag}", visitor, occurred_at=datetime.now(UTC))
     assert (await post(client, "/webhooks/livechat", chat, LIVECHAT_SECRET)).status_code == 200
-    visitor_contact = await eventually(lambda: contact_for(client, f"website:v-{tag}"), what="the chat's contact")
+    visitor_contact = await eventually(lambda: find_contact(client, f"website:v-{tag}"), what="the chat's contact")
 
     async def both() -> dict[str, dict[str, Any]] | None:
         found = await reviews_between(client, visitor_contact["contact_id"])
@@ -215,7 +208,7 @@ async def test_a_chatwoot_conversation_does_not_join_the_contact_its_email_names
     email = f"jane.{tag}@acme.inc"
     order = v1_interaction(f"ORD-{tag}", email, text="Order confirmed", occurred_at="2021-07-23T18:00:00+00:00")
     assert (await post(client, "/webhooks/events", order, EVENTS_SECRET)).status_code == 200
-    contact = await eventually(lambda: contact_for(client, email), what="the contact from the order")
+    contact = await eventually(lambda: find_contact(client, email), what="the contact from the order")
 
     chatwoot_contact = {"id": int(tag[:6], 16), "name": "jane", "email": email, "phone_number": None}
     conversation = int(tag[4:10], 16)
@@ -227,7 +220,7 @@ async def test_a_chatwoot_conversation_does_not_join_the_contact_its_email_names
         assert (await client.post("/webhooks/livechat/chatwoot", content=body, headers=headers)).status_code == 200
 
     chatter = await eventually(
-        lambda: contact_for(client, f"chatwoot:1:{chatwoot_contact['id']}"), what="the conversation's contact"
+        lambda: find_contact(client, f"chatwoot:1:{chatwoot_contact['id']}"), what="the conversation's contact"
     )
 
     async def whole_conversation() -> list[dict[str, Any]] | None:

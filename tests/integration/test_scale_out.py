@@ -10,7 +10,7 @@ import random
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,7 +22,7 @@ from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
 from tests.helpers import inbound_sms, signed
 from tests.integration.rows import one
-from tests.integration.stack import FAST_GROUP, Stack, clean_env, eventually, start_up
+from tests.integration.stack import FAST_GROUP, Stack, at_least, clean_env, eventually, start_up
 
 pytestmark = pytest.mark.integration
 PARTITIONS = 12
@@ -133,18 +133,17 @@ async def test_three_workers_two_connectors_one_worker_killed(
                 await asyncio.gather(*(post(client, k, p) for k, p in enumerate(posts[start : start + 50], start)))
 
     async def kill() -> int:
-        await eventually(lambda: _at_least(stored, MESSAGES // 4), timeout=60, what="a quarter of the rows")
+        await eventually(lambda: at_least(stored, MESSAGES // 4), timeout=60, what="a quarter of the rows")
         victim.send_signal(signal.SIGKILL)  # mid-flood: its batches in flight are never committed
         return await stored()
 
     _, killed_at = await asyncio.gather(flood(), kill())
     assert killed_at < MESSAGES, f"the kill must land mid-flood (rows: {killed_at})"
 
-    async def all_stored() -> bool:
-        return await stored() >= MESSAGES
-
     # The victim's partitions stay with it until its session timeout (6 s), then move to the other two.
-    await eventually(all_stored, timeout=60, what=f"{MESSAGES} rows (worker killed at {killed_at})")
+    await eventually(
+        lambda: at_least(stored, MESSAGES), timeout=60, what=f"{MESSAGES} rows (worker killed at {killed_at})"
+    )
     await asyncio.sleep(1)  # a late duplicate would land now
     cur = await db.execute("SELECT count(*), count(DISTINCT interaction_id) FROM interactions")
     assert await cur.fetchone() == (MESSAGES, MESSAGES)  # nothing lost, nothing doubled
@@ -168,7 +167,3 @@ async def test_three_workers_two_connectors_one_worker_killed(
     cur = await db.execute("SELECT count(*) FROM contacts WHERE merged_into IS NULL")
     assert await cur.fetchone() == (PHONES,)
     print(f"worker killed at {killed_at} rows of {MESSAGES}; all stored once, {PHONES} contacts")
-
-
-async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
-    return await count() >= n

@@ -7,7 +7,7 @@ import json
 import os
 import random
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from schemas import topics
 from sinks.connection import Conn
 from tests.helpers import sms_interaction
 from tests.integration.rows import one
-from tests.integration.stack import Stack, eventually, read_topic, start_up
+from tests.integration.stack import Stack, at_least, eventually, read_topic, start_up
 
 pytestmark = pytest.mark.integration
 N = 20_000
@@ -74,14 +74,14 @@ async def test_sigkill_mid_batch_loses_nothing_and_duplicates_nothing(
     victims: list[int] = []
     for threshold in thresholds:
         [victim] = await eventually(lambda: _one_worker(stack, victims), timeout=60, what="a (new) worker")
-        await eventually(partial(_at_least, stored, threshold), timeout=120, what=f"{threshold} rows")
+        await eventually(partial(at_least, stored, threshold), timeout=120, what=f"{threshold} rows")
         os.kill(victim, signal.SIGKILL)
         victims.append(victim)
         killed_at.append(await stored())
     assert killed_at[-1] < N, f"every kill must land mid-stream (rows at each kill: {killed_at})"
 
     # The supervisor restarts the worker; the killed member's partitions come back after its session timeout.
-    await eventually(lambda: _at_least(stored, N), timeout=240, what=f"all {N} rows (kills at {killed_at})")
+    await eventually(lambda: at_least(stored, N), timeout=240, what=f"all {N} rows (kills at {killed_at})")
     cur = await db.execute(
         "SELECT count(*), count(DISTINCT interaction_id) FROM interactions WHERE interaction_id = ANY(%s)", (ids,)
     )
@@ -103,10 +103,6 @@ async def test_sigkill_mid_batch_loses_nothing_and_duplicates_nothing(
         return wanted <= seen
 
     await eventually(published, timeout=120, what="interaction.added for every row")
-
-
-async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
-    return await count() >= n
 
 
 async def _one_worker(stack: Stack, dead: list[int]) -> list[int] | None:
