@@ -115,11 +115,11 @@ def fill_maildir(dovecot: Dovecot, user: str, count: int) -> int:
 
 async def run(messages: int, batch_size: int) -> int:
     name = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # generated name
     url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
-    dovecot, broker = Dovecot.start(), EmbeddedBroker()
+    dovecot, broker = Dovecot.start(), EmbeddedBroker()  # first: without Dovecot, nothing is left behind
     try:
+        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')  # generated name
         await migrate.migrate(url)
         broker.start()
         await clients.create_topics(KafkaSettings(partitions=4), broker.bootstrap)
