@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -23,6 +24,7 @@ from typing import Any
 
 import structlog
 
+from omnitrail import parent_death
 from schemas.errors import FatalError
 
 log = structlog.get_logger(__name__)
@@ -160,6 +162,7 @@ class EmbeddedBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
+            preexec_fn=parent_death.ended_with_us(signal.SIGKILL),  # and its death ends us: memory storage
         )
         wait_for_port("127.0.0.1", self.port, 20, self.proc)
         log.info("embedded_broker.started", bootstrap=self.bootstrap, pid=self.proc.pid)

@@ -3,7 +3,8 @@
 The supervisor (this process) starts what is not configured (embedded broker, embedded
 PostgreSQL), migrates, creates the topics, records the addresses in the data directory,
 serves HTTP (webhooks, API, health, metrics) and runs the pipeline worker as a child it
-restarts if it dies. SIGINT/SIGTERM stop everything in reverse order.
+restarts if it dies. SIGINT/SIGTERM stop everything in reverse order; if the supervisor is SIGKILLed,
+its children end with it (Linux, :mod:`omnitrail.parent_death`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import structlog
 import uvicorn
 
 from connectors.emitter import KafkaEmitter
-from omnitrail import demo, event_loop, memory_tuning, registry, subscriptions
+from omnitrail import demo, event_loop, memory_tuning, parent_death, registry, subscriptions
 from omnitrail.http import Roles, build_app
 from omnitrail.http_server import server_config
 from omnitrail.local_stack import (
@@ -123,7 +124,9 @@ class WorkerProcess:
         backoff = Backoff(1.0, 30.0)
         while not self.stopping:
             command = (sys.executable, "-m", "omnitrail", self.command)
-            self.proc = await asyncio.create_subprocess_exec(*command, env=self.env)
+            # SIGTERM when the supervisor dies, even by SIGKILL: it stops as when the supervisor stops it.
+            died = parent_death.ended_with_us(signal.SIGTERM)
+            self.proc = await asyncio.create_subprocess_exec(*command, env=self.env, preexec_fn=died)
             code = await self.proc.wait()
             if self.stopping:
                 return
