@@ -27,6 +27,7 @@ from pipeline.stages.identity import (
     Owner,
     Person,
     decide,
+    disputed,
     group_by_person,
     homes,
     link_grounds,
@@ -73,6 +74,7 @@ async def resolve(
 ) -> Resolution:
     keys = {i.key for c in claims for i in c.identifiers}
     owners = await owners_of(conn, keys)
+    claims, set_aside = disputed(claims, owners)
     shared = shared_keys(owners, policy)
     people = group_by_person(claims, policy, shared)
     decisions = decide(people, owners)
@@ -104,7 +106,7 @@ async def resolve(
 
     records: list[MergeRecord] = []
     apart = await merges.separated(conn, {c for d in decisions if d.merge_from for c in (d.contact_id, *d.merge_from)})
-    held: list[Proposal] = []
+    held = [review for notice, contacts in set_aside for review in _reviews_of(notice, contacts, owners)]
     for d in decisions:
         group = sorted({final(c) for c in (d.contact_id, *d.merge_from)}, key=lambda c: (born.get(c), c))
         if len(group) < 2:
@@ -141,6 +143,14 @@ async def resolve(
         conn, {resolution.survivor(d.contact_id): d.person.display_name for d in decisions if d.person.display_name}
     )
     return resolution
+
+
+def _reviews_of(notice: Claim, contacts: list[uuid.UUID], owners: dict[str, Owner]) -> list[Proposal]:
+    """The identity reviews a disputed notice opens instead of merging, with the notice (its event, interaction
+    and time) and which contact owns each address it names as the evidence."""
+    named = {i.key: str(owners[i.key].survivor) if i.key in owners else None for i in notice.identifiers}
+    evidence = {**dict(notice.evidence), "identifiers": named}
+    return [Proposal(contacts[0], other, notice.rule, evidence) for other in contacts[1:]]
 
 
 async def _link(conn: Conn, decisions: list[Decision], source: str) -> int:

@@ -24,7 +24,8 @@ What each message ``type`` becomes:
   an empty emoji removes it;
 - ``system`` ``user_changed_number`` / ``user_changed_user_id``: an ``identity`` notice whose customer
   carries the old and the new number or user id, linked to the same contact with the notice as
-  evidence; other system types are acknowledged and skipped;
+  evidence (onto an address another contact has, it opens an identity review instead: see
+  :func:`pipeline.stages.identity.disputed`); other system types are acknowledged and skipped;
 - ``unsupported`` / ``unknown`` (content Meta cannot deliver): a message marked
   ``metadata.unsupported``, shown as "content not supported by the provider".
 """

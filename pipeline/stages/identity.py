@@ -114,6 +114,32 @@ def link_grounds(person: Person, identifier: Identifier) -> tuple[str, tuple[tup
     return (chosen.rule, chosen.evidence) if chosen else ("exact", ())
 
 
+def disputed(claims: list[Claim], owners: dict[str, Owner]) -> tuple[list[Claim], list[tuple[Claim, list[uuid.UUID]]]]:
+    """The claims to resolve, and the provider notices set aside with the live contacts each names, oldest first.
+
+    A notice (a number change) that names addresses of two or more contacts moved someone onto an address
+    another contact owns: a number given to someone else since, a mistake, a hijack. It is no proof that
+    they are one person, so it merges nobody and links nothing: staff decide (an identity review).
+    """
+    if all(claim.rule == "exact" for claim in claims):  # no notice: nearly every batch
+        return claims, []
+    kept: list[Claim] = []
+    set_aside: list[tuple[Claim, list[uuid.UUID]]] = []
+    for claim in claims:
+        contacts = [] if claim.rule == "exact" else _owning(claim, owners)
+        if len(contacts) > 1:
+            set_aside.append((claim, contacts))
+        else:
+            kept.append(claim)
+    return kept, set_aside
+
+
+def _owning(claim: Claim, owners: dict[str, Owner]) -> list[uuid.UUID]:
+    """The live contacts owning the claim's identifiers, oldest first."""
+    named = {owners[i.key].survivor: owners[i.key] for i in claim.identifiers if i.key in owners}
+    return [o.survivor for o in sorted(named.values(), key=lambda o: (o.created_at, o.survivor))]
+
+
 def shared_keys(owners: dict[str, Owner], policy: Policy) -> set[str]:
     """Keys the database marks shared or that already joined as many contacts as the cap allows."""
     return {k for k, o in owners.items() if o.shared or o.touched >= policy.max_contacts_per_identifier}

@@ -35,6 +35,8 @@ EVIDENCE = {
     "same_name": "the same full name",
     "phone_in_signature": "a phone number written in an email signature",
     "unverified_identifier": "an email or phone given without proof",
+    "whatsapp:user_changed_number": "WhatsApp said one of them changed their number to one the other has",
+    "whatsapp:user_changed_user_id": "WhatsApp said one of them changed their user id to one the other has",
 }
 
 

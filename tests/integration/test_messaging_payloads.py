@@ -163,6 +163,51 @@ async def test_number_change_links_the_new_number_to_the_contact_with_the_notice
     assert after["contact_id"] == before["contact_id"]
 
 
+async def first_message(stack: Any, db: Any, phone: str, name: str) -> dict[str, Any]:
+    """The contact of a WhatsApp message from ``phone``, once it is stored."""
+    wamid = f"wamid.{uuid.uuid4().hex}"
+    await post_whatsapp(
+        stack, wa_message(wamid, phone[1:], "text", text={"body": "Olá"}), contacts=[wa_contact(phone[1:], name)]
+    )
+    await eventually(lambda: document(db, interaction_id_for("whatsapp", WA_ACCOUNT, wamid)), what="the message")
+    [contact] = await contacts(stack, phone)
+    return contact
+
+
+async def test_a_number_change_onto_another_contacts_number_merges_nobody_and_opens_a_review_with_the_notice(
+    webhook_stack: Any, db: Any
+) -> None:
+    ana, bruno, notice = a_phone(), a_phone(), f"wamid.{uuid.uuid4().hex}"
+    a, b = await first_message(webhook_stack, db, ana, "Ana"), await first_message(webhook_stack, db, bruno, "Bruno")
+    assert a["contact_id"] != b["contact_id"]
+    # WhatsApp says Ana moved onto Bruno's number (given to someone else since, a mistake, a hijack): no proof.
+    await post_whatsapp(webhook_stack, wa_number_change(notice, ana[1:], bruno[1:]))
+
+    async def review() -> dict[str, Any] | None:
+        async with httpx.AsyncClient(base_url=webhook_stack.url, timeout=15) as http:
+            listed = await http.get("/api/v1/identity/reviews", params={"limit": 500}, headers=AGENT)
+        assert listed.status_code == 200, listed.text
+        pair = {a["contact_id"], b["contact_id"]}
+        return next((r for r in listed.json()["items"] if {r["contact_a"], r["contact_b"]} == pair), None)
+
+    item = await eventually(review, what="the identity review of the number change")
+    assert item["rule"] == "whatsapp:user_changed_number"
+    evidence = item["evidence"]
+    assert evidence["event"] == "user_changed_number"
+    assert evidence["interaction_id"] == str(interaction_id_for("whatsapp", WA_ACCOUNT, notice))
+    assert evidence["identifiers"] == {f"phone:{ana}": a["contact_id"], f"phone:{bruno}": b["contact_id"]}
+    # Neither merged, and Bruno's number is still his alone.
+    assert [c["contact_id"] for c in await contacts(webhook_stack, ana)] == [a["contact_id"]]
+    assert [c["contact_id"] for c in await contacts(webhook_stack, bruno)] == [b["contact_id"]]
+    cur = await db.execute(
+        "SELECT count(*) FROM contacts WHERE contact_id = ANY(%s) AND merged_into IS NULL",
+        ([uuid.UUID(a["contact_id"]), uuid.UUID(b["contact_id"])],),
+    )
+    assert (await cur.fetchone())[0] == 2
+    cur = await db.execute("SELECT contact_id FROM contact_identifiers WHERE kind = 'phone' AND value = %s", (bruno,))
+    assert [str(row[0]) for row in await cur.fetchall()] == [b["contact_id"]]
+
+
 async def test_user_id_change_notice_without_from_is_acknowledged(webhook_stack: Any) -> None:
     system = {"body": "User changed user id", "type": "user_changed_user_id", "user_id": a_user_id()}
     payload = whatsapp_payload(

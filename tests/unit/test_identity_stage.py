@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.identity_settings import IdentitySettings
-from pipeline.stages.identity import Claim, Owner, claims_of, decide, group_by_person, homes, shared_keys
+from pipeline.stages.identity import (
+    Claim,
+    Owner,
+    claims_of,
+    decide,
+    disputed,
+    group_by_person,
+    homes,
+    shared_keys,
+)
 from pipeline.stages.policy import Policy
 from pipeline.stages.review import full_name, phone_variants, probes, signature_probes
 from schemas.errors import FatalError
@@ -95,6 +104,19 @@ def test_new_person_gets_a_deterministic_contact_and_oldest_existing_contact_sur
     assert not decision.is_new
     assert decision.merge_from == [young]
     assert [i.key for i in decision.new_links] == ["telegram:4242"]
+
+
+def test_a_notice_naming_two_contacts_is_set_aside_and_one_naming_a_single_contact_is_resolved() -> None:
+    ana, bruno = uuid.uuid4(), uuid.uuid4()
+    owners = {"phone:+351911111111": Owner(ana, ana, T0), "phone:+351922222222": Owner(bruno, bruno, T0 - timedelta(1))}
+    notice = ("whatsapp:user_changed_number", (("event", "user_changed_number"),))
+    onto_bruno = Claim(0, (phone("+351911111111"), phone("+351922222222")), rule=notice[0], evidence=notice[1])
+    onto_a_new_number = Claim(1, (phone("+351911111111"), phone("+351933333333")), rule=notice[0], evidence=notice[1])
+    both_in_one_party = Claim(2, (phone("+351911111111"), phone("+351922222222")))  # exact: one person, merged
+    kept, set_aside = disputed([onto_bruno, onto_a_new_number, both_in_one_party], owners)
+    assert kept == [onto_a_new_number, both_in_one_party]
+    assert set_aside == [(onto_bruno, [bruno, ana])]  # oldest first
+    assert disputed([both_in_one_party], owners) == ([both_in_one_party], [])
 
 
 def test_shared_and_non_merging_identifiers_link_but_never_merge() -> None:

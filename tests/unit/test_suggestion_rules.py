@@ -244,6 +244,17 @@ def test_open_reviews_become_one_suggestion_per_side_and_close_once_decided() ->
     assert desired_for_reviews([merged]) == {}
 
 
+def test_a_review_opened_by_a_number_change_says_what_whatsapp_said() -> None:
+    a, b = sorted([uuid.uuid4(), uuid.uuid4()])
+    review = Review(uuid.uuid4(), "whatsapp:user_changed_number", a, b)
+    reasons = {s.contact_id: s.reason for s in reconcile({}, desired_for_reviews([review]), FakeClock()())}
+    assert reasons[b] == (
+        "This contact and another may be the same person: WhatsApp said one of them changed their number to one the"
+        f" other has. Accept the review to merge them, or reject it (the other contact: {a}; identity review rule"
+        " whatsapp:user_changed_number)."
+    )
+
+
 def test_settings_merge_sla_overrides_over_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     from schemas.config import load
 
