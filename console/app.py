@@ -18,7 +18,6 @@ from connectors.emitter import Emitter
 from console.audit import Audit
 from console.auth import Role, TokenAuth
 from console.live_feed import TimelineFeed
-from console.media_urls import MediaUrls
 from console.notes import NoteWriter
 from console.oidc import OidcSignIn
 from console.request_guard import RequestGuard
@@ -39,6 +38,7 @@ from console.routes import (
     suggestions,
 )
 from console.settings import AuthSettings, ConsoleSettings
+from console.signing import DeploymentSecret
 from console.throttle import Throttle
 from schemas.config import load
 from sinks.connection import ConnectionFactory
@@ -67,11 +67,15 @@ class Console:
     ) -> None:
         settings, limits, media = load(ConsoleSettings), load(AuthSettings), load(MediaSettings)
         self.feed = TimelineFeed(kafka_options, buffer=settings.live_buffer)
+        #: Signs session cookies and media URLs, each with a key of its own (console/signing.py).
+        secret = DeploymentSecret(
+            settings.session_secret.get_secret_value().encode() if settings.session_secret else None, connection
+        )
         self.auth = TokenAuth(
             tokens,
             connection,
             session_lifetime_s=settings.session_hours * 3600,
-            session_secret=settings.session_secret.get_secret_value().encode() if settings.session_secret else None,
+            secret=secret,
             throttle=Throttle(limit=limits.max_failures, window_s=limits.failure_window_s),
         )
         self.max_body_bytes = max_body_bytes
@@ -95,12 +99,7 @@ class Console:
             gdpr.router(connection, record, hasher=hasher, drain=drain, store=store),
             identity.router(connection, record, drain, default_region=default_region),
             attributes.router(connection, record, drain),
-            attachments.router(
-                connection,
-                record,
-                store,
-                MediaUrls(list(tokens), ttl_s=media.url_ttl_s),
-            ),
+            attachments.router(connection, record, store, secret, ttl_s=media.url_ttl_s),
         ):
             self.router.include_router(routes)
 

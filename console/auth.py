@@ -24,6 +24,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from console import passwords
 from console.session import COOKIE, CSRF_HEADER, Session, SessionCodec, fingerprint
+from console.signing import DeploymentSecret
 from console.throttle import Throttle
 from sinks import session_store, staff_store
 from sinks.connection import ConnectionFactory
@@ -60,7 +61,7 @@ class TokenAuth:
         connection: ConnectionFactory,
         *,
         session_lifetime_s: float = 12 * 3600.0,
-        session_secret: bytes | None = None,
+        secret: DeploymentSecret | None = None,
         throttle: Throttle | None = None,
     ) -> None:
         self._tokens = [(t.encode(), r) for t, r in tokens.items()]
@@ -68,18 +69,15 @@ class TokenAuth:
         self.throttle = throttle
         self._roles_by_actor: dict[str, Role] = {fingerprint(t): r for t, r in tokens.items()}
         self.session_lifetime_s = session_lifetime_s
-        #: Signs the cookies: from the configured secret now, else from the deployment's stored one when first needed.
-        self._codec = SessionCodec(session_secret, lifetime_s=session_lifetime_s) if session_secret else None
+        #: The deployment's signing secret (configured, else generated once and kept in PostgreSQL).
+        self.secret = secret or DeploymentSecret(None, connection)
+        self._codec: SessionCodec | None = None
         self._connection = connection
 
     async def codec(self) -> SessionCodec:
-        """What signs and reads session cookies. With no secret configured, the one every console process of the
-        deployment shares (generated once, kept in PostgreSQL), read on first use: a console that starts while
-        the database is down still starts."""
+        """What signs and reads session cookies, keyed from the deployment's secret (read on first use)."""
         if self._codec is None:
-            async with self._connection() as conn:
-                secret = await session_store.shared_secret(conn)
-            self._codec = SessionCodec(secret, lifetime_s=self.session_lifetime_s)
+            self._codec = SessionCodec(await self.secret.get(), lifetime_s=self.session_lifetime_s)
         return self._codec
 
     def role_of(self, presented: str) -> Role | None:

@@ -2,9 +2,10 @@
 
 The page asks the API for an attachment (authenticated, audited) and gets URLs it can put in an
 ``<img>``, ``<audio>`` or a download link, which cannot carry a bearer token. A token names the
-stored file, how to serve it and until when, signed with a key derived from the configured API
-tokens (like the session cookie: every console process with the same configuration accepts it,
-rotating the tokens rotates the key). Anyone holding one can fetch that one file until it expires
+stored file, how to serve it and until when, signed with a key derived from the deployment's
+secret for this purpose only (``console/signing.py``: never from the API tokens, never the session
+cookie's key), so a URL one console process issued is served by every other and after a restart,
+and changing the secret ends every URL. Anyone holding one can fetch that one file until it expires
 (``OMNITRAIL_MEDIA_URL_TTL_S``), nothing else.
 """
 
@@ -13,12 +14,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Literal
 
 import orjson
+
+from console import signing
 
 Variant = Literal["original", "thumbnail"]
 
@@ -33,10 +35,8 @@ class Grant:
 
 
 class MediaUrls:
-    def __init__(self, tokens: list[str], *, ttl_s: int) -> None:
-        # No API token configured (staff sign in otherwise): a key of this process's own, never a known one.
-        material = "\n".join(sorted(tokens)).encode() if tokens else secrets.token_bytes(32)
-        self._key = hmac.new(b"omnitrail-media-url-v1", material, hashlib.sha256).digest()
+    def __init__(self, secret: bytes, *, ttl_s: int) -> None:
+        self._key = signing.derive(secret, signing.MEDIA_URL)
         self.ttl_s = ttl_s
 
     def url(self, sha256: str, variant: Variant, content_type: str, name: str, *, now: float | None = None) -> str:

@@ -6,10 +6,10 @@ configured now, so removing a token from ``OMNITRAIL_API_TOKENS`` ends its sessi
 nonce names the session's row in PostgreSQL (``sinks/session_store.py``), which sign-out, an
 admin's revocation and a role change end for every console process sharing the database.
 
-The signing key is derived from a dedicated secret, never from anything in the source or the API
-tokens: ``OMNITRAIL_CONSOLE_SESSION_SECRET``, or when that is unset a random secret generated once
-and kept in PostgreSQL (``sinks/session_store.shared_secret``). Every console process of the
-deployment accepts the same cookies, across restarts; changing the secret ends every session.
+The signing key is derived from the deployment's secret (``console/signing.py``), never from anything
+in the source or the API tokens: ``OMNITRAIL_CONSOLE_SESSION_SECRET``, or when that is unset a random
+secret generated once and kept in PostgreSQL. Every console process of the deployment accepts the same
+cookies, across restarts; changing the secret ends every session.
 
 CSRF: a cookie rides along with any request the browser makes, so every state-changing request
 authenticated by the cookie must also carry ``X-CSRF-Token`` (or a ``csrf`` form field) equal to
@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import orjson
 
+from console import signing
+
 COOKIE = "omnitrail_session"
 CSRF_HEADER = "x-csrf-token"
 
@@ -47,9 +49,7 @@ class Session:
 
 class SessionCodec:
     def __init__(self, secret: bytes, *, lifetime_s: float) -> None:
-        if len(secret) < 32:
-            raise ValueError("a session secret has at least 32 bytes")
-        self._key = hmac.new(b"omnitrail-console-session-v2", secret, hashlib.sha256).digest()
+        self._key = signing.derive(secret, signing.SESSION)
         self.lifetime_s = lifetime_s
 
     def issue(self, actor: str, *, now: float | None = None) -> tuple[str, Session]:

@@ -22,8 +22,8 @@ class ConsoleSettings(OmnitrailSettings):
     session_secret: SecretStr | None = Field(
         default=None,
         min_length=32,
-        description="Signs session cookies, the same on every console process; unset: a random one kept in the"
-        " database (console_session_secret). Changing it ends every session",
+        description="Signs session cookies and media URLs (a key per purpose), the same on every console process;"
+        " unset: a random one kept in the database (console_session_secret). Changing it ends every session and URL",
     )
     signin_failures: int = Field(default=5, ge=1, description="Failed sign-ins per client before it must wait")
     signin_window_s: float = Field(default=300.0, gt=0, description="Window (and wait) of that limit, seconds")

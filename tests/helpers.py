@@ -1,4 +1,5 @@
-"""Shared test helpers: Twilio request signing exactly as Twilio does it, corpus builders."""
+"""Shared test helpers: Twilio request signing exactly as Twilio does it, forged console signatures, corpus
+builders."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ def twilio_signature(url: str, params: dict[str, str], token: str = AUTH_TOKEN) 
     """Twilio's documented algorithm: HMAC-SHA1 over URL + each sorted key and value, base64."""
     payload = url + "".join(k + params[k] for k in sorted(params))
     return base64.b64encode(hmac.new(token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
+
+
+def resigned(signed_value: str, key: bytes) -> str:
+    """A console cookie or media token (``body.mac``) with its body signed under another key: what a forger
+    holding that key would send."""
+    body = signed_value.rpartition(".")[0]
+    return f"{body}.{hmac.new(key, body.encode(), hashlib.sha256).hexdigest()}"
 
 
 def inbound_sms(

@@ -30,6 +30,7 @@ from PIL import Image, UnidentifiedImageError
 from console.audit import Audit
 from console.auth import Principal
 from console.media_urls import Grant, MediaUrls
+from console.signing import DeploymentSecret
 from sinks import queries
 from sinks.connection import ConnectionFactory
 from sinks.media.store import MediaStore
@@ -54,9 +55,14 @@ def kind_of(content_type: str) -> str:
     return "document"
 
 
-def router(connection: ConnectionFactory, audit: Audit, store: MediaStore, urls: MediaUrls) -> APIRouter:
+def router(
+    connection: ConnectionFactory, audit: Audit, store: MediaStore, secret: DeploymentSecret, *, ttl_s: int
+) -> APIRouter:
     api = APIRouter(tags=["contacts"])
     reader = audit.principal("agent")
+
+    async def signed() -> MediaUrls:
+        return MediaUrls(await secret.get(), ttl_s=ttl_s)
 
     @api.get("/api/v1/interactions/{interaction_id}/attachments/{index}")
     async def attachment(interaction_id: uuid.UUID, index: int, who: Principal = reader) -> dict[str, Any]:
@@ -72,7 +78,7 @@ def router(connection: ConnectionFactory, audit: Audit, store: MediaStore, urls:
         await audit.write(who, "attachment.read", found[0])
         sha256, content_type = str(media["sha256"]), str(media.get("content_type") or "application/octet-stream")
         name = str(attachments[index].get("name") or f"attachment-{index + 1}")
-        kind = kind_of(content_type)
+        kind, urls = kind_of(content_type), await signed()
         thumbnail = kind == "image" and int(media.get("size") or 0) <= THUMBNAIL_MAX_BYTES
         return {
             "kind": kind,
@@ -85,7 +91,7 @@ def router(connection: ConnectionFactory, audit: Audit, store: MediaStore, urls:
 
     @api.get("/media/{token}", include_in_schema=False)
     async def content(token: str) -> Response:
-        grant = urls.read(token)
+        grant = (await signed()).read(token)
         if grant is None:
             raise HTTPException(403, "this link is not valid or has expired")
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import io
 import json
 import sys
@@ -19,15 +20,20 @@ from typing import Any
 
 import httpx
 import orjson
+import psycopg
 import pytest
 from PIL import Image
 from playwright.async_api import Browser, async_playwright, expect
 
+from console.media_urls import MediaUrls
+from console.session import COOKIE
+from omnitrail import staff_commands
 from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
-from tests.helpers import inbound_sms, signed
+from tests.helpers import inbound_sms, resigned, signed
 from tests.integration.console.test_browser import CHROMIUM_ARGS, signed_in
-from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, clean_env, eventually, read_topic
+from tests.integration.console.test_sessions import sign_in
+from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, clean_env, eventually, read_topic, start_up
 from tests.media_providers import FILES, Providers, running_providers
 
 pytestmark = pytest.mark.integration
@@ -147,6 +153,74 @@ async def test_the_console_serves_a_thumbnail_inline_and_everything_else_as_a_sa
         assert (await anonymous.get(forged)).status_code == 403
         assert (await anonymous.get(f"{base}/0")).status_code == 401  # the API itself still wants a token
     assert (await api.get(f"{base}/3")).status_code == 404
+
+
+async def test_a_url_one_console_process_issued_is_served_by_every_other_and_after_a_restart(
+    stack: Stack,
+    api: httpx.AsyncClient,
+    mms: dict[str, Any],
+    private_broker: EmbeddedBroker,
+    private_database_url: str,
+    tmp_path: Path,
+) -> None:
+    """Staff-only console processes (no API token) of the deployment, beside ``up`` (with tokens): every one
+    signs media URLs with the deployment's secret, none with a key of its own or one derived from the tokens."""
+    email, password = f"rui.{uuid.uuid4().hex[:8]}@acme.example", "s3cret-pass"
+    await staff_commands.add(private_database_url, email=email, name="Rui", role="agent", password=password)
+    processes: list[Stack] = []
+
+    def console(name: str) -> Stack:
+        (tmp_path / name).mkdir()
+        processes.append(
+            start_up(
+                tmp_path / name,
+                command="console",
+                bootstrap=private_broker.bootstrap,
+                database_url=private_database_url,
+                OMNITRAIL_API_TOKENS="",  # staff only: the old key was this process's own random one
+                OMNITRAIL_DATA_DIR=str(stack.log_path.parent / ".omnitrail"),  # the files up's media stage kept
+            )
+        )
+        return processes[-1]
+
+    attachment = f"/api/v1/interactions/{mms['interaction_id']}/attachments/0"
+    try:
+        one, two = console("one"), console("two")
+        cookie, _ = await sign_in(one.url, email=email, password=password)
+        async with httpx.AsyncClient(base_url=one.url, cookies={COOKIE: cookie}, timeout=20) as staff:
+            url = (await staff.get(attachment)).json()["url"]
+        async with httpx.AsyncClient(timeout=20) as anonymous:
+            assert (await anonymous.get(two.url + url)).content == FILES["photo"]  # another console process
+            assert (await anonymous.get(stack.url + url)).content == FILES["photo"]  # one with API tokens too
+            one.stop()
+            assert (await anonymous.get(console("one again").url + url)).content == FILES["photo"]  # a restart
+
+            async with await psycopg.AsyncConnection.connect(private_database_url) as conn:
+                row = await (await conn.execute("SELECT secret FROM console_session_secret")).fetchone()
+            assert row is not None
+            secret, token = bytes(row[0]), url.removeprefix("/media/")
+            photo = mms["attachments"][0]["media"]
+            signer = MediaUrls(secret, ttl_s=300)  # the stored secret is the one every process signs with
+            assert (
+                await anonymous.get(two.url + signer.url(photo["sha256"], "original", "image/png", "x.png"))
+            ).content == FILES["photo"]
+            expired = signer.url(photo["sha256"], "original", "image/png", "x.png", now=1e9)
+            assert (await anonymous.get(two.url + expired)).status_code == 403
+            refused = [
+                # the old derivation, from up's API tokens (up accepted it): a token holder could forge URLs
+                hmac.new(b"omnitrail-media-url-v1", b"admin-token\nagent-token", hashlib.sha256).digest(),
+                hmac.new(b"omnitrail-console-session-v2", secret, hashlib.sha256).digest(),  # the cookies' key
+                secret,
+            ]
+            for key in refused:
+                assert (await anonymous.get(f"{stack.url}/media/{resigned(token, key)}")).status_code == 403
+            tampered = url[:-4] + ("0000" if not url.endswith("0000") else "1111")
+            assert (await anonymous.get(two.url + tampered)).status_code == 403
+            fresh = (await api.get(attachment)).json()["url"]  # issued by up, served by a staff-only process
+            assert (await anonymous.get(two.url + fresh)).content == FILES["photo"]
+    finally:
+        for running in processes:
+            running.stop()
 
 
 def _files(archive: zipfile.ZipFile) -> dict[str, bytes]:

@@ -20,6 +20,7 @@ from console.session import COOKIE, fingerprint
 from console.throttle import Throttle
 from omnitrail import staff_commands
 from omnitrail.local_stack import EmbeddedBroker
+from tests.helpers import resigned
 from tests.integration.console.data import a_customer, contact_of, sms
 from tests.integration.stack import ADMIN, AGENT, Stack, start_up
 
@@ -127,12 +128,6 @@ async def test_signin_cookie_is_secure_httponly_strict_behind_https(database_url
             page_ = await browser.get("/")
             assert "content-security-policy" in page_.headers
             assert 'name="csrf-token"' in page_.text
-
-
-def resigned(cookie: str, key: bytes) -> str:
-    """The cookie's claims (actor, nonce, expiry) under another signing key: what a forger would send."""
-    body = cookie.rpartition(".")[0]
-    return f"{body}.{hmac.new(key, body.encode(), hashlib.sha256).hexdigest()}"
 
 
 #: Keys anyone who reads the source knows: the old derivation from an empty OMNITRAIL_API_TOKENS, and constants.
