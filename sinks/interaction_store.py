@@ -7,11 +7,14 @@ import uuid
 from schemas.interaction import Interaction
 from sinks.connection import Conn
 
+#: The per-session staging table, emptied before each COPY (one round trip, two statements): a commit
+#: empties it anyway (ON COMMIT DELETE ROWS), so this only matters to a second insert in one transaction.
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS interactions_incoming (
     interaction_id uuid, contact_id uuid, channel text, direction text, kind text,
     occurred_at timestamptz, received_at timestamptz, thread_key text, document text
-) ON COMMIT DELETE ROWS
+) ON COMMIT DELETE ROWS;
+DELETE FROM interactions_incoming
 """
 
 
@@ -56,15 +59,15 @@ async def _insert(conn: Conn, rows: list[tuple[uuid.UUID, Interaction, str]]) ->
                         document,
                     )
                 )
-        # The staging table is emptied by the same statement, so a second insert in one transaction starts empty.
+        # Read in place, not through ``WITH staged AS (DELETE ... RETURNING *)``, which copied every staged
+        # row into a tuple store and deleted it: ~1-1.5 µs of the database per row (40 alternating batches).
         await cur.execute(
             """
-            WITH staged AS (DELETE FROM interactions_incoming RETURNING *)
             INSERT INTO interactions (interaction_id, contact_id, channel, direction, kind,
                                       occurred_at, received_at, thread_key, document)
             SELECT interaction_id, contact_id, channel, direction, kind,
                    occurred_at, received_at, thread_key, document::jsonb
-              FROM staged ORDER BY interaction_id
+              FROM interactions_incoming ORDER BY interaction_id
             ON CONFLICT (interaction_id) DO NOTHING
             RETURNING interaction_id
             """
