@@ -110,27 +110,21 @@ class BatchProcessor:
             documents = [i.model_dump_json() for i in messages]  # encoded once: the row and its event
             rows = [(found.attached[n][0], i, documents[n]) for n, i in enumerate(messages)]
             inserted = await interaction_store.insert(conn, rows)
+            # (n, message, its contacts) of the rows that are new: one id lookup per message, not one per use.
+            landed = [(n, i, found.attached[n]) for n, i in enumerate(messages) if i.interaction_id in inserted]
             await interaction_store.attach(
                 conn,
-                [
-                    (i.interaction_id, c, i)
-                    for n, i in enumerate(messages)
-                    if i.interaction_id in inserted
-                    for c in found.attached[n][1:]  # the first is the row's own contact_id
-                ],
+                [(i.interaction_id, c, i) for _, i, homes in landed for c in homes[1:]],  # [0]: the row's contact_id
             )
             emails = [
-                (found.survivor(found.attached[n][0]), i.text)
-                for n, i in enumerate(messages)
-                if i.interaction_id in inserted
-                and i.text
-                and i.channel is Channel.email
-                and i.direction is Direction.inbound
+                (found.survivor(homes[0]), i.text)
+                for _, i, homes in landed
+                if i.text and i.channel is Channel.email and i.direction is Direction.inbound
             ]
             unverified = [
-                (found.survivor(found.attached[n][0]), identifier)
-                for n, i in enumerate(messages)
-                if i.interaction_id in inserted and i.metadata
+                (found.survivor(homes[0]), identifier)
+                for _, i, homes in landed
+                if i.metadata
                 for identifier in unverified_in(i.metadata)
             ]
             await reviews.propose(conn, found, self.policy, emails=emails, unverified=unverified)
@@ -138,9 +132,12 @@ class BatchProcessor:
             applied = await update_store.apply(conn, updates, landed=inserted)
             snaps = {s.contact_id: s for s in await contact_store.snapshots(conn, found.changed)}
             added = []
-            for n, interaction in enumerate(messages):
-                if interaction.interaction_id in inserted:
-                    live = dict.fromkeys(found.survivor(c) for c in found.attached[n])  # ordered, distinct
+            survivor = found.survivor
+            for n, interaction, homes in landed:
+                if len(homes) == 1:  # one customer: most interactions
+                    added.append((survivor(homes[0]), (interaction, documents[n])))
+                else:
+                    live = dict.fromkeys(survivor(c) for c in homes)  # ordered, distinct
                     added += [(contact, (interaction, documents[n])) for contact in live]
             records = resolver.events(found, snaps, added=added, updated=applied.changed)
             await outbox.append(conn, records)

@@ -86,21 +86,23 @@ async def resolve(
     linked = {i.key: i for d in decisions for i in d.new_links}
     fresh_of = {id(d.person): d.contact_id for d in decisions if d.contact_id in created and d.person.keys}
     if claimed == len(links) and len(births) == len(wanted):
-        # Nobody raced us: every contact and link is ours, so the owners are what we just wrote.
+        # Nobody raced us: every contact and link is ours, so the owners are what we just wrote. Deciding
+        # again over them would give every person the contact and merges it was given (each new key now
+        # belongs to that contact, born with the person's other owners or alone): the decisions stand.
         owners = {**owners, **_own_links(links, births, owners)}
     else:  # another transaction claimed some first (READ COMMITTED sees its commit): read who owns what
         owners = await owners_of(conn, keys)
-    decisions = decide(people, owners)
-    if await _fold_lost_races(conn, decisions, fresh_of):
-        owners = await owners_of(conn, keys)
         decisions = decide(people, owners)
+        if await _fold_lost_races(conn, decisions, fresh_of):
+            owners = await owners_of(conn, keys)
+            decisions = decide(people, owners)
     created &= {d.contact_id for d in decisions}  # minus the ones given up
 
     born: dict[uuid.UUID, datetime] = {o.survivor: o.created_at for o in owners.values()}
     remap: dict[uuid.UUID, uuid.UUID] = {}
 
     def final(contact: uuid.UUID) -> uuid.UUID:
-        while contact in remap:
+        while remap and contact in remap:  # no merge in the batch (the common case): no lookup at all
             contact = remap[contact]
         return contact
 
@@ -132,8 +134,7 @@ async def resolve(
             resolution.attached.setdefault(claim.ref, [])
             resolution.attached[claim.ref] += [h for h in found if h not in resolution.attached[claim.ref]]
     for owner in owners.values():
-        resolution.survivor_of[owner.home] = final(owner.survivor)
-        resolution.survivor_of[owner.survivor] = final(owner.survivor)
+        resolution.survivor_of[owner.home] = resolution.survivor_of[owner.survivor] = final(owner.survivor)
     for d in decisions:
         resolution.survivor_of.setdefault(d.contact_id, final(d.contact_id))
     resolution.changed = {resolution.survivor(c) for c in created} | {r.survivor for r in records}
@@ -200,7 +201,7 @@ def events(
         created=[snapshots[c] for c in sorted(found.created) if c in snapshots],
         snapshots=[s for s in snapshots.values() if s.merged_into is None],
     )
-    records: list[Record] = [(e.topic, e.key, e.value) for e in built]
+    records: list[Record] = list(built)
     created = sum(1 for c in found.created if c in snapshots)
     records[created:created] = merges.merged_events(found.merges, snapshots)
     return records

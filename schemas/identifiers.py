@@ -153,6 +153,9 @@ class Identifier(BaseModel):
     def _already_normalized(self) -> Self:
         # Values arriving from the wire (other systems, replays) must be canonical too;
         # a phone that is not E.164 here would silently split a contact in two.
+        value = self.value
+        if self.kind is IdentifierKind.phone and value[1:].isdigit() and value[0] == "+" and len(value) <= MAX_LENGTH:
+            return self  # every check below passes (digits are storable): the common case, one test
         if not is_storable(self.value):
             raise ValueError("identifier contains a NUL character or a lone surrogate")
         if len(self.value) > MAX_LENGTH:

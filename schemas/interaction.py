@@ -227,6 +227,11 @@ class Interaction(_Model):
                 seen.setdefault(identifier.key, identifier)
         return list(seen.values())
 
+    def names_a_customer(self) -> bool:
+        """Whether :meth:`customer_identifiers` has any, without building them (the decode stage asks it of
+        every record)."""
+        return any(party.identifiers for party in self.customer_parties())
+
     def customer_display_name(self) -> str | None:
         for party in self.customer_parties():
             if party.display_name:

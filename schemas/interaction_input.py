@@ -48,6 +48,6 @@ def interaction_from_json(obj: Any, *, received_at: datetime) -> Interaction:
             interaction = Interaction.build(**fields)
     except ValidationError as exc:
         raise InvalidPayload(field_errors(exc)) from None
-    if not interaction.customer_identifiers():
+    if not interaction.names_a_customer():
         raise InvalidPayload("interaction names no customer identifier to attach it to")
     return interaction

@@ -47,7 +47,7 @@ def decode(records: list[RawRecord], *, source: str = "pipeline.decode") -> Deco
         except ValidationError as exc:
             reason = validation_reason(exc)
         else:
-            if interaction.customer_identifiers():
+            if interaction.names_a_customer():
                 interactions.append(interaction)
                 continue
             reason = "interaction names no customer identifier to attach it to"

@@ -25,9 +25,11 @@ from schemas.ids import contact_id_for
 from schemas.interaction import Interaction, InteractionKind
 
 
-@dataclass(frozen=True)
-class Claim:
-    """Identifiers one source attributes to one person. ``ref`` is the caller's index (interaction/record)."""
+class Claim(NamedTuple):
+    """Identifiers one source attributes to one person. ``ref`` is the caller's index (interaction/record).
+
+    A tuple, one per customer party of every batch: a frozen dataclass's ``__init__`` sets each field
+    through ``object.__setattr__``, which cost the worker ~1% of its CPU for claims and decisions."""
 
     ref: int
     identifiers: tuple[Identifier, ...]
@@ -64,8 +66,7 @@ class Person:
         return set(self.merging) | set(self.weak)
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):  # a tuple, as Claim: one per person, twice per batch
     person: Person
     contact_id: uuid.UUID
     is_new: bool

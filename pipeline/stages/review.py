@@ -20,7 +20,7 @@ merge would join two people, or an automatic split keep one person as two.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import phonenumbers
 
@@ -28,8 +28,7 @@ from pipeline.stages.policy import Policy
 from schemas.identifiers import Identifier, IdentifierKind
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(NamedTuple):  # a tuple, not a frozen dataclass: several per new phone of every batch
     contact_id: uuid.UUID
     rule: str
     #: ``kind:value`` key to look up exactly, or the bare local part for ``email_local_part``.

@@ -4,61 +4,63 @@
 already encoded it once for its timeline row; the event is that JSON spliced into the event's
 envelope (byte for byte what ``TimelineEvent.model_dump_json`` writes, checked by
 tests/unit/test_stages.py) instead of a second model and a second encoding of the same
-interaction, which cost ~10% of the worker's CPU (benchmarks/README.md).
+interaction, which cost ~10% of the worker's CPU (benchmarks/README.md). ``contact.created`` is
+spliced the same way around the contact's JSON, encoded once for the event and its snapshot on
+the contacts topic (a model and two encodings per new contact were ~2% of the worker's CPU).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal, NamedTuple
 
 from pydantic import TypeAdapter
 
 from schemas import topics
 from schemas.contact import Contact
-from schemas.ids import event_id_for, event_id_text_for
+from schemas.ids import event_id_text_for
 from schemas.interaction import SCHEMA_VERSION, Interaction
-from schemas.timeline import TimelineEvent, TimelineEventType
+from schemas.timeline import TimelineEventType
 
 _TIMESTAMP = TypeAdapter(datetime)
 #: An interaction with its JSON as ``Interaction.model_dump_json`` wrote it.
 Encoded = tuple[Interaction, str]
 
 
-@dataclass(frozen=True)
-class OutboxRecord:
+class OutboxRecord(NamedTuple):  # a tuple, so a :data:`sinks.kafka.records.Record` as it is: one per event
     topic: str
     key: bytes | None
     value: bytes | None
 
 
-def _event(kind: TimelineEventType, contact_id: uuid.UUID, *id_parts: str, **body: object) -> OutboxRecord:
-    event = TimelineEvent(
-        event_id=event_id_for(kind.value, *id_parts),
-        type=kind,
-        contact_id=contact_id,
-        occurred_at=datetime.now(UTC),
-        **body,  # interaction= / contact= only
-    )
-    return OutboxRecord(topics.TIMELINE, str(contact_id).encode(), event.model_dump_json().encode())
+#: The envelope's text on either side of the encoded model, by the field that carries it (``TimelineEvent``'s
+#: order: the interaction, then the contact, then the merge fields).
+_AROUND: dict[Literal["interaction", "contact"], tuple[str, str]] = {
+    "interaction": (',"interaction":', ',"contact":null,"merge_id":null,"related_contact_id":null}'),
+    "contact": (',"interaction":null,"contact":', ',"merge_id":null,"related_contact_id":null}'),
+}
 
 
-def _interaction_events(
-    kind: TimelineEventType, items: list[tuple[uuid.UUID, Encoded, tuple[str, ...]]]
+def _spliced(
+    kind: TimelineEventType,
+    body: Literal["interaction", "contact"],
+    items: list[tuple[uuid.UUID, str, tuple[str, ...]]],
 ) -> list[OutboxRecord]:
-    """The envelope's fields in the model's order around the encoded interaction (one clock read)."""
+    """Events of one type around JSON already encoded (the ``body`` field: an interaction or a contact),
+    given as (contact id, that JSON, event id parts); one clock read."""
     at = _TIMESTAMP.dump_json(datetime.now(UTC)).decode()
-    middle = f'","schema_version":{SCHEMA_VERSION},"type":"{kind.value}","contact_id":"'
-    after = f'","occurred_at":{at},"interaction":'
-    tail = ',"contact":null,"merge_id":null,"related_contact_id":null}'
+    name = kind.value
+    middle = f'","schema_version":{SCHEMA_VERSION},"type":"{name}","contact_id":"'
+    before, tail = _AROUND[body]
+    after = f'","occurred_at":{at}{before}'
     return [
         OutboxRecord(
             topics.TIMELINE,
             (contact := str(cid)).encode(),
-            f'{{"event_id":"{event_id_text_for(kind.value, *parts)}{middle}{contact}{after}{document}{tail}'.encode(),
+            f'{{"event_id":"{event_id_text_for(name, *parts)}{middle}{contact}{after}{document}{tail}'.encode(),
         )
-        for cid, (_, document), parts in items
+        for cid, document, parts in items
     ]
 
 
@@ -75,19 +77,25 @@ def build_events(
     An interaction with several customers is added to each one's timeline; the first keeps the
     event id it always had, the others' ids also name their contact.
     """
-    records = [_event(TimelineEventType.contact_created, c.contact_id, str(c.contact_id), contact=c) for c in created]
+    contacts = {c.contact_id: c.model_dump_json() for c in (*created, *snapshots)}  # encoded once: event and snapshot
+    records = _spliced(
+        TimelineEventType.contact_created,
+        "contact",
+        [(c.contact_id, contacts[c.contact_id], (str(c.contact_id),)) for c in created],
+    )
     first: set[uuid.UUID] = set()
-    items: list[tuple[uuid.UUID, Encoded, tuple[str, ...]]] = []
-    for cid, encoded in added:
-        iid = encoded[0].interaction_id
-        items.append((cid, encoded, (str(iid),) if iid not in first else (str(iid), str(cid))))
+    items: list[tuple[uuid.UUID, str, tuple[str, ...]]] = []
+    for cid, (interaction, document) in added:
+        iid = interaction.interaction_id
+        items.append((cid, document, (str(iid),) if iid not in first else (str(iid), str(cid))))
         first.add(iid)
-    records += _interaction_events(TimelineEventType.interaction_added, items)
-    records += _interaction_events(
+    records += _spliced(TimelineEventType.interaction_added, "interaction", items)
+    records += _spliced(
         TimelineEventType.interaction_updated,
-        [(cid, (u, u.model_dump_json()), (str(u.interaction_id),)) for cid, u in updated],
+        "interaction",
+        [(cid, u.model_dump_json(), (str(u.interaction_id),)) for cid, u in updated],
     )
     records += [
-        OutboxRecord(topics.CONTACTS, str(c.contact_id).encode(), c.model_dump_json().encode()) for c in snapshots
+        OutboxRecord(topics.CONTACTS, str(c.contact_id).encode(), contacts[c.contact_id].encode()) for c in snapshots
     ]
     return records

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from pipeline.stages.decode import decode
 from pipeline.stages.dedupe import RecentIds, dedupe
 from pipeline.stages.timeline import build_events
+from schemas import topics
+from schemas.contact import Contact
+from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks.kafka.records import RawRecord
@@ -66,3 +70,25 @@ def test_interaction_events_are_what_the_event_model_would_write() -> None:
     # The first contact keeps the event id a replay computes; the second's id names its contact.
     assert events[0].event_id == event_id_for("interaction.added", str(interaction.interaction_id))
     assert events[1].event_id == event_id_for("interaction.added", str(interaction.interaction_id), str(second))
+
+
+def test_contact_events_are_what_the_models_would_write() -> None:
+    """contact.created is spliced around the contact's JSON, which its snapshot on the contacts topic reuses."""
+    now = datetime.now(UTC)
+    phone = Identifier(kind=IdentifierKind.phone, value="+351911111111")
+    born = Contact(
+        contact_id=uuid.uuid4(), display_name='Ana "Nené"', identifiers=[phone], created_at=now, updated_at=now
+    )
+    other = Contact(contact_id=uuid.uuid4(), created_at=now, updated_at=now, attributes={"vip": True, "score": 1.5})
+    records = build_events(added=[], updated=[], created=[born], snapshots=[born, other])
+    assert [(r.topic, r.key) for r in records] == [
+        (topics.TIMELINE, str(born.contact_id).encode()),
+        (topics.CONTACTS, str(born.contact_id).encode()),
+        (topics.CONTACTS, str(other.contact_id).encode()),
+    ]
+    event = TimelineEvent.model_validate_json(records[0].value or b"")
+    assert records[0].value == event.model_dump_json().encode()  # field for field, byte for byte
+    assert event.type is TimelineEventType.contact_created
+    assert (event.contact_id, event.contact) == (born.contact_id, born)
+    assert event.event_id == event_id_for("contact.created", str(born.contact_id))
+    assert [r.value for r in records[1:]] == [born.model_dump_json().encode(), other.model_dump_json().encode()]
