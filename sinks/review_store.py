@@ -110,10 +110,13 @@ async def open_items(conn: Conn, proposals: list[Proposal]) -> int:
 _COLUMNS = "review_id, contact_a, contact_b, rule, evidence, status, created_at, decided_at, decided_by"
 
 
-async def listing(conn: Conn, status: Status, limit: int) -> list[Review]:
+async def listing(conn: Conn, status: Status, limit: int, *, contact: uuid.UUID | None = None) -> list[Review]:
+    """Items of that status, oldest first; with ``contact``, only those naming it (on either side)."""
+    naming = " AND %(contact)s IN (contact_a, contact_b)" if contact else ""
     cur = await conn.execute(
-        f"SELECT {_COLUMNS} FROM identity_reviews WHERE status = %s ORDER BY created_at, review_id LIMIT %s",  # noqa: S608  # constant column list
-        (status, limit),
+        f"SELECT {_COLUMNS} FROM identity_reviews WHERE status = %(status)s{naming}"  # noqa: S608  # constant SQL
+        " ORDER BY created_at, review_id LIMIT %(limit)s",
+        {"status": status, "contact": contact, "limit": limit},
     )
     return [Review(*row) for row in await cur.fetchall()]
 

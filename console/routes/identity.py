@@ -74,7 +74,7 @@ def router(connection: ConnectionFactory, audit: Audit, drain: Drain, *, default
     api = APIRouter(prefix="/api/v1", tags=["identity"])
     # Names, not annotations: the string annotations of this module cannot see locals.
     merger, unmerger = audit.contact("contact.merge", "admin"), audit.contact("contact.unmerge", "admin")
-    admin = audit.principal("admin")
+    admin, reader = audit.principal("admin"), audit.principal("agent")
 
     async def merged(
         who: Principal, target: uuid.UUID, other: uuid.UUID, cause: str, rule: str, evidence: dict[str, Any]
@@ -121,13 +121,18 @@ def router(connection: ConnectionFactory, audit: Audit, drain: Drain, *, default
         await drain()
         return MergeResult(merge_id=record.merge_id, survivor_id=record.survivor, merged_id=record.merged)
 
-    @api.get("/identity/reviews", response_model=ReviewPage, dependencies=[audit.anonymous_read("reviews.list")])
+    @api.get("/identity/reviews", response_model=ReviewPage)
     async def reviews(
-        status: Literal["open", "accepted", "rejected"] = "open", limit: int = Query(default=50, ge=1, le=500)
+        status: Literal["open", "accepted", "rejected"] = "open",
+        limit: int = Query(default=50, ge=1, le=500),
+        contact_id: uuid.UUID | None = None,
+        who: Principal = reader,
     ) -> ReviewPage:
-        """Merge suggestions from weak evidence and phone pitfalls, oldest first."""
+        """Merge suggestions from weak evidence and phone pitfalls, oldest first; ``contact_id``: those naming
+        that contact (on either side), audited as a read of that contact."""
+        await audit.write(who, "reviews.list", contact_id)
         async with connection() as conn:
-            found = await review_store.listing(conn, status, limit)
+            found = await review_store.listing(conn, status, limit, contact=contact_id)
         return ReviewPage(items=[ReviewItem(**r.__dict__) for r in found])
 
     async def decide(who: Principal, review_id: uuid.UUID, status: Literal["accepted", "rejected"]) -> ReviewItem:

@@ -69,3 +69,18 @@ async def timeline_ids(client: httpx.AsyncClient, contact_id: str) -> list[str]:
     )
     assert response.status_code == 200, response.text
     return [item["interaction_id"] for item in response.json()["items"]]
+
+
+async def reviews_naming(client: httpx.AsyncClient, contact_id: str) -> list[dict[str, Any]]:
+    """Open review items naming the contact, through the API's contact filter: however many items other
+    tests have opened in the shared database, none crowds these out of the page."""
+    response = await client.get("/api/v1/identity/reviews", params={"contact_id": contact_id}, headers=AGENT)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    assert all(contact_id in (r["contact_a"], r["contact_b"]) for r in items)
+    return items
+
+
+async def review_between(client: httpx.AsyncClient, a: str, b: str) -> dict[str, Any] | None:
+    """The open review item of the pair, if any (for :func:`~tests.integration.stack.eventually`)."""
+    return next((r for r in await reviews_naming(client, a) if {r["contact_a"], r["contact_b"]} == {a, b}), None)

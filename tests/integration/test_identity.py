@@ -25,6 +25,8 @@ from tests.integration.identity_helpers import (
     minutes_ago,
     new_email,
     new_phone,
+    review_between,
+    reviews_naming,
     sms_from,
     timeline_ids,
 )
@@ -141,7 +143,7 @@ async def test_an_interaction_carrying_two_contacts_identifiers_merges_them_and_
     await produce(broker.bootstrap, [again])
     await contact_when(client, address, len(after_younger) + 1)
     assert (await found_contact(client, phone))["contact_id"] == older["contact_id"]
-    reviews = (await client.get("/api/v1/identity/reviews", params={"limit": 500}, headers=AGENT)).json()["items"]
+    reviews = await reviews_naming(client, older["contact_id"])
     pair = {older["contact_id"], younger["contact_id"]}
     assert [r["rule"] for r in reviews if {r["contact_a"], r["contact_b"]} == pair] == ["separated_by_unmerge"]
 
@@ -301,10 +303,7 @@ async def test_phone_pitfalls_become_review_items_that_staff_accept_or_reject(
     assert wa_side["contact_id"] != sms_side["contact_id"]  # never merged automatically
 
     async def item() -> dict[str, Any] | None:
-        response = await client.get("/api/v1/identity/reviews", params={"limit": 500}, headers=AGENT)
-        pair = {sms_side["contact_id"], wa_side["contact_id"]}
-        found = [r for r in response.json()["items"] if {r["contact_a"], r["contact_b"]} == pair]
-        return found[0] if found else None
+        return await review_between(client, sms_side["contact_id"], wa_side["contact_id"])
 
     review = await eventually(item, what="review item")
     assert review["rule"] == "phone_br_ninth_digit"
@@ -349,15 +348,14 @@ async def test_a_phone_in_an_email_signature_is_a_review_item_not_a_merge(
     by_email = await contact_when(client, address, 1)
     assert by_email["contact_id"] != by_phone["contact_id"]
 
-    async def item() -> dict[str, Any] | None:
-        response = await client.get("/api/v1/identity/reviews", params={"limit": 500}, headers=AGENT)
-        pair = {by_phone["contact_id"], by_email["contact_id"]}
-        found = [r for r in response.json()["items"] if {r["contact_a"], r["contact_b"]} == pair]
-        return found[0] if found else None
-
-    review = await eventually(item, what="signature review item")
+    review = await eventually(
+        lambda: review_between(client, by_phone["contact_id"], by_email["contact_id"]), what="signature review item"
+    )
     assert review["rule"] == "phone_in_signature"
     assert review["evidence"] == {"existing": f"phone:{phone}"}
+    # Listing a contact's review items reads that contact's data: audited under it.
+    audit = await client.get("/api/v1/audit", params={"contact_id": by_phone["contact_id"]}, headers=ADMIN)
+    assert "reviews.list" in {row["action"] for row in audit.json()["items"]}
 
 
 async def test_a_phone_marked_shared_or_past_the_cap_links_but_never_merges_people(

@@ -18,7 +18,7 @@ from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.ids import interaction_id_for
 from sinks.connection import Conn
-from tests.integration.identity_helpers import find_contact, found_contact
+from tests.integration.identity_helpers import find_contact, found_contact, reviews_naming
 from tests.integration.rows import one
 from tests.integration.stack import AGENT, Stack, eventually, read_topic
 from tests.livechat_payloads import (
@@ -157,13 +157,8 @@ async def test_a_batch_of_events_with_one_invalid_item_ingests_the_rest_and_dead
 
 async def reviews_between(client: httpx.AsyncClient, contact: str) -> dict[str, dict[str, Any]]:
     """Open review items naming the contact, by the other contact."""
-    response = await client.get("/api/v1/identity/reviews", params={"limit": 500}, headers=AGENT)
-    assert response.status_code == 200
-    found = {}
-    for item in response.json()["items"]:
-        if contact in (item["contact_a"], item["contact_b"]):
-            found[item["contact_b"] if item["contact_a"] == contact else item["contact_a"]] = item
-    return found
+    items = await reviews_naming(client, contact)
+    return {item["contact_b"] if item["contact_a"] == contact else item["contact_a"]: item for item in items}
 
 
 async def test_an_anonymous_prechat_form_naming_two_people_merges_nobody_and_suggests_each_merge(

@@ -22,6 +22,7 @@ from tests.channel_payloads import (
     whatsapp_value,
 )
 from tests.helpers import inbound_sms, signed
+from tests.integration.identity_helpers import review_between
 from tests.integration.stack import AGENT, eventually
 
 pytestmark = pytest.mark.integration
@@ -185,10 +186,7 @@ async def test_a_number_change_onto_another_contacts_number_merges_nobody_and_op
 
     async def review() -> dict[str, Any] | None:
         async with httpx.AsyncClient(base_url=webhook_stack.url, timeout=15) as http:
-            listed = await http.get("/api/v1/identity/reviews", params={"limit": 500}, headers=AGENT)
-        assert listed.status_code == 200, listed.text
-        pair = {a["contact_id"], b["contact_id"]}
-        return next((r for r in listed.json()["items"] if {r["contact_a"], r["contact_b"]} == pair), None)
+            return await review_between(http, a["contact_id"], b["contact_id"])
 
     item = await eventually(review, what="the identity review of the number change")
     assert item["rule"] == "whatsapp:user_changed_number"
