@@ -25,7 +25,7 @@ from pipeline.stages.policy import Policy
 from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.identifiers import unverified_in
-from schemas.interaction import ROWLESS_KINDS, UPDATE_KINDS, Channel, Direction, Interaction, InteractionKind
+from schemas.interaction import ROWLESS_KINDS, Channel, Direction, Interaction, InteractionKind
 from sinks import contact_store, interaction_store, outbox, update_store
 from sinks.connection import Conn
 from sinks.kafka.records import Publish, RawRecord
@@ -94,11 +94,17 @@ class BatchProcessor:
             )
 
     async def _write(self, interactions: list[Interaction]) -> tuple[set[uuid.UUID], int]:
-        messages = [i for i in interactions if i.kind not in ROWLESS_KINDS]
-        updates = [i for i in interactions if i.kind in UPDATE_KINDS]
         # Identity notices (a number change) are resolved with the messages but add no row: their claims
         # come after the messages', so a claim's ref below len(messages) is a message.
-        notices = [i for i in interactions if i.kind is InteractionKind.identity]
+        messages: list[Interaction] = []
+        updates: list[Interaction] = []
+        notices: list[Interaction] = []
+        for i in interactions:  # one pass, one set lookup each (an enum member's hash is a Python call)
+            kind = i.kind
+            if kind not in ROWLESS_KINDS:
+                messages.append(i)
+            else:
+                (notices if kind is InteractionKind.identity else updates).append(i)
         async with self.pool.connection() as conn, conn.transaction():
             claimed = messages + notices
             claims = claims_of(claimed, self.policy)

@@ -39,6 +39,9 @@ class IdentifierKind(StrEnum):
     whatsapp_username = "whatsapp_username"
 
 
+#: Compared for every identifier decoded: a global, not a lookup on the enum class (see schemas.interaction).
+_PHONE = IdentifierKind.phone
+
 #: Longest identifier value accepted: far above any real address or id (an email is at most 254), well
 #: under what PostgreSQL's index on (kind, value) can hold (2,704 bytes), so a value the schema accepts
 #: is one the timeline can store.
@@ -154,7 +157,7 @@ class Identifier(BaseModel):
         # Values arriving from the wire (other systems, replays) must be canonical too;
         # a phone that is not E.164 here would silently split a contact in two.
         value = self.value
-        if self.kind is IdentifierKind.phone and value[1:].isdigit() and value[0] == "+" and len(value) <= MAX_LENGTH:
+        if self.kind is _PHONE and value[1:].isdigit() and value[0] == "+" and len(value) <= MAX_LENGTH:
             return self  # every check below passes (digits are storable): the common case, one test
         if not is_storable(self.value):
             raise ValueError("identifier contains a NUL character or a lone surrogate")

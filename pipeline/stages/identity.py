@@ -42,6 +42,10 @@ class Claim(NamedTuple):
     evidence: tuple[tuple[str, str], ...] = ()
 
 
+#: Compared for every claim of every batch: a global, not a lookup on the enum class (see schemas.interaction).
+_IDENTITY = InteractionKind.identity
+
+
 class Owner(NamedTuple):  # a tuple: one per identifier of every batch
     home: uuid.UUID  # the contact the identifier is linked to (never moves)
     survivor: uuid.UUID  # the live contact that home resolves to (one hop)
@@ -83,7 +87,7 @@ def claims_of(interactions: Iterable[Interaction], policy: Policy) -> list[Claim
         parties = interaction.customer_parties()
         rule, evidence = _grounds(interaction)
         found = [
-            Claim(ref, tuple(usable), p.display_name, rule=rule, evidence=evidence)
+            Claim(ref, tuple(usable), p.display_name, None, rule, evidence)  # positional: one per party
             for p in parties
             if (usable := policy.usable(p.identifiers))
         ]
@@ -97,7 +101,7 @@ def claims_of(interactions: Iterable[Interaction], policy: Policy) -> list[Claim
 
 def _grounds(interaction: Interaction) -> tuple[str, tuple[tuple[str, str], ...]]:
     """The rule and evidence of an interaction's links: a provider's identity notice names itself."""
-    if interaction.kind is not InteractionKind.identity:
+    if interaction.kind is not _IDENTITY:
         return "exact", ()
     event = str(interaction.metadata.get("event") or "identity")
     return f"{interaction.channel.value}:{event}", (
@@ -174,7 +178,10 @@ def group_by_person(claims: list[Claim], policy: Policy, shared: set[str] | None
     roots = [node(claim) for claim in claims]
     people: dict[str, Person] = {}
     for claim, first in zip(claims, roots, strict=True):
-        person = people.setdefault(find(first), Person())
+        root = find(first)
+        person = people.get(root)
+        if person is None:  # not setdefault: a Person (three containers) per claim was most of this loop
+            person = people[root] = Person()
         person.claims.append(claim)
         if claim.fallback_key and not claim.identifiers:
             person.fallback_key = claim.fallback_key
@@ -192,26 +199,33 @@ def group_by_person(claims: list[Claim], policy: Policy, shared: set[str] | None
 def decide(people: list[Person], owners: dict[str, Owner]) -> list[Decision]:
     decisions = []
     for person in people:
-        owning = {owners[k].survivor: owners[k] for k in person.merging if k in owners}
-        weak_owning = {owners[k].survivor: owners[k] for k in person.weak if k in owners}
+        merging, weak = person.merging, person.weak
+        owning = {o.survivor: o for k in merging if (o := owners.get(k)) is not None}
         merge_from: list[uuid.UUID] = []
-        if owning:
-            ranked = sorted(owning.values(), key=lambda o: (o.created_at, o.survivor))
+        if len(owning) == 1:  # most people: one contact already owns their identifiers
+            contact_id, is_new = next(iter(owning)), False
+        elif owning:
+            ranked = sorted(owning.values(), key=_age)
             contact_id, is_new = ranked[0].survivor, False
             merge_from = [o.survivor for o in ranked[1:]]
-        elif weak_owning and not person.merging:
+        elif not merging and (weak_owning := [o for k in weak if (o := owners.get(k)) is not None]):
             # Only weak identifiers (e.g. a shared phone alone): its contact, merging nobody. A person
             # who also has identifiers of their own gets their own contact instead.
-            oldest = min(weak_owning.values(), key=lambda o: (o.created_at, o.survivor))
-            contact_id, is_new = oldest.survivor, False
+            contact_id, is_new = min(weak_owning, key=_age).survivor, False
         else:
             # From the person's own identifiers: a weak one may be the basis of someone else's contact id.
-            own = person.merging or person.weak
+            own = merging or weak
             basis = min(own) if own else f"~{person.fallback_key}"
             contact_id, is_new = contact_id_for(basis), True
-        new_links = [i for k, i in sorted({**person.weak, **person.merging}.items()) if k not in owners]
+        keyed = {**weak, **merging} if weak else merging
+        new_links = [i for k, i in (sorted(keyed.items()) if len(keyed) > 1 else keyed.items()) if k not in owners]
         decisions.append(Decision(person, contact_id, is_new, new_links, merge_from))
     return decisions
+
+
+def _age(owner: Owner) -> tuple[datetime, uuid.UUID]:
+    """Oldest first; the id breaks ties."""
+    return owner.created_at, owner.survivor
 
 
 def homes(

@@ -33,6 +33,9 @@ DEFAULT_BLOCKED_LOCAL_PARTS = (
 #: Every kind merges by default except a WhatsApp username: users change it and it can pass to someone else.
 DEFAULT_AUTO_MERGE_KINDS = frozenset(IdentifierKind) - {IdentifierKind.whatsapp_username}
 
+#: Compared for every identifier of every batch: globals, not lookups on the enum class (see schemas.interaction).
+_PHONE, _EMAIL = IdentifierKind.phone, IdentifierKind.email
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -52,11 +55,12 @@ class Policy:
     def blocked(self, identifier: Identifier) -> bool:
         if identifier.key in self.blocked_keys:
             return True
-        if identifier.kind is IdentifierKind.email:
+        kind = identifier.kind
+        if kind is _PHONE:
+            return identifier.value.startswith(self.blocked_phone_prefixes)
+        if kind is _EMAIL:
             local = identifier.value.partition("@")[0]
             return local in self.blocked_local_parts or local.split("+", 1)[0] in self.blocked_local_parts
-        if identifier.kind is IdentifierKind.phone:
-            return identifier.value.startswith(self.blocked_phone_prefixes)
         return False
 
     def may_merge(self, identifier: Identifier, shared: set[str] | frozenset[str]) -> bool:
