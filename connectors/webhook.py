@@ -21,13 +21,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl
 
 import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from connectors.emitter import Emitter, send_dead_letter
+from connectors.form import parse_form
 from connectors.metrics import INGESTED, REJECTED, WEBHOOK_SECONDS
 from schemas.deadletter import DeadLetter
 from schemas.errors import InvalidPayload, InvalidSignature, RetriableError
@@ -53,17 +53,17 @@ class RawRequest:
     public_url: str
     received_at: datetime
     content_type: str | None = None
-    _form: list[tuple[str, str]] | None = field(default=None, repr=False)
+    _form: dict[str, str] | None = field(default=None, repr=False)
 
     def form(self) -> dict[str, str]:
-        """The urlencoded body. Undecodable bytes are replaced, so the signature check decides, not a crash.
+        """The urlencoded body (the last value of a repeated name). Undecodable bytes are replaced, so the
+        signature check decides, not a crash.
 
         Parsed once per request (the signature check and the normalizer both read it; parsing was ~6%
         of a Twilio request's CPU); each caller gets its own dict, so neither sees the other's changes.
         """
         if self._form is None:
-            pairs = parse_qsl(self.body.decode("utf-8", errors="replace"), keep_blank_values=True)
-            object.__setattr__(self, "_form", pairs)  # a cache on a frozen value, not a change of it
+            object.__setattr__(self, "_form", dict(parse_form(self.body)))  # a cache on a frozen value
         return dict(self._form or ())
 
 
