@@ -138,10 +138,24 @@ def bare(seconds: float, connections: int) -> tuple[float, float]:
     return ok / seconds, cpu * 1000 / max(ok, 1) * 1000
 
 
+def _broker_process(bootstrap: str) -> psutil.Process:
+    """The private broker :func:`corpus.broker` started (a child of this process, listening on ``bootstrap``)."""
+    port = int(bootstrap.rsplit(":", 1)[1])
+    for child in psutil.Process().children(recursive=True):
+        if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in child.net_connections()):
+            return child
+    raise RuntimeError(f"no child process listens on {bootstrap}")
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 def run(
     seconds: float, connections: int, profile: str | None = None, code_dir: str | None = None
-) -> tuple[float, int, int, float]:
-    """requests/s with 2xx, 2xx count, records on the topic, server CPU-ms per 1,000 requests."""
+) -> tuple[float, int, int, float, float]:
+    """requests/s with 2xx, 2xx count, records on the topic, server and broker CPU-ms per 1,000 requests."""
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"
     work = tempfile.mkdtemp(prefix="omnitrail-webhook-bench-")
@@ -174,15 +188,16 @@ def run(
             _warm_up(public_url)
             if profile:
                 watched = watched.children()[0]  # py-spy's child is the server
-            before = watched.cpu_times()
+            broker = _broker_process(bootstrap)
+            before, broker_before = _cpu(watched), _cpu(broker)
             ok = flood(public_url, script, seconds, connections)
-            after = watched.cpu_times()
+            after, broker_after = _cpu(watched), _cpu(broker)
         finally:
             watched.send_signal(signal.SIGTERM)
             server.wait(30)
         on_topic = asyncio.run(records_on(bootstrap))
-    cpu = (after.user + after.system) - (before.user + before.system)
-    return ok / seconds, ok, on_topic - 1, cpu * 1000 / max(ok, 1) * 1000
+    per_1k = 1000 / max(ok, 1) * 1000
+    return ok / seconds, ok, on_topic - 1, (after - before) * per_1k, (broker_after - broker_before) * per_1k
 
 
 def _warm_up(public_url: str) -> None:
@@ -205,17 +220,18 @@ def main(
 ) -> tuple[float, float]:
     """Print the runs; (the connector's requests/s, the bare server's)."""
     runs = [("now", None), ("before", before), ("now", None)] if before else [("now", None)]
-    results: dict[str, list[tuple[float, int, int, float]]] = {}
+    results: dict[str, list[tuple[float, int, int, float, float]]] = {}
     references = []
     for label, code in runs:  # before/after interleaved: now, before, now; the bare server after each "now"
         results.setdefault(label, []).append(run(seconds, connections, profile, code))
         if label == "now":
             references.append(bare(seconds, connections))
     for label, measured in results.items():
-        rate, ok, on_topic, cpu = max(measured)
+        rate, ok, on_topic, cpu, broker_cpu = max(measured)
         print(
             f"webhook    : {rate:7.0f} signed Twilio SMS/s acknowledged by the broker ({label}; wrk, {connections}"
             f" connections, {seconds:.0f}s); 2xx {ok}, records on the topic {on_topic}; server CPU {cpu:.0f} ms/1k"
+            f" (broker {broker_cpu:.0f})"
         )
     bare_rate, bare_cpu = max(references)
     now_rate = max(results["now"])[0]

@@ -7,7 +7,8 @@ checks the signature and answers. Measured on ``omnitrail connector twilio`` und
 around that endpoint was about a third of a request's CPU (benchmarks/README.md). The routes stay
 declared on the FastAPI app (OpenAPI, tests, any path not matched here); this only dispatches the
 exact ``POST`` paths the connectors declared (:class:`connectors.webhook.Route`: fixed paths, one
-endpoint each), before the stack runs. An exception escaping such an endpoint reaches uvicorn,
+endpoint each), before the stack runs, each as a bare ASGI app (:meth:`connectors.webhook.WebhookIngest.asgi`:
+no starlette Request or Response on the way). An exception escaping such an endpoint reaches uvicorn,
 which logs it and answers 500, as FastAPI's outermost middleware would.
 """
 
@@ -16,16 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fastapi import FastAPI
-from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
-
-from connectors.webhook import Endpoint
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class WebhookFastPath:
-    """``endpoints``: the declared webhook routes' endpoints by path, also served by ``app``."""
+    """``endpoints``: the declared webhook routes as bare ASGI apps by path (:func:`connectors.webhook.serve`),
+    also served by ``app``."""
 
-    def __init__(self, app: FastAPI, endpoints: Mapping[str, Endpoint]) -> None:
+    def __init__(self, app: FastAPI, endpoints: Mapping[str, ASGIApp]) -> None:
         self.app = app
         self.endpoints = dict(endpoints)
 
@@ -34,7 +33,6 @@ class WebhookFastPath:
             endpoint = self.endpoints.get(scope["path"])
             if endpoint is not None:
                 scope.setdefault("app", self.app)
-                response = await endpoint(Request(scope, receive))
-                await response(scope, receive, send)
+                await endpoint(scope, receive, send)
                 return
         await self.app(scope, receive, send)
