@@ -7,6 +7,7 @@ with its own MessageSid. Every 2xx is an interaction the broker acknowledged (ac
 records on the topic are checked against the 2xx count wrk saw.
 
 Usage: python benchmarks/webhook_load.py [--seconds 10] [--connections 64] [--profile DIR] [--before DIR]
+       [--server-env OMNITRAIL_KAFKA_LINGER_MS=20 ...]
 """
 
 from __future__ import annotations
@@ -153,7 +154,11 @@ def _cpu(process: psutil.Process) -> float:
 
 
 def run(
-    seconds: float, connections: int, profile: str | None = None, code_dir: str | None = None
+    seconds: float,
+    connections: int,
+    profile: str | None = None,
+    code_dir: str | None = None,
+    server_env: dict[str, str] | None = None,
 ) -> tuple[float, int, int, float, float]:
     """requests/s with 2xx, 2xx count, records on the topic, server and broker CPU-ms per 1,000 requests."""
     port = free_port()
@@ -174,6 +179,7 @@ def run(
             OMNITRAIL_LOG_LEVEL="warning",
             OMNITRAIL_DATA_DIR=work,
         )
+        env.update(server_env or {})
         if code_dir:
             env["PYTHONPATH"] = code_dir  # another checkout's code, ahead of the editable install
         cmd = [sys.executable, *(["-P"] if code_dir else []), "-m", "omnitrail", "connector", "twilio"]
@@ -216,14 +222,18 @@ def _warm_up(public_url: str) -> None:
 
 
 def main(
-    seconds: float = 10, connections: int = 64, profile: str | None = None, before: str | None = None
+    seconds: float = 10,
+    connections: int = 64,
+    profile: str | None = None,
+    before: str | None = None,
+    server_env: dict[str, str] | None = None,
 ) -> tuple[float, float]:
     """Print the runs; (the connector's requests/s, the bare server's)."""
     runs = [("now", None), ("before", before), ("now", None)] if before else [("now", None)]
     results: dict[str, list[tuple[float, int, int, float, float]]] = {}
     references = []
     for label, code in runs:  # before/after interleaved: now, before, now; the bare server after each "now"
-        results.setdefault(label, []).append(run(seconds, connections, profile, code))
+        results.setdefault(label, []).append(run(seconds, connections, profile, code, server_env))
         if label == "now":
             references.append(bare(seconds, connections))
     for label, measured in results.items():
@@ -254,5 +264,9 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--profile", metavar="DIR")
     parser.add_argument("--before", metavar="DIR", help="also run this checkout's server, interleaved")
+    parser.add_argument(
+        "--server-env", action="append", default=[], metavar="KEY=VALUE", help="a setting of the servers measured"
+    )
     args = parser.parse_args()
-    main(args.seconds, args.connections, args.profile, args.before)
+    server_env = dict(item.split("=", 1) for item in args.server_env)
+    main(args.seconds, args.connections, args.profile, args.before, server_env)

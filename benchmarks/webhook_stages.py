@@ -4,8 +4,8 @@ Where ``webhook_load.py`` measures the whole server under wrk, this times each s
 Twilio SMS alone, on the same requests: verify (X-Twilio-Signature), parse (the form), normalize
 (form -> validated interaction), serialize (the record's key and JSON), the ASGI path (fast path,
 body read, everything up to the answer, with an in-memory emitter: no broker), and, with a private
-broker, produce-and-ack (64 concurrent one-record sends, as 64 connections make them, process CPU
-per acknowledged record). ``--http`` also floods our HTTP server (uvicorn with
+broker, produce-and-ack (64 concurrent one-record deliveries through the spooling emitter, as 64
+connections make them, process CPU per acknowledged record). ``--http`` also floods our HTTP server (uvicorn with
 ``BoundedHttpProtocol``) serving an ASGI app that only reads the body and answers, to separate
 the server's cost from the connector's.
 
@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import corpus
@@ -31,6 +32,7 @@ import psutil
 import webhook_load
 
 from connectors.emitter import KafkaEmitter, Record
+from connectors.spool import SpoolFile, SpoolingEmitter
 from connectors.testing import InMemoryEmitter
 from connectors.twilio.connector import TwilioConnector
 from connectors.twilio.settings import TwilioSettings
@@ -177,14 +179,15 @@ async def produce(bootstrap: str, signed: list[tuple[str, str]], concurrency: in
     records = [Record.of(i) for r in raw_requests(signed) for i in route.normalize(r)]  # type: ignore[union-attr]
     producer = clients.producer(KafkaSettings(idempotence=False), bootstrap)
     await producer.start()
-    emitter = KafkaEmitter(producer)
+    spool = SpoolFile(Path(tempfile.mkdtemp(prefix="omnitrail-stages-")) / "spool.sqlite3")
+    emitter = SpoolingEmitter(KafkaEmitter(producer), spool, ack_timeout_s=10, drain_batch=100)  # as the server
     try:
-        await emitter.send_all(records[:10])  # connect, learn the partitions
+        await emitter.deliver(records[:10])  # connect, learn the partitions
         queue = iter(records)
 
         async def worker() -> None:
             for record in queue:
-                await emitter.send_all([record])
+                await emitter.deliver([record])
 
         memory_tuning.tune()
         started = time.process_time()
@@ -192,6 +195,7 @@ async def produce(bootstrap: str, signed: list[tuple[str, str]], concurrency: in
         return (time.process_time() - started) * 1e6 / len(records)
     finally:
         await producer.stop()
+        emitter.close()
 
 
 ECHO_APP = """
