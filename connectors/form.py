@@ -33,8 +33,9 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
         if not field:
             continue
         name, _, value = field.partition("=")
-        if "%" in field or "+" in field:
-            append((_unquoted(name), _unquoted(value)))
-        else:
-            append((name, value))
+        if "%" in value or "+" in value:
+            value = _unquoted(value)
+        if "%" in name or "+" in name:
+            name = _unquoted(name)
+        append((name, value))
     return pairs

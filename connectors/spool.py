@@ -30,6 +30,7 @@ from typing import Protocol, TypeVar
 import structlog
 from prometheus_client import Gauge
 
+from connectors.deadlines import Deadlines
 from connectors.emitter import Record
 from schemas.deadletter import DeadLetter
 from schemas.errors import RetriableError
@@ -92,6 +93,7 @@ class SpoolingEmitter:
         self.inner = inner
         self.spool = spool
         self.ack_timeout_s = ack_timeout_s
+        self._ack_deadlines = Deadlines(ack_timeout_s)  # one timer for every request's wait
         self.drain_batch = drain_batch
         self.depth = 0
         self.broker_error: str | None = None
@@ -128,7 +130,7 @@ class SpoolingEmitter:
             # cancelling send() itself, still queueing, stops it). So a record that outlives the timeout may arrive
             # twice, once from the producer and once from the spool, which the pipeline absorbs.
             try:
-                async with asyncio.timeout(self.ack_timeout_s):
+                async with self._ack_deadlines():
                     await self.inner.send_all(records)
                 return
             except (RetriableError, TimeoutError) as exc:

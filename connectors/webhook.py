@@ -20,6 +20,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -31,6 +32,7 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from connectors.deadlines import Deadlines
 from connectors.emitter import Emitter, send_dead_letter
 from connectors.form import parse_form
 from connectors.metrics import INGESTED, REJECTED, WEBHOOK_SECONDS
@@ -129,12 +131,16 @@ class Answer:
 
 async def read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
     """The whole body, at most ``limit`` bytes, within ``timeout_s`` seconds for all of it."""
-    return await receive_body(request.receive, request.headers.get("content-length"), limit, timeout_s)
+    within = functools.partial(asyncio.timeout, timeout_s)
+    return await receive_body(request.receive, request.headers.get("content-length"), limit, within)
 
 
-async def receive_body(receive: Receive, declared: str | None, limit: int, timeout_s: float | None) -> bytes:
+async def receive_body(
+    receive: Receive, declared: str | None, limit: int, within: Callable[[], AbstractAsyncContextManager[object]]
+) -> bytes:
     """The whole body from the ASGI ``receive``, at most ``limit`` bytes (``declared``: the Content-Length
-    header, refused before a byte is read when it is over), within ``timeout_s`` seconds for all of it.
+    header, refused before a byte is read when it is over), all of it within the deadline ``within()`` sets
+    (``asyncio.timeout``, or :class:`connectors.deadlines.Deadlines` on the webhook path).
 
     One deadline for the whole body, not per chunk: a client dribbling a byte a second would
     otherwise hold a connection (and a worker slot) for as long as it likes. A provider's body
@@ -145,7 +151,7 @@ async def receive_body(receive: Receive, declared: str | None, limit: int, timeo
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(timeout_s):
+        async with within():
             while True:
                 message = await receive()
                 if message["type"] != "http.request":  # http.disconnect: nobody is left to answer
@@ -180,6 +186,7 @@ class WebhookIngest:
         self.public_url = public_url.rstrip("/")
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
+        self._body_deadlines = Deadlines(body_timeout_s)
 
     def endpoint(self, route: Route) -> Endpoint:
         """The route as a FastAPI endpoint (the app's own routing, tests)."""
@@ -219,7 +226,7 @@ class WebhookIngest:
     async def _body(self, receive: Receive, headers: Headers, source: str) -> bytes | Response:
         """The request's body, or the refusal to answer instead (413, 408)."""
         try:
-            return await receive_body(receive, headers.get("content-length"), self.max_body_bytes, self.body_timeout_s)
+            return await receive_body(receive, headers.get("content-length"), self.max_body_bytes, self._body_deadlines)
         except BodyTooLarge:
             return self._refuse(source, "too_large", 413, "body exceeds the configured limit")
         except BodyTooSlow:
