@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 import corpus
 import psutil
 import webhook_load
+from pydantic import SecretStr
+from starlette.types import Message
 
 from connectors.emitter import KafkaEmitter, Record
 from connectors.spool import SpoolFile, SpoolingEmitter
@@ -82,7 +84,7 @@ def raw_requests(signed: list[tuple[str, str]]) -> list[RawRequest]:
 
 
 def connector() -> TwilioConnector:
-    settings = TwilioSettings(auth_token=webhook_load.TOKEN, account_sid=webhook_load.ACCOUNT_SID)  # type: ignore[arg-type]
+    settings = TwilioSettings(auth_token=SecretStr(webhook_load.TOKEN), account_sid=webhook_load.ACCOUNT_SID)
     return TwilioConnector(settings, default_region="PT")
 
 
@@ -149,12 +151,12 @@ def asgi_path(twilio: TwilioConnector, signed: list[tuple[str, str]]) -> float:
             "headers": headers,
             "state": {},
         }
-        message = {"type": "http.request", "body": data, "more_body": False}
+        message: Message = {"type": "http.request", "body": data, "more_body": False}
 
-        async def receive() -> dict[str, Any]:
+        async def receive() -> Message:
             return message
 
-        async def send(msg: dict[str, Any]) -> None:
+        async def send(msg: Message) -> None:
             if msg["type"] == "http.response.start":
                 statuses.append(msg["status"])
 
