@@ -128,11 +128,16 @@ async def resolve(
 
     await review_store.open_items(conn, held)
     resolution = Resolution(decisions, created, records)
+    attached = resolution.attached
     for d in decisions:
         for claim in d.person.claims:
-            found = sorted(homes(d, claim, owners, shared, policy))
-            resolution.attached.setdefault(claim.ref, [])
-            resolution.attached[claim.ref] += [h for h in found if h not in resolution.attached[claim.ref]]
+            found = homes(d, claim, owners, shared, policy)
+            ordered = sorted(found) if len(found) > 1 else list(found)
+            have = attached.get(claim.ref)
+            if have is None:  # the first claim of its interaction (most interactions have one)
+                attached[claim.ref] = ordered
+            else:
+                have += [h for h in ordered if h not in have]
     for owner in owners.values():
         resolution.survivor_of[owner.home] = resolution.survivor_of[owner.survivor] = final(owner.survivor)
     for d in decisions:

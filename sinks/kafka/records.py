@@ -7,7 +7,7 @@ No Kafka client here, so the pipeline's pure stages can take :class:`RawRecord` 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 #: A record to produce: (topic, key, value).
 Record = tuple[str, bytes | None, bytes | None]
@@ -20,9 +20,11 @@ Publish = Callable[[Sequence[Record]], Awaitable[None]]
 HEADERS = [("content-type", b"application/json"), ("schema-version", b"1")]
 
 
-@dataclass(frozen=True)
-class RawRecord:
-    """A record as fetched: its bytes untouched and where it came from."""
+class RawRecord(NamedTuple):
+    """A record as fetched: its bytes untouched and where it came from.
+
+    A tuple, one per record consumed: a frozen dataclass's ``__init__`` (each field through
+    ``object.__setattr__``) cost ~0.6 µs a record, a tuple ~0.15."""
 
     value: bytes | None
     topic: str
