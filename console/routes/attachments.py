@@ -11,6 +11,9 @@ the page may show a kept attachment and with which short-lived signed URLs
   label) go inline, everything else with ``Content-Disposition: attachment``. An HTML page or an
   SVG with a script sent as a photo is sniffed as neither, so it downloads, sandboxed, and runs
   nowhere.
+
+The file answers range requests (:mod:`console.byte_ranges`): players seek in it, and Safari on
+iOS plays audio and video only from a server that does. A range is read from the store alone.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from PIL import Image, UnidentifiedImageError
 
+from console import byte_ranges
 from console.audit import Audit
 from console.auth import Principal
 from console.media_urls import Grant, MediaUrls
@@ -90,7 +94,7 @@ def router(
         }
 
     @api.get("/media/{token}", include_in_schema=False)
-    async def content(token: str) -> Response:
+    async def content(token: str, request: Request) -> Response:
         grant = (await signed()).read(token)
         if grant is None:
             raise HTTPException(403, "this link is not valid or has expired")
@@ -113,15 +117,25 @@ def router(
                 raise HTTPException(404, "no thumbnail for this file")
             return Response(png, media_type="image/png", headers={**headers, "Content-Disposition": "inline"})
         inline = grant.content_type in INLINE_IMAGES
+        tag = byte_ranges.etag(grant.sha256)
         headers["Content-Disposition"] = disposition(grant, inline=inline)
-        headers["Content-Length"] = str(size)
-        return StreamingResponse(_stream(store, grant), media_type=grant.content_type, headers=headers)
+        headers.update({"Accept-Ranges": "bytes", "ETag": tag})
+        try:
+            span = byte_ranges.requested(request.headers.get("range"), request.headers.get("if-range"), tag, size)
+        except byte_ranges.Unsatisfiable:
+            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+        if span is None:
+            headers["Content-Length"] = str(size)
+            return StreamingResponse(_stream(store, grant), media_type=grant.content_type, headers=headers)
+        headers.update({"Content-Length": str(span.length), "Content-Range": span.content_range})
+        stream = _stream(store, grant, (span.start, span.end))
+        return StreamingResponse(stream, status_code=206, media_type=grant.content_type, headers=headers)
 
     return api
 
 
-async def _stream(store: MediaStore, grant: Grant) -> AsyncIterator[bytes]:
-    async for chunk in store.read(grant.sha256):
+async def _stream(store: MediaStore, grant: Grant, span: tuple[int, int] | None = None) -> AsyncIterator[bytes]:
+    async for chunk in store.read(grant.sha256, span):
         yield chunk
 
 

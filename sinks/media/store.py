@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import obstore
 from obstore.exceptions import NotFoundError
@@ -22,6 +23,9 @@ from obstore.store import LocalStore, S3Store
 
 from schemas.errors import FatalError
 from sinks.media.settings import MediaSettings
+
+if TYPE_CHECKING:
+    from obstore import GetOptions
 
 #: What a stored file is streamed back in.
 CHUNK = 256 * 1024
@@ -101,10 +105,13 @@ class MediaStore:
     async def size(self, sha256: str) -> int:
         return (await obstore.head_async(self._store, key_of(sha256)))["size"]
 
-    async def read(self, sha256: str) -> AsyncIterator[bytes]:
-        """The file in chunks; FileNotFoundError if it is not kept."""
+    async def read(self, sha256: str, span: tuple[int, int] | None = None) -> AsyncIterator[bytes]:
+        """The file in chunks, or only its bytes ``span`` = (start, end exclusive, not empty): a ranged get, so
+        the store reads and sends no others (a seek in a recording costs the bytes played, not the file).
+        FileNotFoundError if it is not kept."""
+        options: GetOptions = {} if span is None else {"range": span}
         try:
-            result = await obstore.get_async(self._store, key_of(sha256))
+            result = await obstore.get_async(self._store, key_of(sha256), options=options)
         except NotFoundError as exc:
             raise FileNotFoundError(sha256) from exc
         async for chunk in result.stream(min_chunk_size=CHUNK):
