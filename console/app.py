@@ -34,6 +34,7 @@ from console.routes import (
     notes,
     page,
     sessions,
+    staff,
     suggestion_handling,
     suggestions,
 )
@@ -87,9 +88,10 @@ class Console:
         self.router = APIRouter()
         for routes in (
             contacts.router(connection, record, default_region=default_region),
-            suggestions.router(connection, record),
+            suggestions.router(connection, record, default_region=default_region),
             notes.router(record, writer),
-            suggestion_handling.router(connection, record, writer),
+            suggestion_handling.router(connection, record, writer, default_region=default_region),
+            staff.router(connection, record),
             email_html.router(connection, record),
             live.router(connection, record, self.feed),
             inbox.router(connection, record, self.feed, default_region=default_region),

@@ -50,13 +50,6 @@ async def waiting(conn: Conn, *, since: datetime, limit: int) -> list[Waiting]:
     return [Waiting(contact_id, name, dict(document)) for contact_id, name, document in await cur.fetchall()]
 
 
-async def display_names(conn: Conn, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    cur = await conn.execute(
-        "SELECT contact_id, display_name FROM contacts WHERE contact_id = ANY(%b)", (sorted(set(contact_ids)),)
-    )
-    return dict(await cur.fetchall())
-
-
 @dataclass(frozen=True)
 class ChannelUse:
     channel: str

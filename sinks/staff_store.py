@@ -52,6 +52,13 @@ async def listing(conn: Conn) -> list[StaffMember]:
     return [StaffMember(*row) for row in await cur.fetchall()]
 
 
+async def enabled_name(conn: Conn, email: str) -> str | None:
+    """The name of an enabled account, or None."""
+    cur = await conn.execute("SELECT name FROM staff WHERE email = %s AND disabled_at IS NULL", (normal(email),))
+    row = await cur.fetchone()
+    return str(row[0]) if row else None
+
+
 async def disable(conn: Conn, email: str) -> int | None:
     """Disable the account and end its sessions: how many were live; None when there is no such account."""
     async with conn.transaction():

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from console.audit import Audit
+from console.suggestion_view import with_other_contacts
 from schemas.errors import InvalidPayload
 from schemas.suggestion import SuggestionRule
 from sinks import suggestion_queries
@@ -25,7 +26,7 @@ class SuggestionPage(BaseModel):
     next_cursor: str | None = None
 
 
-def router(connection: ConnectionFactory, audit: Audit) -> APIRouter:
+def router(connection: ConnectionFactory, audit: Audit, *, default_region: str) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["suggestions"])
 
     @api.get(
@@ -40,9 +41,9 @@ def router(connection: ConnectionFactory, audit: Audit) -> APIRouter:
         """A contact's suggestions, newest first; a merged-away id resolves to its survivor."""
         async with connection() as conn:
             found = await suggestion_queries.for_contact(conn, contact_id, status)
-        if found is None:
-            raise HTTPException(404, "no such contact")
-        return SuggestionList(items=found)
+            if found is None:
+                raise HTTPException(404, "no such contact")
+            return SuggestionList(items=await with_other_contacts(conn, found, default_region))
 
     @api.get("/suggestions", response_model=SuggestionPage, dependencies=[audit.anonymous_read("suggestions.list")])
     async def suggestions(
@@ -57,8 +58,9 @@ def router(connection: ConnectionFactory, audit: Audit) -> APIRouter:
                 page = await suggestion_queries.page(
                     conn, status, rule=rule.value if rule else None, limit=limit, cursor=cursor
                 )
+                items = await with_other_contacts(conn, page.items, default_region)
         except InvalidPayload as exc:
             raise HTTPException(400, exc.reason) from None
-        return SuggestionPage(items=page.items, next_cursor=page.next_cursor)
+        return SuggestionPage(items=items, next_cursor=page.next_cursor)
 
     return api

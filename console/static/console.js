@@ -13,7 +13,7 @@
   const exactFmt = new Intl.DateTimeFormat(undefined, {dateStyle: "full", timeStyle: "long"});
   const relFmt = new Intl.RelativeTimeFormat(undefined, {numeric: "auto"});
   const isAdmin = document.querySelector('meta[name="role"]').content === "admin";
-  const me = document.querySelector('meta[name="me"]').content;
+  const meId = document.querySelector('meta[name="me-id"]').content; // the signed-in account (a token's fingerprint)
   const state = {contact: null, items: [], cursor: null, loading: false, done: false, source: null, seq: 0, home: null};
   const CONVERSATIONAL = new Set(["message", "call"]);
 
@@ -140,14 +140,35 @@
         el("span", {className: "work-preview", textContent: c.preview || "(no text)"}),
         el("span", {className: "work-foot"}, assigneeChip(c.assignee, c.mine)))))
       : [el("li", {className: "muted", textContent: "Every conversation has its answer."})]));
-    $("open-suggestions").replaceChildren(...(inbox.suggestions.length ? inbox.suggestions.map((s) => el("li", {},
-      el("a", {className: "work", href: `#contact=${s.contact_id}`},
-        el("span", {className: "work-head"}, el("strong", {textContent: s.title}), " ", when(s.opened_at)),
-        el("span", {className: "work-subject", textContent: s.display_name || "(no name)"}),
-        el("span", {className: "work-preview", textContent: s.reason}),
-        el("span", {className: "work-foot"}, assigneeChip(s.assignee, s.mine)))))
+    $("open-suggestions").replaceChildren(...(inbox.suggestions.length ? inbox.suggestions.map(homeSuggestion)
       : [el("li", {className: "muted", textContent: "No open suggestions."})]));
   }
+  // A suggestion links to its contact; a possible duplicate is one item naming both contacts, each a link.
+  function homeSuggestion(s) {
+    const head = el("span", {className: "work-head"}, el("strong", {textContent: s.title}), " ", when(s.opened_at));
+    const foot = el("span", {className: "work-foot"}, assigneeChip(s.assignee, s.mine));
+    if (!s.other_contact) {
+      return el("li", {}, el("a", {className: "work", href: `#contact=${s.contact_id}`}, head,
+        el("span", {className: "work-subject", textContent: s.label || s.display_name || "(no name)"}),
+        el("span", {className: "work-preview", textContent: s.reason}), foot));
+    }
+    return el("li", {}, el("div", {className: "work pair"}, head,
+      el("span", {className: "work-subject"}, contactLink(s.contact_id, s.label || s.display_name || "(no name)"), " and ",
+        contactLink(s.other_contact.contact_id, s.other_contact.label)),
+      el("span", {className: "work-preview"}, ...reasonNodes(s)), foot));
+  }
+  const contactLink = (id, label) => el("a", {href: `#contact=${id}`, className: "contact-link", textContent: label});
+  // The reason, with the other contact of a possible duplicate as a link to its page (the reason names its id).
+  function reasonNodes(s) {
+    if (!s.other_contact) return [s.reason];
+    const link = contactLink(s.other_contact.contact_id, s.other_contact.label);
+    const at = s.reason.indexOf(s.other_contact.contact_id);
+    if (at < 0) return [s.reason, " Other contact: ", link];
+    return [s.reason.slice(0, at), link, s.reason.slice(at + s.other_contact.contact_id.length)];
+  }
+  // The staff accounts a suggestion can be assigned to; none in a deployment without staff accounts (free text then).
+  let colleagues = null;
+  const staffAccounts = () => colleagues ??= api("/api/v1/staff").then((r) => r.json()).then((b) => b.items).catch(() => []);
 
   // ---- contact view ----
   async function openContact(id) {
@@ -205,30 +226,39 @@
   async function loadSuggestions(id) {
     const box = $("suggestions");
     try {
-      const list = await (await api(`/api/v1/contacts/${id}/suggestions`)).json();
+      const [list, accounts] = await Promise.all([api(`/api/v1/contacts/${id}/suggestions`).then((r) => r.json()), staffAccounts()]);
+      if (state.contact?.contact_id !== id) return;
       box.hidden = !list.items.length;
       say("about-hint", list.items.length ? `· ${list.items.length} open suggestion${list.items.length > 1 ? "s" : ""}` : "");
-      $("suggestion-list").replaceChildren(...list.items.map(suggestion));
+      $("suggestion-list").replaceChildren(...list.items.map((s) => suggestion(s, accounts)));
     } catch (e) { box.hidden = true; }
   }
 
-  function suggestion(s) {
-    const act = (path, field, input) => async (e) => {
+  function suggestion(s, accounts) {
+    const act = (path, field, input, shown) => async (e) => {
       e.preventDefault();
       const value = input.value.trim();
       try {
         await api(`/api/v1/suggestions/${s.suggestion_id}/${path}`, {method: "POST", body: {[field]: value}});
-        say("status", path === "assign" ? `Assigned to ${value}.` : "Suggestion closed.");
+        say("status", path === "assign" ? `Assigned to ${shown ? shown() : value}.` : "Suggestion closed.");
         loadSuggestions(state.contact.contact_id);
       } catch (err) { say("status", `Could not ${path}: ${err.message}`); }
     };
-    const who = el("input", {required: true, maxLength: 200, placeholder: "Colleague", ariaLabel: "Assign to colleague"});
+    // With staff accounts, pick one (by account id); without, type who (free text).
+    const who = accounts.length
+      ? el("select", {required: true, ariaLabel: "Assign to colleague"}, el("option", {value: "", textContent: "Colleague…"}),
+        ...accounts.map((a) => el("option", {value: a.id, textContent: a.name, selected: a.id === s.assignee_id})))
+      : el("input", {required: true, maxLength: 200, placeholder: "Colleague", ariaLabel: "Assign to colleague"});
+    const assignField = accounts.length ? "assignee_id" : "assignee";
+    const chosen = () => who.selectedOptions ? who.selectedOptions[0].textContent : who.value.trim();
+    const mine = (s.assignee_id || s.assignee) === meId;
     const outcome = el("input", {required: true, maxLength: 2000, placeholder: "What was done", ariaLabel: "Outcome"});
-    return el("li", {}, el("strong", {textContent: s.title}), " ", el("span", {className: "reason", textContent: s.reason}),
-      s.assignee ? el("span", {className: "assignee", textContent: ` · assigned to ${s.assignee}`}) : null,
+    return el("li", {}, el("strong", {textContent: s.title}), " ", el("span", {className: "reason"}, ...reasonNodes(s)),
+      s.assignee ? el("span", {className: "assignee", textContent: mine ? " · assigned to you" : ` · assigned to ${s.assignee}`}) : null,
       el("details", {className: "handle"}, el("summary", {textContent: "Handle"}),
-        s.assignee === me ? null : el("button", {type: "button", textContent: "Assign to me", onclick: act("assign", "assignee", {value: me})}),
-        el("form", {className: "row", onsubmit: act("assign", "assignee", who)}, who, el("button", {type: "submit", textContent: "Assign"})),
+        mine ? null : el("button", {type: "button", textContent: "Assign to me",
+          onclick: act("assign", accounts.some((a) => a.id === meId) ? "assignee_id" : "assignee", {value: meId}, () => "you")}),
+        el("form", {className: "row", onsubmit: act("assign", assignField, who, chosen)}, who, el("button", {type: "submit", textContent: "Assign"})),
         el("form", {className: "row", onsubmit: act("close", "outcome", outcome)}, outcome, el("button", {type: "submit", textContent: "Close"}))));
   }
 

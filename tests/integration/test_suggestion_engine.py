@@ -112,7 +112,7 @@ async def api(private_database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     await pool.open()
     app = FastAPI()
     audit = Audit(pool.connection, TokenAuth({"agent-token": "agent"}, pool.connection))
-    app.include_router(suggestions.router(pool.connection, audit))
+    app.include_router(suggestions.router(pool.connection, audit, default_region="PT"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
         yield client
     await pool.close()

@@ -20,7 +20,12 @@ from tests.integration.stack import Stack, start_up
 def console_stack(
     broker: EmbeddedBroker, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    running = start_up(tmp_path_factory.mktemp("console"), bootstrap=broker.bootstrap, database_url=database_url)
+    running = start_up(
+        tmp_path_factory.mktemp("console"),
+        bootstrap=broker.bootstrap,
+        database_url=database_url,
+        OMNITRAIL_SUGGESTIONS_TICK_INTERVAL_S="2",  # identity reviews become suggestions within seconds
+    )
     yield running
     assert running.stop() == 0
 

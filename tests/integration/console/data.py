@@ -1,5 +1,6 @@
 """One customer on four channels, produced the way each arrives: signed Twilio webhooks for SMS
-and WhatsApp, v1 interactions straight onto the interactions topic for live chat and email."""
+and WhatsApp, v1 interactions straight onto the interactions topic for live chat and email; staff
+accounts and possible duplicates (identity review items) as the CLI and the worker make them."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 
+from console.passwords import hash_password
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.interaction import Channel, Interaction
+from sinks import staff_store
 from tests.helpers import inbound_sms, signed
 from tests.integration.stack import AGENT, Stack, eventually
 from tests.interactions import interaction
@@ -103,3 +107,26 @@ async def contact_of(client: httpx.AsyncClient, q: str, *, channels: int = 1) ->
         return found[0] if len({i["channel"] for i in items["items"]}) >= channels else None
 
     return await eventually(check, what=f"a contact with {channels} channels")
+
+
+STAFF_PASSWORD = "s3cret-pass"
+
+
+async def a_staff_account(database_url: str, name: str) -> str:
+    """An enabled agent account (as ``omnitrail staff add`` makes it); its id, the email."""
+    email = f"{name.split()[0].lower()}.{uuid.uuid4().hex[:8]}@acme.example"
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await staff_store.add(conn, email=email, name=name, role="agent", password_hash=hash_password(STAFF_PASSWORD))
+    return email
+
+
+async def a_possible_duplicate(database_url: str, first: str, second: str) -> str:
+    """An open identity review item between two contacts (as the worker opens one on weak evidence); its id."""
+    review_id = uuid.uuid4()
+    a, b = sorted([uuid.UUID(first), uuid.UUID(second)])
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO identity_reviews (review_id, contact_a, contact_b, rule) VALUES (%s, %s, %s, 'same_name')",
+            (review_id, a, b),
+        )
+    return str(review_id)

@@ -10,12 +10,24 @@ from typing import Any
 
 import httpx
 import orjson
+import psycopg
 import pytest
 
 from console.session import fingerprint
 from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
-from tests.integration.console.data import Customer, a_customer, chat_and_email, contact_of, sms, whatsapp
+from tests.integration.console.data import (
+    STAFF_PASSWORD,
+    Customer,
+    a_customer,
+    a_possible_duplicate,
+    a_staff_account,
+    chat_and_email,
+    contact_of,
+    sms,
+    whatsapp,
+)
+from tests.integration.console.test_staff import sign_in
 from tests.integration.stack import ADMIN, AGENT, Stack, eventually, read_topic
 from tests.interactions import produce
 
@@ -287,3 +299,71 @@ async def test_summary_gives_first_and_last_seen_channels_and_phones_as_people_w
     timeline = (await client.get(f"/api/v1/contacts/{found['contact_id']}/timeline", headers=AGENT)).json()
     assert {i["sender_display"] for i in timeline["items"]} >= {person.name}  # WhatsApp gives the profile name
     assert (await client.get(f"/api/v1/contacts/{uuid.uuid4()}/summary", headers=AGENT)).status_code == 404
+
+
+async def test_a_possible_duplicate_is_one_item_naming_both_contacts_handled_from_either_side(
+    client: httpx.AsyncClient, console_stack: Stack, database_url: str
+) -> None:
+    named, unnamed = a_customer(), a_customer()
+    await whatsapp(client, console_stack, named, "Olá")  # WhatsApp gives her name
+    await sms(client, console_stack, unnamed, "Olá")  # SMS does not: the number stands for him
+    a = (await contact_of(client, named.e164))["contact_id"]
+    b = (await contact_of(client, unnamed.e164))["contact_id"]
+    review_id = await a_possible_duplicate(database_url, a, b)
+
+    async def pair_in_inbox() -> list[dict[str, Any]]:
+        inbox = (await client.get("/api/v1/inbox", headers=AGENT)).json()
+        return [s for s in inbox["suggestions"] if s["review_id"] == review_id]
+
+    [item] = await eventually(pair_in_inbox, what="the possible duplicate on the home view")
+    # Once, naming both: each by name, else by its number as people write it, with its id for a link.
+    assert {item["contact_id"]: item["label"], item["other_contact"]["contact_id"]: item["other_contact"]["label"]} == {
+        a: named.name,
+        b: unnamed.national,
+    }
+    # Each side names the other.
+    sides = {}
+    for contact, other, label in ((a, b, unnamed.national), (b, a, named.name)):
+        url = f"/api/v1/contacts/{contact}/suggestions"
+        [side] = [s for s in (await client.get(url, headers=AGENT)).json()["items"] if s["review_id"] == review_id]
+        assert side["other_contact"] == {"contact_id": other, "label": label}
+        sides[contact] = side["suggestion_id"]
+
+    # Assigned from one side to a staff account: one item, assigned on both sides, "mine" for her only.
+    maria = await a_staff_account(database_url, "Maria Sousa")
+    assign = f"/api/v1/suggestions/{sides[a]}/assign"
+    assigned = await client.post(assign, json={"assignee_id": maria.upper()}, headers=AGENT)
+    assert assigned.status_code == 200, assigned.text
+    assert (assigned.json()["assignee"], assigned.json()["assignee_id"]) == ("Maria Sousa", maria)
+    other_side = (await client.get(f"/api/v1/contacts/{b}/suggestions", headers=AGENT)).json()["items"]
+    assert [(s["assignee"], s["assignee_id"]) for s in other_side if s["review_id"] == review_id] == [
+        ("Maria Sousa", maria)
+    ]
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("UPDATE staff SET name = 'Maria S. Costa' WHERE email = %s", (maria,))  # she renamed
+    async with sign_in(console_stack.url, maria, STAFF_PASSWORD) as her:
+        inbox = (await her.get("/api/v1/inbox")).json()
+    assert inbox["me_id"] == maria
+    [mine] = [s for s in inbox["suggestions"] if s["review_id"] == review_id]
+    assert (mine["mine"], mine["assignee"]) == (True, "Maria S. Costa")
+    assert inbox["suggestions"][0]["mine"] is True  # hers first
+    [theirs] = [
+        s
+        for s in (await client.get("/api/v1/inbox", headers=AGENT)).json()["suggestions"]
+        if s["review_id"] == review_id
+    ]
+    assert (theirs["mine"], theirs["assignee"]) == (False, "Maria S. Costa")
+    colleagues = (await client.get("/api/v1/staff", headers=AGENT)).json()["items"]
+    assert {"id": maria, "name": "Maria S. Costa"} in colleagues
+    for refused in ({"assignee_id": "nobody@acme.example"}, {"assignee_id": maria, "assignee": "Maria"}, {}):
+        assert (await client.post(assign, json=refused, headers=AGENT)).status_code == 422, refused
+
+    # Closed from the other side: the one item is closed on both.
+    closed = await client.post(
+        f"/api/v1/suggestions/{sides[b]}/close", json={"outcome": "Not the same person"}, headers=AGENT
+    )
+    assert closed.status_code == 200
+    for contact in (a, b):
+        still = (await client.get(f"/api/v1/contacts/{contact}/suggestions", headers=AGENT)).json()["items"]
+        assert review_id not in {s["review_id"] for s in still}
+    assert await pair_in_inbox() == []

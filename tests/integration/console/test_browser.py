@@ -1,9 +1,9 @@
 """The console page in a real headless Chromium (Debian's, driven by Playwright) against `omnitrail up`:
 sign in, find a customer by a phone spelling, read one thread-grouped timeline across four channels,
-watch a new SMS arrive live, render a hostile email without running its script, log a note in two
-taps at phone width, see the agent role refused an admin action, and an admin merge (with a preview),
-unmerge and erase (with a confirmation). Screenshots go to
-``test-artifacts/console/``."""
+watch a new SMS arrive live, see a possible duplicate once and assign it to a staff account, render a
+hostile email without running its script, log a note in two taps at phone width, see the agent role
+refused an admin action, and an admin merge (with a preview), unmerge and erase (with a confirmation).
+Screenshots go to ``test-artifacts/console/``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,17 @@ from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 from omnitrail.local_stack import EmbeddedBroker, free_port
 from tests.channel_payloads import meta_signed, wa_contact, wa_message, wa_reaction, whatsapp_payload, whatsapp_value
 from tests.helpers import sms_interaction
-from tests.integration.console.data import Customer, a_customer, chat_and_email, contact_of, sms, whatsapp
+from tests.integration.console.data import (
+    STAFF_PASSWORD,
+    Customer,
+    a_customer,
+    a_possible_duplicate,
+    a_staff_account,
+    chat_and_email,
+    contact_of,
+    sms,
+    whatsapp,
+)
 from tests.integration.stack import AGENT, Stack, eventually
 from tests.interactions import produce
 
@@ -238,6 +248,63 @@ async def test_home_lists_open_work_live_and_opens_the_conversation(browser: Bro
     await expect(page.locator("#timeline .entry")).to_contain_text("Preciso de ajuda com a fatura")
     await page.get_by_role("link", name="← Open work").click()
     await expect(page.get_by_role("heading", name="Open work")).to_be_visible()
+    await page.context.close()
+
+
+async def test_a_possible_duplicate_shows_once_links_both_contacts_and_is_assigned_to_a_staff_account(
+    browser: Browser, console_stack: Stack, database_url: str
+) -> None:
+    named, unnamed = a_customer(), a_customer()
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
+        await whatsapp(client, console_stack, named, "Olá")
+        await sms(client, console_stack, unnamed, "Olá")
+        a = (await contact_of(client, named.e164))["contact_id"]
+        b = (await contact_of(client, unnamed.e164))["contact_id"]
+        review_id = await a_possible_duplicate(database_url, a, b)
+        maria = await a_staff_account(database_url, "Maria Sousa")
+        await a_staff_account(database_url, "Rui Lopes")
+
+        async def on_home_view() -> bool:
+            inbox = (await client.get("/api/v1/inbox", headers=AGENT)).json()
+            return any(s["review_id"] == review_id for s in inbox["suggestions"])
+
+        await eventually(on_home_view, what="the possible duplicate among the open suggestions")
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await page.goto(console_stack.url + "/")
+    await page.get_by_label("Email").fill(maria)
+    await page.get_by_label("Password").fill(STAFF_PASSWORD)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    pair = page.locator("#open-suggestions li", has_text="Decide a possible duplicate contact").filter(
+        has=page.get_by_role("link", name=named.name)
+    )
+    await expect(pair).to_have_count(1)  # once, naming both contacts, each a link to its page
+    await expect(pair.get_by_role("link", name=unnamed.national)).to_have_count(1)
+    await expect(pair).to_contain_text("unassigned")
+    assert await serious_accessibility_violations(page) == []
+    await page.screenshot(path=ARTIFACTS / "home-duplicate.png", full_page=True)
+
+    await pair.get_by_role("link", name=unnamed.national).click()
+    await expect(page.locator("#contact-name")).to_have_text(unnamed.national)
+    mine = page.locator("#suggestion-list li", has_text="Decide a possible duplicate contact")
+    await expect(mine.get_by_role("link", name=named.name)).to_be_visible()  # the other contact, by name
+    await mine.get_by_text("Handle").click()
+    await mine.get_by_label("Assign to colleague").select_option(label="Rui Lopes")  # a staff account
+    await mine.get_by_role("button", name="Assign", exact=True).click()
+    await expect(page.locator("#status")).to_have_text("Assigned to Rui Lopes.")
+    await expect(mine).to_contain_text("assigned to Rui Lopes")
+    await mine.get_by_text("Handle").click()
+    await mine.get_by_role("button", name="Assign to me").click()
+    await expect(mine).to_contain_text("assigned to you")
+    assert await serious_accessibility_violations(page) == []
+
+    await mine.get_by_role("link", name=named.name).click()  # the other side: the same item, hers
+    await expect(page.locator("#contact-name")).to_have_text(named.name)
+    await expect(page.locator("#suggestion-list li", has_text="Decide a possible duplicate contact")).to_contain_text(
+        "assigned to you"
+    )
+    await page.get_by_role("link", name="← Open work").click()
+    await expect(pair.locator(".chip")).to_have_text("yours")
+    await expect(page.locator("#open-suggestions li").first).to_contain_text("Decide a possible duplicate contact")
     await page.context.close()
 
 

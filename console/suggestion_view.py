@@ -1,0 +1,29 @@
+"""Suggestions as the console shows them: a merge review names the other contact of the pair by
+its name (else its first identifier as people write it), with its id for a link to its page."""
+
+from __future__ import annotations
+
+from console.routes.contacts import shown
+from sinks import suggestion_queries
+from sinks.connection import Conn
+from sinks.suggestion_queries import ContactRef, HandledSuggestion, Party
+
+
+def label(party: Party, default_region: str) -> str:
+    if party.display_name:
+        return party.display_name
+    if party.identifier:
+        return shown(*party.identifier, default_region)
+    return "(no name)"
+
+
+async def with_other_contacts(
+    conn: Conn, items: list[HandledSuggestion], default_region: str
+) -> list[HandledSuggestion]:
+    others = await suggestion_queries.other_sides(conn, items)
+    return [
+        s.model_copy(update={"other_contact": ContactRef(contact_id=p.contact_id, label=label(p, default_region))})
+        if (p := others.get(s.suggestion_id))
+        else s
+        for s in items
+    ]
