@@ -29,11 +29,11 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 
 from pipeline import retry
-from pipeline.media import sources
+from pipeline.media import metrics, sources
 from pipeline.media.fetch import SNIFF_BYTES, Fetched, Fetcher, Refused, Unavailable, sniff
 from schemas import topics
 from schemas.deadletter import DeadLetter
-from schemas.interaction import Attachment, Interaction, Media, MediaState
+from schemas.interaction import Attachment, Channel, Interaction, Media, MediaState
 from sinks import outbox
 from sinks.connection import Conn
 from sinks.kafka.backoff import Backoff
@@ -91,6 +91,7 @@ class MediaStage:
             await self._interaction(interaction_id, record)
         except Exception as exc:
             log.error("media.unexpected", interaction_id=str(interaction_id), error=type(exc).__name__)
+            metrics.failed(None, "error")
             await self._dead_letter(record, f"media stage error: {type(exc).__name__}", type(exc).__name__)
 
     async def _interaction(self, interaction_id: uuid.UUID, record: RawRecord) -> None:
@@ -101,7 +102,10 @@ class MediaStage:
             if attachment.media is not None:
                 continue  # done before (fetched once)
             if sources.carried(interaction, attachment):
-                found = await retry.forever("media carried", lambda a=attachment: self._carried(a))  # type: ignore[misc]
+                found = await retry.forever(
+                    "media carried",
+                    lambda a=attachment: self._carried(interaction.channel, a),  # type: ignore[misc]
+                )
                 if found is None:
                     continue  # the connector kept no bytes (media off when it read the mail)
                 media = found
@@ -121,23 +125,25 @@ class MediaStage:
             )
 
     async def _keep(self, interaction: Interaction, attachment: Attachment) -> Media:
+        channel = interaction.channel
         backoff = Backoff(self.policy.retry_first_s, self.policy.retry_cap_s)
         for attempt in range(1, self.policy.attempts + 1):
             try:
                 fetched = await sources.fetch(self.fetcher, self.credentials, interaction, attachment)
             except Refused as exc:
-                return _failed(str(exc))
+                return _failed(channel, "refused", str(exc))
             except Unavailable as exc:
                 if attempt == self.policy.attempts:
-                    return _failed(f"{exc} ({attempt} tries)")
+                    return _failed(channel, "unavailable", f"{exc} ({attempt} tries)")
                 log.info("media.retrying", interaction_id=str(interaction.interaction_id), attempt=attempt, error=exc)
                 await backoff.wait()
                 continue
             try:
                 lie = _type_lie(attachment.content_type, fetched.content_type)
                 if lie is not None:
-                    return _failed(lie)
+                    return _failed(channel, "type_mismatch", lie)
                 await retry.forever("media store", lambda f=fetched: self.store.put(f.sha256, f.path))  # type: ignore[misc]
+                metrics.kept(channel, fetched.size)
                 return _stored(fetched)
             finally:
                 fetched.discard()
@@ -147,20 +153,26 @@ class MediaStage:
         """Delete the files erasures and purges left unreferenced (:mod:`sinks.media.deletions`), until cancelled."""
         while True:
             try:
-                if removed := await deletions.sweep(self.pool, self.store):
-                    log.info("media.deleted", files=removed)
+                await self.sweep()
             except Exception as exc:  # the next round tries again; the stage keeps running
                 log.warning("media.sweep_failed", error=type(exc).__name__)
             await asyncio.sleep(interval_s)
 
-    async def _carried(self, attachment: Attachment) -> Media | None:
+    async def sweep(self) -> int:
+        """One round of :meth:`sweep_every`: how many files left the store (counted, logged)."""
+        if removed := await deletions.sweep(self.pool, self.store):
+            metrics.SWEPT.inc(removed)
+            log.info("media.deleted", files=removed)
+        return removed
+
+    async def _carried(self, channel: Channel, attachment: Attachment) -> Media | None:
         """An email attachment the connector kept before producing: its type sniffed, the claim checked."""
         assert attachment.sha256 is not None
         if not await self.store.has(attachment.sha256):
             return None
         found = sniff(await self.store.head(attachment.sha256, SNIFF_BYTES))
         if (lie := _type_lie(attachment.content_type, found)) is not None:
-            return _failed(lie)
+            return _failed(channel, "type_mismatch", lie)
         size = await self.store.size(attachment.sha256)
         return Media(
             state=MediaState.stored, sha256=attachment.sha256, content_type=found, size=size, at=datetime.now(UTC)
@@ -215,7 +227,9 @@ def _type_lie(claimed: str | None, found: str) -> str | None:
     return f"the content is not the type claimed: claimed {claimed}, the bytes are {found}"
 
 
-def _failed(reason: str) -> Media:
+def _failed(channel: Channel, cause: metrics.Cause, reason: str) -> Media:
+    """A failure recorded with its reason, and counted by its class."""
+    metrics.failed(channel, cause)
     return Media(state=MediaState.failed, reason=reason, at=datetime.now(UTC))
 
 

@@ -19,6 +19,7 @@ import boto3
 import httpx
 import orjson
 import pytest
+from prometheus_client import generate_latest
 from psycopg_pool import AsyncConnectionPool
 
 from connectors.email.inspect import Inspector
@@ -42,6 +43,7 @@ from sinks.media.store import MediaStore
 from tests.integration.stack import read_topic
 from tests.interactions import interaction
 from tests.media_providers import BOT_ID, BOT_TOKEN, FILES, GRAPH_TOKEN, TWILIO_TOKEN, Providers, running_providers
+from tests.metrics_text import value
 
 pytestmark = pytest.mark.integration
 CAP = 3 * 1024 * 1024
@@ -142,6 +144,11 @@ async def content(store: MediaStore, sha256: str) -> bytes:
     return b"".join([chunk async for chunk in store.read(sha256)])
 
 
+def metric(name: str, **labels: str) -> float:
+    """A metric of this process as ``omnitrail media`` serves it on its metrics port (the default registry)."""
+    return value(generate_latest().decode(), name, **labels)
+
+
 async def test_each_channel_is_fetched_with_its_credentials_kept_and_published(
     client: httpx.AsyncClient, pool: Any, providers: Providers, store: MediaStore, tmp_path: Path
 ) -> None:
@@ -160,6 +167,9 @@ async def test_each_channel_is_fetched_with_its_credentials_kept_and_published(
     )
     messenger = message(Channel.messenger, Provider.meta, [Attachment(location=providers.cdn_url("photo"))])
     records = [await land(pool, i) for i in (twilio, whatsapp, telegram, messenger)]
+    channels = {"mms": "photo", "whatsapp": "voice", "telegram": "document", "messenger": "photo"}
+    fetched = {c: metric("omnitrail_media_fetched_total", channel=c) for c in channels}
+    stored_bytes = {c: metric("omnitrail_media_stored_bytes_total", channel=c) for c in channels}
 
     await media.handle_records(records)
 
@@ -181,6 +191,10 @@ async def test_each_channel_is_fetched_with_its_credentials_kept_and_published(
         assert update.interaction.attachments[0].media == kept
     assert providers.leaked == 0  # Twilio's credentials did not follow its redirect to the CDN
     assert published.dead_letters() == []
+    for channel, name in channels.items():
+        assert metric("omnitrail_media_fetched_total", channel=channel) == fetched[channel] + 1
+        assert metric("omnitrail_media_stored_bytes_total", channel=channel) == stored_bytes[channel] + len(FILES[name])
+    assert "127.0.0" not in generate_latest().decode()  # no URL in a label
 
     # Redelivered (a restart before the commit): nothing is fetched or published again.
     hits, count = sum(providers.hits.values()), len(published.records)
@@ -209,6 +223,8 @@ async def test_bad_media_is_recorded_with_its_reason_and_dead_lettered_never_los
         Channel.messenger, Provider.meta, [cases[k] for k in ("expired", "over the cap", "lies", "arbitrary")]
     )
     records = [await land(pool, twilio), await land(pool, meta)]
+    causes = [("mms", "refused"), ("messenger", "refused"), ("messenger", "type_mismatch"), ("mms", "unavailable")]
+    failed = {k: metric("omnitrail_media_failed_total", channel=k[0], reason=k[1]) for k in causes}
 
     await media.handle_records(records)  # returns: nothing here may stop the stage
 
@@ -233,6 +249,8 @@ async def test_bad_media_is_recorded_with_its_reason_and_dead_lettered_never_los
     assert all(letter.raw == records[0].value or letter.raw == records[1].value for letter in letters)
     assert all("127.0.0" not in letter.reason and "token" not in letter.reason for letter in letters)
     assert not any((tmp_path / "spool").iterdir())  # nothing half-fetched left behind
+    counted = {k: metric("omnitrail_media_failed_total", channel=k[0], reason=k[1]) - failed[k] for k in causes}
+    assert counted == {k: n for k, n in zip(causes, (2, 3, 1, 0), strict=True)}
 
 
 async def test_wrong_credentials_are_a_recorded_401(
@@ -302,8 +320,10 @@ async def test_erasure_and_retention_delete_the_files_nobody_else_references(
     assert await store.has(photo)  # still someone else's
 
     await erase_whoever_sent(pool, theirs)
-    assert await deletions.sweep(pool, store) == 1
+    swept = metric("omnitrail_media_swept_files_total")
+    assert await media.sweep() == 1
     assert not await store.has(photo)  # nobody's any more
+    assert metric("omnitrail_media_swept_files_total") == swept + 1
 
     async with pool.connection() as conn:
         await conn.execute(
