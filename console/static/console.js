@@ -155,13 +155,14 @@
     return el("li", {}, el("div", {className: "work pair"}, head,
       el("span", {className: "work-subject"}, contactLink(s.contact_id, s.label || s.display_name || "(no name)"), " and ",
         contactLink(s.other_contact.contact_id, s.other_contact.label)),
-      el("span", {className: "work-preview"}, ...reasonNodes(s)), foot));
+      el("span", {className: "work-preview"}, ...reasonNodes(s, false)), foot));
   }
   const contactLink = (id, label) => el("a", {href: `#contact=${id}`, className: "contact-link", textContent: label});
-  // The reason, with the other contact of a possible duplicate as a link to its page (the reason names its id).
-  function reasonNodes(s) {
+  // The reason, naming the other contact of a possible duplicate (the reason has its id): by a link to its page,
+  // or as text where the item links both already.
+  function reasonNodes(s, linked = true) {
     if (!s.other_contact) return [s.reason];
-    const link = contactLink(s.other_contact.contact_id, s.other_contact.label);
+    const link = linked ? contactLink(s.other_contact.contact_id, s.other_contact.label) : s.other_contact.label;
     const at = s.reason.indexOf(s.other_contact.contact_id);
     if (at < 0) return [s.reason, " Other contact: ", link];
     return [s.reason.slice(0, at), link, s.reason.slice(at + s.other_contact.contact_id.length)];

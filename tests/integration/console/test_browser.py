@@ -278,7 +278,10 @@ async def test_a_possible_duplicate_shows_once_links_both_contacts_and_is_assign
         has=page.get_by_role("link", name=named.name)
     )
     await expect(pair).to_have_count(1)  # once, naming both contacts, each a link to its page
+    await expect(pair.get_by_role("link")).to_have_count(2)
     await expect(pair.get_by_role("link", name=unnamed.national)).to_have_count(1)
+    for contact_id in (a, b):
+        await expect(pair).not_to_contain_text(contact_id)  # the reason names the other contact, not its id
     await expect(pair).to_contain_text("unassigned")
     assert await serious_accessibility_violations(page) == []
     await page.screenshot(path=ARTIFACTS / "home-duplicate.png", full_page=True)
@@ -305,6 +308,9 @@ async def test_a_possible_duplicate_shows_once_links_both_contacts_and_is_assign
     await page.get_by_role("link", name="← Open work").click()
     await expect(pair.locator(".chip")).to_have_text("yours")
     await expect(page.locator("#open-suggestions li").first).to_contain_text("Decide a possible duplicate contact")
+    await page.set_viewport_size({"width": 375, "height": 812})  # on a phone too
+    assert await serious_accessibility_violations(page) == []
+    await page.screenshot(path=ARTIFACTS / "phone-home-duplicate.png", full_page=True)
     await page.context.close()
 
 
