@@ -26,6 +26,8 @@ from uvicorn.server import ServerState
 
 from omnitrail.settings import AppSettings
 
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
 #: After a refusal, how long what the client still sends is read and dropped before the connection is closed
 #: (closing with unread data would reset it, and the client would never see why).
 LINGER_S = 2.0
@@ -38,6 +40,49 @@ class ServerConfig(uvicorn.Config):
         super().__init__(app, **kwargs)
         self.header_timeout_s = header_timeout_s
         self.max_header_bytes = max_header_bytes
+
+
+class ResponseWriter:
+    """What one request's response is written through: its status line and headers leave with the first bytes of
+    its body, in one write.
+
+    uvicorn writes them in two (``http.response.start``, then ``http.response.body``): two system calls and, on
+    a keep-alive connection, two TCP segments the client reads separately. The headers are held only until
+    the body's first write or the end of the current turn of the event loop, whichever comes first, so a
+    response whose body comes later (a stream) has its headers sent as before, a moment later. ``100 Continue``
+    is never held. The bytes and their order are uvicorn's.
+    """
+
+    __slots__ = ("_held", "_loop", "_started", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held = b""
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        if not self._started and data != _CONTINUE:  # the first write of a response: its status line and headers
+            self._started = True
+            self._held = data
+            self._loop.call_soon(self.flush)
+            return
+        if self._held:
+            data = self._held + data
+            self._held = b""
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._held and not self._transport.is_closing():
+            self._transport.write(self._held)
+        self._held = b""
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
 
 
 class BoundedHttpProtocol(HttpToolsProtocol):
@@ -83,7 +128,10 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not previous:
+            self.cycle.transport = ResponseWriter(self.transport, self.loop)  # type: ignore[assignment]
 
     def _arm(self) -> None:
         if self.header_deadline is None:
