@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 # Imported for the metrics their modules register: the code's full set of exported names.
 import omnitrail.http
+import omnitrail.media
 import omnitrail.subscriptions
 import omnitrail.worker  # noqa: F401  # imported for the metrics it registers
 from omnitrail.registry import SETTINGS_CLASSES
