@@ -142,6 +142,10 @@ def summarize(results: list[Result], before: str | None) -> list[Target]:
         f"reference  : omnitrail/ceiling-timeline = {omni.rate / shaped.rate:.2f} (the same rows stored in a table of"
         " the timeline's shape, no logic; not the target's ceiling)"
     )
+    print(
+        f"bound      : 12 x naive = {12 * naive.rate:.0f}/s, ceiling-timeline {shaped.rate:.0f}/s: a worker at 12x"
+        f" naive would store {12 * naive.rate / shaped.rate:.2f}x as fast as the same rows inserted with no logic"
+    )
     return [
         ("worker / raw ceiling", omni.rate / ceil.rate, 0.45, True),
         ("worker / timeline-shaped ceiling", omni.rate / shaped.rate, 0.85, True),
