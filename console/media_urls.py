@@ -11,14 +11,9 @@ and changing the secret ends every URL. Anyone holding one can fetch that one fi
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import time
 from dataclasses import dataclass
 from typing import Literal
-
-import orjson
 
 from console import signing
 
@@ -36,24 +31,18 @@ class Grant:
 
 class MediaUrls:
     def __init__(self, secret: bytes, *, ttl_s: int) -> None:
-        self._key = signing.derive(secret, signing.MEDIA_URL)
+        self._seal = signing.Seal(secret, signing.MEDIA_URL)
         self.ttl_s = ttl_s
 
     def url(self, sha256: str, variant: Variant, content_type: str, name: str, *, now: float | None = None) -> str:
         expires_at = int((now or time.time()) + self.ttl_s)
-        body = base64.urlsafe_b64encode(orjson.dumps([sha256, variant, content_type, name, expires_at])).rstrip(b"=")
-        return f"/media/{body.decode()}.{self._mac(body)}"
+        return "/media/" + self._seal.seal([sha256, variant, content_type, name, expires_at])
 
     def read(self, token: str, *, now: float | None = None) -> Grant | None:
-        body, _, mac = token.rpartition(".")
-        if not body or not hmac.compare_digest(mac, self._mac(body.encode())):
+        values = self._seal.open(token)
+        if values is None or len(values) != 5:
             return None
-        try:
-            sha256, variant, content_type, name, expires_at = orjson.loads(
-                base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            )
-        except (ValueError, TypeError):
-            return None
+        sha256, variant, content_type, name, expires_at = values
         if (
             not isinstance(expires_at, int)
             or expires_at < (now or time.time())
@@ -61,6 +50,3 @@ class MediaUrls:
         ):
             return None
         return Grant(str(sha256), variant, str(content_type), str(name), expires_at)
-
-    def _mac(self, body: bytes) -> str:
-        return hmac.new(self._key, body, hashlib.sha256).hexdigest()

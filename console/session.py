@@ -20,14 +20,11 @@ carry no ambient credential and need no CSRF token.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
 import time
 from dataclasses import dataclass
-
-import orjson
 
 from console import signing
 
@@ -49,33 +46,24 @@ class Session:
 
 class SessionCodec:
     def __init__(self, secret: bytes, *, lifetime_s: float) -> None:
-        self._key = signing.derive(secret, signing.SESSION)
+        self._seal = signing.Seal(secret, signing.SESSION)
         self.lifetime_s = lifetime_s
 
     def issue(self, actor: str, *, now: float | None = None) -> tuple[str, Session]:
         session = Session(actor, secrets.token_urlsafe(16), (now or time.time()) + self.lifetime_s)
-        body = base64.urlsafe_b64encode(orjson.dumps([session.actor, session.nonce, session.expires_at]))
-        return f"{body.decode()}.{self._mac(body)}", session
+        return self._seal.seal([session.actor, session.nonce, session.expires_at]), session
 
     def read(self, cookie: str | None, *, now: float | None = None) -> Session | None:
-        if not cookie or "." not in cookie:
+        values = self._seal.open(cookie)
+        if values is None or len(values) != 3:
             return None
-        body, _, mac = cookie.rpartition(".")
-        if not hmac.compare_digest(mac, self._mac(body.encode())):
-            return None
-        try:
-            actor, nonce, expires_at = orjson.loads(base64.urlsafe_b64decode(body.encode()))
-        except (ValueError, TypeError):
-            return None
+        actor, nonce, expires_at = values
         if not isinstance(expires_at, int | float) or expires_at < (now or time.time()):
             return None
         return Session(str(actor), str(nonce), float(expires_at))
 
     def csrf_token(self, session: Session) -> str:
-        return hmac.new(self._key, b"csrf:" + session.nonce.encode(), hashlib.sha256).hexdigest()
+        return self._seal.mac(b"csrf:" + session.nonce.encode())
 
     def csrf_ok(self, session: Session, presented: str | None) -> bool:
         return bool(presented) and hmac.compare_digest(self.csrf_token(session), presented or "")
-
-    def _mac(self, body: bytes) -> str:
-        return hmac.new(self._key, body, hashlib.sha256).hexdigest()

@@ -10,9 +10,13 @@ another (a session cookie's MAC is no media URL's).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
-from typing import Literal
+from typing import Any, Literal
+
+import orjson
 
 from sinks import session_store
 from sinks.connection import ConnectionFactory
@@ -29,6 +33,34 @@ def derive(secret: bytes, purpose: Purpose) -> bytes:
     if len(secret) < MIN_SECRET_BYTES:
         raise ValueError(f"a signing secret has at least {MIN_SECRET_BYTES} bytes")
     return hmac.new(purpose.encode(), secret, hashlib.sha256).digest()
+
+
+class Seal:
+    """Values signed for one purpose into one URL-safe token, ``base64url(JSON).hex(HMAC-SHA256)``, and read back.
+
+    The session cookie and the media URL are both such tokens; what each holds and when it expires is theirs.
+    """
+
+    def __init__(self, secret: bytes, purpose: Purpose) -> None:
+        self.key = derive(secret, purpose)
+
+    def seal(self, values: list[Any]) -> str:
+        body = base64.urlsafe_b64encode(orjson.dumps(values)).rstrip(b"=")
+        return f"{body.decode()}.{self.mac(body)}"
+
+    def open(self, token: str | None) -> list[Any] | None:
+        """The values, or None unless this purpose's key signed them (a token cut, altered or of another key)."""
+        body, _, mac = (token or "").rpartition(".")
+        if not body or not hmac.compare_digest(mac, self.mac(body.encode())):
+            return None
+        try:
+            values = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        except (ValueError, binascii.Error):
+            return None
+        return values if isinstance(values, list) else None
+
+    def mac(self, data: bytes) -> str:
+        return hmac.new(self.key, data, hashlib.sha256).hexdigest()
 
 
 class DeploymentSecret:
