@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeVar
@@ -73,6 +73,20 @@ async def stop_process(proc: asyncio.subprocess.Process, timeout: float = 20) ->
     except TimeoutError:
         proc.kill()
         await proc.wait()
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    """SIGTERM every process a test started (all at once, so they stop in parallel), then SIGKILL those that
+    have not exited within ``timeout`` seconds."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def clean_env(**overrides: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ no duplicate contact, no lost interaction, every interaction in its person's tim
 from __future__ import annotations
 
 import random
-import signal
 import subprocess
 import sys
 import uuid
@@ -20,7 +19,7 @@ from schemas.interaction import Interaction
 from sinks import queries
 from tests.conftest import TEST_PARTITIONS
 from tests.integration.identity_helpers import email_from, minutes_ago
-from tests.integration.stack import FAST_GROUP, clean_env, eventually
+from tests.integration.stack import FAST_GROUP, clean_env, eventually, stop_processes
 from tests.interactions import produce
 
 pytestmark = pytest.mark.integration
@@ -60,14 +59,7 @@ def workers(broker: EmbeddedBroker, own_database: str, tmp_path: Path) -> Iterat
                 )
             )
     yield procs
-    for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_processes(procs)
 
 
 def corpus(seed: int) -> tuple[list[list[Identifier]], list[tuple[int, Interaction]]]:

@@ -22,7 +22,7 @@ from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
 from tests.helpers import inbound_sms, signed
 from tests.integration.rows import one
-from tests.integration.stack import FAST_GROUP, Stack, at_least, clean_env, eventually, start_up
+from tests.integration.stack import FAST_GROUP, Stack, at_least, clean_env, eventually, start_up, stop_processes
 
 pytestmark = pytest.mark.integration
 PARTITIONS = 12
@@ -83,14 +83,7 @@ def workers(
             cmd = [sys.executable, "-m", "omnitrail", "worker"]
             procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
     yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop_processes(procs)
 
 
 async def test_three_workers_two_connectors_one_worker_killed(

@@ -20,7 +20,7 @@ from sinks.connection import Conn
 from sinks.subscriptions import undelivered
 from sinks.subscriptions.delivery import Delivery
 from tests.conftest import TEST_PARTITIONS
-from tests.integration.stack import clean_env, eventually
+from tests.integration.stack import clean_env, eventually, stop_processes
 from tests.metrics_text import samples, value
 from tests.timeline_events import customer_events, produce
 from tests.webhook_receiver import SECRETS, Receivers, running_receivers
@@ -81,12 +81,7 @@ def sink(
     log = (tmp_path / "sink.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "omnitrail", "sink", "webhooks"], env=env, stdout=log, stderr=log)
     yield f"http://127.0.0.1:{port}/metrics", env
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_processes([proc])
     log.close()
 
 

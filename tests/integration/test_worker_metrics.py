@@ -17,7 +17,7 @@ from schemas import topics
 from sinks.connection import Conn
 from tests.conftest import TEST_PARTITIONS
 from tests.helpers import sms_interaction
-from tests.integration.stack import FAST_GROUP, clean_env, eventually
+from tests.integration.stack import FAST_GROUP, clean_env, eventually, stop_processes
 from tests.metrics_text import samples, value
 
 pytestmark = pytest.mark.integration
@@ -39,12 +39,7 @@ def worker(private_broker: EmbeddedBroker, private_database_url: str, tmp_path: 
     log = (tmp_path / "worker.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "omnitrail", "worker"], env=env, stdout=log, stderr=log)
     yield f"http://127.0.0.1:{port}/metrics"
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_processes([proc])
     log.close()
 
 
