@@ -6,8 +6,9 @@ caller that answers a webhook 2xx or advances a checkpoint after it never loses 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -57,6 +58,11 @@ async def send_dead_letter(emitter: Emitter, letter: DeadLetter) -> None:
     log.info("connector.dead_lettered", source=letter.source, reason=letter.reason)
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class KafkaEmitter:
     """Produces to the interactions and dead-letter topics through a started aiokafka producer."""
 
@@ -75,12 +81,20 @@ class KafkaEmitter:
     async def send_all(self, records: Sequence[Record]) -> None:
         """Produce records in order and wait for every acknowledgement; RetriableError if any is missing."""
         # Queue every record first, then wait: the producer batches them into few requests.
+        futures: list[asyncio.Future[Any]] = []
         try:
-            futures = [await self._producer.send(r.topic, value=r.value, key=r.key, headers=HEADERS) for r in records]
+            for r in records:
+                futures.append(await self._producer.send(r.topic, value=r.value, key=r.key, headers=HEADERS))
             for future in futures:
                 await future
-        except KafkaError as exc:
-            raise RetriableError(f"broker did not acknowledge: {type(exc).__name__}") from exc
+        except BaseException as exc:
+            # Given up on (an error, the caller's deadline): the acknowledgements not waited for still end, and
+            # a failed one must not be logged as "Future exception was never retrieved", once per record.
+            for future in futures:
+                future.add_done_callback(_retrieved)
+            if isinstance(exc, KafkaError):
+                raise RetriableError(f"broker did not acknowledge: {type(exc).__name__}") from exc
+            raise
 
     async def reachable(self) -> bool:
         """Whether the broker answers a metadata request (nothing is produced). Callers bound the wait."""
