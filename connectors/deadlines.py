@@ -49,7 +49,7 @@ class Deadlines:
         now = loop.time()
         while waits and (waits[0].done or waits[0].deadline <= now):
             wait = waits.popleft()
-            if not wait.done:
+            if wait.timeout is not None:  # not done
                 wait.timeout.reschedule(now)  # asyncio's timeout now fires (next iteration) and cancels the task
         if waits:
             self._timer = loop.call_at(waits[0].deadline, self._expire, loop)
@@ -60,12 +60,14 @@ class _Wait:
 
     def __init__(self, deadlines: Deadlines) -> None:
         self.deadlines = deadlines
-        self.timeout = asyncio.timeout(None)
+        self.timeout: asyncio.Timeout | None = asyncio.timeout(None)
         self.done = False
         self.deadline = 0.0
 
     async def __aenter__(self) -> None:
-        await self.timeout.__aenter__()
+        timeout = self.timeout
+        assert timeout is not None, "a wait is entered once"
+        await timeout.__aenter__()
         seconds = self.deadlines.seconds
         if seconds is None:
             self.done = True
@@ -78,4 +80,6 @@ class _Wait:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.done = True
-        await self.timeout.__aexit__(exc_type, exc, tb)
+        timeout, self.timeout = self.timeout, None  # a finished wait may stay queued behind a slow one: keep nothing
+        if timeout is not None:
+            await timeout.__aexit__(exc_type, exc, tb)

