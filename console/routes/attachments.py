@@ -65,8 +65,14 @@ def router(
     api = APIRouter(tags=["contacts"])
     reader = audit.principal("agent")
 
+    made: MediaUrls | None = None
+
     async def signed() -> MediaUrls:
-        return MediaUrls(await secret.get(), ttl_s=ttl_s)
+        """Made once, on first use (the secret may have to be read from the database), like the session codec."""
+        nonlocal made
+        if made is None:
+            made = MediaUrls(await secret.get(), ttl_s=ttl_s)
+        return made
 
     @api.get("/api/v1/interactions/{interaction_id}/attachments/{index}")
     async def attachment(interaction_id: uuid.UUID, index: int, who: Principal = reader) -> dict[str, Any]:
