@@ -108,7 +108,7 @@ async def resolve(
 
     records: list[MergeRecord] = []
     apart = await merges.separated(conn, {c for d in decisions if d.merge_from for c in (d.contact_id, *d.merge_from)})
-    held = [review for notice, contacts in set_aside for review in _reviews_of(notice, contacts, owners)]
+    held: list[Proposal] = []
     for d in decisions:
         group = sorted({final(c) for c in (d.contact_id, *d.merge_from)}, key=lambda c: (born.get(c), c))
         if len(group) < 2:
@@ -125,6 +125,8 @@ async def resolve(
         for record in done:
             remap[record.merged] = record.survivor
         records += done
+    # After the merges: a notice's contacts merged away in this batch are named by their survivors.
+    held += [r for notice, named in set_aside for r in _reviews_of(notice, [final(c) for c in named], owners)]
 
     await review_store.open_items(conn, held)
     resolution = Resolution(decisions, created, records)
