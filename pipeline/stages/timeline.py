@@ -77,7 +77,9 @@ def build_events(
     An interaction with several customers is added to each one's timeline; the first keeps the
     event id it always had, the others' ids also name their contact.
     """
-    contacts = {c.contact_id: c.model_dump_json() for c in (*created, *snapshots)}  # encoded once: event and snapshot
+    # A created contact is usually also a snapshot: encoded once (the later object), for event and snapshot.
+    latest = {c.contact_id: c for c in (*created, *snapshots)}
+    contacts = {cid: c.model_dump_json() for cid, c in latest.items()}
     records = _spliced(
         TimelineEventType.contact_created,
         "contact",
