@@ -33,6 +33,12 @@ async def stored(conn: Any, interactions: list[Interaction]) -> int:
     return int(row[0])
 
 
+async def staged(conn: Any) -> list[uuid.UUID]:
+    """The session's staging table: what the next statement of the transaction would insert from."""
+    cur = await conn.execute("SELECT interaction_id FROM interactions_incoming ORDER BY interaction_id")
+    return [row[0] for row in await cur.fetchall()]
+
+
 async def test_each_insert_of_a_transaction_reports_only_its_own_new_rows(conn: Any) -> None:
     contact = uuid.uuid4()
     first, second, third = (interaction(Channel.sms, "+351912000333", text=f"message {n}") for n in range(3))
@@ -43,6 +49,8 @@ async def test_each_insert_of_a_transaction_reports_only_its_own_new_rows(conn: 
             second.interaction_id,
         }
         assert await interaction_store.insert(conn, rows(contact, third)) == {third.interaction_id}
+        # The staging table holds this batch alone: the first batch's rows were emptied before its COPY.
+        assert await staged(conn) == [third.interaction_id]
         assert await interaction_store.insert(conn, rows(contact, second, third)) == set()
     async with conn.transaction():  # a replay in a later transaction
         assert await interaction_store.insert(conn, rows(contact, first, third)) == set()
