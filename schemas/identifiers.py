@@ -157,16 +157,18 @@ class Identifier(BaseModel):
         # Values arriving from the wire (other systems, replays) must be canonical too;
         # a phone that is not E.164 here would silently split a contact in two.
         value = self.value
-        if self.kind is _PHONE and value[1:].isdigit() and value[0] == "+" and len(value) <= MAX_LENGTH:
-            return self  # every check below passes (digits are storable): the common case, one test
+        if self.kind is _PHONE:
+            digits = value[1:]
+            if not (value[:1] == "+" and digits.isdigit() and digits.isascii()):  # "+١٢٣" is no E.164
+                raise ValueError("phone identifier is not E.164")
+            if len(value) <= MAX_LENGTH:
+                return self  # ASCII digits are storable: the common case
         if not is_storable(self.value):
             raise ValueError("identifier contains a NUL character or a lone surrogate")
         if len(self.value) > MAX_LENGTH:
             raise ValueError(f"identifier is longer than {MAX_LENGTH} characters")
         if self.kind is IdentifierKind.email and self.value != normalize_email(self.value):
             raise ValueError("email identifier is not normalized (trimmed, lower-case)")
-        if self.kind is IdentifierKind.phone and not (self.value.startswith("+") and self.value[1:].isdigit()):
-            raise ValueError("phone identifier is not E.164")
         return self
 
     @functools.cached_property  # read several times per identifier per batch (grouping, owners, homes)

@@ -54,6 +54,13 @@ def test_whatsapp_number_is_the_same_phone_identifier_as_sms() -> None:
 def test_identifiers_from_the_wire_must_already_be_normalized() -> None:
     with pytest.raises(ValueError, match=r"E\.164"):
         Identifier(kind=IdentifierKind.phone, value="912 345 678")
+    for other_digits in (
+        "+\u0661\u0662\u0663\u0664",
+        "+\u00b2\u00b3",
+        "+\uff19\uff11\uff12",
+    ):  # Arabic-Indic, superscript, full-width
+        with pytest.raises(ValueError, match=r"E\.164"):
+            Identifier(kind=IdentifierKind.phone, value=other_digits)
     with pytest.raises(ValueError, match="normalized"):
         Identifier(kind=IdentifierKind.email, value="Ana@X.com")
 
