@@ -207,8 +207,7 @@ class WebhookIngest:
             if isinstance(body, Response):
                 response = body
             else:
-                query = scope["query_string"].decode()  # what request.url.query gives
-                response = await self._ingest(route, body, headers, f"{path}?{query}" if query else path, started)
+                response = await self._ingest(route, body, headers, _target(path, scope["query_string"]), started)
             await send_response(response, scope, receive, send)
 
         return app
@@ -218,9 +217,8 @@ class WebhookIngest:
         body = await self._body(request.receive, request.headers, route.source)
         if isinstance(body, Response):
             return body
-        query = request.url.query
-        path = request.url.path
-        return await self._ingest(route, body, request.headers, f"{path}?{query}" if query else path, started)
+        target = _target(request.url.path, request.scope["query_string"])
+        return await self._ingest(route, body, request.headers, target, started)
 
     async def _body(self, receive: Receive, headers: Headers, source: str) -> bytes | Response:
         """The request's body, or the refusal to answer instead (413, 408)."""
@@ -312,6 +310,12 @@ def _ingested(channel: str) -> Counter:
 @functools.cache  # one child per route
 def _seconds(source: str) -> Histogram:
     return WEBHOOK_SECONDS.labels(source)
+
+
+def _target(path: str, query_string: bytes) -> str:
+    """The path and query a provider signed (with the public URL in front), as ``request.url`` gives them."""
+    query = query_string.decode()
+    return f"{path}?{query}" if query else path
 
 
 def serve(
