@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipeline.stages.identity import (
+    EXACT,
     Claim,
     Decision,
     Owner,
@@ -120,7 +121,7 @@ async def resolve(
         group = [group[0], *kept]
         if len(group) < 2:
             continue
-        done = await merges.merge(conn, group[0], group[1:], cause=cause(d.person), rule="exact", evidence=evidence)
+        done = await merges.merge(conn, group[0], group[1:], cause=cause(d.person), rule=EXACT, evidence=evidence)
         await contact_store.touch(conn, d.person.merging, by=len(done))
         for record in done:
             remap[record.merged] = record.survivor

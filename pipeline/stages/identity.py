@@ -24,6 +24,10 @@ from schemas.identifiers import Identifier
 from schemas.ids import contact_id_for
 from schemas.interaction import Interaction, InteractionKind
 
+#: The rule of identifiers one party carried together; any other rule is a provider's identity notice
+#: (``_grounds``: ``whatsapp:user_changed_number``), which may move a person but never proves two are one.
+EXACT = "exact"
+
 
 class Claim(NamedTuple):
     """Identifiers one source attributes to one person. ``ref`` is the caller's index (interaction/record).
@@ -38,7 +42,7 @@ class Claim(NamedTuple):
     fallback_key: str | None = None
     #: Why these identifiers are one person, recorded on each link this claim makes: ``exact`` (one party
     #: carried them), or a provider's notice (``whatsapp:user_changed_number``) with its evidence.
-    rule: str = "exact"
+    rule: str = EXACT
     evidence: tuple[tuple[str, str], ...] = ()
 
 
@@ -102,7 +106,7 @@ def claims_of(interactions: Iterable[Interaction], policy: Policy) -> list[Claim
 def _grounds(interaction: Interaction) -> tuple[str, tuple[tuple[str, str], ...]]:
     """The rule and evidence of an interaction's links: a provider's identity notice names itself."""
     if interaction.kind is not _IDENTITY:
-        return "exact", ()
+        return EXACT, ()
     event = str(interaction.metadata.get("event") or "identity")
     return f"{interaction.channel.value}:{event}", (
         ("event", event),
@@ -115,8 +119,8 @@ def link_grounds(person: Person, identifier: Identifier) -> tuple[str, tuple[tup
     """Why ``identifier`` is linked to the person: the first claim carrying it that has a rule of its own
     (a notice), else ``exact``."""
     carrying = [c for c in person.claims if identifier in c.identifiers]
-    chosen = next((c for c in carrying if c.rule != "exact"), None)
-    return (chosen.rule, chosen.evidence) if chosen else ("exact", ())
+    chosen = next((c for c in carrying if c.rule != EXACT), None)
+    return (chosen.rule, chosen.evidence) if chosen else (EXACT, ())
 
 
 def disputed(claims: list[Claim], owners: dict[str, Owner]) -> tuple[list[Claim], list[tuple[Claim, list[uuid.UUID]]]]:
@@ -126,12 +130,12 @@ def disputed(claims: list[Claim], owners: dict[str, Owner]) -> tuple[list[Claim]
     another contact owns: a number given to someone else since, a mistake, a hijack. It is no proof that
     they are one person, so it merges nobody and links nothing: staff decide (an identity review).
     """
-    if all(claim.rule == "exact" for claim in claims):  # no notice: nearly every batch
+    if all(claim.rule == EXACT for claim in claims):  # no notice: nearly every batch
         return claims, []
     kept: list[Claim] = []
     set_aside: list[tuple[Claim, list[uuid.UUID]]] = []
     for claim in claims:
-        contacts = [] if claim.rule == "exact" else _owning(claim, owners)
+        contacts = [] if claim.rule == EXACT else _owning(claim, owners)
         if len(contacts) > 1:
             set_aside.append((claim, contacts))
         else:
@@ -142,7 +146,7 @@ def disputed(claims: list[Claim], owners: dict[str, Owner]) -> tuple[list[Claim]
 def _owning(claim: Claim, owners: dict[str, Owner]) -> list[uuid.UUID]:
     """The live contacts owning the claim's identifiers, oldest first."""
     named = {owners[i.key].survivor: owners[i.key] for i in claim.identifiers if i.key in owners}
-    return [o.survivor for o in sorted(named.values(), key=lambda o: (o.created_at, o.survivor))]
+    return [o.survivor for o in sorted(named.values(), key=_age)]
 
 
 def shared_keys(owners: dict[str, Owner], policy: Policy) -> set[str]:
