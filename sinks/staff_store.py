@@ -54,9 +54,8 @@ async def listing(conn: Conn) -> list[StaffMember]:
 
 async def enabled_name(conn: Conn, email: str) -> str | None:
     """The name of an enabled account, or None."""
-    cur = await conn.execute("SELECT name FROM staff WHERE email = %s AND disabled_at IS NULL", (normal(email),))
-    row = await cur.fetchone()
-    return str(row[0]) if row else None
+    found = await credentials(conn, email)
+    return found[0] if found else None
 
 
 async def disable(conn: Conn, email: str) -> int | None:
