@@ -13,6 +13,7 @@ from schemas.identifiers import Identifier, IdentifierKind, normalize_email, nor
 from schemas.ids import contact_id_for, interaction_id_for
 from schemas.interaction import (
     SCHEMA_VERSION,
+    AddressChange,
     Attachment,
     CallInfo,
     Channel,
@@ -29,6 +30,7 @@ from schemas.timeline import TimelineEvent, TimelineEventType
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AddressChange",
     "Attachment",
     "CallInfo",
     "Channel",

@@ -69,7 +69,7 @@ class InteractionKind(StrEnum):
     reaction = "reaction"
     #: A provider's notice that the customer's address changed (a WhatsApp number or user id change):
     #: its customer party carries the old and the new identifiers, which the pipeline links to one
-    #: contact with the notice as evidence. No timeline row.
+    #: contact with the notice as evidence; ``address_change`` says which are which. No timeline row.
     identity = "identity"
 
 
@@ -169,6 +169,18 @@ class StatusUpdate(_Model):
     error_code: Text | None = None
 
 
+class AddressChange(_Model):
+    """For ``identity`` notices: the customer's addresses before and after the change.
+
+    The customer party carries both (it is one person). ``after`` is every address the customer has once
+    the change is made, the new ones and those it left alone (a number change keeps the user id), so the
+    notice routes as the customer's next messages do and they follow it in its partition.
+    """
+
+    before: list[Identifier] = Field(min_length=1)
+    after: list[Identifier] = Field(min_length=1)
+
+
 class Interaction(_Model):
     interaction_id: uuid.UUID
     schema_version: int = SCHEMA_VERSION
@@ -196,6 +208,7 @@ class Interaction(_Model):
     location: Location | None = None
     contact_cards: list[ContactCard] = Field(default_factory=list)
     status: StatusUpdate | None = None
+    address_change: AddressChange | None = None
     metadata: JsonObject = Field(default_factory=dict)
     raw_ref: Text | None = None
 
@@ -212,9 +225,19 @@ class Interaction(_Model):
     def _kind_consistency(self) -> Self:
         if self.kind in UPDATE_KINDS and self.status is None:
             raise ValueError(f"a {self.kind.value} interaction must say which interaction it updates")
+        if self.address_change is not None:
+            self._check_address_change(self.address_change)
         if self.schema_version != SCHEMA_VERSION:
             raise ValueError(f"schema_version {self.schema_version} is not {SCHEMA_VERSION}")
         return self
+
+    def _check_address_change(self, change: AddressChange) -> None:
+        if self.kind is not InteractionKind.identity:
+            raise ValueError(f"a {self.kind.value} interaction has no address_change: only an identity notice")
+        # Erasure and linking read the customer party: an address only in the change would escape both.
+        carried = {i.key for i in self.customer_identifiers()}
+        if any(i.key not in carried for i in (*change.before, *change.after)):
+            raise ValueError("address_change names an address the customer party does not carry")
 
     def customer_parties(self) -> list[Party]:
         """The customers: by direction (sender of what came in, recipients of what we sent),
@@ -247,8 +270,13 @@ class Interaction(_Model):
     def routing_key(self) -> bytes:
         """Kafka key: one customer's interactions share a partition and stay in order.
 
-        A hash, not the identifier itself, so no personal data sits in keys that tools print.
+        An address change routes by the addresses it leaves the customer with: the messages they send
+        next carry those, so they come after it (keyed by its old address, it would race them on another
+        partition, and a first message from the new number could make a second contact before the
+        notice links it). A hash, not the identifier itself, so no personal data sits in keys that tools
+        print.
         """
-        identifiers = sorted(i.key for i in self.customer_identifiers())
+        change = self.address_change
+        identifiers = sorted(i.key for i in (change.after if change else self.customer_identifiers()))
         basis = identifiers[0] if identifiers else str(self.interaction_id)
         return hashlib.sha256(basis.encode()).hexdigest()[:32].encode()

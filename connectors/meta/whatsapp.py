@@ -23,8 +23,9 @@ What each message ``type`` becomes:
 - ``reaction``: a ``reaction`` on the message it names (``reaction.message_id``), no row of its own;
   an empty emoji removes it;
 - ``system`` ``user_changed_number`` / ``user_changed_user_id``: an ``identity`` notice whose customer
-  carries the old and the new number or user id, linked to the same contact with the notice as
-  evidence (onto an address another contact has, it opens an identity review instead: see
+  carries the old and the new number or user id (``address_change``: which is which; the notice routes
+  by the addresses it leaves, as the customer's next messages do), linked to the same contact with the
+  notice as evidence (onto an address another contact has, it opens an identity review instead: see
   :func:`pipeline.stages.identity.disputed`); other system types are acknowledged and skipped;
 - ``unsupported`` / ``unknown`` (content Meta cannot deliver): a message marked
   ``metadata.unsupported``, shown as "content not supported by the provider".
@@ -42,6 +43,7 @@ from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier, IdentifierKind, normalize_phone
 from schemas.ids import interaction_id_for
 from schemas.interaction import (
+    AddressChange,
     Attachment,
     Channel,
     ContactCard,
@@ -241,10 +243,13 @@ def _system(value: jp.Json, message: jp.Json, account: str, received_at: datetim
         raise InvalidPayload(f"messages[].system {event} does not name both the old and the new address")
     customer = Party(identifiers=old + [i for i in new if i not in old])
     common = _common(value, message, account, received_at, customer)
+    # What the change left alone stays theirs: a number change keeps the user id, and the reverse.
+    after = new + [i for i in old if i.kind not in {n.kind for n in new}]
     return [
         Interaction.build(
             **common,
             kind=InteractionKind.identity,
+            address_change=AddressChange(before=old, after=after),
             text=_string(system, "body"),
             metadata={"type": "system", "event": event},
         )

@@ -132,6 +132,52 @@ def test_user_id_change_without_from_is_acknowledged_as_a_notice() -> None:
     assert keys(notice) == [f"whatsapp_user_id:{BSUID}", "whatsapp_user_id:BR.999"]
 
 
+def test_a_number_change_routes_with_the_new_numbers_next_messages_not_the_old_ones() -> None:
+    # Keyed by its old number, half of all notices raced the customer's first message from the new number on
+    # another partition: that message made a second contact, and the notice opened a review instead of a link.
+    for old, new in (("351912345678", "351933333333"), ("351933333333", "351912345678")):
+        [notice] = whatsapp(wa_number_change("wamid.S1", old, new))
+        [before] = whatsapp(wa_message("wamid.M0", old, "text", text={"body": "Olá"}))
+        [after] = whatsapp(wa_message("wamid.M1", new, "text", text={"body": "Número novo"}))
+        assert notice.routing_key() == after.routing_key() != before.routing_key()
+        assert notice.address_change is not None
+        assert [i.key for i in notice.address_change.before] == [f"phone:+{old}"]
+        assert [i.key for i in notice.address_change.after] == [f"phone:+{new}"]
+
+
+def test_a_number_change_keeps_the_user_id_and_routes_as_the_messages_carrying_both() -> None:
+    change = wa_number_change("wamid.S1", "351912345678", "351933333333")
+    [notice] = whatsapp({**change, "from_user_id": BSUID})
+    [after] = whatsapp(wa_message("wamid.M1", "351933333333", "text", user_id=BSUID, text={"body": "Olá"}))
+    assert notice.address_change is not None
+    assert {i.key for i in notice.address_change.after} == {"phone:+351933333333", f"whatsapp_user_id:{BSUID}"}
+    assert notice.routing_key() == after.routing_key()
+
+
+def test_a_user_id_change_routes_as_the_messages_from_the_unchanged_number() -> None:
+    system = {"body": "User Ana changed their user id", "type": "user_changed_user_id", "user_id": "BR.999"}
+    [notice] = whatsapp(wa_message("wamid.S2", "351912345678", "system", user_id=BSUID, system=system))
+    [after] = whatsapp(wa_message("wamid.M1", "351912345678", "text", user_id="BR.999", text={"body": "Olá"}))
+    assert notice.address_change is not None
+    assert {i.key for i in notice.address_change.after} == {"phone:+351912345678", "whatsapp_user_id:BR.999"}
+    assert notice.routing_key() == after.routing_key()
+
+
+def test_an_address_change_is_only_a_notices_and_names_only_addresses_its_customer_carries() -> None:
+    [notice] = whatsapp(wa_number_change("wamid.S1", "351912345678", "351933333333"))
+    document = notice.model_dump(mode="json")
+    # An address only in the change would escape linking and erasure, which read the customer party.
+    stray = {
+        **document,
+        "address_change": {**document["address_change"], "after": [{"kind": "phone", "value": "+351944444444"}]},
+    }
+    with pytest.raises(ValueError, match="does not carry"):
+        Interaction.model_validate(stray)
+    with pytest.raises(ValueError, match="only an identity notice"):
+        Interaction.model_validate({**document, "kind": "message"})
+    assert Interaction.model_validate(document) == notice
+
+
 def test_other_system_messages_are_acknowledged_and_skipped() -> None:
     system = {"body": "Security code changed", "type": "customer_identity_changed", "identity": "abc"}
     assert whatsapp(wa_message("wamid.S3", "351912345678", "system", system=system)) == []
