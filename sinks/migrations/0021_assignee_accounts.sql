@@ -9,7 +9,7 @@ ALTER TABLE suggestion_handling ADD COLUMN IF NOT EXISTS assignee_id text;
 -- Free-text assignments that name exactly one account, by email or by name, become that account's.
 UPDATE suggestion_handling h SET assignee_id = m.email
   FROM (SELECT h2.suggestion_id, min(s.email) AS email
-          FROM suggestion_handling h2 JOIN staff s ON s.email = lower(h2.assignee) OR s.name = h2.assignee
+          FROM suggestion_handling h2 JOIN staff s ON s.email = lower(btrim(h2.assignee)) OR s.name = btrim(h2.assignee)
          WHERE h2.assignee_id IS NULL AND h2.assignee IS NOT NULL
          GROUP BY h2.suggestion_id HAVING count(DISTINCT s.email) = 1) m
  WHERE h.suggestion_id = m.suggestion_id;

@@ -57,8 +57,8 @@ async def test_assignee_accounts_backfill_names_one_account_and_both_sides_of_a_
         staff = [("maria@acme.example", "Maria"), ("rui.a@acme.example", "Rui"), ("rui.b@acme.example", "Rui")]
         for email, name in staff:
             await conn.execute("INSERT INTO staff (email, name, role) VALUES (%s, %s, 'agent')", (email, name))
-        review, by_name, by_email, ambiguous, side_a, side_b = (uuid.uuid4() for _ in range(6))
-        rules = {by_name: "dormant", by_email: "dormant", ambiguous: "dormant"}
+        review, by_name, by_email, padded, ambiguous, side_a, side_b = (uuid.uuid4() for _ in range(7))
+        rules = {by_name: "dormant", by_email: "dormant", padded: "dormant", ambiguous: "dormant"}
         for suggestion_id, rule in {**rules, side_a: "merge_review", side_b: "merge_review"}.items():
             document = {"review_id": str(review)} if rule == "merge_review" else {}
             await conn.execute(
@@ -66,7 +66,13 @@ async def test_assignee_accounts_backfill_names_one_account_and_both_sides_of_a_
                 " VALUES (%s, %s, %s, 'open', now(), %s)",
                 (suggestion_id, uuid.uuid4(), rule, orjson.dumps(document).decode()),
             )
-        handled = [(by_name, "Maria"), (by_email, "Maria@Acme.example"), (ambiguous, "Rui"), (side_a, "Maria")]
+        handled = [
+            (by_name, "Maria"),
+            (by_email, "Maria@Acme.example"),
+            (padded, " maria@acme.example "),  # typed with spaces: staff emails are stored trimmed
+            (ambiguous, "Rui"),
+            (side_a, "Maria"),
+        ]
         for suggestion_id, assignee in handled:
             await conn.execute(
                 "INSERT INTO suggestion_handling (suggestion_id, assignee, assigned_by, assigned_at)"
@@ -80,6 +86,7 @@ async def test_assignee_accounts_backfill_names_one_account_and_both_sides_of_a_
     assert found == {
         by_name: ("Maria", "maria@acme.example"),
         by_email: ("Maria@Acme.example", "maria@acme.example"),
+        padded: (" maria@acme.example ", "maria@acme.example"),
         ambiguous: ("Rui", None),  # two accounts of that name: left as typed
         side_a: ("Maria", "maria@acme.example"),
         side_b: ("Maria", "maria@acme.example"),  # the other side of the same review
