@@ -14,6 +14,12 @@ the page may show a kept attachment and with which short-lived signed URLs
 
 The file answers range requests (:mod:`console.byte_ranges`): players seek in it, and Safari on
 iOS plays audio and video only from a server that does. A range is read from the store alone.
+
+``HEAD`` (players and download managers learn the size, the type and that ranges are served)
+answers what ``GET`` would, status and headers, ranges and 416 included, from the store's size
+lookup alone: no byte of the file is read. A thumbnail's length is known only once it is drawn, so
+its ``HEAD`` omits ``Content-Length`` (RFC 9110 section 9.3.2 allows it), and says 200 for an image
+its ``GET`` would find undecodable (404).
 """
 
 from __future__ import annotations
@@ -99,8 +105,9 @@ def router(
             "thumbnail_url": urls.url(sha256, "thumbnail", content_type, name) if thumbnail else None,
         }
 
-    @api.get("/media/{token}", include_in_schema=False)
+    @api.api_route("/media/{token}", methods=["GET", "HEAD"], include_in_schema=False)
     async def content(token: str, request: Request) -> Response:
+        head = request.method == "HEAD"
         grant = (await signed()).read(token)
         if grant is None:
             raise HTTPException(403, "this link is not valid or has expired")
@@ -118,10 +125,13 @@ def router(
         if grant.variant == "thumbnail":
             if grant.content_type not in INLINE_IMAGES or size > THUMBNAIL_MAX_BYTES:
                 raise HTTPException(404, "no thumbnail for this file")
+            headers["Content-Disposition"] = "inline"
+            if head:
+                return headers_only(200, "image/png", headers)
             png = await asyncio.to_thread(thumbnail, b"".join([c async for c in store.read(grant.sha256)]))
             if png is None:
                 raise HTTPException(404, "no thumbnail for this file")
-            return Response(png, media_type="image/png", headers={**headers, "Content-Disposition": "inline"})
+            return Response(png, media_type="image/png", headers=headers)
         inline = grant.content_type in INLINE_IMAGES
         tag = byte_ranges.etag(grant.sha256)
         headers["Content-Disposition"] = disposition(grant, inline=inline)
@@ -131,13 +141,26 @@ def router(
         except byte_ranges.Unsatisfiable:
             return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
         if span is None:
+            status = 200
             headers["Content-Length"] = str(size)
-            return StreamingResponse(_stream(store, grant), media_type=grant.content_type, headers=headers)
-        headers.update({"Content-Length": str(span.length), "Content-Range": span.content_range})
-        stream = _stream(store, grant, (span.start, span.end))
-        return StreamingResponse(stream, status_code=206, media_type=grant.content_type, headers=headers)
+        else:
+            status = 206
+            headers.update({"Content-Length": str(span.length), "Content-Range": span.content_range})
+        if head:
+            return headers_only(status, grant.content_type, headers)
+        stream = _stream(store, grant, None if span is None else (span.start, span.end))
+        return StreamingResponse(stream, status_code=status, media_type=grant.content_type, headers=headers)
 
     return api
+
+
+def headers_only(status: int, media_type: str, headers: dict[str, str]) -> Response:
+    """A ``HEAD`` answer: ``GET``'s status and headers, no body. Not given a ``Content-Length`` (a
+    thumbnail's), it sends none, rather than the empty body's 0."""
+    response = Response(status_code=status, media_type=media_type, headers=headers)
+    if "Content-Length" not in headers:
+        del response.headers["content-length"]
+    return response
 
 
 async def _stream(store: MediaStore, grant: Grant, span: tuple[int, int] | None = None) -> AsyncIterator[bytes]:

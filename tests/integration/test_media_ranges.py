@@ -1,5 +1,6 @@
 """Range requests on ``GET /media/{token}`` (RFC 9110), over real HTTP, from the folder store and S3 (moto's
-server): each range form, 416, If-Range, and a range of a large file that reads only its own bytes."""
+server): each range form, 416, If-Range, and a range of a large file that reads only its own bytes; ``HEAD``
+answers ``GET``'s status and headers and reads none of the file."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from sinks.connection import Conn
 from sinks.media.store import MediaStore
 from tests.integration.stack import eventually
 from tests.integration.test_media_stage import s3_store
+from tests.media_providers import png
 
 pytestmark = pytest.mark.integration
 SECRET = b"range-requests-test-secret-0123456789"
@@ -214,3 +216,85 @@ async def test_a_range_of_a_large_recording_reads_only_that_range(kind: str, tmp
     assert received == size
     assert full >= size
     assert ranged < 2 * MiB, f"a 256 KiB range moved {ranged} bytes"
+
+
+def answered(response: httpx.Response) -> tuple[int, dict[str, str]]:
+    """Status and headers, but the date (the two answers may straddle a second)."""
+    return response.status_code, {k: v for k, v in response.headers.items() if k != "date"}
+
+
+async def test_head_answers_the_status_and_headers_get_would_with_no_body(store: MediaStore) -> None:
+    await store.put_bytes(SHA, DATA)
+    async with console_media(store) as http:
+        whole = await http.head(url())
+        assert (whole.status_code, whole.content) == (200, b"")
+        assert [whole.headers[h] for h in ("content-length", "content-type", "accept-ranges", "etag")] == [
+            "1024",
+            "audio/ogg",
+            "bytes",
+            TAG,
+        ]
+        requests = [
+            {},
+            {"Range": "bytes=10-19"},
+            {"Range": "bytes=-25"},
+            {"Range": "bytes=0-1,5-6"},  # several: the whole file
+            {"Range": "bytes=5000-"},  # 416
+            {"Range": "bytes=100-199", "If-Range": TAG},
+            {"Range": "bytes=100-199", "If-Range": '"0123"'},
+        ]
+        for headers in requests:
+            head, get = await http.head(url(), headers=headers), await http.get(url(), headers=headers)
+            assert answered(head) == answered(get), headers
+            assert head.content == b""
+        ranged = await http.head(url(), headers={"Range": "bytes=10-19"})
+        assert (ranged.status_code, ranged.headers["content-range"], ranged.headers["content-length"]) == (
+            206,
+            "bytes 10-19/1024",
+            "10",
+        )
+        outside = await http.head(url(), headers={"Range": "bytes=5000-"})
+        assert (outside.status_code, outside.headers["content-range"]) == (416, "bytes */1024")
+
+        token = url().removeprefix("/media/")
+        forged = f"/media/{token[:-1]}{'0' if token[-1] != '0' else '1'}"
+        assert (await http.head(forged)).status_code == 403
+        await store.delete([SHA])
+        assert answered(await http.head(url())) == answered(await http.get(url()))
+        assert (await http.head(url())).status_code == 404
+
+
+async def test_head_of_a_thumbnail_says_png_without_drawing_it(store: MediaStore) -> None:
+    photo = png("green", (640, 480))
+    digest = hashlib.sha256(photo).hexdigest()
+    await store.put_bytes(digest, photo)
+    links = MediaUrls(SECRET, ttl_s=60)
+    async with console_media(store) as http:
+        link = links.url(digest, "thumbnail", "image/png", "photo.png")
+        head, get = await http.head(link), await http.get(link)
+        assert (head.status_code, head.content, head.headers["content-type"]) == (200, b"", "image/png")
+        assert "content-length" not in head.headers  # known only once drawn: omitted, never a false 0
+        status, headers = answered(get)
+        assert answered(head) == (status, {k: v for k, v in headers.items() if k != "content-length"})
+        none = links.url(digest, "thumbnail", "audio/ogg", "voice.ogg")
+        assert (await http.head(none)).status_code == (await http.get(none)).status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["folder", "s3"])
+async def test_head_of_a_large_recording_reads_none_of_it(kind: str, tmp_path: Path, s3_server: str) -> None:
+    size = 16 * MiB
+    recording = tmp_path / "call.wav"
+    data = os.urandom(size)
+    recording.write_bytes(data)
+    sha256 = hashlib.sha256(data).hexdigest()
+    del data
+    async with store_and_meter(kind, tmp_path, s3_server) as (store, delivered), console_media(store) as http:
+        await store.put(sha256, recording)
+        link = url(sha256, "audio/wav")
+        before = delivered()
+        whole = await http.head(link)
+        ranged = await http.head(link, headers={"Range": f"bytes={MiB}-"})
+        moved = delivered() - before
+    assert (whole.status_code, whole.headers["content-length"]) == (200, str(size))
+    assert (ranged.status_code, ranged.headers["content-length"]) == (206, str(size - MiB))
+    assert moved < 256 * 1024, f"two HEADs of a {size}-byte file moved {moved} bytes"
