@@ -143,7 +143,7 @@ class MediaStage:
                 if lie is not None:
                     return _failed(channel, "type_mismatch", lie)
                 await retry.forever("media store", lambda f=fetched: self.store.put(f.sha256, f.path))  # type: ignore[misc]
-                metrics.kept(channel, fetched.size)
+                metrics.kept(channel, "fetched", fetched.size)
                 return _stored(fetched)
             finally:
                 fetched.discard()
@@ -174,6 +174,7 @@ class MediaStage:
         if (lie := _type_lie(attachment.content_type, found)) is not None:
             return _failed(channel, "type_mismatch", lie)
         size = await self.store.size(attachment.sha256)
+        metrics.kept(channel, "carried", size)
         return Media(
             state=MediaState.stored, sha256=attachment.sha256, content_type=found, size=size, at=datetime.now(UTC)
         )

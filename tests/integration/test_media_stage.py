@@ -168,8 +168,8 @@ async def test_each_channel_is_fetched_with_its_credentials_kept_and_published(
     messenger = message(Channel.messenger, Provider.meta, [Attachment(location=providers.cdn_url("photo"))])
     records = [await land(pool, i) for i in (twilio, whatsapp, telegram, messenger)]
     channels = {"mms": "photo", "whatsapp": "voice", "telegram": "document", "messenger": "photo"}
-    fetched = {c: metric("omnitrail_media_fetched_total", channel=c) for c in channels}
-    stored_bytes = {c: metric("omnitrail_media_stored_bytes_total", channel=c) for c in channels}
+    fetched = {c: metric("omnitrail_media_kept_total", channel=c, source="fetched") for c in channels}
+    stored_bytes = {c: metric("omnitrail_media_stored_bytes_total", channel=c, source="fetched") for c in channels}
 
     await media.handle_records(records)
 
@@ -192,8 +192,10 @@ async def test_each_channel_is_fetched_with_its_credentials_kept_and_published(
     assert providers.leaked == 0  # Twilio's credentials did not follow its redirect to the CDN
     assert published.dead_letters() == []
     for channel, name in channels.items():
-        assert metric("omnitrail_media_fetched_total", channel=channel) == fetched[channel] + 1
-        assert metric("omnitrail_media_stored_bytes_total", channel=channel) == stored_bytes[channel] + len(FILES[name])
+        assert metric("omnitrail_media_kept_total", channel=channel, source="fetched") == fetched[channel] + 1
+        assert metric("omnitrail_media_stored_bytes_total", channel=channel, source="fetched") == stored_bytes[
+            channel
+        ] + len(FILES[name])
     assert "127.0.0" not in generate_latest().decode()  # no URL in a label
 
     # Redelivered (a restart before the commit): nothing is fetched or published again.
@@ -391,6 +393,16 @@ async def test_email_attachments_are_kept_by_the_connector_and_recorded_by_the_s
     [mail] = emitted.interactions
     assert all(a.location is None and a.media is None for a in mail.attachments)  # bytes never on Kafka
     published = Published()
+
+    def counted() -> dict[str, float]:
+        return {
+            "kept carried": metric("omnitrail_media_kept_total", channel="email", source="carried"),
+            "bytes carried": metric("omnitrail_media_stored_bytes_total", channel="email", source="carried"),
+            "kept fetched": metric("omnitrail_media_kept_total", channel="email", source="fetched"),
+            "type_mismatch": metric("omnitrail_media_failed_total", channel="email", reason="type_mismatch"),
+        }
+
+    before = counted()
     await stage(client, pool, published, store, credentials(providers), tmp_path).handle_records(
         [await land(pool, mail)]
     )
@@ -409,6 +421,13 @@ async def test_email_attachments_are_kept_by_the_connector_and_recorded_by_the_s
         "the content is not the type claimed: claimed image/png, the bytes are application/octet-stream",
     )
     assert sum(providers.hits.values()) == 0  # nothing fetched: the bytes came with the mail
+    # Counted as what happened: the PDF kept (carried, not fetched) beside the lie that failed.
+    assert {k: n - before[k] for k, n in counted().items()} == {
+        "kept carried": 1,
+        "bytes carried": len(FILES["document"]),
+        "kept fetched": 0,
+        "type_mismatch": 1,
+    }
 
 
 async def test_an_interaction_the_stage_cannot_read_is_dead_lettered_and_the_batch_goes_on(
