@@ -52,6 +52,11 @@ def credentials(settings: MediaSettings) -> Credentials:
     )
 
 
+def policy(settings: MediaSettings) -> Policy:
+    """Tries, the first wait between them, fetches at once (``OMNITRAIL_MEDIA_ATTEMPTS`` and its neighbours)."""
+    return Policy(attempts=settings.attempts, retry_first_s=settings.retry_first_s, concurrency=settings.concurrency)
+
+
 def fetcher(settings: MediaSettings, spool_dir: Path) -> Fetcher:
     timeout = httpx.Timeout(settings.timeout_s)
     # No environment proxies or .netrc: media requests go straight to the allow-listed hosts.
@@ -95,7 +100,7 @@ async def serve(app_settings: AppSettings, kafka_settings: KafkaSettings, addres
             store,
             fetch,
             credentials(settings),
-            Policy(attempts=settings.attempts, retry_first_s=settings.retry_first_s, concurrency=settings.concurrency),
+            policy(settings),
         )
         consumer = BatchConsumer(
             topics.TIMELINE, GROUP, stage.handle_records, config.consumer_options(), batch_size=config.batch_size

@@ -8,7 +8,8 @@ so a redirect from one to the other changes host as Twilio's does):
 - Graph API: ``/v21.0/{media id}`` wants the bearer token and answers ``{"url": ...}`` on lookaside,
   which wants the same token.
 - Telegram: ``/bot{token}/getFile`` then ``/file/bot{token}/{path}``.
-- Meta CDN: ``/cdn/{name}?oe=<hex expiry>``; an expired link is 403 (as fbcdn says "URL signature expired").
+- Meta CDN: ``/cdn/{name}?oe=<hex expiry>``; an expired link is 403 (as fbcdn says "URL signature expired");
+  ``down`` is 503 every time (a provider out through every retry).
 
 The CDN refuses any request carrying ``Authorization``: credentials must not follow a redirect.
 Every request is counted, so a test can tell that a file was fetched once.
@@ -127,6 +128,8 @@ class Providers:
                 return Response("credentials sent to the CDN", status_code=400)
             if int(request.query_params.get("oe", "0"), 16) < time.time():
                 return Response("URL signature expired", status_code=403)
+            if parts[1] == "down":
+                return Response("Service Unavailable", status_code=503)
             if parts[1] == "big":
                 return StreamingResponse(_zeros(self.big_bytes), media_type="image/jpeg")  # no length declared
             return Response(FILES[parts[1]], media_type="image/jpeg")

@@ -26,6 +26,8 @@ from connectors.email.inspect import Inspector
 from connectors.email.session import Fetched
 from connectors.testing import InMemoryEmitter
 from omnitrail import deadletters
+from omnitrail import media as media_process
+from omnitrail.local_stack import free_port
 from pipeline.media.fetch import AllowList, Fetcher
 from pipeline.media.sources import Credentials, TelegramBot
 from pipeline.media.stage import MediaStage, Policy
@@ -253,6 +255,45 @@ async def test_bad_media_is_recorded_with_its_reason_and_dead_lettered_never_los
     assert not any((tmp_path / "spool").iterdir())  # nothing half-fetched left behind
     counted = {k: metric("omnitrail_media_failed_total", channel=k[0], reason=k[1]) - failed[k] for k in causes}
     assert counted == {k: n for k, n in zip(causes, (2, 3, 1, 0), strict=True)}
+
+
+async def test_a_provider_down_through_every_try_is_recorded_unavailable(
+    pool: Any, providers: Providers, tmp_path: Path
+) -> None:
+    """503 on every try, or nothing listening: tried ``attempts`` times, then recorded, counted, dead-lettered."""
+    settings = MediaSettings(attempts=3, retry_first_s=0.01, timeout_s=5, allowed_hosts="127.0.0.2", allow_http=True)
+    published = Published()
+    fetch = media_process.fetcher(settings, tmp_path / "spool")
+    media = MediaStage(
+        pool,
+        published.publish,
+        MediaStore.folder(tmp_path / "media"),
+        fetch,
+        credentials(providers),
+        media_process.policy(settings),
+    )
+    closed = f"http://127.0.0.2:{free_port()}/cdn/photo"  # a port nothing listens on: refused
+    down = message(
+        Channel.messenger, Provider.meta, [Attachment(location=providers.cdn_url("down")), Attachment(location=closed)]
+    )
+    record = await land(pool, down)
+    unavailable = metric("omnitrail_media_failed_total", channel="messenger", reason="unavailable")
+    try:
+        await media.handle_records([record])
+    finally:
+        await fetch.client.aclose()
+
+    busy, unreachable = (
+        (a.media.state, a.media.reason) for a in (await stored(pool, down.interaction_id)).attachments if a.media
+    )
+    assert busy == ("failed", "provider answered HTTP 503 (3 tries)")
+    assert unreachable == ("failed", "provider unreachable: ConnectError (3 tries)")
+    assert providers.hits["/cdn/down"] == 3
+    assert metric("omnitrail_media_failed_total", channel="messenger", reason="unavailable") == unavailable + 2
+    assert [(letter.reason, letter.raw) for letter in published.dead_letters()] == [
+        ("attachment 0: provider answered HTTP 503 (3 tries)", record.value),
+        ("attachment 1: provider unreachable: ConnectError (3 tries)", record.value),
+    ]
 
 
 async def test_wrong_credentials_are_a_recorded_401(
