@@ -19,17 +19,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
-
 from omnitrail.local_stack import EmbeddedBroker
-from sinks import migrate
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
-
-ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from sinks.scratch_database import scratch_database
 
 
 def write_csv(path: Path, rows: int, seed: int) -> None:
@@ -63,37 +58,33 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    name = f"omnitrail_bench_import_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # generated name
-    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
-    broker = EmbeddedBroker()
-    broker.start()
-    try:
-        asyncio.run(migrate.migrate(url))
-        asyncio.run(clients.create_topics(KafkaSettings(partitions=2), broker.bootstrap))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRAIL_")}
-        env.update(
-            OMNITRAIL_DATABASE_URL=url, OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap, OMNITRAIL_KAFKA_IDEMPOTENCE="false"
-        )
-        for attribute, kind in (("plan", ["enum", "--values", "free,pro"]), ("lifetime_value", ["number"])):
-            subprocess.run(
-                [sys.executable, "-m", "omnitrail", "attributes", "define", attribute, *kind], env=env, check=True
+    with scratch_database("omnitrail_bench_import") as url:
+        broker = EmbeddedBroker()
+        broker.start()
+        try:
+            asyncio.run(clients.create_topics(KafkaSettings(partitions=2), broker.bootstrap))
+            env = {k: v for k, v in os.environ.items() if not k.startswith("OMNITRAIL_")}
+            env.update(
+                OMNITRAIL_DATABASE_URL=url,
+                OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap,
+                OMNITRAIL_KAFKA_IDEMPOTENCE="false",
             )
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "crm.csv"
-            write_csv(path, args.rows, args.seed)
-            size_mb = path.stat().st_size / 1e6
-            for label in ("first import", "re-run"):
-                elapsed, peak_mb, summary = run_import(env, path)
-                print(
-                    f"{label}: {args.rows} rows ({size_mb:.1f} MB) in {elapsed:.1f} s = "
-                    f"{args.rows / elapsed:,.0f} rows/s, peak RSS of the command {peak_mb:.0f} MB | {summary}"
+            for attribute, kind in (("plan", ["enum", "--values", "free,pro"]), ("lifetime_value", ["number"])):
+                subprocess.run(
+                    [sys.executable, "-m", "omnitrail", "attributes", "define", attribute, *kind], env=env, check=True
                 )
-    finally:
-        broker.stop()
-        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "crm.csv"
+                write_csv(path, args.rows, args.seed)
+                size_mb = path.stat().st_size / 1e6
+                for label in ("first import", "re-run"):
+                    elapsed, peak_mb, summary = run_import(env, path)
+                    print(
+                        f"{label}: {args.rows} rows ({size_mb:.1f} MB) in {elapsed:.1f} s = "
+                        f"{args.rows / elapsed:,.0f} rows/s, peak RSS of the command {peak_mb:.0f} MB | {summary}"
+                    )
+        finally:
+            broker.stop()
 
 
 if __name__ == "__main__":

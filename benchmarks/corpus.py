@@ -8,7 +8,6 @@ stamp) is written as a placeholder and replaced by the real time when the record
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 import uuid
@@ -25,11 +24,10 @@ from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.interaction import Channel, Direction, Interaction, Party, Provider
-from sinks import migrate
+from sinks import migrate, scratch_database
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
 
-ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ACCOUNT = "+351210000000"
 #: Serialized in place of received_at; replaced by the produce time (same length, so no re-encoding).
 STAMP_PLACEHOLDER = "1999-01-01T00:00:00.000001Z"
@@ -134,12 +132,12 @@ class Databases:
         self.prefix = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
         self.template = self.prefix + "_t"
         self.created: list[str] = []
-        self._admin(f'CREATE DATABASE "{self.template}"')
+        template = scratch_database.create(self.template)
         self.created.append(self.template)
-        asyncio.run(migrate.migrate(self.url(self.template)))
-        seed_contacts(self.url(self.template), known_phones)
+        asyncio.run(migrate.migrate(template))
+        seed_contacts(template, known_phones)
         # Creating the ceiling's table in the template keeps its clone as cheap as the others.
-        with psycopg.connect(self.url(self.template), autocommit=True) as conn:
+        with psycopg.connect(template, autocommit=True) as conn:
             conn.execute(
                 "CREATE TABLE ceiling_rows (interaction_id uuid, channel text, occurred_at timestamptz,"
                 " received_at timestamptz, document jsonb, stored_at timestamptz NOT NULL DEFAULT clock_timestamp())"
@@ -152,24 +150,15 @@ class Databases:
             conn.execute("CREATE INDEX ON ceiling_timeline_rows (contact_id, occurred_at DESC, interaction_id DESC)")
             conn.execute("CREATE INDEX ON ceiling_timeline_rows USING gin (search)")
 
-    @staticmethod
-    def url(name: str) -> str:
-        return ADMIN_PG.rsplit("/", 1)[0] + "/" + name
-
-    @staticmethod
-    def _admin(sql: str) -> None:
-        with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-            admin.execute(sql)  # names we generated, not input
-
     def clone(self, label: str) -> str:
         name = f"{self.prefix}_{label}"
-        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        url = scratch_database.create(name, template=self.template)
         self.created.append(name)
-        return self.url(name)
+        return url
 
     def drop_all(self) -> None:
         for name in reversed(self.created):
-            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            scratch_database.drop(name)
 
 
 @contextmanager

@@ -21,13 +21,11 @@ import os
 import resource
 import sys
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,16 +34,15 @@ from connectors.email import mime  # after the path fix above
 from connectors.email.threads import ThreadEntry
 from connectors.emitter import KafkaEmitter
 from omnitrail.local_stack import EmbeddedBroker
-from sinks import migrate
 from sinks.checkpoint_store import PostgresCheckpoints
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
+from sinks.scratch_database import async_scratch_database
 from sinks.thread_index import PostgresThreadIndex
 from tests import email_corpus as corpus
 from tests.integration.dovecot import Dovecot
 from tests.integration.email_source import Mailbox
 
-ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SHAPES = [
     corpus.complaint,
     corpus.outlook_reply,
@@ -114,39 +111,33 @@ def fill_maildir(dovecot: Dovecot, user: str, count: int) -> int:
 
 
 async def run(messages: int, batch_size: int) -> int:
-    name = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
-    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
     dovecot, broker = Dovecot.start(), EmbeddedBroker()  # first: without Dovecot, nothing is left behind
     try:
-        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # generated name
-        await migrate.migrate(url)
-        broker.start()
-        await clients.create_topics(KafkaSettings(partitions=4), broker.bootstrap)
-        box = Mailbox(dovecot, batch_size=batch_size)
-        size = fill_maildir(dovecot, box.user, messages)
-        producer = clients.producer(KafkaSettings(idempotence=False), broker.bootstrap)
-        await producer.start()
-        async with AsyncConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True}) as pool:
-            connector = box.connector(thread_index=PostgresThreadIndex(pool, ThreadEntry))
-            emitter = KafkaEmitter(producer)
-            hook("fetch", connector.sessions[box.user], "fetch")
-            # Parsing runs in a worker thread (connector._parse_all calls mime.parse per message);
-            # normalizing (to_interaction, then fit) is EmailConnector._interaction, per message.
-            hook("parse", mime, "parse")
-            hook("parse", connector, "_interaction")
-            hook("thread", connector.threader, "place_many")
-            hook("produce", emitter, "emit_many")
-            start = time.perf_counter()
-            emitted = await connector.poll(emitter, PostgresCheckpoints(pool))
-            wall = time.perf_counter() - start
-            await connector.close()
-        await producer.stop()
+        async with async_scratch_database("omnitrail_bench") as url:
+            broker.start()
+            await clients.create_topics(KafkaSettings(partitions=4), broker.bootstrap)
+            box = Mailbox(dovecot, batch_size=batch_size)
+            size = fill_maildir(dovecot, box.user, messages)
+            producer = clients.producer(KafkaSettings(idempotence=False), broker.bootstrap)
+            await producer.start()
+            async with AsyncConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True}) as pool:
+                connector = box.connector(thread_index=PostgresThreadIndex(pool, ThreadEntry))
+                emitter = KafkaEmitter(producer)
+                hook("fetch", connector.sessions[box.user], "fetch")
+                # Parsing runs in a worker thread (connector._parse_all calls mime.parse per message);
+                # normalizing (to_interaction, then fit) is EmailConnector._interaction, per message.
+                hook("parse", mime, "parse")
+                hook("parse", connector, "_interaction")
+                hook("thread", connector.threader, "place_many")
+                hook("produce", emitter, "emit_many")
+                start = time.perf_counter()
+                emitted = await connector.poll(emitter, PostgresCheckpoints(pool))
+                wall = time.perf_counter() - start
+                await connector.close()
+            await producer.stop()
     finally:
         broker.stop()
         dovecot.stop()
-        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     detached = [label for label, count in calls.items() if count == 0]
     if detached:  # a stage timed as 0 s would be a lie: the connector no longer calls these
         print(f"timing hooks never called: {', '.join(detached)}", file=sys.stderr)

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from omnitrail.local_stack import free_port
@@ -40,9 +39,10 @@ from pipeline.stages.timeline import build_events
 from schemas import topics
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, Provider
-from sinks import contact_store, interaction_store, migrate
+from sinks import contact_store, interaction_store
 from sinks.kafka.records import RawRecord
 from sinks.media.store import MediaStore
+from sinks.scratch_database import async_scratch_database
 
 ACCOUNT = "AC" + "b2" * 16
 TOKEN = "bench-token"  # noqa: S105  # the loopback provider checks nothing
@@ -136,63 +136,56 @@ async def run(args: argparse.Namespace) -> None:
         "warning",
     ]
     server = await asyncio.create_subprocess_exec(sys.executable, *command)
-    name = f"omnitrail_bench_media_{uuid.uuid4().hex[:8]}"
-    admin = args.database_url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + "/" + name
     try:
-        await migrate.migrate(url)
-        with tempfile.TemporaryDirectory() as tmp:
-            async with (
-                AsyncConnectionPool(
-                    url, min_size=1, max_size=args.concurrency + 2, kwargs={"autocommit": True}
-                ) as pool,
-                httpx.AsyncClient(trust_env=False, timeout=60) as client,
-            ):
-                for _ in range(100):
-                    try:
-                        await client.get(f"http://127.0.0.1:{port}/")
-                        break
-                    except httpx.HTTPError:
-                        await asyncio.sleep(0.1)
-                records = await land(pool, f"http://127.0.0.1:{port}", plan)
-                fetcher = Fetcher(
-                    client,
-                    AllowList(("127.0.0.1",), allow_http=True),
-                    max_bytes=max_bytes,
-                    spool_dir=Path(tmp) / "spool",
-                )
-                published = 0
-
-                async def publish(batch: Any) -> None:
-                    nonlocal published
-                    published += len(batch)
-
-                stage = MediaStage(
-                    pool,
-                    publish,
-                    MediaStore.folder(Path(tmp) / "media"),
-                    fetcher,
-                    Credentials(twilio_auth_token=TOKEN),
-                    Policy(concurrency=args.concurrency),
-                )
-                before = peak_rss_mib()
-                started = time.perf_counter()
-                for at in range(0, len(records), 64):  # the consumer's batch size
-                    await stage.handle_records(records[at : at + 64])
-                elapsed = time.perf_counter() - started
-                async with pool.connection() as db:
-                    cur = await db.execute(
-                        "SELECT count(*) FILTER (WHERE document #>> '{attachments,0,media,state}' = 'stored'),"
-                        " count(*) FROM interactions"
+        async with async_scratch_database("omnitrail_bench_media", admin=args.database_url) as url:
+            with tempfile.TemporaryDirectory() as tmp:
+                async with (
+                    AsyncConnectionPool(
+                        url, min_size=1, max_size=args.concurrency + 2, kwargs={"autocommit": True}
+                    ) as pool,
+                    httpx.AsyncClient(trust_env=False, timeout=60) as client,
+                ):
+                    for _ in range(100):
+                        try:
+                            await client.get(f"http://127.0.0.1:{port}/")
+                            break
+                        except httpx.HTTPError:
+                            await asyncio.sleep(0.1)
+                    records = await land(pool, f"http://127.0.0.1:{port}", plan)
+                    fetcher = Fetcher(
+                        client,
+                        AllowList(("127.0.0.1",), allow_http=True),
+                        max_bytes=max_bytes,
+                        spool_dir=Path(tmp) / "spool",
                     )
-                    stored, total = await cur.fetchone() or (0, 0)
+                    published = 0
+
+                    async def publish(batch: Any) -> None:
+                        nonlocal published
+                        published += len(batch)
+
+                    stage = MediaStage(
+                        pool,
+                        publish,
+                        MediaStore.folder(Path(tmp) / "media"),
+                        fetcher,
+                        Credentials(twilio_auth_token=TOKEN),
+                        Policy(concurrency=args.concurrency),
+                    )
+                    before = peak_rss_mib()
+                    started = time.perf_counter()
+                    for at in range(0, len(records), 64):  # the consumer's batch size
+                        await stage.handle_records(records[at : at + 64])
+                    elapsed = time.perf_counter() - started
+                    async with pool.connection() as db:
+                        cur = await db.execute(
+                            "SELECT count(*) FILTER (WHERE document #>> '{attachments,0,media,state}' = 'stored'),"
+                            " count(*) FROM interactions"
+                        )
+                        stored, total = await cur.fetchone() or (0, 0)
     finally:
         server.terminate()
         await server.wait()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     mib = sum(size for _, size in plan) / 1024 / 1024
     print(f"files: {args.files}, largest {max(s for _, s in plan) / 1024 / 1024:.1f} MiB, total {mib:.0f} MiB")
     print(f"stored: {stored}/{total}, timeline events published: {published}")

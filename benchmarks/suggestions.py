@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import time
 import uuid
 from collections.abc import Sequence
 
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from connectors.testing import FakeClock
@@ -29,10 +27,10 @@ from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import event_id_for
 from schemas.interaction import Channel, Direction, Interaction, Party, Provider
 from schemas.timeline import TimelineEvent, TimelineEventType
-from sinks import migrate, suggestion_store
+from sinks import suggestion_store
 from sinks.kafka.records import Record
+from sinks.scratch_database import scratch_database
 
-ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CHANNELS = [Channel.sms, Channel.whatsapp, Channel.email, Channel.telegram]
 
 
@@ -108,17 +106,9 @@ def main() -> None:
     args = parser.parse_args()
     clock = FakeClock()
     events = corpus(args.events, args.contacts, args.seed, clock)
-    name = f"omnitrail_bench_sugg_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # generated name, not input
-    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
-    try:
-        asyncio.run(migrate.migrate(url))
+    with scratch_database("omnitrail_bench_sugg") as url:
         print(f"corpus     : {args.events} events, {args.contacts} contacts, batches of {args.batch}")
         asyncio.run(run(url, events, args.batch, clock))
-    finally:
-        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import time
@@ -23,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import psycopg
 
-from sinks import migrate, queries
+from sinks import queries
+from sinks.scratch_database import async_scratch_database
 
-ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 WORDS = [
     "olá",
     "encomenda",
@@ -133,13 +132,8 @@ async def run(
     **load_options: bool,
 ) -> dict[str, float]:
     """Load a throw-away database, print each case's line; p50 ms per case."""
-    name = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # generated name
-    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
     medians = {}
-    try:
-        await migrate.migrate(url)
+    async with async_scratch_database("omnitrail_bench") as url:
         start = time.perf_counter()
         worst = await load(url, contacts, per_contact, heavy, seed, old_links=load_options.get("old_links", False))
         rows = contacts * per_contact - per_contact + heavy
@@ -151,9 +145,6 @@ async def run(
             if found < 30:  # the heavy contact has hundreds of matches for every case: a page short is a bug
                 raise SystemExit(f"{label}: {found} items instead of a full page")
             medians[label] = p50
-    finally:
-        with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return medians
 
 

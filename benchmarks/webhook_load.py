@@ -33,6 +33,7 @@ from twilio.request_validator import RequestValidator
 from omnitrail import memory_tuning
 from omnitrail.local_stack import free_port, wait_for_port
 from schemas import topics
+from sinks.scratch_database import ADMIN_PG
 
 TOKEN = "bench-twilio-token"  # noqa: S105  # a throw-away token for a private server
 ACCOUNT_SID = "AC" + "0" * 32
@@ -171,7 +172,7 @@ def run(
         env.update(
             OMNITRAIL_KAFKA_BOOTSTRAP=bootstrap,
             OMNITRAIL_KAFKA_IDEMPOTENCE="false",
-            OMNITRAIL_DATABASE_URL=corpus.ADMIN_PG,  # not opened: a push connector needs no database
+            OMNITRAIL_DATABASE_URL=ADMIN_PG,  # not opened: a push connector needs no database
             OMNITRAIL_TWILIO_AUTH_TOKEN=TOKEN,
             OMNITRAIL_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
             OMNITRAIL_PUBLIC_URL=public_url,

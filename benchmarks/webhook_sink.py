@@ -25,7 +25,6 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-import psycopg
 from aiokafka import AIOKafkaProducer
 
 from omnitrail.local_stack import EmbeddedBroker, free_port
@@ -33,11 +32,10 @@ from schemas import topics
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.interaction import Channel, Direction, Interaction, Party, Provider
 from schemas.timeline import TimelineEvent, TimelineEventType
-from sinks import migrate
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
+from sinks.scratch_database import scratch_database
 
-ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "benchmark-secret-0123456789"  # noqa: S105  # a throw-away key for a local receiver
 RECEIVER = """
 import hashlib, hmac, sys
@@ -158,10 +156,6 @@ def main() -> int:
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, SECRET, str(port)])
     broker = EmbeddedBroker()
     broker.start()
-    name = f"omnitrail_bench_{uuid.uuid4().hex[:8]}"
-    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
     try:
         for _ in range(100):
             try:
@@ -170,17 +164,15 @@ def main() -> int:
             except httpx.HTTPError:
                 time.sleep(0.1)
         asyncio.run(clients.create_topics(KafkaSettings(partitions=3), broker.bootstrap))
-        asyncio.run(migrate.migrate(url))
         asyncio.run(produce(broker.bootstrap, items))
         ceil = asyncio.run(ceiling(port, items))
-        total, steady, join = run_sink(broker.bootstrap, url, port, len(items))
+        with scratch_database("omnitrail_bench") as url:
+            total, steady, join = run_sink(broker.bootstrap, url, port, len(items))
         ok, bad = received(port)
     finally:
         receiver.terminate()
         receiver.wait(10)
         broker.stop()
-        with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     avg = sum(len(e.model_dump_json()) for e in items[:200]) / 200
     print(f"events     : {len(items)} interaction.added, {avg / 1024:.1f} KB avg, 3 partitions, 1 subscriber")
     print(f"ceiling    : {ceil:8.0f} events/s  (one httpx client POSTing the same bodies in order)")

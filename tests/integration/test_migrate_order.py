@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from sinks import migrate
-from tests.conftest import ADMIN_PG
+from sinks.scratch_database import async_scratch_database
 from tests.integration.rows import one
 
 pytestmark = pytest.mark.integration
@@ -22,14 +22,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def fresh_database() -> AsyncIterator[str]:
     """The URL of a new, empty database, dropped afterwards."""
-    name = f"omnitrail_migrate_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield ADMIN_PG.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with async_scratch_database("omnitrail_migrate", migrated=False) as url:
+        yield url
 
 
 async def test_missing_lower_version_is_applied_after_a_higher_one(fresh_database: str) -> None:
