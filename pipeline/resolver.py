@@ -75,8 +75,8 @@ async def resolve(
 ) -> Resolution:
     keys = {i.key for c in claims for i in c.identifiers}
     owners = await owners_of(conn, keys)
-    claims, set_aside = disputed(claims, owners)
     shared = shared_keys(owners, policy)
+    claims, set_aside = disputed(claims, owners, policy, shared)
     people = group_by_person(claims, policy, shared)
     decisions = decide(people, owners)
     wanted = [(d.contact_id, d.person.display_name) for d in decisions if d.is_new]

@@ -25,7 +25,8 @@ What each message ``type`` becomes:
 - ``system`` ``user_changed_number`` / ``user_changed_user_id``: an ``identity`` notice whose customer
   carries the old and the new number or user id (``address_change``: which is which; the notice routes
   by the addresses it leaves, as the customer's next messages do), linked to the same contact with the
-  notice as evidence (onto an address another contact has, it opens an identity review instead: see
+  notice as evidence (onto an address another contact has, it opens an identity review instead, unless
+  that address could merge nobody, marked shared or at the merge cap: see
   :func:`pipeline.stages.identity.disputed`); other system types are acknowledged and skipped;
 - ``unsupported`` / ``unknown`` (content Meta cannot deliver): a message marked
   ``metadata.unsupported``, shown as "content not supported by the provider".

@@ -123,19 +123,26 @@ def link_grounds(person: Person, identifier: Identifier) -> tuple[str, tuple[tup
     return (chosen.rule, chosen.evidence) if chosen else (EXACT, ())
 
 
-def disputed(claims: list[Claim], owners: dict[str, Owner]) -> tuple[list[Claim], list[tuple[Claim, list[uuid.UUID]]]]:
+def disputed(
+    claims: list[Claim], owners: dict[str, Owner], policy: Policy, shared: set[str]
+) -> tuple[list[Claim], list[tuple[Claim, list[uuid.UUID]]]]:
     """The claims to resolve, and the provider notices set aside with the live contacts each names, oldest first.
 
-    A notice (a number change) that names addresses of two or more contacts moved someone onto an address
-    another contact owns: a number given to someone else since, a mistake, a hijack. It is no proof that
-    they are one person, so it merges nobody and links nothing: staff decide (an identity review).
+    A notice (a number change) whose merging addresses belong to two or more contacts moved someone onto an
+    address another contact owns: a number given to someone else since, a mistake, a hijack. It is no proof
+    that they are one person, so it merges nobody and links nothing: staff decide (an identity review).
+
+    Only addresses that may merge (``shared``: :func:`shared_keys`) count, so a review is only opened where the
+    notice, taken as proof, would have merged: an address marked shared, at the merge cap or of a kind that
+    never merges could merge nobody. A notice naming one is resolved like a party carrying the same addresses:
+    that address stays with its contact, linked to nobody else.
     """
     if all(claim.rule == EXACT for claim in claims):  # no notice: nearly every batch
         return claims, []
     kept: list[Claim] = []
     set_aside: list[tuple[Claim, list[uuid.UUID]]] = []
     for claim in claims:
-        contacts = [] if claim.rule == EXACT else _owning(claim, owners)
+        contacts = [] if claim.rule == EXACT else _owning(claim, owners, policy, shared)
         if len(contacts) > 1:
             set_aside.append((claim, contacts))
         else:
@@ -143,9 +150,13 @@ def disputed(claims: list[Claim], owners: dict[str, Owner]) -> tuple[list[Claim]
     return kept, set_aside
 
 
-def _owning(claim: Claim, owners: dict[str, Owner]) -> list[uuid.UUID]:
-    """The live contacts owning the claim's identifiers, oldest first."""
-    named = {owners[i.key].survivor: owners[i.key] for i in claim.identifiers if i.key in owners}
+def _owning(claim: Claim, owners: dict[str, Owner], policy: Policy, shared: set[str]) -> list[uuid.UUID]:
+    """The live contacts owning the claim's merging identifiers, oldest first."""
+    named = {
+        owners[i.key].survivor: owners[i.key]
+        for i in claim.identifiers
+        if i.key in owners and policy.may_merge(i, shared)
+    }
     return [o.survivor for o in sorted(named.values(), key=_age)]
 
 

@@ -8,7 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 
+from pipeline import resolver
+from pipeline.stages.identity import Claim, Person
+from pipeline.stages.policy import Policy
 from schemas.identifiers import Identifier
 from schemas.interaction import Channel, Interaction
 from tests.integration.stack import AGENT
@@ -84,3 +88,18 @@ async def reviews_naming(client: httpx.AsyncClient, contact_id: str) -> list[dic
 async def review_between(client: httpx.AsyncClient, a: str, b: str) -> dict[str, Any] | None:
     """The open review item of the pair, if any (for :func:`~tests.integration.stack.eventually`)."""
     return next((r for r in await reviews_naming(client, a) if {r["contact_a"], r["contact_b"]} == {a, b}), None)
+
+
+def cause(person: Person) -> str:
+    """The merge cause of contacts these helpers resolve directly (no interaction behind them)."""
+    del person
+    return "test"
+
+
+async def born(db: psycopg.AsyncConnection[Any], identifier: Identifier) -> uuid.UUID:
+    """The contact a claim of this identifier alone makes, in a transaction of its own (older than the next),
+    as the worker would make it for a first message."""
+    async with db.transaction():
+        made = await resolver.resolve(db, [Claim(0, (identifier,))], Policy(), source="test", cause=cause)
+    [contact] = made.created
+    return contact

@@ -23,7 +23,7 @@ from tests.channel_payloads import (
 )
 from tests.helpers import inbound_sms, signed
 from tests.integration.identity_helpers import review_between
-from tests.integration.stack import AGENT, eventually
+from tests.integration.stack import ADMIN, AGENT, eventually
 
 pytestmark = pytest.mark.integration
 OUR_NUMBER = "+351210000000"
@@ -204,6 +204,29 @@ async def test_a_number_change_onto_another_contacts_number_merges_nobody_and_op
     assert (await cur.fetchone())[0] == 2
     cur = await db.execute("SELECT contact_id FROM contact_identifiers WHERE kind = 'phone' AND value = %s", (bruno,))
     assert [str(row[0]) for row in await cur.fetchall()] == [b["contact_id"]]
+
+
+async def test_a_number_change_onto_a_number_marked_shared_opens_no_review_and_links_nothing(
+    webhook_stack: Any, db: Any
+) -> None:
+    ana, family, notice, later = a_phone(), a_phone(), f"wamid.{uuid.uuid4().hex}", f"wamid.{uuid.uuid4().hex}"
+    a = await first_message(webhook_stack, db, ana, "Ana")
+    mum = await first_message(webhook_stack, db, family, "Mãe")
+    async with httpx.AsyncClient(base_url=webhook_stack.url, timeout=15) as http:
+        marked = await http.post("/api/v1/identity/shared", json={"kind": "phone", "value": family}, headers=ADMIN)
+        assert marked.status_code == 200, marked.text
+    # Ana moves onto the family's phone: a number that merges nobody, so there is nothing for staff to decide.
+    await post_whatsapp(webhook_stack, wa_number_change(notice, ana[1:], family[1:]))
+    # The notice routes by the number it leaves Ana with: a message from that number comes after it.
+    await post_whatsapp(webhook_stack, wa_message(later, family[1:], "text", text={"body": "Olá"}))
+    await eventually(lambda: document(db, interaction_id_for("whatsapp", WA_ACCOUNT, later)), what="the later one")
+
+    async with httpx.AsyncClient(base_url=webhook_stack.url, timeout=15) as http:
+        assert await review_between(http, a["contact_id"], mum["contact_id"]) is None
+    assert [c["contact_id"] for c in await contacts(webhook_stack, ana)] == [a["contact_id"]]
+    assert [c["contact_id"] for c in await contacts(webhook_stack, family)] == [mum["contact_id"]]
+    cur = await db.execute("SELECT contact_id FROM contact_identifiers WHERE kind = 'phone' AND value = %s", (family,))
+    assert [str(row[0]) for row in await cur.fetchall()] == [mum["contact_id"]]
 
 
 async def test_user_id_change_notice_without_from_is_acknowledged(webhook_stack: Any) -> None:

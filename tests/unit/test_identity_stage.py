@@ -113,10 +113,29 @@ def test_a_notice_naming_two_contacts_is_set_aside_and_one_naming_a_single_conta
     onto_bruno = Claim(0, (phone("+351911111111"), phone("+351922222222")), rule=notice[0], evidence=notice[1])
     onto_a_new_number = Claim(1, (phone("+351911111111"), phone("+351933333333")), rule=notice[0], evidence=notice[1])
     both_in_one_party = Claim(2, (phone("+351911111111"), phone("+351922222222")))  # exact: one person, merged
-    kept, set_aside = disputed([onto_bruno, onto_a_new_number, both_in_one_party], owners)
+    kept, set_aside = disputed([onto_bruno, onto_a_new_number, both_in_one_party], owners, POLICY, set())
     assert kept == [onto_a_new_number, both_in_one_party]
     assert set_aside == [(onto_bruno, [bruno, ana])]  # oldest first
-    assert disputed([both_in_one_party], owners) == ([both_in_one_party], [])
+    assert disputed([both_in_one_party], owners, POLICY, set()) == ([both_in_one_party], [])
+
+
+def test_a_notice_onto_an_address_that_could_merge_nobody_is_no_dispute() -> None:
+    """Marked shared, at the cap, or of a kind that never merges: had the notice been proof, nobody would
+    have merged, so nothing is set aside for staff; resolved, the address stays with its own contact."""
+    ana, bruno = uuid.uuid4(), uuid.uuid4()
+    bruno_phone = "phone:+351922222222"
+    owners = {"phone:+351911111111": Owner(ana, ana, T0), bruno_phone: Owner(bruno, bruno, T0 - timedelta(1))}
+    notice = Claim(0, (phone("+351911111111"), phone("+351922222222")), rule="whatsapp:user_changed_number")
+    for policy, shared, contact in (
+        (POLICY, {bruno_phone}, ana),  # marked shared, or at the cap (shared_keys says which)
+        (Policy(shared_keys=frozenset({bruno_phone})), set(), ana),  # shared by configuration
+        # Phones never merge: neither address counts, and weak addresses alone reach the oldest contact.
+        (Policy(auto_merge_kinds=frozenset({IdentifierKind.email})), set(), bruno),
+    ):
+        assert disputed([notice], owners, policy, shared) == ([notice], [])
+        [decision] = decide(group_by_person([notice], policy, shared), owners)
+        assert (decision.contact_id, decision.merge_from, decision.new_links) == (contact, [], [])
+    assert disputed([notice], owners, POLICY, set()) == ([], [(notice, [bruno, ana])])  # may merge: staff decide
 
 
 def test_shared_and_non_merging_identifiers_link_but_never_merge() -> None:
