@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
+from sinks import suggestion_store
 from sinks.connection import Conn
 
 Status = Literal["open", "accepted", "rejected"]
@@ -111,12 +112,18 @@ _COLUMNS = "review_id, contact_a, contact_b, rule, evidence, status, created_at,
 
 
 async def listing(conn: Conn, status: Status, limit: int, *, contact: uuid.UUID | None = None) -> list[Review]:
-    """Items of that status, oldest first; with ``contact``, only those naming it (on either side)."""
-    naming = " AND %(contact)s IN (contact_a, contact_b)" if contact else ""
+    """Items of that status, oldest first; with ``contact``, only those naming the person it is (on either side):
+    its survivor or any contact merged into that survivor, so a merged-away id (a stale link) finds the items of
+    the person it became, and a survivor the items opened before a merge on the contact merged into it.
+
+    Each side has its index (``contact_a`` leads the pair's unique key, ``contact_b`` its own: migration 0022).
+    """
+    members = sorted(await suggestion_store.members_of(conn, [contact])) if contact else None
+    naming = " AND (contact_a = ANY(%(members)s) OR contact_b = ANY(%(members)s))" if members else ""
     cur = await conn.execute(
         f"SELECT {_COLUMNS} FROM identity_reviews WHERE status = %(status)s{naming}"  # noqa: S608  # constant SQL
         " ORDER BY created_at, review_id LIMIT %(limit)s",
-        {"status": status, "contact": contact, "limit": limit},
+        {"status": status, "members": members, "limit": limit},
     )
     return [Review(*row) for row in await cur.fetchall()]
 

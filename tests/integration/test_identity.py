@@ -9,16 +9,20 @@ import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.identifiers import Identifier
 from schemas.interaction import Channel, Direction, Party, PartyRole
+from sinks import review_store
 from sinks.connection import Conn
+from sinks.review_store import Proposal
 from tests.helpers import inbound_sms, signed
 from tests.integration.identity_helpers import (
     US_EMAIL,
+    born,
     email_from,
     find_contact,
     found_contact,
@@ -356,6 +360,28 @@ async def test_a_phone_in_an_email_signature_is_a_review_item_not_a_merge(
     # Listing a contact's review items reads that contact's data: audited under it.
     audit = await client.get("/api/v1/audit", params={"contact_id": by_phone["contact_id"]}, headers=ADMIN)
     assert "reviews.list" in {row["action"] for row in audit.json()["items"]}
+
+
+async def test_a_contacts_review_items_are_found_by_any_id_of_the_person_merged_ids_included(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db:
+        x, b, c, d = [await born(db, Identifier(kind="email", value=new_email(n))) for n in "xbcd"]  # x the oldest
+        await review_store.open_items(db, [Proposal(b, c, "same_name", {})])
+        merged = await client.post(f"/api/v1/contacts/{x}/merge", json={"contact_id": str(b)}, headers=ADMIN)
+        assert merged.json()["survivor_id"] == str(x), merged.text
+        await review_store.open_items(db, [Proposal(x, d, "same_name", {})])
+
+    async def pairs(contact: uuid.UUID) -> list[set[str]]:
+        found = await client.get("/api/v1/identity/reviews", params={"contact_id": str(contact)}, headers=AGENT)
+        assert found.status_code == 200, found.text
+        return [{r["contact_a"], r["contact_b"]} for r in found.json()["items"]]
+
+    opened_before, opened_after = {str(b), str(c)}, {str(x), str(d)}
+    # A stale link (b, merged into x) and the survivor find the same person's items, oldest first.
+    assert await pairs(b) == await pairs(x) == [opened_before, opened_after]
+    assert await pairs(c) == [opened_before]
+    assert await pairs(d) == [opened_after]
 
 
 async def test_a_phone_marked_shared_or_past_the_cap_links_but_never_merges_people(
