@@ -1,7 +1,8 @@
 """Identifiers and their normalization: the one place that decides when two spellings are equal.
 
-Emails are trimmed and lower-cased; phone numbers become E.164 through
-``phonenumbers`` with a default region for national spellings; channel handles
+Emails are trimmed and lower-cased; an address of a one-label domain (``root@localhost``) is an
+address too, but names a mailbox only inside one network (:func:`is_local_email`). Phone numbers
+become E.164 through ``phonenumbers`` with a default region for national spellings; channel handles
 are kept as the provider gives them (trimmed). WhatsApp numbers are phones: the
 same person on SMS and WhatsApp has one phone identifier.
 """
@@ -9,6 +10,7 @@ same person on SMS and WhatsApp has one phone identifier.
 from __future__ import annotations
 
 import functools
+import re
 from enum import StrEnum
 from typing import Self
 
@@ -51,15 +53,37 @@ MAX_LENGTH = 512
 _CHANNEL_PREFIXES = ("whatsapp:", "sms:", "mms:", "tel:")
 
 
+#: C0 and C1 control characters and DEL: no address has one; a header that does is damaged or hostile.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: A domain of one label: a host name (letters, digits, inner hyphens) or an address literal (``[10.0.0.1]``).
+_ONE_LABEL = re.compile(r"[^\W_](?:[\w-]*[^\W_])?|\[[^\[\]]+\]")
+
+
 def normalize_email(raw: str) -> str:
-    """``'  Ana.Silva@Example.PT '`` -> ``'ana.silva@example.pt'``; raises InvalidPayload if not an address."""
+    """``'  Ana.Silva@Example.PT '`` -> ``'ana.silva@example.pt'``; raises InvalidPayload if not an address.
+
+    RFC 5322 addresses whose domain has no dot (``root@localhost``, ``redacted@redacted``) are
+    addresses, as long as the domain is a host name; no ``@`` (or a second one outside quotes), an empty
+    side, spaces or control characters are not.
+    """
     value = raw.strip().strip("<>").strip().lower()
     if value.startswith("mailto:"):
         value = value[len("mailto:") :]
     local, sep, domain = value.rpartition("@")
-    if not sep or not local or "." not in domain or any(c.isspace() for c in value):
+    if not sep or not local or not domain or any(c.isspace() for c in value) or _CONTROL.search(value):
+        raise InvalidPayload("not an email address")
+    if "@" in local and not (local[0] == local[-1] == '"' and len(local) > 1):  # only a quoted local part has one
+        raise InvalidPayload("not an email address")
+    if "." not in domain and not _ONE_LABEL.fullmatch(domain):
         raise InvalidPayload("not an email address")
     return value
+
+
+def is_local_email(value: str) -> bool:
+    """A normalized address whose domain is one label (``root@localhost``, ``user@intranet``): it names a
+    mailbox only inside one network (every machine has its own ``root@localhost``), so it proves nobody."""
+    domain = value.rpartition("@")[2]
+    return "." not in domain and not domain.startswith("[")  # an address literal is one host wherever it is read
 
 
 def without_channel_prefix(raw: str) -> str:

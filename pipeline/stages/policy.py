@@ -3,7 +3,8 @@
 Pure data, built once from :class:`pipeline.identity_settings.IdentitySettings`. Three tiers:
 
 * **blocked** identifiers never identify anybody (``noreply@``-style addresses, ``+000...``,
-  our own numbers and addresses): they are not linked and never merge;
+  addresses of a one-label domain such as ``root@localhost``, our own numbers and addresses): they
+  are not linked and never merge;
 * **weak** identifiers are linked to a contact but never merge two contacts (kinds not allowed
   to auto-merge, identifiers marked shared such as a family phone, and identifiers that already
   joined ``max_contacts_per_identifier`` contacts);
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from schemas.identifiers import Identifier, IdentifierKind
+from schemas.identifiers import Identifier, IdentifierKind, is_local_email
 
 DEFAULT_BLOCKED_LOCAL_PARTS = (
     "noreply",
@@ -60,6 +61,8 @@ class Policy:
             return identifier.value.startswith(self.blocked_phone_prefixes)
         if kind is _EMAIL:
             local = identifier.value.partition("@")[0]
+            if is_local_email(identifier.value):  # every machine has its own root@localhost: it proves nobody
+                return True
             return local in self.blocked_local_parts or local.split("+", 1)[0] in self.blocked_local_parts
         return False
 

@@ -138,3 +138,32 @@ async def test_corpus_gives_exactly_the_expected_timeline(
 
     # A restart resumes from the PostgreSQL checkpoints: nothing is sent again.
     assert await _run(box, other, broker, pool) == 0
+
+
+async def test_mail_from_a_one_label_domain_is_on_the_timeline_with_its_sender_and_links_nobody(
+    dovecot: Dovecot, webhook_stack: Any, broker: Any, db: Any, pool: AsyncConnectionPool[Any]
+) -> None:
+    # root@localhost, user@intranet, a redacted export's redacted@redacted: real addresses, but every
+    # machine has its own root@localhost, so two such mails are kept apart, each on its conversation.
+    box = Mailbox(dovecot)
+    mails = [corpus.simple(box.tag, n, sender="Root@LocalHost") for n in (1, 2)]
+    await asyncio.to_thread(dovecot.append, box.user, "INBOX", *mails)
+    assert await _run(box, dovecot.new_user(), broker, pool) == 2
+
+    async def stored() -> list[tuple[Any, ...]] | None:
+        cur = await db.execute(
+            "SELECT contact_id, document FROM interactions WHERE document->>'account' = %s"
+            " ORDER BY document->>'subject'",
+            (box.user,),
+        )
+        rows = await cur.fetchall()
+        return rows if len(rows) == 2 else None
+
+    rows = await eventually(stored, what="both messages in the timeline")
+    assert [row[1]["subject"] for row in rows] == ["Pedido 1", "Pedido 2"]
+    for n, (_, document) in enumerate(rows, start=1):
+        assert document["sender"]["display_name"] == f"Cliente {n}"
+        assert document["sender"]["identifiers"] == [{"kind": "email", "value": "root@localhost"}]
+    assert rows[0][0] != rows[1][0]  # two conversations, not one "root@localhost" person
+    cur = await db.execute("SELECT count(*) FROM contact_identifiers WHERE value = 'root@localhost'")
+    assert await cur.fetchone() == (0,)

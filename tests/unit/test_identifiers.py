@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from schemas.errors import InvalidPayload
-from schemas.identifiers import Identifier, IdentifierKind, normalize_email, normalize_phone
+from schemas.identifiers import Identifier, IdentifierKind, is_local_email, normalize_email, normalize_phone
 from schemas.ids import contact_id_for, interaction_id_for
 
 
@@ -42,6 +42,69 @@ def test_emails_are_trimmed_and_lower_cased() -> None:
     assert normalize_email("<mailto:Ana@x.com>") == "ana@x.com"
     with pytest.raises(InvalidPayload):
         normalize_email("ana at example")
+
+
+@pytest.mark.parametrize(
+    ("raw", "address"),
+    [
+        ("Redacted@Redacted", "redacted@redacted"),
+        ("root@localhost", "root@localhost"),
+        (" <user@intranet> ", "user@intranet"),
+        ("ops@mail-01", "ops@mail-01"),
+        ("admin@[192.0.2.1]", "admin@[192.0.2.1]"),
+        ('"a@b"@intranet', '"a@b"@intranet'),
+    ],
+)
+def test_an_address_whose_domain_has_no_dot_is_an_address(raw: str, address: str) -> None:
+    assert normalize_email(raw) == address
+    assert Identifier.of(IdentifierKind.email, raw).value == address
+    assert Identifier(kind=IdentifierKind.email, value=address).value == address  # as replays bring it back
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "localhost",
+        "Martin <root@localhost>",  # a display name is no part of an address
+        "@localhost",
+        "root@",
+        "root @localhost",
+        "root@local host",
+        "root@-localhost",
+        "root@localhost-",
+        "root@_",
+    ],
+)
+def test_a_one_label_domain_must_be_a_host_name(garbage: str) -> None:
+    assert normalize_email("root@localhost") == "root@localhost"
+    with pytest.raises(InvalidPayload):
+        normalize_email(garbage)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "ro\x01ot@example.pt",
+        "root@example.pt\x7f",
+        "root\x9b@example.pt",
+        "root@host@example.pt",
+        "\x1b[31m@example.pt",
+    ],
+)
+def test_control_characters_and_a_second_at_sign_are_no_address(garbage: str) -> None:
+    with pytest.raises(InvalidPayload):
+        normalize_email(garbage)
+    with pytest.raises(InvalidPayload):
+        Identifier.of(IdentifierKind.email, garbage)
+
+
+def test_only_an_address_of_a_one_label_domain_is_local() -> None:
+    assert is_local_email("root@localhost")
+    assert is_local_email("redacted@redacted")
+    assert not is_local_email("ana@example.pt")
+    assert not is_local_email("admin@[192.0.2.1]")  # an address literal is one host wherever it is read
+    assert not is_local_email("admin@[ipv6:2001:db8::1]")
 
 
 def test_whatsapp_number_is_the_same_phone_identifier_as_sms() -> None:

@@ -90,6 +90,17 @@ def test_blocked_identifiers_never_identify_and_a_blocked_only_interaction_lands
     assert decision.contact_id == contact_id_for(f"~{fallback.fallback_key}")
 
 
+def test_an_address_of_a_one_label_domain_never_identifies_and_its_mail_lands_on_its_conversation() -> None:
+    # Every machine has its own root@localhost: two such mails must not make one person.
+    first, second = (with_sender(n, email("root@localhost")) for n in (1, 2))
+    assert POLICY.blocked(email("root@localhost"))
+    assert POLICY.blocked(email("redacted@redacted"))
+    assert not POLICY.blocked(email("root@localhost.example"))
+    claims = claims_of([first, second], POLICY)
+    assert [c.identifiers for c in claims] == [(), ()]
+    assert len({c.fallback_key for c in claims}) == 2
+
+
 def test_new_person_gets_a_deterministic_contact_and_oldest_existing_contact_survives() -> None:
     [person] = group_by_person(claims_of([with_sender(1, phone("+351911111111"))], POLICY), POLICY)
     [fresh] = decide([person], {})
