@@ -55,6 +55,8 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 #: What a wrong decoding leaves: replacement characters, escaped raw bytes, C1 controls (Latin-1 read for Windows-1252).
 _MISREAD = re.compile("[\ufffd\ud800-\udfff\x80-\x9f]")
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+\.?")
+#: A local part as an unquoted address spells it: no "@", quote, bracket, space or control character.
+_ATOM = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+")
 
 
 @dataclass(frozen=True)
@@ -224,12 +226,17 @@ class _Reader:
             if groups is not None:
                 if getattr(header, "defects", None):
                     self.flag(f"header {name} malformed")
-                found = [m for m in (_mailbox(a) for a in groups) if m is not None]
+                literal = _FOLD.sub("", raw)
+                found = [m for m in (_mailbox(a, literal) for a in groups) if m is not None]
         except Exception as exc:  # fall through to the lenient reading
             self.flag(f"header {name} unparsable: {type(exc).__name__}")
         if not found:
-            text = self.words(raw, name)
-            found = [Mailbox(n or None, a) for n, a in getaddresses([text]) if _ADDRESS.fullmatch(a)]
+            # Addresses from the text as sent (8-bit decoded, encoded words not): only names are encoded.
+            data = _FOLD.sub("", raw).encode("utf-8", "surrogateescape")
+            text, _ = charsets.decode(data, None, self.charsets)
+            found = [
+                Mailbox(self.words(n, name) if n else None, a) for n, a in getaddresses([text]) if _ADDRESS.fullmatch(a)
+            ]
             if not found and (dug := _ADDRESS.search(text)):
                 self.warn(f"header {name}: address recovered from damaged text")
                 found = [Mailbox(None, dug.group(0))]
@@ -275,12 +282,28 @@ def _misread(text: str) -> bool:
     return not text.isascii() and _MISREAD.search(text) is not None
 
 
-def _mailbox(address: Address) -> Mailbox | None:
+def _mailbox(address: Address, literal: str) -> Mailbox | None:
+    """The address of a parsed header, or None when there is none or it cannot be trusted.
+
+    An encoded word is no part of an address (RFC 2047, section 5), but some clients encode a local
+    part and the standard library decodes it: ``=?utf-8?Q?agent?=@example.com`` is meant as
+    ``agent@example.com`` and kept so. One that decodes to more than a local part would move the
+    mail elsewhere (``=?utf-8?q?ceo=40victim.example?=@attacker.example`` read as
+    ``ceo@victim.example``: a stranger's mail on the victim's timeline), as would an encoded domain;
+    it is None here, left to the literal reading, which keeps the encoded word as the characters it
+    is. ``literal``: the header's unfolded raw text.
+    """
     addr = address.addr_spec
     if not addr or "@" not in addr:
         return None
+    if "=?" in literal:  # the parser may have decoded an encoded word inside the address
+        spelled = any(f"{address.username}{q}@" in literal for q in ("", '"'))
+        if not (spelled or _ATOM.fullmatch(address.username)) or f"@{address.domain}".lower() not in literal.lower():
+            return None
     if _SWALLOWED.search(addr):  # a broken header swallowed the name: dig the address out
-        found = _ADDRESS.search(addr)
+        # At the parsed domain: '"ceo@victim.example"@attacker.example' is mail from attacker.example.
+        local = address.username.rpartition("@")[2]
+        found = _ADDRESS.search(f"{local}@{address.domain}" if address.domain else address.username)
         return Mailbox(address.display_name or None, found.group(0)) if found else None
     return Mailbox(address.display_name or None, addr)
 

@@ -1,4 +1,4 @@
-"""Sender addresses as real mail writes them: a one-label domain is kept."""
+"""Sender addresses as real mail writes them: a one-label domain is kept, an encoded word never moves the mail."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from connectors.email import mime
 from connectors.email.inspect import Inspector, Result
 from tests import email_corpus as corpus
 
@@ -22,3 +23,30 @@ def test_mail_from_a_one_label_domain_reaches_the_timeline_with_its_sender(sende
     assert result.interaction.sender.display_name == "Cliente 1"
     assert [i.key for i in result.interaction.sender.identifiers] == [f"email:{sender.lower()}"]
     assert result.interaction.text == "Mensagem 1."
+
+
+def _sender(from_header: bytes) -> str | None:
+    parsed = mime.parse(b"From: " + from_header + b"\r\nTo: support@acme.example\r\nSubject: t\r\n\r\nbody\r\n")
+    return parsed.sender.address if parsed.sender else None
+
+
+@pytest.mark.parametrize(
+    ("from_header", "address"),
+    [
+        # An encoded word is no part of an address: decoding one must not move the mail to victim.example.
+        (b"=?utf-8?q?ceo=40victim.example?=@attacker.example", "=?utf-8?q?ceo=40victim.example?=@attacker.example"),
+        (
+            b"Ceo <=?utf-8?q?ceo=40victim.example=3E=00?=@attacker.example>",
+            "=?utf-8?q?ceo=40victim.example=3E=00?=@attacker.example",
+        ),
+        (b"=?utf-8?b?Y2VvQHZpY3RpbS5leGFtcGxl?=", None),  # "ceo@victim.example", encoded whole
+        (b"ceo@=?utf-8?q?victim.example?=", None),  # no sender: dead-lettered, raw, for staff to see
+        (b'"ceo@victim.example"@attacker.example', "victim.example@attacker.example"),
+        # What clients really send, read as meant.
+        (b"=?utf-8?Q?agent?=@example.com", "agent@example.com"),
+        (b"=?utf-8?q?Jo=C3=A3o?= <joao@cliente.example>", "joao@cliente.example"),
+        (b"Test test@example.com", "test@example.com"),
+    ],
+)
+def test_an_encoded_word_never_moves_the_sender_to_another_address(from_header: bytes, address: str | None) -> None:
+    assert _sender(from_header) == address
