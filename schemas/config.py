@@ -18,6 +18,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -94,6 +95,8 @@ def load(cls: type[_S]) -> _S:
     """Instantiate a settings class; a validation error becomes one FatalError naming the variables."""
     try:
         return cls()
+    except SettingsError as exc:  # a JSON setting that is not JSON; the message names the field, not the value
+        raise FatalError(f"invalid configuration: {exc}") from None
     except ValidationError as exc:
         prefix = str(cls.model_config.get("env_prefix", ""))
         problems = "; ".join(
