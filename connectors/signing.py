@@ -5,8 +5,8 @@ Meta signs the raw body with HMAC-SHA256 as ``sha256=<hex>`` (``X-Hub-Signature-
 its CRC challenge the same way; live chat, events and Chatwoot add a timestamp
 (:mod:`connectors.timestamped_signature`, built on these helpers).
 Each verifier raises :class:`InvalidSignature` before anything of the body is parsed. Twilio's
-HMAC-SHA1 over URL + parameters is :mod:`connectors.twilio.signature` (one HMAC, the ``twilio``
-package's validator when that does not match).
+HMAC over URL + parameters (SHA-1 with the Auth Token, or a SharedKey's secret and hash) is
+:mod:`connectors.twilio.signature` (one HMAC, the ``twilio`` package's validator when that does not match).
 """
 
 from __future__ import annotations

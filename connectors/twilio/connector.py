@@ -52,7 +52,10 @@ class TwilioConnector(Connector[TwilioSettings]):
         super().__init__(settings, default_region=default_region)
         if settings.auth_token is None:
             raise FatalError("OMNITRAIL_TWILIO_AUTH_TOKEN is required for the twilio connector")
-        self.signature = TwilioSignature(settings.auth_token.get_secret_value())
+        self.signature = TwilioSignature(
+            settings.auth_token.get_secret_value(),
+            {key_id: secret.get_secret_value() for key_id, secret in settings.shared_keys.items()},
+        )
 
     def _normalizer(self, normalize: FormNormalizer) -> Callable[[RawRequest], list[Interaction]]:
         def run(raw: RawRequest) -> list[Interaction]:
