@@ -6,13 +6,16 @@ every channel's contract and scenario tests talk to one stack. A channel adds it
 
 from __future__ import annotations
 
+import json
+
 from tests.channel_payloads import META_APP_SECRET, META_VERIFY_TOKEN, X_CONSUMER_SECRET
-from tests.helpers import AUTH_TOKEN
+from tests.helpers import AUTH_TOKEN, SHARED_KEYS
 from tests.livechat_payloads import CHATWOOT_SECRET, EVENTS_SECRET, IDENTITY_SECRET, LIVECHAT_SECRET
 from tests.telegram_updates import BOT_TOKEN, WEBHOOK_SECRET
 
 CHANNEL_ENV: dict[str, str] = {
     "OMNITRAIL_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    "OMNITRAIL_TWILIO_SHARED_KEYS": json.dumps(SHARED_KEYS),
     "OMNITRAIL_LIVECHAT_SECRET": LIVECHAT_SECRET,
     "OMNITRAIL_LIVECHAT_CHATWOOT_SECRET": CHATWOOT_SECRET,
     "OMNITRAIL_LIVECHAT_IDENTITY_SECRET": IDENTITY_SECRET,

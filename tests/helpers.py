@@ -12,12 +12,18 @@ from schemas.interaction import Channel, Interaction
 from tests.interactions import interaction
 
 AUTH_TOKEN = "test-auth-token-0123456789"
+#: Twilio SharedKeys the test stack is configured with (OMNITRAIL_TWILIO_SHARED_KEYS): two, as during a rotation.
+OLD_KEY_ID = "webhooks_sharedkey_01JOLDOLDOLDOLDOLDOLDOLDOLD"
+NEW_KEY_ID = "webhooks_sharedkey_01JNEWNEWNEWNEWNEWNEWNEWNEW"
+SHARED_KEYS = {OLD_KEY_ID: "test-shared-key-old-secret-0123", NEW_KEY_ID: "test-shared-key-new-secret-4567"}
+_HASHES = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
 
 
-def twilio_signature(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
-    """Twilio's documented algorithm: HMAC-SHA1 over URL + each sorted key and value, base64."""
+def twilio_signature(url: str, params: dict[str, str], token: str = AUTH_TOKEN, algorithm: str = "HMAC_SHA1") -> str:
+    """Twilio's documented algorithm: HMAC-SHA1 (or, with a SharedKey, the Setting's algorithm) over URL + each
+    sorted key and value, base64."""
     payload = url + "".join(k + params[k] for k in sorted(params))
-    return base64.b64encode(hmac.new(token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
+    return base64.b64encode(hmac.new(token.encode(), payload.encode(), _HASHES[algorithm]).digest()).decode()
 
 
 def resigned(signed_value: str, key: bytes) -> str:
@@ -53,6 +59,24 @@ def signed(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> tuple[b
     return urlencode(params).encode(), {
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Twilio-Signature": twilio_signature(url, params, token),
+    }
+
+
+def shared_key_signed(
+    url: str,
+    params: dict[str, str],
+    key_id: str = NEW_KEY_ID,
+    algorithm: str = "HMAC_SHA256",
+    *,
+    secret: str | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """A webhook as Twilio sends it when a Webhook Rule signs it with SharedKey ``key_id`` (its configured secret
+    unless ``secret`` is given) and ``algorithm``."""
+    signature = twilio_signature(url, params, secret or SHARED_KEYS[key_id], algorithm)
+    return urlencode(params).encode(), {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signature,
+        "X-Twilio-Webhooks-Signature-Settings": f"key={key_id},algorithm={algorithm}",
     }
 
 
