@@ -37,7 +37,7 @@ from connectors.emitter import Emitter, send_dead_letter
 from connectors.form import parse_form
 from connectors.metrics import INGESTED, REJECTED, WEBHOOK_SECONDS
 from schemas.deadletter import DeadLetter
-from schemas.errors import InvalidPayload, InvalidSignature, RetriableError
+from schemas.errors import InvalidPayload, InvalidSignature, RetriableError, UnknownSigningKey
 from schemas.interaction import Interaction
 
 log = structlog.get_logger(__name__)
@@ -241,6 +241,9 @@ class WebhookIngest:
         )
         try:
             route.verify(raw)
+        except UnknownSigningKey as exc:
+            log.error("webhook.signing_key_unknown", source=source, reason=exc.reason)
+            return self._refuse(source, "signing_key", 503, exc.reason, retry_after=60)
         except InvalidSignature as exc:
             return self._refuse(source, "signature", 403, exc.reason)
         except Exception as exc:  # a verifier tripped by hostile headers has verified nothing: refused, never a 500

@@ -7,6 +7,7 @@
     ├── RetriableError        transient (broker, database, network): retry after a backoff
     └── InvalidPayload        the input can never succeed: answer 400 / dead-letter it with ``reason``
         └── InvalidSignature  authenticity not proven: reject (403) before anything is parsed
+            └── UnknownSigningKey  signed with a key this deployment lacks: 503, the provider retries
 
 It lives in ``schemas`` because every layer raises or maps these and ``schemas``
 is the one package everybody may import.
@@ -37,3 +38,10 @@ class InvalidPayload(OmnitrailError):
 
 class InvalidSignature(InvalidPayload):
     """The request's signature does not verify; nothing of it may be parsed or stored."""
+
+
+class UnknownSigningKey(InvalidSignature):
+    """The request says it is signed with a key this deployment does not hold (a key the operator made at the
+    provider and has not configured here yet, during a rotation). Nothing of it is parsed or stored, and it is
+    never checked with another key; answered 503 so the provider retries once the key is configured, rather
+    than 403, after which the customer's message would be gone."""

@@ -31,7 +31,7 @@ from twilio.request_validator import RequestValidator
 from connectors import signing
 from connectors.twilio.signature_settings import ALGORITHMS, HEADER, HMAC_SHA1, HMAC_SHA256, SignatureSettings
 from connectors.webhook import RawRequest
-from schemas.errors import InvalidSignature
+from schemas.errors import InvalidSignature, UnknownSigningKey
 
 _HASHES: dict[str, Callable[..., Any]] = {HMAC_SHA1: hashlib.sha1, HMAC_SHA256: hashlib.sha256}
 
@@ -104,15 +104,16 @@ class TwilioSignature:
             )
 
     def _shared(self, header: str) -> _Signer:
-        """The SharedKey and hash ``header`` names; refused, never checked with the Auth Token, when unusable."""
+        """The SharedKey and hash ``header`` names; refused, never checked with the Auth Token, when unusable
+        (UnknownSigningKey when it names a key not configured here: 503, so Twilio retries)."""
+        settings = SignatureSettings.parse(header)  # a malformed header is a bad signature, not a missing key
         if not self._shared_keys:
-            raise InvalidSignature(
+            raise UnknownSigningKey(
                 "the request is signed with a Twilio shared key and none is configured (OMNITRAIL_TWILIO_SHARED_KEYS)"
             )
-        settings = SignatureSettings.parse(header)
         signer = self._shared_keys.get((settings.key_id, settings.algorithm))
         if signer is None:
-            raise InvalidSignature(
+            raise UnknownSigningKey(
                 f"the request is signed with shared key {settings.key_id}, "
                 "which is not configured (OMNITRAIL_TWILIO_SHARED_KEYS)"
             )

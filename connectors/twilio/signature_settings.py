@@ -4,8 +4,9 @@ Twilio signs with the account's Auth Token and HMAC-SHA1 unless a Webhook Rule m
 it signs with the Rule's Setting: a SharedKey's secret and that Setting's algorithm, and says which in
 this header, ``key=<sharedKeyId>,algorithm=HMAC_SHA256`` (or ``HMAC_SHA1``). The signed string is the
 same either way. A header that does not name one key and one supported algorithm is refused here,
-before the body is read: never verified with the Auth Token instead, which would let anyone holding
-the token sign requests the operator moved to a shared key.
+before the body is read, and never verified with the Auth Token instead: a shared key's request is
+checked with that key or not at all. (A request without the header is checked with the Auth Token,
+as Twilio's own validators do.)
 """
 
 from __future__ import annotations

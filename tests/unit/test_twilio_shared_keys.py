@@ -18,7 +18,7 @@ from connectors.twilio import TwilioConnector, TwilioSettings
 from connectors.twilio.signature import TwilioSignature, form_signature
 from connectors.webhook import RawRequest
 from schemas.config import load
-from schemas.errors import FatalError, InvalidSignature
+from schemas.errors import FatalError, InvalidSignature, UnknownSigningKey
 from tests.helpers import (
     AUTH_TOKEN,
     NEW_KEY_ID,
@@ -178,6 +178,24 @@ def test_an_unusable_header_is_refused_before_the_body_is_parsed(header: str, re
     assert "ana@example.com" not in found
     assert "Ana Silva" not in found
     assert raw._form is None  # refused on the headers alone
+
+
+def test_only_a_key_missing_here_is_an_unknown_signing_key_the_rest_a_bad_signature() -> None:
+    """The first is answered 503 (Twilio retries once the key is configured); the rest 403."""
+    body, headers = signed(URL, sms(6))
+    missing = "key=webhooks_sharedkey_01JUNKNOWN,algorithm=HMAC_SHA256"
+    with pytest.raises(UnknownSigningKey):
+        CHECK.verify(request(URL, body, headers | {SETTINGS: missing}))
+    with pytest.raises(UnknownSigningKey):
+        TwilioSignature(AUTH_TOKEN).verify(request(URL, *shared_key_signed(URL, sms(6))))
+    for bad in (f"key={NEW_KEY_ID},algorithm=MD5", "HMAC_SHA256", f"key={NEW_KEY_ID},algorithm=HMAC_SHA1"):
+        with pytest.raises(InvalidSignature) as refusal:
+            CHECK.verify(request(URL, body, headers | {SETTINGS: bad}))
+        assert type(refusal.value) is InvalidSignature, bad
+    # Malformed with no key configured: still a bad signature, not a key to configure.
+    with pytest.raises(InvalidSignature) as refusal:
+        TwilioSignature(AUTH_TOKEN).verify(request(URL, body, headers | {SETTINGS: "HMAC_SHA256"}))
+    assert type(refusal.value) is InvalidSignature
 
 
 def test_a_shared_key_header_when_no_key_is_configured_is_refused() -> None:
