@@ -15,6 +15,10 @@ from schemas.ids import interaction_id_for
 from schemas.text import JsonObject, Text
 
 SCHEMA_VERSION = 1
+#: ``metadata`` flag (``true``): the source names no usable address for the sender (an email without a
+#: From, or with one that could be two addresses). The interaction is kept all the same, on a contact of
+#: its own conversation (the identity stage's fallback), linking nobody; the sender is shown as unknown.
+SENDER_UNKNOWN = "sender_unknown"
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -257,9 +261,10 @@ class Interaction(_Model):
         return list(seen.values())
 
     def names_a_customer(self) -> bool:
-        """Whether :meth:`customer_identifiers` has any, without building them (the decode stage asks it of
-        every record)."""
-        return any(party.identifiers for party in self.customer_parties())
+        """Whether there is a customer to attach it to: :meth:`customer_identifiers` has any (checked without
+        building them: the decode stage asks it of every record), or the source says the sender is unknown
+        (:data:`SENDER_UNKNOWN`: it goes to a contact of its conversation)."""
+        return any(party.identifiers for party in self.customer_parties()) or self.metadata.get(SENDER_UNKNOWN) is True
 
     def customer_display_name(self) -> str | None:
         for party in self.customer_parties():

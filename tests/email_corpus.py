@@ -222,13 +222,39 @@ Content-Transfer-Encoding: 8bit
 
 
 def no_sender(tag: str) -> bytes:
-    """No From at all: nobody to attach it to, so it is dead-lettered with its raw bytes."""
+    """No From at all (bounces, some systems): kept, the sender unknown, on a contact of its own conversation."""
     return _crlf(f"""To: {SUPPORT}
 Subject: orphan {tag}
 Date: Thu, 5 Mar 2026 16:00:00 +0000
 Message-ID: <m8.{tag}@nowhere.example>
 
 no sender
+""")
+
+
+def internal(tag: str) -> bytes:
+    """Between our own addresses only: no customer's timeline to put it on, so it is dead-lettered, raw."""
+    return _crlf(f"""From: Suporte ACME <{SUPPORT}>
+To: {SUPPORT}
+Subject: nota interna {tag}
+Date: Thu, 5 Mar 2026 16:30:00 +0000
+Message-ID: <internal.{tag}@acme.example>
+
+Reuniao as 15h.
+""")
+
+
+def with_from(tag: str, n: int, from_value: bytes | None) -> bytes:
+    """A short inbound message whose From header is exactly ``from_value`` (None: no From header)."""
+    head = b"" if from_value is None else b"From: " + from_value + b"\r\n"
+    return head + _crlf(f"""To: {SUPPORT}
+Subject: Pedido {n}
+Date: Fri, 6 Mar 2026 10:00:00 +0000
+Message-ID: <f{n}.{tag}@cliente.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Mensagem {n}.
 """)
 
 

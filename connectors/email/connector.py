@@ -259,9 +259,10 @@ class EmailConnector(Connector[ImapSettings]):
                 placement=placement,
             )
         )
-        if not interaction.customer_identifiers():
-            # Internal mail among our own addresses, or no readable From: no timeline to put it on.
-            raise InvalidPayload("message names no customer address (no readable From, or only our own addresses)")
+        if not interaction.names_a_customer():
+            # Internal mail among our own addresses: no customer's timeline to put it on. (Without a
+            # usable From, the sender is unknown and the message goes to a contact of its conversation.)
+            raise InvalidPayload("message names no customer address (only our own addresses)")
         return interaction
 
     async def _keep_bytes(self, raw: bytes, wanted: set[str]) -> None:

@@ -20,7 +20,7 @@ from connectors.email.threads import MessageFacts, Placement
 from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier, IdentifierKind, normalize_email
 from schemas.ids import interaction_id_for
-from schemas.interaction import Attachment, Channel, Direction, Interaction, Party, PartyRole, Provider
+from schemas.interaction import SENDER_UNKNOWN, Attachment, Channel, Direction, Interaction, Party, PartyRole, Provider
 
 
 def external_id(parsed: ParsedEmail) -> str:
@@ -95,6 +95,8 @@ def to_interaction(
             recipients.append(_party(box, None if outbound else PartyRole.customer))
     sender = _party(parsed.sender, None) if parsed.sender else Party()
     metadata: dict[str, object] = {"thread_rule": placement.rule}
+    if not sender.identifiers:  # no From, or none to trust: kept, on its conversation, linking nobody
+        metadata[SENDER_UNKNOWN] = True
     if parsed.message_id is None:
         metadata["message_id_missing"] = True
     if parsed.defects:

@@ -344,7 +344,7 @@
   function entry(item, threadSubject = "") {
     const side = item.kind === "note" ? "note" : item.direction;
     const who = item.kind === "note" ? `Note${item.metadata?.author ? ` by ${item.metadata.author}` : ""}`
-      : item.direction === "inbound" ? (senderName(item) || "Customer") : `Us${item.sender?.display_name ? ` · ${item.sender.display_name}` : ""}`;
+      : item.direction === "inbound" ? (senderName(item) || (item.metadata?.sender_unknown ? "Unknown sender" : "Customer")) : `Us${item.sender?.display_name ? ` · ${item.sender.display_name}` : ""}`;
     const node = el("li", {className: `entry bubble ${side} kind-${item.kind}${item._fresh ? " fresh" : ""}`,
       tabIndex: 0, ariaLabel: `${who}, ${LABELS[item.channel] || item.channel}, ${exactFmt.format(new Date(item.occurred_at))}`});
     node.dataset.id = item.interaction_id;

@@ -161,7 +161,7 @@ async def test_message_that_cannot_become_an_interaction_is_dead_lettered_with_i
     dovecot: Dovecot,
 ) -> None:
     box = Mailbox(dovecot)
-    orphan = corpus.no_sender(box.tag)
+    orphan = corpus.internal(box.tag)
     await asyncio.to_thread(
         dovecot.append, box.user, "INBOX", corpus.simple(box.tag, 1), orphan, corpus.simple(box.tag, 2)
     )

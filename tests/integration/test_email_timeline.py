@@ -59,11 +59,11 @@ async def test_corpus_gives_exactly_the_expected_timeline(
     box = Mailbox(dovecot, folders=["INBOX", "Sent", "All Mail"])
     tag, other = box.tag, dovecot.new_user()
     no_id = corpus.without_message_id(tag)
-    orphan = corpus.no_sender(tag)
+    orphan, internal = corpus.no_sender(tag), corpus.internal(tag)
     deliveries = [
         (box.user, "INBOX", [corpus.reply_with_attachment(tag)]),  # the customer's reply arrives first
         (box.user, "INBOX", [corpus.complaint(tag), corpus.html_only(tag), no_id, corpus.forwarded(tag)]),
-        (box.user, "INBOX", [corpus.malformed(tag), orphan, corpus.quoted_reply(tag)]),
+        (box.user, "INBOX", [corpus.malformed(tag), orphan, corpus.quoted_reply(tag), internal]),
         (box.user, "Sent", [corpus.outlook_reply(tag)]),
         (box.user, "All Mail", [corpus.complaint(tag), corpus.outlook_reply(tag)]),  # Gmail: also in All Mail
         (box.user, "All Mail", [corpus.outlook_rewritten_reply(tag)]),  # read after Sent: joins by Thread-Index
@@ -73,12 +73,13 @@ async def test_corpus_gives_exactly_the_expected_timeline(
         await asyncio.to_thread(dovecot.append, user, folder, *raws)
 
     emitted = await _run(box, other, broker, pool)
-    assert emitted == 12  # 9 distinct messages, 3 of them seen twice; the orphan was dead-lettered
+    assert emitted == 13  # 10 distinct messages, 3 of them seen twice; the internal note was dead-lettered
 
     m1, m2, m3 = mid("m1", tag), mid("m2", tag, "acme.example"), mid("m3", tag)
     m4, m6, m7, m9, q = mid("m4", tag), mid("m6", tag), mid("m7", tag), mid("m9", tag), mid("q", tag)
+    m8 = mid("m8", tag, "nowhere.example")
     no_id_id = interaction_id_for("email", "", "sha256:" + hashlib.sha256(no_id).hexdigest())
-    expected = {m1, m2, m3, m4, m6, m7, m9, q, no_id_id}
+    expected = {m1, m2, m3, m4, m6, m7, m8, m9, q, no_id_id}
 
     async def timeline() -> dict[uuid.UUID, dict[str, Any]] | None:
         cur = await db.execute(
@@ -128,13 +129,15 @@ async def test_corpus_gives_exactly_the_expected_timeline(
     assert await found("corrigida nao recebi") == {q}  # the new text is searched
     assert q not in await found("reembolso 9981")  # the quoted history is not
     assert rows[no_id_id]["metadata"]["message_id_missing"] is True
+    assert rows[m8]["sender"] == {"display_name": None, "identifiers": [], "role": None}  # no From: unknown
+    assert rows[m8]["metadata"]["sender_unknown"] is True
     assert {rows[i]["metadata"]["thread_rule"] for i in expected - {m9}} <= {"new", "header_chain", "header_root"}
 
     async def dead_lettered() -> bool:
         records = await read_topic(broker.bootstrap, topics.DEADLETTER)
-        return any(v is not None and DeadLetter.model_validate_json(v).raw == orphan for _, v in records)
+        return any(v is not None and DeadLetter.model_validate_json(v).raw == internal for _, v in records)
 
-    await eventually(dead_lettered, what="the message without a sender on the dead-letter topic, raw")
+    await eventually(dead_lettered, what="the mail among our own addresses on the dead-letter topic, raw")
 
     # A restart resumes from the PostgreSQL checkpoints: nothing is sent again.
     assert await _run(box, other, broker, pool) == 0

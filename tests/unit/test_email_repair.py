@@ -155,7 +155,7 @@ def test_inspect_prints_the_interaction_or_the_dead_letter_reason_per_mail(tmp_p
         b"From x@y Mon Mar  2 09:00:00 2026\n"
         + corpus.header_damaged("i").replace(b"\r\n", b"\n")
         + b"\nFrom x@y Mon Mar  2 09:00:00 2026\n"
-        + corpus.no_sender("i").replace(b"\r\n", b"\n")
+        + corpus.internal("i").replace(b"\r\n", b"\n")
     )
     eml = tmp_path / "reply.eml"
     eml.write_bytes(corpus.quoted_reply("i"))

@@ -1,4 +1,5 @@
-"""Sender addresses as real mail writes them: a one-label domain is kept, an encoded word never moves the mail."""
+"""Sender addresses as real mail writes them: a one-label domain is kept, an encoded word never moves the mail,
+and mail without a usable From is kept with the sender unknown."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import pytest
 
 from connectors.email import mime
 from connectors.email.inspect import Inspector, Result
+from pipeline.stages.decode import decode
+from pipeline.stages.identity import claims_of
+from pipeline.stages.policy import Policy
+from schemas.interaction import Direction, Interaction
+from sinks.kafka.records import RawRecord
 from tests import email_corpus as corpus
 
 
@@ -40,7 +46,7 @@ def _sender(from_header: bytes) -> str | None:
             "=?utf-8?q?ceo=40victim.example=3E=00?=@attacker.example",
         ),
         (b"=?utf-8?b?Y2VvQHZpY3RpbS5leGFtcGxl?=", None),  # "ceo@victim.example", encoded whole
-        (b"ceo@=?utf-8?q?victim.example?=", None),  # no sender: dead-lettered, raw, for staff to see
+        (b"ceo@=?utf-8?q?victim.example?=", None),  # no sender: kept, the sender unknown, linking nobody
         (b'"ceo@victim.example"@attacker.example', "victim.example@attacker.example"),
         # What clients really send, read as meant.
         (b"=?utf-8?Q?agent?=@example.com", "agent@example.com"),
@@ -50,3 +56,28 @@ def _sender(from_header: bytes) -> str | None:
 )
 def test_an_encoded_word_never_moves_the_sender_to_another_address(from_header: bytes, address: str | None) -> None:
     assert _sender(from_header) == address
+
+
+def test_mail_without_a_from_is_kept_with_the_sender_unknown_on_its_own_conversation() -> None:
+    result = _inspect(corpus.no_sender("nofrom"))
+    assert result.dead_letter is None
+    interaction = result.interaction
+    assert isinstance(interaction, Interaction)
+    assert interaction.direction is Direction.inbound
+    assert interaction.sender.identifiers == []
+    assert interaction.sender.display_name is None
+    assert interaction.metadata["sender_unknown"] is True
+    assert interaction.text == "no sender"
+    assert interaction.customer_identifiers() == []
+    # The pipeline takes it (it is not a record naming nobody by mistake) and files it under its conversation.
+    assert decode([RawRecord(interaction.model_dump_json().encode(), "t", 0, 1)]).interactions == [interaction]
+    [claim] = claims_of([interaction], Policy())
+    assert claim.identifiers == ()
+    assert claim.fallback_key == f"conversation:email:{interaction.account}:{interaction.thread_key}"
+
+
+def test_internal_mail_among_our_own_addresses_is_still_dead_lettered() -> None:
+    result = _inspect(corpus.internal("internal"))
+    assert result.interaction is None
+    assert result.dead_letter is not None
+    assert "no customer address" in result.dead_letter.reason
