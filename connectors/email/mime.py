@@ -25,7 +25,7 @@ from email.utils import getaddresses, parsedate_to_datetime, unquote
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from connectors.email import charsets, headers
+from connectors.email import addresses, charsets, headers
 from connectors.email.text import fix_surrogates, html_to_text, text_to_html, unix_lines
 
 
@@ -122,6 +122,8 @@ class _Reader:
         self._indexed: Message | None = None
         self._index: dict[str, list[str]] = {}
         self._charsets: tuple[str, ...] | None = None
+        #: Headers with a mailbox that names no trustworthy address (see :mod:`connectors.email.addresses`).
+        self.refused: set[str] = set()
 
     def charsets(self) -> tuple[str, ...]:
         """The message's declared charsets (as codecs, with their families): where raw 8-bit text is tried first."""
@@ -218,16 +220,41 @@ class _Reader:
                 return found
         return []
 
+    def sender(self, msg: Message) -> Mailbox | None:
+        """The author From names (its first, when all are of one domain), or None: no trustworthy address.
+
+        RFC 5322 lets From list several authors, and two From headers are seen. DMARC vouches for
+        a domain, and for several domains in From it is each checker's choice which one it checked
+        (RFC 7489, 6.6.1): taking one would let mail from attacker.example name ceo@victim.example
+        beside its own. So authors of several domains, or beside a mailbox that could name two
+        addresses, leave the sender unknown.
+        """
+        copies = [self._addresses(msg, "From", raw) for raw in self.raws(msg, "From")]
+        authors = [box for copy in copies for box in copy]
+        if authors and (empty := sum(not copy for copy in copies)):
+            self.warn(f"header From: {empty} copy(ies) without an address skipped")
+        domains = {box.address.rpartition("@")[2].lower() for box in authors}
+        if len(domains) > 1 or (authors and "From" in self.refused):
+            self.warn("header From: authors of several domains, the sender is unknown")
+            return None
+        return authors[0] if authors else None
+
     def _addresses(self, msg: Message, name: str, raw: str) -> list[Mailbox]:
         found: list[Mailbox] = []
         try:
             header = msg.policy.header_fetch_parse(name, raw)
             groups = getattr(header, "addresses", None)
             if groups is not None:
+                literal = _FOLD.sub("", raw)
+                parsed: list[Address | None] = list(groups)
                 if getattr(header, "defects", None):
                     self.flag(f"header {name} malformed")
-                literal = _FOLD.sub("", raw)
-                found = [m for m in (_mailbox(a, literal) for a in groups) if m is not None]
+                    parsed = addresses.mailboxes("".join(literal.splitlines()))
+                found = [m for m in (_mailbox(a, literal) for a in parsed if a is not None) if m is not None]
+                if None in parsed:  # a mailbox that could name two addresses: no reading of it, lenient or not
+                    self.refused.add(name)
+                    self.flag(f"header {name}: ambiguous address ignored")
+                    return self._cleaned(name, found)
         except Exception as exc:  # fall through to the lenient reading
             self.flag(f"header {name} unparsable: {type(exc).__name__}")
         if not found:
@@ -237,9 +264,12 @@ class _Reader:
             found = [
                 Mailbox(self.words(n, name) if n else None, a) for n, a in getaddresses([text]) if _ADDRESS.fullmatch(a)
             ]
-            if not found and (dug := _ADDRESS.search(text)):
+            if not found and len(dug := set(_ADDRESS.findall(text))) == 1:  # two would be an attacker's choice
                 self.warn(f"header {name}: address recovered from damaged text")
-                found = [Mailbox(None, dug.group(0))]
+                found = [Mailbox(None, dug.pop())]
+        return self._cleaned(name, found)
+
+    def _cleaned(self, name: str, found: list[Mailbox]) -> list[Mailbox]:
         cleaned = []
         for box in found:
             local, _, domain = box.address.rpartition("@")
@@ -418,14 +448,14 @@ def parse(raw: bytes) -> ParsedEmail:
     reader.message = msg
     for defect in msg.defects:
         reader.flag(type(defect).__name__)
-    senders = reader.addresses(msg, "From")
+    sender = reader.sender(msg)
     parsed = ParsedEmail(
         message_id=next(iter(message_ids(reader.header(msg, "Message-ID"))), None),
         in_reply_to=next(iter(message_ids(reader.header(msg, "In-Reply-To"))), None),
         references=message_ids(reader.header(msg, "References")),
         thread_index=(reader.header(msg, "Thread-Index") or "").strip() or None,
         subject=reader.header(msg, "Subject"),
-        sender=senders[0] if senders else None,
+        sender=sender,
         to=reader.addresses(msg, "To"),
         cc=reader.addresses(msg, "Cc"),
         date=_date(reader, msg),

@@ -170,3 +170,49 @@ async def test_mail_from_a_one_label_domain_is_on_the_timeline_with_its_sender_a
     assert rows[0][0] != rows[1][0]  # two conversations, not one "root@localhost" person
     cur = await db.execute("SELECT count(*) FROM contact_identifiers WHERE value = 'root@localhost'")
     assert await cur.fetchone() == (0,)
+
+
+async def test_a_spoofed_from_never_lands_on_the_victims_contact_and_mail_without_a_from_is_kept(
+    dovecot: Dovecot, webhook_stack: Any, broker: Any, db: Any, pool: AsyncConnectionPool[Any]
+) -> None:
+    # The victim writes first, so her contact exists; then mail from attacker.example (which passes its
+    # own DMARC) spells her address in an unquoted display name, or beside its own, and a bounce has no From.
+    box = Mailbox(dovecot)
+    ceo, attacker = f"ceo.{box.tag}@victim.example", f"x.{box.tag}@attacker.example"
+    mails = [
+        corpus.with_from(box.tag, 1, f"CEO <{ceo}>".encode()),
+        corpus.with_from(box.tag, 2, f"{ceo} <{attacker}>".encode()),
+        corpus.with_from(box.tag, 3, f"<{ceo}>{attacker}".encode()),
+        corpus.with_from(box.tag, 4, None),
+    ]
+    await asyncio.to_thread(dovecot.append, box.user, "INBOX", *mails)
+    assert await _run(box, dovecot.new_user(), broker, pool) == 4  # nothing dead-lettered
+
+    async def stored() -> list[tuple[Any, ...]] | None:
+        cur = await db.execute(
+            "SELECT contact_id, document FROM interactions WHERE document->>'account' = %s"
+            " ORDER BY document->>'subject'",
+            (box.user,),
+        )
+        rows = await cur.fetchall()
+        return rows if len(rows) == 4 else None
+
+    rows = await eventually(stored, what="all four messages in the timeline")
+    assert [row[1]["subject"] for row in rows] == [f"Pedido {n}" for n in (1, 2, 3, 4)]
+    victim, spoofed, ambiguous, no_from = rows
+
+    async def owner(address: str) -> Any:
+        cur = await db.execute("SELECT contact_id FROM contact_identifiers WHERE value = %s", (address,))
+        return [row[0] for row in await cur.fetchall()]
+
+    assert await owner(ceo) == [victim[0]]
+    assert await owner(attacker) == [spoofed[0]]  # the angle-addr is the sender
+    assert spoofed[1]["sender"]["display_name"] == ceo  # shown as what it is: a name
+    for row in (ambiguous, no_from):  # no address to trust: kept, sender unknown, on its own conversation
+        assert row[1]["sender"]["identifiers"] == []
+        assert row[1]["metadata"]["sender_unknown"] is True
+    assert len({victim[0], spoofed[0], ambiguous[0], no_from[0]}) == 4
+    cur = await db.execute(
+        "SELECT count(*) FROM contact_identifiers WHERE contact_id = ANY(%s)", ([ambiguous[0], no_from[0]],)
+    )
+    assert await cur.fetchone() == (0,)
