@@ -275,7 +275,8 @@ class Interaction(_Model):
     def routing_key(self) -> bytes:
         """Kafka key: one customer's interactions share a partition and stay in order.
 
-        An address change routes by the addresses it leaves the customer with: the messages they send
+        An interaction naming nobody routes by its conversation (:meth:`conversation_key`). An address
+        change routes by the addresses it leaves the customer with: the messages they send
         next carry those, so they come after it (keyed by its old address, it would race them on another
         partition, and a first message from the new number could make a second contact before the
         notice links it). A hash, not the identifier itself, so no personal data sits in keys that tools
@@ -283,5 +284,11 @@ class Interaction(_Model):
         """
         change = self.address_change
         identifiers = sorted(i.key for i in (change.after if change else self.customer_identifiers()))
-        basis = identifiers[0] if identifiers else str(self.interaction_id)
+        basis = identifiers[0] if identifiers else self.conversation_key()
         return hashlib.sha256(basis.encode()).hexdigest()[:32].encode()
+
+    def conversation_key(self) -> str:
+        """The conversation of an interaction that names nobody (an email without a usable sender): its
+        thread, else itself. The identity stage files such interactions under a contact of this key, and
+        :meth:`routing_key` routes them by it, so one conversation's stay in order on one partition."""
+        return f"conversation:{self.channel.value}:{self.account}:{self.thread_key or self.external_id}"

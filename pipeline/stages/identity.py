@@ -96,8 +96,7 @@ def claims_of(interactions: Iterable[Interaction], policy: Policy) -> list[Claim
             if (usable := policy.usable(p.identifiers))
         ]
         if not found:
-            conversation = interaction.thread_key or interaction.external_id
-            key = f"conversation:{interaction.channel.value}:{interaction.account}:{conversation}"
+            key = interaction.conversation_key()
             found = [Claim(ref, (), interaction.customer_display_name(), fallback_key=key)]
         claims += found
     return claims

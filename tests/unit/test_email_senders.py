@@ -4,6 +4,7 @@ and mail without a usable From is kept with the sender unknown."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
@@ -74,6 +75,16 @@ def test_mail_without_a_from_is_kept_with_the_sender_unknown_on_its_own_conversa
     [claim] = claims_of([interaction], Policy())
     assert claim.identifiers == ()
     assert claim.fallback_key == f"conversation:email:{interaction.account}:{interaction.thread_key}"
+
+
+def test_mail_without_a_sender_routes_by_its_conversation_so_a_threads_stay_in_order() -> None:
+    result = _inspect(corpus.no_sender("nofrom"))
+    first = result.interaction
+    assert isinstance(first, Interaction) and first.thread_key
+    reply = first.model_copy(update={"external_id": "<reply@x>", "interaction_id": uuid.uuid4()})
+    elsewhere = reply.model_copy(update={"thread_key": first.thread_key + "-other"})
+    # One conversation, one partition (keyed by its own id, a thread's mails raced each other on several).
+    assert reply.routing_key() == first.routing_key() != elsewhere.routing_key()
 
 
 def test_internal_mail_among_our_own_addresses_is_still_dead_lettered() -> None:
