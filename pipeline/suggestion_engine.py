@@ -29,7 +29,7 @@ from schemas.interaction import Channel, Direction, InteractionKind
 from schemas.interaction_input import validation_reason
 from schemas.suggestion import Suggestion, SuggestionRule, SuggestionStatus
 from schemas.timeline import TimelineEvent, TimelineEventType
-from sinks import consent, outbox
+from sinks import consent, outbox, person
 from sinks import suggestion_store as store
 from sinks.connection import Conn
 from sinks.kafka.records import Publish, RawRecord
@@ -168,9 +168,9 @@ class SuggestionEngine:
         if not contact_ids:
             return []
         now = self.clock()
-        targets = sorted(set((await store.survivors(conn, contact_ids)).values()))
+        targets = sorted(set((await person.survivors(conn, contact_ids)).values()))
         await store.lock(conn, targets)
-        member_of = await store.members(conn, targets)
+        member_of = await person.members(conn, targets)
         objecting = await consent.objecting(conn, targets, consent.PROFILING)
         objecting_members = {m for m, s in member_of.items() if s in objecting}
         histories = await store.history(conn, member_of, limit=self.history_limit)
@@ -192,7 +192,7 @@ class SuggestionEngine:
         """Both sides of an unmerge and whoever now owns the evidence of their open suggestions."""
         if not contact_ids:
             return set()
-        involved = await store.members_of(conn, contact_ids)
+        involved = await person.members_of(conn, contact_ids)
         return involved | await store.follow_owners(conn, involved) | await store.evidence_owners(conn, involved)
 
     async def _sync_reviews(self, conn: Conn, now: datetime) -> list[Suggestion]:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
-from sinks import suggestion_store
+from sinks import person
 from sinks.connection import Conn
 
 Status = Literal["open", "accepted", "rejected"]
@@ -118,7 +118,7 @@ async def listing(conn: Conn, status: Status, limit: int, *, contact: uuid.UUID 
 
     Each side has its index (``contact_a`` leads the pair's unique key, ``contact_b`` its own: migration 0022).
     """
-    members = sorted(await suggestion_store.members_of(conn, [contact])) if contact else None
+    members = sorted(await person.members_of(conn, [contact])) if contact else None
     naming = " AND (contact_a = ANY(%(members)s) OR contact_b = ANY(%(members)s))" if members else ""
     cur = await conn.execute(
         f"SELECT {_COLUMNS} FROM identity_reviews WHERE status = %(status)s{naming}"  # noqa: S608  # constant SQL

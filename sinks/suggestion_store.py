@@ -2,8 +2,8 @@
 the evaluation schedule; and the reads of identity reviews the merge-review rule needs.
 
 Everything runs in the caller's transaction. Contacts are resolved one hop through
-``contacts.merged_into`` at read time, as everywhere else, so merges and unmerges need no
-rewrite of these tables. Evaluations of one contact are serialized by an advisory lock.
+``contacts.merged_into`` at read time (:mod:`sinks.person`), as everywhere else, so merges and
+unmerges need no rewrite of these tables. Evaluations of one contact are serialized by an advisory lock.
 """
 
 from __future__ import annotations
@@ -54,19 +54,6 @@ async def record_activity(conn: Conn, rows: Sequence[ActivityRow]) -> None:
     )
 
 
-async def survivors(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    """Each id's surviving contact; an id with no contact row stands for itself."""
-    ids = sorted(set(contact_ids))
-    cur = await conn.execute(
-        """
-        SELECT s.id, coalesce(c.merged_into, s.id)
-          FROM unnest(%b::uuid[]) AS s(id) LEFT JOIN contacts c ON c.contact_id = s.id
-        """,
-        (ids,),
-    )
-    return {row[0]: row[1] for row in await cur.fetchall()}
-
-
 async def lock(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> None:
     """Per-contact transaction locks, taken in id order so two evaluators cannot deadlock."""
     await conn.execute(
@@ -76,23 +63,6 @@ async def lock(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> None:
         """,
         (_LOCK_SPACE, sorted(str(c) for c in set(contact_ids))),
     )
-
-
-async def members(conn: Conn, survivors: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    """member -> survivor, for each survivor itself and every contact merged into it."""
-    cur = await conn.execute(
-        "SELECT contact_id, merged_into FROM contacts WHERE merged_into = ANY(%b)", (list(survivors),)
-    )
-    found = {s: s for s in survivors}
-    found.update({row[0]: row[1] for row in await cur.fetchall()})
-    return found
-
-
-async def members_of(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    """These contacts, their survivors, and everything merged into those survivors."""
-    survivor_of = await survivors(conn, contact_ids)
-    everyone = await members(conn, sorted(set(survivor_of.values())))
-    return set(survivor_of) | set(everyone)
 
 
 async def follow_owners(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:

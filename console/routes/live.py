@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from console.audit import Audit
 from console.auth import Principal
 from console.live_feed import TimelineFeed
-from sinks import queries, suggestion_store
+from sinks import person, queries
 from sinks.connection import ConnectionFactory
 
 
@@ -30,7 +30,7 @@ def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed) -> A
         ``contact.*``) of this contact, or of a contact merged into it, as it happens."""
         async with connection() as conn:
             survivor = await queries.resolve(conn, contact_id)
-            members = await suggestion_store.members_of(conn, [survivor]) if survivor else set()
+            members = set(await person.contacts(conn, survivor)) if survivor else set()
         if survivor is None:
             raise HTTPException(404, "no such contact")
         subscriber = feed.subscribe(members)
