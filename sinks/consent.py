@@ -1,8 +1,8 @@
 """Consent per contact and purpose, with history (``contact_consents``): rows are only ever added.
 
 The current state of a purpose is its latest row; a contact with no row for a purpose has
-recorded nothing (what that means is the caller's policy). Reads resolve merged contacts to
-the rows of every contact merged into the survivor, latest row winning.
+recorded nothing (what that means is the caller's policy). Reads take the rows of the person: the
+survivor and every contact merged into it (``person_includes``, :mod:`sinks.person`), latest row winning.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ async def objecting(conn: Conn, contact_ids: Iterable[uuid.UUID], purpose: str) 
           JOIN LATERAL (
                 SELECT cc.granted FROM contact_consents cc
                   JOIN contacts c ON c.contact_id = cc.contact_id
-                 WHERE (c.contact_id = s.id OR c.merged_into = s.id) AND cc.purpose = %s
+                 WHERE person_includes(c, s.id) AND cc.purpose = %s
                  ORDER BY cc.recorded_at DESC, cc.consent_id DESC
                  LIMIT 1) latest ON true
          WHERE NOT latest.granted
@@ -55,10 +55,10 @@ async def history(conn: Conn, survivor: uuid.UUID) -> list[dict[str, Any]]:
         """
         SELECT cc.contact_id, cc.purpose, cc.granted, cc.source, cc.recorded_by, cc.recorded_at
           FROM contact_consents cc JOIN contacts c ON c.contact_id = cc.contact_id
-         WHERE c.contact_id = %s OR c.merged_into = %s
+         WHERE person_includes(c, %s)
          ORDER BY cc.recorded_at, cc.consent_id
         """,
-        (survivor, survivor),
+        (survivor,),
     )
     names = ("contact_id", "purpose", "granted", "source", "recorded_by", "recorded_at")
     return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]

@@ -19,7 +19,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from sinks import queries
+from sinks import person, queries
 from sinks.connection import Conn
 
 FORMAT = "omnitrail.contact-export.v1"
@@ -70,10 +70,7 @@ async def export(conn: Conn, contact_id: uuid.UUID) -> dict[str, Any] | None:
     survivor = await queries.resolve(conn, contact_id)
     if survivor is None:
         return None
-    cur = await conn.execute(
-        "SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s", (survivor, survivor)
-    )
-    ids = [r[0] for r in await cur.fetchall()]
+    ids = await person.contacts(conn, survivor)
     document: dict[str, Any] = {
         "format": FORMAT,
         "contact_id": str(survivor),

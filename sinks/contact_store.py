@@ -146,17 +146,15 @@ async def snapshots(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> list[Contac
     ids = sorted(set(contact_ids))
     if not ids:
         return []
-    # Members of each asked-for contact: itself plus (if live) the contacts merged into it; then one
-    # set-based join per table, so the cost grows with the contacts asked for, not with the tables.
+    # Members of each asked-for contact (sinks/person.py): itself plus, if live, the contacts merged into it
+    # (nothing names a merged-away one in ``merged_into``); then one set-based join per table, so the cost
+    # grows with the contacts asked for, not with the tables.
     cur = await conn.execute(
         """
         WITH w AS (SELECT unnest(%b::uuid[]) AS contact_id),
         mb AS (
-            SELECT contact_id AS owner, contact_id AS member FROM w
-            UNION ALL
-            SELECT c.contact_id, m.contact_id
-              FROM w JOIN contacts c ON c.contact_id = w.contact_id AND c.merged_into IS NULL
-              JOIN contacts m ON m.merged_into = c.contact_id
+            SELECT w.contact_id AS owner, m.contact_id AS member
+              FROM w JOIN contacts m ON person_includes(m, w.contact_id)
         ),
         ids AS (
             SELECT mb.owner, array_agg(ci.kind ORDER BY ci.kind, ci.value) AS kinds,

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from schemas import topics
 from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
-from sinks import outbox, queries, redaction
+from sinks import outbox, person, queries, redaction
 from sinks.connection import Conn
 from sinks.subscriptions import undelivered
 
@@ -70,11 +70,7 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
         survivor = await queries.resolve(conn, contact_id)
         if survivor is None:
             return None
-        cur = await conn.execute(
-            "SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s ORDER BY contact_id FOR UPDATE",
-            (survivor, survivor),
-        )
-        ids = [r[0] for r in await cur.fetchall()]
+        ids = await person.contacts(conn, survivor, lock=True)
         cur = await conn.execute("SELECT kind, value FROM contact_identifiers WHERE contact_id = ANY(%b)", (ids,))
         identifiers = await cur.fetchall()
         hashes = hasher.many(f"{kind}:{value}" for kind, value in identifiers)

@@ -73,7 +73,7 @@ async def history(conn: Conn, contact_id: uuid.UUID) -> History | None:
     # Both forms of membership (see ``queries.timeline``): the row's own contact, and the links of other customers.
     cur = await conn.execute(
         """
-        WITH members AS (SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s),
+        WITH members AS (SELECT contact_id FROM contacts c WHERE person_includes(c, %s)),
              mine AS (
                 SELECT i.interaction_id FROM interactions i WHERE i.contact_id IN (SELECT contact_id FROM members)
                  UNION
@@ -86,7 +86,7 @@ async def history(conn: Conn, contact_id: uuid.UUID) -> History | None:
          GROUP BY i.channel
          ORDER BY max(i.occurred_at) DESC
         """,
-        (survivor, survivor),
+        (survivor,),
     )
     rows = await cur.fetchall()
     channels = [ChannelUse(channel, count, last) for channel, count, _, last in rows]

@@ -25,7 +25,7 @@ from schemas.contact import Contact
 from schemas.errors import RetriableError
 from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
-from sinks import contact_store, outbox, queries
+from sinks import contact_store, outbox, person, queries
 from sinks.connection import Conn
 from sinks.kafka.records import Record
 
@@ -65,16 +65,15 @@ async def merge(
             """
             SELECT coalesce(jsonb_agg(jsonb_build_object('kind', ci.kind, 'value', ci.value)), '[]'::jsonb)
               FROM contacts c JOIN contact_identifiers ci ON ci.contact_id = c.contact_id
-             WHERE c.contact_id = %s OR c.merged_into = %s
+             WHERE person_includes(c, %s)
             """,
-            (loser, loser),
+            (loser,),
         )
         row = await cur.fetchone()
         joined = row[0] if row else []
         await conn.execute(
-            "UPDATE contacts SET merged_into = %s, updated_at = clock_timestamp()"
-            " WHERE contact_id = %s OR merged_into = %s",
-            (survivor, loser, loser),
+            "UPDATE contacts c SET merged_into = %s, updated_at = clock_timestamp() WHERE person_includes(c, %s)",
+            (survivor, loser),
         )
         merge_id = uuid.uuid4()
         await conn.execute(
@@ -92,11 +91,7 @@ async def unmerge(conn: Conn, contact_id: uuid.UUID, merge_id: uuid.UUID | None,
     root = await queries.resolve(conn, contact_id)
     if root is None:
         raise NoSuchMerge("no such contact")
-    cur = await conn.execute(
-        "SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s ORDER BY contact_id FOR UPDATE",
-        (root, root),
-    )
-    members = [r[0] for r in await cur.fetchall()]
+    members = await person.contacts(conn, root, lock=True)
     cur = await conn.execute(
         """
         SELECT merge_id, merged_id, survivor_id FROM contact_merges

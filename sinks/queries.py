@@ -1,8 +1,8 @@
 """Reads for the console and API: contact search, one contact, a timeline page.
 
 A contact that was merged away resolves to its survivor, and a survivor's timeline includes
-the interactions attached to every contact merged into it (one hop: ``merged_into`` always
-names the survivor); an interaction attached to several of them appears once.
+the interactions attached to every contact merged into it (:mod:`sinks.person`); an interaction
+attached to several of them appears once.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import orjson
 
 from schemas.contact import Contact
 from schemas.errors import InvalidPayload
+from sinks import person
 from sinks.connection import Conn
 from sinks.contact_store import snapshots
 
@@ -137,11 +138,7 @@ async def timeline(
         since = f" AND ({key}.occurred_at, {key}.interaction_id) {op} (%(at)s, %(id)s)" if after else ""
         return f"{since}{filters} ORDER BY {key}.occurred_at {direction}, {key}.interaction_id {direction} LIMIT %(n)s"
 
-    cur = await conn.execute(
-        "SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s ORDER BY contact_id",
-        (survivor, survivor),
-    )
-    members = [row[0] for row in await cur.fetchall()]
+    members = await person.contacts(conn, survivor)
     branches = []
     for n, member in enumerate(members):  # the row's own contact, then the links: both forms, each read once
         params[f"c{n}"] = member

@@ -78,11 +78,11 @@ async def for_contact(conn: Conn, contact_id: uuid.UUID, status: StatusFilter) -
         f"""
         SELECT s.document, {HANDLING_COLUMNS}
           FROM suggestions s {HANDLING_JOINS}
-         WHERE s.contact_id IN (SELECT contact_id FROM contacts WHERE contact_id = %s OR merged_into = %s)
+         WHERE s.contact_id IN (SELECT contact_id FROM contacts c WHERE person_includes(c, %s))
            AND (%s = 'all' OR CASE WHEN h.closed_at IS NOT NULL THEN 'closed' ELSE s.status END = %s)
          ORDER BY s.opened_at DESC, s.suggestion_id DESC
         """,  # noqa: S608 (constant fragments)
-        (survivor, survivor, status, status),
+        (survivor, status, status),
     )
     return [as_handled(survivor, *row) for row in await cur.fetchall()]
 
@@ -152,7 +152,7 @@ async def parties(conn: Conn, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, P
           FROM contacts c
           LEFT JOIN LATERAL (
               SELECT ci.kind, ci.value FROM contact_identifiers ci JOIN contacts m ON m.contact_id = ci.contact_id
-               WHERE m.contact_id = c.contact_id OR m.merged_into = c.contact_id
+               WHERE person_includes(m, c.contact_id)
                ORDER BY ci.created_at, ci.kind, ci.value LIMIT 1
           ) first ON true
          WHERE c.contact_id = ANY(%s)
