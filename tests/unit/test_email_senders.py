@@ -80,7 +80,8 @@ def test_mail_without_a_from_is_kept_with_the_sender_unknown_on_its_own_conversa
 def test_mail_without_a_sender_routes_by_its_conversation_so_a_threads_stay_in_order() -> None:
     result = _inspect(corpus.no_sender("nofrom"))
     first = result.interaction
-    assert isinstance(first, Interaction) and first.thread_key
+    assert isinstance(first, Interaction)
+    assert first.thread_key
     reply = first.model_copy(update={"external_id": "<reply@x>", "interaction_id": uuid.uuid4()})
     elsewhere = reply.model_copy(update={"thread_key": first.thread_key + "-other"})
     # One conversation, one partition (keyed by its own id, a thread's mails raced each other on several).
