@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+from connectors.webhook import RawRequest
 from schemas.interaction import Channel, Interaction
 from tests.interactions import interaction
 
@@ -82,3 +84,14 @@ def shared_key_signed(
 
 def sms_interaction(n: int, phone: str, text: str = "hello") -> Interaction:
     return interaction(Channel.sms, phone, external_id=f"SMT{n:010d}", text=text)
+
+
+def raw_request(url: str, body: bytes, headers: dict[str, str]) -> RawRequest:
+    """A webhook request as the connectors see it: lower-case header names, received now."""
+    return RawRequest(
+        body=body,
+        headers={k.lower(): v for k, v in headers.items()},
+        public_url=url,
+        received_at=datetime.now(UTC),
+        content_type=headers.get("Content-Type"),
+    )

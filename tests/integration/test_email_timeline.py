@@ -153,16 +153,7 @@ async def test_mail_from_a_one_label_domain_is_on_the_timeline_with_its_sender_a
     await asyncio.to_thread(dovecot.append, box.user, "INBOX", *mails)
     assert await _run(box, dovecot.new_user(), broker, pool) == 2
 
-    async def stored() -> list[tuple[Any, ...]] | None:
-        cur = await db.execute(
-            "SELECT contact_id, document FROM interactions WHERE document->>'account' = %s"
-            " ORDER BY document->>'subject'",
-            (box.user,),
-        )
-        rows = await cur.fetchall()
-        return rows if len(rows) == 2 else None
-
-    rows = await eventually(stored, what="both messages in the timeline")
+    rows = await eventually(lambda: _mailbox_rows(db, box.user, 2), what="both messages in the timeline")
     assert [row[1]["subject"] for row in rows] == ["Pedido 1", "Pedido 2"]
     for n, (_, document) in enumerate(rows, start=1):
         assert document["sender"]["display_name"] == f"Cliente {n}"
@@ -188,16 +179,7 @@ async def test_a_spoofed_from_never_lands_on_the_victims_contact_and_mail_withou
     await asyncio.to_thread(dovecot.append, box.user, "INBOX", *mails)
     assert await _run(box, dovecot.new_user(), broker, pool) == 4  # nothing dead-lettered
 
-    async def stored() -> list[tuple[Any, ...]] | None:
-        cur = await db.execute(
-            "SELECT contact_id, document FROM interactions WHERE document->>'account' = %s"
-            " ORDER BY document->>'subject'",
-            (box.user,),
-        )
-        rows = await cur.fetchall()
-        return rows if len(rows) == 4 else None
-
-    rows = await eventually(stored, what="all four messages in the timeline")
+    rows = await eventually(lambda: _mailbox_rows(db, box.user, 4), what="all four messages in the timeline")
     assert [row[1]["subject"] for row in rows] == [f"Pedido {n}" for n in (1, 2, 3, 4)]
     victim, spoofed, ambiguous, no_from = rows
 
@@ -216,3 +198,13 @@ async def test_a_spoofed_from_never_lands_on_the_victims_contact_and_mail_withou
         "SELECT count(*) FROM contact_identifiers WHERE contact_id = ANY(%s)", ([ambiguous[0], no_from[0]],)
     )
     assert await cur.fetchone() == (0,)
+
+
+async def _mailbox_rows(db: Any, account: str, count: int) -> list[tuple[Any, ...]] | None:
+    """The (contact id, document) rows stored for ``account``'s mail, by subject, once there are ``count``."""
+    cur = await db.execute(
+        "SELECT contact_id, document FROM interactions WHERE document->>'account' = %s ORDER BY document->>'subject'",
+        (account,),
+    )
+    rows: list[tuple[Any, ...]] = await cur.fetchall()
+    return rows if len(rows) == count else None

@@ -5,7 +5,6 @@ never checked with the Auth Token instead."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,6 +24,7 @@ from tests.helpers import (
     OLD_KEY_ID,
     SHARED_KEYS,
     inbound_sms,
+    raw_request,
     shared_key_signed,
     signed,
     twilio_signature,
@@ -34,16 +34,6 @@ URL = "https://omnitrail.example.com/webhooks/twilio/messages"
 CHECK = TwilioSignature(AUTH_TOKEN, SHARED_KEYS)
 ALGORITHMS = ["HMAC_SHA1", "HMAC_SHA256"]
 SETTINGS = "X-Twilio-Webhooks-Signature-Settings"
-
-
-def request(url: str, body: bytes, headers: dict[str, str]) -> RawRequest:
-    return RawRequest(
-        body=body,
-        headers={k.lower(): v for k, v in headers.items()},
-        public_url=url,
-        received_at=datetime.now(UTC),
-        content_type=headers.get("Content-Type"),
-    )
 
 
 def sms(n: int) -> dict[str, str]:
@@ -79,7 +69,7 @@ def test_verify_accepts_exactly_what_request_validator_accepts_with_the_named_ke
 ) -> None:
     _, headers = shared_key_signed(signed_for, params, key_id, algorithm)
     body = urlencode(params).encode("utf-8", errors="surrogatepass")
-    raw = request(configured, body, headers)
+    raw = raw_request(configured, body, headers)
     secret = SHARED_KEYS[key_id]
     expected = RequestValidator(secret).validate(configured, raw.form(), headers["X-Twilio-Signature"], algorithm)
     try:
@@ -93,14 +83,14 @@ def test_verify_accepts_exactly_what_request_validator_accepts_with_the_named_ke
 @pytest.mark.parametrize("key_id", [OLD_KEY_ID, NEW_KEY_ID])
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_during_a_rotation_each_configured_key_verifies_its_own_requests(key_id: str, algorithm: str) -> None:
-    CHECK.verify(request(URL, *shared_key_signed(URL, sms(1), key_id, algorithm)))
+    CHECK.verify(raw_request(URL, *shared_key_signed(URL, sms(1), key_id, algorithm)))
     # Twilio signing the default port spelled out, as it sometimes does: the other port spelling is checked too.
-    CHECK.verify(request(URL, *shared_key_signed(URL.replace(".com", ".com:443"), sms(1), key_id, algorithm)))
+    CHECK.verify(raw_request(URL, *shared_key_signed(URL.replace(".com", ".com:443"), sms(1), key_id, algorithm)))
     # Without the header, the Auth Token and SHA-1 decide, as before shared keys: this signature is not theirs.
     body, headers = shared_key_signed(URL, sms(1), key_id, algorithm)
     del headers[SETTINGS]
-    assert refused(request(URL, body, headers)).startswith("X-Twilio-Signature does not match")
-    CHECK.verify(request(URL, *signed(URL, sms(1))))
+    assert refused(raw_request(URL, body, headers)).startswith("X-Twilio-Signature does not match")
+    CHECK.verify(raw_request(URL, *signed(URL, sms(1))))
 
 
 def test_a_json_post_signed_with_a_shared_key_is_checked_through_its_body_hash() -> None:
@@ -111,8 +101,8 @@ def test_a_json_post_signed_with_a_shared_key_is_checked_through_its_body_hash()
         "X-Twilio-Signature": twilio_signature(url, {}, SHARED_KEYS[NEW_KEY_ID], "HMAC_SHA256"),
         SETTINGS: f"key={NEW_KEY_ID},algorithm=HMAC_SHA256",
     }
-    CHECK.verify(request(url, body, headers))
-    assert "does not match" in refused(request(url, body.replace(b"5", b"6"), headers))
+    CHECK.verify(raw_request(url, body, headers))
+    assert "does not match" in refused(raw_request(url, body.replace(b"5", b"6"), headers))
 
 
 @pytest.mark.parametrize(
@@ -143,7 +133,7 @@ def test_a_signature_by_anything_but_the_named_key_and_hash_is_refused(signer: s
         "X-Twilio-Signature": twilio_signature(URL, params, secret, algorithm),
         SETTINGS: header,
     }
-    reason = refused(request(URL, urlencode(params).encode(), headers))
+    reason = refused(raw_request(URL, urlencode(params).encode(), headers))
     assert reason.startswith(
         f"X-Twilio-Signature (shared key {NEW_KEY_ID}, {header.rpartition('=')[2]}) does not match"
     )
@@ -172,7 +162,7 @@ def test_a_signature_by_anything_but_the_named_key_and_hash_is_refused(signer: s
 def test_an_unusable_header_is_refused_before_the_body_is_parsed(header: str, reason: str) -> None:
     # Signed with the Auth Token: if the header were ignored, the request would pass.
     body, headers = signed(URL, sms(4))
-    raw = request(URL, body, headers | {SETTINGS: header})
+    raw = raw_request(URL, body, headers | {SETTINGS: header})
     found = refused(raw)
     assert reason in found
     assert "ana@example.com" not in found
@@ -185,21 +175,21 @@ def test_only_a_key_missing_here_is_an_unknown_signing_key_the_rest_a_bad_signat
     body, headers = signed(URL, sms(6))
     missing = "key=webhooks_sharedkey_01JUNKNOWN,algorithm=HMAC_SHA256"
     with pytest.raises(UnknownSigningKey):
-        CHECK.verify(request(URL, body, headers | {SETTINGS: missing}))
+        CHECK.verify(raw_request(URL, body, headers | {SETTINGS: missing}))
     with pytest.raises(UnknownSigningKey):
-        TwilioSignature(AUTH_TOKEN).verify(request(URL, *shared_key_signed(URL, sms(6))))
+        TwilioSignature(AUTH_TOKEN).verify(raw_request(URL, *shared_key_signed(URL, sms(6))))
     for bad in (f"key={NEW_KEY_ID},algorithm=MD5", "HMAC_SHA256", f"key={NEW_KEY_ID},algorithm=HMAC_SHA1"):
         with pytest.raises(InvalidSignature) as refusal:
-            CHECK.verify(request(URL, body, headers | {SETTINGS: bad}))
+            CHECK.verify(raw_request(URL, body, headers | {SETTINGS: bad}))
         assert type(refusal.value) is InvalidSignature, bad
     # Malformed with no key configured: still a bad signature, not a key to configure.
     with pytest.raises(InvalidSignature) as refusal:
-        TwilioSignature(AUTH_TOKEN).verify(request(URL, body, headers | {SETTINGS: "HMAC_SHA256"}))
+        TwilioSignature(AUTH_TOKEN).verify(raw_request(URL, body, headers | {SETTINGS: "HMAC_SHA256"}))
     assert type(refusal.value) is InvalidSignature
 
 
 def test_a_shared_key_header_when_no_key_is_configured_is_refused() -> None:
-    raw = request(URL, *shared_key_signed(URL, sms(5)))
+    raw = raw_request(URL, *shared_key_signed(URL, sms(5)))
     assert "none is configured (OMNITRAIL_TWILIO_SHARED_KEYS)" in refused(raw, TwilioSignature(AUTH_TOKEN))
     assert raw._form is None
 
@@ -217,7 +207,7 @@ def test_shared_keys_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatc
     connector = TwilioConnector(settings, default_region="PT")
     params = sms(7)
     for route in connector.routes():  # messages, status callbacks, voice: the same check on every route
-        route.verify(request(URL, *shared_key_signed(URL, params, OLD_KEY_ID, secret="s-old")))
+        route.verify(raw_request(URL, *shared_key_signed(URL, params, OLD_KEY_ID, secret="s-old")))
 
 
 def test_shared_keys_from_the_configuration_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

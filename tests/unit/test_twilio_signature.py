@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -12,34 +11,23 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from connectors.twilio.signature import TwilioSignature, form_signature
-from connectors.webhook import RawRequest
 from schemas.errors import InvalidSignature
-from tests.helpers import AUTH_TOKEN, inbound_sms, signed, twilio_signature
+from tests.helpers import AUTH_TOKEN, inbound_sms, raw_request, signed, twilio_signature
 
 URL = "https://omnitrail.example.com/webhooks/twilio/messages"
 CHECK = TwilioSignature(AUTH_TOKEN)
 
 
-def request(url: str, body: bytes, headers: dict[str, str]) -> RawRequest:
-    return RawRequest(
-        body=body,
-        headers={k.lower(): v for k, v in headers.items()},
-        public_url=url,
-        received_at=datetime.now(UTC),
-        content_type=headers.get("Content-Type"),
-    )
-
-
 def test_a_request_signed_over_the_configured_url_is_accepted() -> None:
     body, headers = signed(URL, inbound_sms("SM" + "1" * 32, "+351912345678"))
-    CHECK.verify(request(URL, body, headers))
+    CHECK.verify(raw_request(URL, body, headers))
 
 
 def test_twilio_signing_with_the_default_port_spelled_out_is_still_accepted() -> None:
     # Twilio sometimes signs https://host:443/...; the fast path misses, RequestValidator's port variants match.
     params = inbound_sms("SM" + "2" * 32, "+351912345678")
     body, headers = signed("https://omnitrail.example.com:443/webhooks/twilio/messages", params)
-    CHECK.verify(request(URL, body, headers))
+    CHECK.verify(raw_request(URL, body, headers))
 
 
 @pytest.mark.parametrize(
@@ -56,28 +44,28 @@ def test_a_forged_or_altered_request_is_refused(change: str, token: str) -> None
     if change == "body":
         body = body.replace(b"encomenda", b"reembolso")
     with pytest.raises(InvalidSignature):
-        CHECK.verify(request(URL, body, headers))
+        CHECK.verify(raw_request(URL, body, headers))
 
 
 def test_a_missing_signature_is_refused() -> None:
     body, headers = signed(URL, inbound_sms("SM" + "4" * 32, "+351912345678"))
     del headers["X-Twilio-Signature"]
     with pytest.raises(InvalidSignature, match="missing"):
-        CHECK.verify(request(URL, body, headers))
+        CHECK.verify(raw_request(URL, body, headers))
 
 
 def test_json_posts_are_checked_through_the_body_hash() -> None:
     body = b'{"MessageSid": "SM' + b"5" * 32 + b'"}'
     url = f"{URL}?bodySHA256={hashlib.sha256(body).hexdigest()}"
     headers = {"Content-Type": "application/json", "X-Twilio-Signature": twilio_signature(url, {})}
-    CHECK.verify(request(url, body, headers))
+    CHECK.verify(raw_request(url, body, headers))
     with pytest.raises(InvalidSignature):
-        CHECK.verify(request(url, body.replace(b"5", b"6"), headers))
+        CHECK.verify(raw_request(url, body.replace(b"5", b"6"), headers))
 
 
 def test_the_form_is_parsed_once_and_each_reader_gets_its_own_copy() -> None:
     body, headers = signed(URL, inbound_sms("SM" + "7" * 32, "+351912345678"))
-    raw = request(URL, body, headers)
+    raw = raw_request(URL, body, headers)
     first = raw.form()
     first["From"] = "+351000000000"  # one reader's change ...
     assert raw.form()["From"] == "+351912345678"  # ... is not what the next one reads
@@ -104,7 +92,7 @@ def test_verify_accepts_exactly_what_request_validator_accepts(
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Twilio-Signature": twilio_signature(signed_for, params),
     }
-    raw = request(configured, body, headers)
+    raw = raw_request(configured, body, headers)
     expected = RequestValidator(AUTH_TOKEN).validate(configured, raw.form(), headers["X-Twilio-Signature"])
     try:
         CHECK.verify(raw)
