@@ -38,6 +38,21 @@ OUR_MAILBOX = "support@omnitrail.example"
 
 
 @pytest.fixture(scope="module")
+def broker(private_broker: EmbeddedBroker) -> EmbeddedBroker:
+    """A broker and a database of this module's own. The erasure guard hashes with its worker's key
+    (HASH_KEY here): on the session broker, a worker of another stack (the session's webhook stack, another
+    key, none of this person's ids in its memory) takes the replays' partitions once this stack's worker is
+    killed, and lets them back in. In the session database, every other worker drains this stack's outbox
+    to its own broker."""
+    return private_broker
+
+
+@pytest.fixture(scope="module")
+def database_url(private_database_url: str) -> str:
+    return private_database_url
+
+
+@pytest.fixture(scope="module")
 def stack(start_stack: StartStack) -> Stack:
     return start_stack(OMNITRAIL_GDPR_HASH_KEY=HASH_KEY)
 
