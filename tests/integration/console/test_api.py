@@ -137,13 +137,16 @@ async def test_live_events_deliver_a_new_sms_of_the_open_contact_only(
     other = a_customer()
     received: list[dict[str, Any]] = []
     events: list[str] = []
+    subscribed = asyncio.Event()
 
     async def listen() -> None:
         url = f"/api/v1/contacts/{customer.contact_id}/events"
         async with client.stream("GET", url, headers=AGENT, timeout=httpx.Timeout(10, read=60)) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             async for line in stream.aiter_lines():
-                if line.startswith("data: "):
+                if line == ": connected":  # the stream's first line: its subscription to the feed is in place
+                    subscribed.set()
+                elif line.startswith("data: "):
                     event = orjson.loads(line[6:])
                     events.append(event["type"])
                     if event.get("interaction"):
@@ -152,7 +155,13 @@ async def test_live_events_deliver_a_new_sms_of_the_open_contact_only(
                             return
 
     task = asyncio.create_task(listen())
-    await asyncio.sleep(1.0)  # the stream is open before the message is sent
+    # The message is sent once the stream is open (the feed forwards only what arrives after that): waited
+    # for, not slept on, as opening it can take more than a second on a loaded machine.
+    opened = asyncio.create_task(subscribed.wait())
+    await asyncio.wait([opened, task], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # the stream ended before it opened: its error
+    assert subscribed.is_set(), "the event stream did not open within 60 s"
     await sms(client, console_stack, other, "Someone else entirely")
     await sms(client, console_stack, customer, "Live: still waiting")
     await asyncio.wait_for(task, 60)
