@@ -80,12 +80,14 @@ async def row(db: Any, interaction_id: uuid.UUID) -> tuple[str | None, dict[str,
     return (found[0], found[1]) if found else None
 
 
-async def settled(stack: Any, db: Any, phone: str) -> None:
+async def settled(stack: Any, db: Any, phone: str) -> uuid.UUID:
     """Post an SMS from the same customer and wait for it: everything sent for this customer before
-    it (same routing key, same partition, processed in order) has been processed by then."""
+    it (same routing key, same partition, processed in order) has been processed by then. The marker's id."""
     sid = f"SM{uuid.uuid4().hex}"
     await post_twilio(stack, "/webhooks/twilio/messages", inbound_sms(sid, phone))
-    await eventually(lambda: row(db, interaction_id_for("sms", OUR_NUMBER, sid)), what="the marker message")
+    marker = interaction_id_for("sms", OUR_NUMBER, sid)
+    await eventually(lambda: row(db, marker), what="the marker message")
+    return marker
 
 
 async def test_whatsapp_cloud_statuses_before_and_after_the_message_end_as_one_row_with_the_final_status(
@@ -110,7 +112,7 @@ async def test_whatsapp_cloud_statuses_before_and_after_the_message_end_as_one_r
     # Late and repeated lower states arrive after it.
     late = [wa_status(wamid, "delivered", wa_id), wa_status(wamid, "sent", wa_id), wa_status(wamid, "sent", wa_id)]
     await post(webhook_stack, "/webhooks/meta", *meta_signed(whatsapp_payload(whatsapp_value(statuses=late))))
-    await settled(webhook_stack, db, customer)
+    marker = await settled(webhook_stack, db, customer)
 
     stored = await row(db, target)
     assert stored is not None
@@ -118,13 +120,23 @@ async def test_whatsapp_cloud_statuses_before_and_after_the_message_end_as_one_r
     [message] = [i for i in await timeline_of(webhook_stack, customer) if i["direction"] == "outbound"]
     assert (message["external_id"], message["direction"], message["delivery_status"]) == (wamid, "outbound", "read")
     assert not await parked()
-    events = [json.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v]
-    updated = [
-        e["interaction"]["status"]["status"]
-        for e in events
-        if e["type"] == "interaction.updated" and e["interaction"]["status"]["target_interaction_id"] == str(target)
-    ]
-    assert updated == ["read"]  # the parked status, published when its message landed; the late ones changed nothing
+
+    async def published() -> list[str] | None:
+        """The target's interaction.updated statuses, once the outbox has published them and the marker's
+        interaction.added (a row commits before its events go out, whoever drains them)."""
+        events = [json.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v]
+        updated = [
+            e["interaction"]["status"]["status"]
+            for e in events
+            if e["type"] == "interaction.updated" and e["interaction"]["status"]["target_interaction_id"] == str(target)
+        ]
+        out = any(
+            e["type"] == "interaction.added" and e["interaction"]["interaction_id"] == str(marker) for e in events
+        )
+        return updated if updated and out else None
+
+    # The parked status, published when its message landed; the late ones changed nothing.
+    assert await eventually(published, what="the status's interaction.updated and the marker's event") == ["read"]
     cur = await db.execute("SELECT count(*) FROM interactions WHERE document->>'external_id' LIKE %s", (f"{wamid}%",))
     assert (await cur.fetchone())[0] == 1  # statuses never became rows
 
