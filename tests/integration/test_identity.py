@@ -48,6 +48,15 @@ def broker(private_broker: EmbeddedBroker) -> EmbeddedBroker:
 
 
 @pytest.fixture(scope="module")
+def database_url(private_database_url: str) -> str:
+    """A database of its own too, as its broker is: every worker on a database drains that database's outbox
+    to its own broker (after each batch, and on each suggestion tick), so on the session's database the
+    webhook stack's worker could publish this stack's contact.merged or contact.unmerged on the session
+    broker, where the tests below never see it."""
+    return private_database_url
+
+
+@pytest.fixture(scope="module")
 def stack(start_stack: StartStack) -> Stack:
     return start_stack(OMNITRAIL_IDENTITY_OWN_IDENTIFIERS="+351210000000,support@shop.example")
 
@@ -277,7 +286,7 @@ async def test_blocked_values_never_identify_a_customer_and_their_mail_still_lan
         lambda: _row(db, "SELECT contact_id FROM interactions WHERE interaction_id = %s", only_blocked.interaction_id),
         what="blocked-only interaction stored",
     )
-    # Scoped to this test's contacts: other stacks of the session share the database without these blocked values.
+    # Scoped to this test's contacts: the module's other tests share its database.
     owned = await (
         await db.execute(
             "SELECT count(*) FROM contact_identifiers WHERE value IN ('noreply@notifications.example',"
