@@ -120,6 +120,8 @@
       let timer = 0;
       const refresh = () => { clearTimeout(timer); timer = setTimeout(() => { if (!$("home").hidden) loadHome(); }, 500); };
       for (const type of ["interaction.added", "interaction.updated", "contact.merged", "contact.erased"]) state.home.addEventListener(type, refresh);
+      // Connected (first time or again): what was published before the stream followed it came as no event.
+      state.home.addEventListener("open", refresh);
       setInterval(() => { if (!$("home").hidden) loadHome(); }, 60_000); // suggestions open with time, too
     }
   }

@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
-from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Page, Route, async_playwright, expect
 
 from omnitrail.local_stack import EmbeddedBroker, free_port
+from schemas import topics
+from schemas.ids import interaction_id_for
 from tests.channel_payloads import meta_signed, wa_contact, wa_message, wa_reaction, whatsapp_payload, whatsapp_value
 from tests.helpers import sms_interaction
 from tests.integration.console.data import (
@@ -35,7 +38,7 @@ from tests.integration.console.data import (
     sms,
     whatsapp,
 )
-from tests.integration.stack import AGENT, Stack, eventually
+from tests.integration.stack import AGENT, Stack, eventually, read_topic
 from tests.interactions import produce
 
 pytestmark = pytest.mark.integration
@@ -127,6 +130,11 @@ async def customer(console_stack: Stack, broker: EmbeddedBroker, listener: Liste
 
 async def signed_in(browser: Browser, stack: Stack, token: str, **context: object) -> Page:
     page = await (await browser.new_context(**context)).new_page()  # type: ignore[arg-type]
+    return await sign_in_with(page, stack, token)
+
+
+async def sign_in_with(page: Page, stack: Stack, token: str) -> Page:
+    """``page`` signed in to the console with an API token, on the home view."""
     await page.goto(stack.url + "/")
     await page.get_by_text("Sign in with an API token").click()  # staff sign in by email; tokens are folded away
     await page.get_by_label("API token").fill(token)
@@ -248,6 +256,39 @@ async def test_home_lists_open_work_live_and_opens_the_conversation(browser: Bro
     await expect(page.locator("#timeline .entry")).to_contain_text("Preciso de ajuda com a fatura")
     await page.get_by_role("link", name="← Open work").click()
     await expect(page.get_by_role("heading", name="Open work")).to_be_visible()
+    await page.context.close()
+
+
+async def test_home_shows_a_message_published_while_its_live_stream_was_connecting(
+    browser: Browser, console_stack: Stack, broker: EmbeddedBroker
+) -> None:
+    """The home view loads the open work, then connects its live stream: a message whose event went out in
+    between (a loaded machine, a reconnect) is shown once the stream is connected, not a minute later."""
+    connecting, connected = asyncio.Event(), asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        connecting.set()
+        await connected.wait()
+        await route.continue_()
+
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await page.route("**/api/v1/events", hold)
+    await sign_in_with(page, console_stack, "agent-token")
+    await expect(page.locator("#waiting-count")).to_have_text(re.compile(r"\(\d+\)"))  # the open work, loaded
+    await asyncio.wait_for(connecting.wait(), 30)
+    person = a_customer()
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
+        sid = await sms(client, console_stack, person, "Ainda estou à espera da fatura")
+    added = str(interaction_id_for("sms", "+351210000000", sid))
+
+    async def published() -> bool:
+        events = [orjson.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v]
+        return any(e["type"] == "interaction.added" and e["interaction"]["interaction_id"] == added for e in events)
+
+    await eventually(published, what="the message's interaction.added, before the page's stream connects")
+    connected.set()
+    # Well within the page's one-minute refresh, which would show it anyway.
+    await expect(page.locator("#waiting li", has_text="Ainda estou à espera da fatura")).to_be_visible(timeout=20_000)
     await page.context.close()
 
 
