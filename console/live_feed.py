@@ -3,7 +3,8 @@ server-sent-event streams by contact.
 
 The consumer has no group and commits nothing: it starts at the end of every partition and
 only forwards what arrives while pages are open (a page loads history through the timeline
-API, then listens). Each stream follows its contact *and every contact merged into it* (read
+API, then listens, and loads the newest again once its stream is connected: what was published
+in between came as no event). Each stream follows its contact *and every contact merged into it* (read
 when the stream opens): the pipeline keys events by the surviving contact, so interactions of
 a merged-away identifier arrive under the survivor the page already follows.
 

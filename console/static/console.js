@@ -466,6 +466,8 @@
     state.source.addEventListener("interaction.added", onInteraction);
     state.source.addEventListener("interaction.updated", onInteraction);
     state.source.addEventListener("interaction.redacted", onInteraction); // an erased person taken out
+    // Connected (first time or again): what was published before the stream followed it came as no event.
+    state.source.addEventListener("open", refreshNewest);
   }
 
   // ---- admin actions: on the page for admins only (the API decides who may, whatever the page shows) ----

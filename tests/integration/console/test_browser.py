@@ -259,36 +259,66 @@ async def test_home_lists_open_work_live_and_opens_the_conversation(browser: Bro
     await page.context.close()
 
 
-async def test_home_shows_a_message_published_while_its_live_stream_was_connecting(
-    browser: Browser, console_stack: Stack, broker: EmbeddedBroker
-) -> None:
-    """The home view loads the open work, then connects its live stream: a message whose event went out in
-    between (a loaded machine, a reconnect) is shown once the stream is connected, not a minute later."""
-    connecting, connected = asyncio.Event(), asyncio.Event()
+class HeldStream:
+    """A page's live stream request (a Playwright route handler), held until the test lets it connect."""
 
-    async def hold(route: Route) -> None:
-        connecting.set()
-        await connected.wait()
+    def __init__(self) -> None:
+        self.connecting, self.released = asyncio.Event(), asyncio.Event()
+
+    async def __call__(self, route: Route) -> None:
+        self.connecting.set()
+        await self.released.wait()
         await route.continue_()
 
-    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-    await page.route("**/api/v1/events", hold)
-    await sign_in_with(page, console_stack, "agent-token")
-    await expect(page.locator("#waiting-count")).to_have_text(re.compile(r"\(\d+\)"))  # the open work, loaded
-    await asyncio.wait_for(connecting.wait(), 30)
-    person = a_customer()
-    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
-        sid = await sms(client, console_stack, person, "Ainda estou à espera da fatura")
+
+async def sms_published(stack: Stack, broker: EmbeddedBroker, person: Customer, text: str) -> None:
+    """Post an SMS from ``person`` and wait until its interaction.added is on the timeline topic."""
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as client:
+        sid = await sms(client, stack, person, text)
     added = str(interaction_id_for("sms", "+351210000000", sid))
 
     async def published() -> bool:
         events = [orjson.loads(v) for _, v in await read_topic(broker.bootstrap, topics.TIMELINE) if v]
         return any(e["type"] == "interaction.added" and e["interaction"]["interaction_id"] == added for e in events)
 
-    await eventually(published, what="the message's interaction.added, before the page's stream connects")
-    connected.set()
+    await eventually(published, what="the message's interaction.added")
+
+
+async def test_home_shows_a_message_published_while_its_live_stream_was_connecting(
+    browser: Browser, console_stack: Stack, broker: EmbeddedBroker
+) -> None:
+    """The home view loads the open work, then connects its live stream: a message whose event went out in
+    between (a loaded machine, a reconnect) is shown once the stream is connected, not a minute later."""
+    stream = HeldStream()
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await page.route("**/api/v1/events", stream)
+    await sign_in_with(page, console_stack, "agent-token")
+    await expect(page.locator("#waiting-count")).to_have_text(re.compile(r"\(\d+\)"))  # the open work, loaded
+    await asyncio.wait_for(stream.connecting.wait(), 30)
+    await sms_published(console_stack, broker, a_customer(), "Ainda estou à espera da fatura")
+    stream.released.set()
     # Well within the page's one-minute refresh, which would show it anyway.
     await expect(page.locator("#waiting li", has_text="Ainda estou à espera da fatura")).to_be_visible(timeout=20_000)
+    await page.context.close()
+
+
+async def test_contact_page_shows_a_message_published_while_its_live_stream_was_connecting(
+    browser: Browser, console_stack: Stack, broker: EmbeddedBroker
+) -> None:
+    """The same on a contact's page: its timeline is loaded, then its stream connects."""
+    person = a_customer()
+    async with httpx.AsyncClient(base_url=console_stack.url, timeout=10) as client:
+        await sms(client, console_stack, person, "Bom dia, a encomenda 55 não chegou")
+        person.contact_id = (await contact_of(client, person.e164))["contact_id"]
+    stream = HeldStream()
+    page = await signed_in(browser, console_stack, "agent-token", viewport={"width": 1280, "height": 900})
+    await page.route("**/api/v1/contacts/*/events", stream)
+    await page.goto(f"{console_stack.url}/#contact={person.contact_id}")
+    await expect(page.locator("#timeline .entry")).to_have_count(1)  # the timeline, loaded
+    await asyncio.wait_for(stream.connecting.wait(), 30)
+    await sms_published(console_stack, broker, person, "Afinal chegou à tarde")
+    stream.released.set()
+    await expect(page.locator("#timeline .entry", has_text="Afinal chegou à tarde")).to_be_visible(timeout=20_000)
     await page.context.close()
 
 
