@@ -32,6 +32,12 @@ async def append(conn: Conn, records: Sequence[Record]) -> None:
     )
 
 
+#: One drainer at a time, deployment-wide (workers, media stages, consoles share the outbox): with two, the
+#: second skipped the rows the first had locked and published the newer rows of the same key first. A
+#: transaction-level advisory lock, taken in a statement of its own so the take that follows reads what the
+#: previous drainer left (its snapshot starts after the wait). The key is arbitrary, ours alone ("outbox").
+_ONE_DRAINER = "SELECT pg_advisory_xact_lock(x'6f7574626f78'::bigint)"
+
 #: The oldest transactions' rows, in ``seq`` (commit) order once sorted.
 _TAKE = """
 DELETE FROM timeline_outbox_batches WHERE seq IN (
@@ -41,7 +47,7 @@ RETURNING seq, topics, keys, payloads
 
 
 async def drain(pool: AsyncConnectionPool[Conn], publish: Publish, *, limit: int = 4) -> int:
-    """Publish and delete pending records; return how many. Rows locked by another drainer are skipped.
+    """Publish and delete pending records; return how many. Another drainer's round is waited for.
 
     One round trip takes up to ``limit`` transactions' rows: they are deleted and returned by the
     same statement, and the delete commits only after the broker acknowledged them (an error rolls
@@ -50,6 +56,7 @@ async def drain(pool: AsyncConnectionPool[Conn], publish: Publish, *, limit: int
     total = 0
     while True:
         async with pool.connection() as conn, conn.transaction():
+            await conn.execute(_ONE_DRAINER)
             # Binary results: ``bytea`` in text format is hex, encoded by the server and decoded here.
             cur = await conn.cursor(binary=True).execute(_TAKE, {"batches": limit})
             rows = sorted(await cur.fetchall())  # RETURNING has no order; commit order is seq order

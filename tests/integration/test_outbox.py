@@ -3,13 +3,16 @@ once published."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
+import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from sinks import outbox
 from sinks.kafka.records import Record
+from tests.integration.stack import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -48,3 +51,39 @@ async def test_appends_are_published_in_commit_order_and_kept_until_published(pr
         assert await outbox.drain(pool, up, limit=2) == 1506
         assert up.records == [r for records in batches for r in records]
         assert await outbox.drain(pool, Published()) == 0
+
+
+async def test_a_second_drainer_waits_for_the_first_so_a_keys_events_stay_in_order(private_database_url: str) -> None:
+    """Two processes drain one outbox (workers, media stages, consoles): the newer events of a key must not
+    overtake the older ones that another drainer is still publishing."""
+    async with AsyncConnectionPool(private_database_url, min_size=1, max_size=3, open=False) as pool:
+        older, newer = _events("older", 3), _events("newer", 3)
+        async with pool.connection() as conn, conn.transaction():
+            await outbox.append(conn, older)
+        topic: list[Record] = []
+        inside, release = asyncio.Event(), asyncio.Event()
+
+        async def slow(records: Sequence[Record]) -> None:  # the broker takes its time to acknowledge
+            inside.set()
+            await release.wait()
+            topic.extend(records)
+
+        async def fast(records: Sequence[Record]) -> None:
+            topic.extend(records)
+
+        first = asyncio.create_task(outbox.drain(pool, slow))
+        await inside.wait()
+        async with pool.connection() as conn, conn.transaction():
+            await outbox.append(conn, newer)
+        second = asyncio.create_task(outbox.drain(pool, fast))
+
+        async def second_waits_or_ended() -> bool:
+            async with await psycopg.AsyncConnection.connect(private_database_url) as probe:
+                cur = await probe.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                waiting = (await cur.fetchone() or (0,))[0]
+            return second.done() or waiting > 0
+
+        await eventually(second_waits_or_ended, what="the second drainer waiting for the lock, or done")
+        release.set()
+        assert (await first, await second) == (3, 3)
+        assert topic == older + newer
