@@ -117,49 +117,60 @@ class Party:
     identifier: tuple[str, str] | None
 
 
-async def other_sides(conn: Conn, items: list[HandledSuggestion]) -> dict[uuid.UUID, Party]:
-    """For each merge_review suggestion whose review still names two contacts: the other one (survivors)."""
-    reviews = sorted({s.review_id for s in items if s.review_id is not None})
-    if not reviews:
-        return {}
-    cur = await conn.execute(
-        """
-        SELECT r.review_id, coalesce(a.merged_into, a.contact_id), coalesce(b.merged_into, b.contact_id)
-          FROM identity_reviews r
-          JOIN contacts a ON a.contact_id = r.contact_a
-          JOIN contacts b ON b.contact_id = r.contact_b
-         WHERE r.review_id = ANY(%s)
-        """,
-        (reviews,),
-    )
-    pairs: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]] = {r: (a, b) for r, a, b in await cur.fetchall()}
-    other: dict[uuid.UUID, uuid.UUID] = {}
-    for s in items:
-        a, b = pairs.get(s.review_id, (s.contact_id, s.contact_id)) if s.review_id else (s.contact_id, s.contact_id)
-        if a != b and s.contact_id in (a, b):
-            other[s.suggestion_id] = b if s.contact_id == a else a
-    people = await parties(conn, list(other.values()))
-    return {suggestion_id: people[contact_id] for suggestion_id, contact_id in other.items() if contact_id in people}
+@dataclass(frozen=True)
+class Parties:
+    contacts: dict[uuid.UUID, Party]
+    """The contacts asked for, by id (those that exist)."""
+    other_sides: dict[uuid.UUID, Party]
+    """By suggestion id: the other contact of a merge_review suggestion whose review still names two contacts."""
 
 
-async def parties(conn: Conn, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, Party]:
-    """Contacts with their name and first identifier (their own or a merged-in contact's)."""
-    if not contact_ids:
-        return {}
+async def parties(conn: Conn, contact_ids: list[uuid.UUID], items: list[HandledSuggestion]) -> Parties:
+    """Contacts with their name and first identifier (their own or a merged-in contact's): ``contact_ids``, and
+    the other side of each possible duplicate among ``items`` (both sides resolved to survivors), in one read."""
+    reviewed = [s for s in items if s.review_id is not None]
+    if not contact_ids and not reviewed:
+        return Parties({}, {})
     cur = await conn.execute(
         """
-        SELECT c.contact_id, c.display_name, first.kind, first.value
-          FROM contacts c
-          LEFT JOIN LATERAL (
-              SELECT ci.kind, ci.value FROM contact_identifiers ci JOIN contacts m ON m.contact_id = ci.contact_id
-               WHERE person_includes(m, c.contact_id)
-               ORDER BY ci.created_at, ci.kind, ci.value LIMIT 1
-          ) first ON true
-         WHERE c.contact_id = ANY(%s)
+        WITH pairs AS (
+            SELECT q.suggestion_id, q.contact_id AS own,
+                   coalesce(a.merged_into, a.contact_id) AS a, coalesce(b.merged_into, b.contact_id) AS b
+              FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[]) AS q(suggestion_id, contact_id, review_id)
+              JOIN identity_reviews r ON r.review_id = q.review_id
+              JOIN contacts a ON a.contact_id = r.contact_a
+              JOIN contacts b ON b.contact_id = r.contact_b
+        ),
+        wanted AS (
+            SELECT NULL::uuid AS suggestion_id, asked.contact_id FROM unnest(%s::uuid[]) AS asked(contact_id)
+             UNION ALL
+            SELECT suggestion_id, CASE WHEN own = a THEN b ELSE a END FROM pairs WHERE a <> b AND own IN (a, b)
+        ),
+        named AS (
+            SELECT c.contact_id, c.display_name, first.kind, first.value
+              FROM contacts c
+              LEFT JOIN LATERAL (
+                  SELECT ci.kind, ci.value FROM contact_identifiers ci JOIN contacts m ON m.contact_id = ci.contact_id
+                   WHERE person_includes(m, c.contact_id)
+                   ORDER BY ci.created_at, ci.kind, ci.value LIMIT 1
+              ) first ON true
+             WHERE c.contact_id IN (SELECT contact_id FROM wanted)
+        )
+        SELECT w.suggestion_id, n.contact_id, n.display_name, n.kind, n.value
+          FROM wanted w JOIN named n USING (contact_id)
         """,
-        (sorted(set(contact_ids)),),
+        (
+            [s.suggestion_id for s in reviewed],
+            [s.contact_id for s in reviewed],
+            [s.review_id for s in reviewed],
+            sorted(set(contact_ids)),
+        ),
     )
-    return {
-        contact_id: Party(contact_id, name, (kind, value) if kind is not None else None)
-        for contact_id, name, kind, value in await cur.fetchall()
-    }
+    found = Parties({}, {})
+    for suggestion_id, contact_id, name, kind, value in await cur.fetchall():
+        party = Party(contact_id, name, (kind, value) if kind is not None else None)
+        if suggestion_id is None:
+            found.contacts[contact_id] = party
+        else:
+            found.other_sides[suggestion_id] = party
+    return found

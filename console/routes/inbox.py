@@ -24,7 +24,7 @@ from console.audit import Audit
 from console.auth import Principal
 from console.live_feed import TimelineFeed
 from console.routes.contacts import party_display
-from console.suggestion_view import label, with_other_contacts
+from console.suggestion_view import label, with_other_contacts_and_parties
 from pipeline.stages.suggestion_rules import closing
 from sinks import inbox_queries, suggestion_queries
 from sinks.connection import ConnectionFactory
@@ -96,8 +96,9 @@ def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed, *, d
         async with connection() as conn:
             waiting = await inbox_queries.waiting(conn, since=since, limit=limit * 2)
             page = await suggestion_queries.page(conn, "open", rule=None, limit=limit, cursor=None)
-            names = await suggestion_queries.parties(conn, [s.contact_id for s in page.items])
-            items = await with_other_contacts(conn, _one_per_item(page.items), default_region)
+            items, names = await with_other_contacts_and_parties(
+                conn, _one_per_item(page.items), [s.contact_id for s in page.items], default_region
+            )
         me = who.actor
         assigned: dict[uuid.UUID, HandledSuggestion] = {}
         for s in page.items:
