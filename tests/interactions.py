@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,6 +96,20 @@ def outbound_message(
 
 async def produce(bootstrap: str, interactions: Iterable[Interaction], *, partitions: int | None = None) -> None:
     """Produce as connectors do (acks=all, keyed by routing key), or on random partitions out of ``partitions``."""
+    await produce_keyed(
+        bootstrap,
+        [(i.routing_key(), i) for i in interactions],
+        partition=(lambda: random.randrange(partitions)) if partitions else None,
+    )
+
+
+async def produce_keyed(
+    bootstrap: str,
+    keyed: Iterable[tuple[bytes, Interaction]],
+    *,
+    partition: Callable[[], int] | None = None,
+) -> None:
+    """Produce each interaction under the Kafka key it is paired with (acks=all), in order."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
@@ -103,10 +117,10 @@ async def produce(bootstrap: str, interactions: Iterable[Interaction], *, partit
             await producer.send(
                 topics.INTERACTIONS,
                 i.model_dump_json().encode(),
-                key=i.routing_key(),
-                partition=random.randrange(partitions) if partitions else None,
+                key=key,
+                partition=partition() if partition else None,
             )
-            for i in interactions
+            for key, i in keyed
         ]
         for future in futures:
             await future

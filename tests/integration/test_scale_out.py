@@ -137,9 +137,25 @@ async def test_three_workers_two_connectors_one_worker_killed(
     await eventually(
         lambda: at_least(stored, MESSAGES), timeout=60, what=f"{MESSAGES} rows (worker killed at {killed_at})"
     )
-    await asyncio.sleep(1)  # a late duplicate would land now
+    # A barrier: one more message from each customer to each connector process, after every message above.
+    # Its key (the phone) puts it behind them in their partition: directly, or behind them in the connector's
+    # spool, which keeps the order it took them in. Once all are stored, a late duplicate would be too.
+    barrier = [
+        inbound_sms(f"SM{tag:06d}{MESSAGES + n:026d}", phone, "marcador")
+        for n, phone in enumerate(p for p in phones for _ in connectors)
+    ]
+    async with httpx.AsyncClient(timeout=30) as client:  # k % 2: each phone's two markers go to both processes
+        await asyncio.gather(*(post(client, k, params) for k, params in enumerate(barrier)))
+    sids = [params["MessageSid"] for params in barrier]
+
+    async def barrier_stored() -> bool:
+        cur = await db.execute("SELECT count(*) FROM interactions WHERE document->>'external_id' = ANY(%s)", (sids,))
+        return int((await one(cur))[0]) == len(barrier)
+
+    await eventually(barrier_stored, timeout=60, what=f"the {len(barrier)} barrier messages")
     cur = await db.execute("SELECT count(*), count(DISTINCT interaction_id) FROM interactions")
-    assert await cur.fetchone() == (MESSAGES, MESSAGES)  # nothing lost, nothing doubled
+    total = MESSAGES + len(barrier)
+    assert await cur.fetchone() == (total, total)  # nothing lost, nothing doubled
 
     # Contacts right: one live contact per phone, and every interaction on the contact that owns its sender's phone.
     cur = await db.execute(
