@@ -1,11 +1,28 @@
-"""Runs last (file order): every `omnitrail up` log of this test session holds no email address, no
-phone number and none of the message texts the tests sent."""
+"""Every `omnitrail up` log of this test session holds no email address, no phone number and none of the
+message texts the tests sent.
+
+It stands on its own: an `omnitrail up` of this module's own is sent traffic carrying each kind of personal
+data the scan looks for (accepted, retried, refused, dead-lettered, searched for) and stopped, so its log is
+complete. Run last in the whole suite (file order), the scan also covers every other stack's log.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import random
 import re
+import uuid
+from pathlib import Path
 
+import httpx
 import pytest
+
+from omnitrail.local_stack import EmbeddedBroker
+from tests.helpers import inbound_sms, signed
+from tests.integration.identity_helpers import find_contact
+from tests.integration.stack import AGENT, Stack, eventually, start_up
+from tests.livechat_payloads import EVENTS_SECRET, omnitrail_signed, v1_interaction
 
 pytestmark = pytest.mark.integration
 
@@ -15,9 +32,52 @@ PHONE = re.compile(r"(?<![\w.:/=-])\+\d{8,15}\b")
 TEXTS = ["Olá", "encomenda", "fatura", "morada", "mensagem", "pedido", "preciso de ajuda", "Maria", "texto antigo"]
 
 
-def test_session_logs_hold_no_personal_data(tmp_path_factory: pytest.TempPathFactory) -> None:
+@pytest.fixture(scope="module")
+def own_log(broker: EmbeddedBroker, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The complete log of an `omnitrail up` that took this module's traffic, stopped."""
+    stack = start_up(tmp_path_factory.mktemp("privacy"), bootstrap=broker.bootstrap, database_url=database_url)
+    try:
+        asyncio.run(_traffic(stack))
+    finally:
+        code = stack.stop()
+    assert code == 0
+    return stack.log_path
+
+
+async def _traffic(stack: Stack) -> None:
+    """Every kind of personal data the scan looks for, down the paths that log: a message and its retry, a
+    forged one, one refused and dead-lettered, another system's event, and staff searching for the customer."""
+    phone = f"+3519{random.randint(10**7, 10**8 - 1)}"
+    email = f"maria.{uuid.uuid4().hex[:8]}@example.pt"
+    url = stack.url + "/webhooks/twilio/messages"
+    message = inbound_sms(f"SM{uuid.uuid4().hex}", phone, body="Olá, preciso de ajuda com a encomenda e a fatura")
+    unreadable = inbound_sms(f"SM{uuid.uuid4().hex}", "morada: Rua da Maria 1", body="mensagem sobre o pedido")
+    event = v1_interaction(
+        f"privacy-{uuid.uuid4().hex}",
+        email,
+        text="O pedido da Maria: texto antigo",
+        recipients=[{"display_name": "Maria Silva", "identifiers": [{"kind": "email", "value": email}]}],
+    )
+    async with httpx.AsyncClient(base_url=stack.url, timeout=20) as http:
+        body, headers = signed(url, message)
+        for _ in range(2):  # the provider's retry
+            assert (await http.post(url, content=body, headers=headers)).status_code == 200
+        body, headers = signed(url, message, token="wrong-token")
+        assert (await http.post(url, content=body, headers=headers)).status_code == 403
+        body, headers = signed(url, unreadable)
+        assert (await http.post(url, content=body, headers=headers)).status_code == 400
+        body, headers = omnitrail_signed([event], EVENTS_SECRET)
+        assert (await http.post("/webhooks/events", content=body, headers=headers)).status_code == 200
+        for q in (phone, email):
+            contact = await eventually(functools.partial(find_contact, http, q), what="the customer found")
+            timeline = await http.get(f"/api/v1/contacts/{contact['contact_id']}/timeline", headers=AGENT)
+            assert timeline.status_code == 200
+
+
+def test_session_logs_hold_no_personal_data(own_log: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     logs = sorted(tmp_path_factory.getbasetemp().rglob("omnitrail-up.log"))
-    assert logs, "no omnitrail up ran in this session"
+    assert own_log in logs
+    assert "connector.dead_lettered" in own_log.read_text()  # the traffic went down the paths that log
     found: list[str] = []
     for path in logs:
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
