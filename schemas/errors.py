@@ -41,7 +41,7 @@ class InvalidSignature(InvalidPayload):
 
 
 class UnknownSigningKey(InvalidSignature):
-    """The request says it is signed with a key this deployment does not hold (a key the operator made at the
-    provider and has not configured here yet, during a rotation). Nothing of it is parsed or stored, and it is
-    never checked with another key; answered 503 so the provider retries once the key is configured, rather
-    than 403, after which the customer's message would be gone."""
+    """The request says it is signed with a key this deployment does not hold (usually a key the operator made
+    at the provider and has not configured here yet, during a rotation). Nothing of it is parsed or stored, and
+    it is never checked with another key; answered 503, a fault of ours, which the provider's fallback URL and
+    configured retries act on (a 403 is final)."""

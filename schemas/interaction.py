@@ -276,7 +276,9 @@ class Interaction(_Model):
         """Kafka key: one customer's interactions share a partition and stay in order.
 
         An interaction naming nobody routes by its conversation (:meth:`conversation_key`). An address
-        change routes by the addresses it leaves the customer with: the messages they send
+        change routes by the addresses it leaves the customer with (those the notice names: a user-id
+        change that does not name the unchanged number routes by the new user id, while the customer's
+        messages carrying the number route by the number): the messages they send
         next carry those, so they come after it (keyed by its old address, it would race them on another
         partition, and a first message from the new number could make a second contact before the
         notice links it). A hash, not the identifier itself, so no personal data sits in keys that tools
@@ -290,5 +292,8 @@ class Interaction(_Model):
     def conversation_key(self) -> str:
         """The conversation of an interaction that names nobody (an email without a usable sender): its
         thread, else itself. The identity stage files such interactions under a contact of this key, and
-        :meth:`routing_key` routes them by it, so one conversation's stay in order on one partition."""
+        :meth:`routing_key` routes those naming no identifier at all by it, so they stay in order on one
+        partition. (An interaction whose only identifiers the identity policy blocks, such as ``noreply@``
+        or ``root@localhost``, is filed the same way but routed by that identifier: routing cannot apply
+        the policy.)"""
         return f"conversation:{self.channel.value}:{self.account}:{self.thread_key or self.external_id}"

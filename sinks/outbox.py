@@ -10,7 +10,9 @@ it. Consumers see each event at least once, in commit order per key, and can dro
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
+from psycopg.errors import LockNotAvailable
 from psycopg_pool import AsyncConnectionPool
 
 from sinks.connection import Conn
@@ -36,7 +38,10 @@ async def append(conn: Conn, records: Sequence[Record]) -> None:
 #: second skipped the rows the first had locked and published the newer rows of the same key first. A
 #: transaction-level advisory lock, taken in a statement of its own so the take that follows reads what the
 #: previous drainer left (its snapshot starts after the wait). The key is arbitrary, ours alone ("outbox").
-_ONE_DRAINER = "SELECT pg_advisory_xact_lock(x'6f7574626f78'::bigint)"
+#: The wait is bounded (``lock_timeout``): a drainer stuck on a slow broker must not hold up every other
+#: process's batch or console request; one that gives up publishes nothing, so nothing is reordered, and the
+#: rows go with the next drain (after the next batch, or the suggestions agent's tick).
+_ONE_DRAINER = "SET LOCAL lock_timeout = '{wait_ms}ms'; SELECT pg_advisory_xact_lock(x'6f7574626f78'::bigint)"
 
 #: The oldest transactions' rows, in ``seq`` (commit) order once sorted.
 _TAKE = """
@@ -46,24 +51,33 @@ RETURNING seq, topics, keys, payloads
 """
 
 
-async def drain(pool: AsyncConnectionPool[Conn], publish: Publish, *, limit: int = 4) -> int:
-    """Publish and delete pending records; return how many. Another drainer's round is waited for.
+async def drain(pool: AsyncConnectionPool[Conn], publish: Publish, *, limit: int = 4, wait_s: float = 2.0) -> int:
+    """Publish and delete pending records; return how many. Another drainer's round is waited for up to
+    ``wait_s``; past that, the pending rows are left to it or to the next drain.
 
     One round trip takes up to ``limit`` transactions' rows: they are deleted and returned by the
     same statement, and the delete commits only after the broker acknowledged them (an error rolls
     it back, so they stay).
     """
     total = 0
+    lock = _ONE_DRAINER.format(wait_ms=max(1, round(wait_s * 1000)))
     while True:
-        async with pool.connection() as conn, conn.transaction():
-            await conn.execute(_ONE_DRAINER)
-            # Binary results: ``bytea`` in text format is hex, encoded by the server and decoded here.
-            cur = await conn.cursor(binary=True).execute(_TAKE, {"batches": limit})
-            rows = sorted(await cur.fetchall())  # RETURNING has no order; commit order is seq order
-            if not rows:
-                return total
-            records = [record for _, *columns in rows for record in zip(*columns, strict=True)]
-            await publish(records)
-            total += len(records)
+        try:
+            rows = await _round(pool, publish, lock, limit)
+        except LockNotAvailable:
+            return total  # another drainer is publishing (a slow broker?): these wait for it or the next drain
+        total += sum(len(keys) for _, _, keys, _ in rows)
         if len(rows) < limit:
             return total  # less than a full round: nothing more was pending when it started
+
+
+async def _round(pool: AsyncConnectionPool[Conn], publish: Publish, lock: str, limit: int) -> list[tuple[Any, ...]]:
+    """One round: the lock, up to ``limit`` transactions' rows taken, published, deleted on commit."""
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(lock)  # two statements, no parameters: one round trip
+        # Binary results: ``bytea`` in text format is hex, encoded by the server and decoded here.
+        cur = await conn.cursor(binary=True).execute(_TAKE, {"batches": limit})
+        rows: list[tuple[Any, ...]] = sorted(await cur.fetchall())  # RETURNING has no order; seq order is commit order
+        if rows:
+            await publish([record for _, *columns in rows for record in zip(*columns, strict=True)])
+        return rows

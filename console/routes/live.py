@@ -30,7 +30,8 @@ def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed) -> A
         ``contact.*``) of this contact, or of a contact merged into it, as it happens."""
         async with connection() as conn:
             survivor = await queries.resolve(conn, contact_id)
-            members = set(await person.contacts(conn, survivor)) if survivor else set()
+            # members_of re-resolves: a survivor merged away since resolve() still brings its new survivor.
+            members = await person.members_of(conn, [survivor]) if survivor else set()
         if survivor is None:
             raise HTTPException(404, "no such contact")
         subscriber = feed.subscribe(members)

@@ -5,6 +5,8 @@
 -- query using it is planned exactly as the predicate written out (a BitmapOr of `contacts_pkey` and
 -- `contacts_merged_into`), it can stand in a `FOR UPDATE` or `UPDATE` (rechecked on the row's new version),
 -- and correlated uses (`person_includes(m, c.contact_id)`) keep their per-row index scans. sinks/person.py.
+-- Never redefined with other semantics (a release before the one that did would read through it): a new
+-- meaning gets a new name.
 CREATE OR REPLACE FUNCTION person_includes(c contacts, person uuid) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT c.contact_id = person OR c.merged_into = person $$;

@@ -87,3 +87,34 @@ async def test_a_second_drainer_waits_for_the_first_so_a_keys_events_stay_in_ord
         release.set()
         assert (await first, await second) == (3, 3)
         assert topic == older + newer
+
+
+async def test_a_drainer_stuck_on_a_slow_broker_holds_up_the_others_only_briefly(private_database_url: str) -> None:
+    """Past its wait, a second drainer leaves the rows (publishing nothing, so nothing is reordered) instead of
+    holding its worker's batch or console request for as long as the first one's broker takes."""
+    async with AsyncConnectionPool(private_database_url, min_size=1, max_size=3, open=False) as pool:
+        older, newer = _events("older", 2), _events("newer", 2)
+        async with pool.connection() as conn, conn.transaction():
+            await outbox.append(conn, older)
+        topic: list[Record] = []
+        inside, release = asyncio.Event(), asyncio.Event()
+
+        async def stuck(records: Sequence[Record]) -> None:
+            inside.set()
+            await release.wait()
+            topic.extend(records)
+
+        async def fast(records: Sequence[Record]) -> None:
+            topic.extend(records)
+
+        first = asyncio.create_task(outbox.drain(pool, stuck))
+        await inside.wait()
+        async with pool.connection() as conn, conn.transaction():
+            await outbox.append(conn, newer)
+        # Gave up waiting: returned, published nothing (without the bound it would wait for the stuck one).
+        assert await asyncio.wait_for(outbox.drain(pool, fast, wait_s=0.2), timeout=30) == 0
+        assert topic == []
+        release.set()
+        assert await first == 2
+        assert await outbox.drain(pool, fast) == 2  # the next drain takes what was left
+        assert topic == older + newer

@@ -39,3 +39,11 @@ def test_personal_data_never_reaches_the_log_output(captured: pytest.CaptureFixt
 def test_scrub_keeps_timestamps_and_uuids() -> None:
     text = "at 2026-11-22T08:57:41Z id 5b60e643-3355-5053-9c25-086be04cafe3 partition 3 offset 1234"
     assert logs.scrub(text) == text
+
+
+def test_scrub_masks_addresses_the_email_connector_keeps_one_label_domains_and_literals_included() -> None:
+    text = "from root@localhost, maria@empresa and ops@[10.0.0.1]; ana.silva@example.pt"
+    scrubbed = logs.scrub(text)
+    for address in ("root@localhost", "maria@empresa", "ops@[10.0.0.1]", "ana.silva@example.pt"):
+        assert address not in scrubbed
+    assert scrubbed.startswith("from ")

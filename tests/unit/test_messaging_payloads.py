@@ -163,6 +163,14 @@ def test_a_user_id_change_routes_as_the_messages_from_the_unchanged_number() -> 
     assert notice.routing_key() == after.routing_key()
 
 
+def test_a_user_id_change_without_a_number_routes_as_the_new_user_ids_messages() -> None:
+    # The old user id sorts first: keyed by the smaller of the two, the notice raced the new id's messages.
+    system = {"body": "User Ana changed their user id", "type": "user_changed_user_id", "user_id": "BR.999"}
+    [notice] = whatsapp(wa_message("wamid.S2", None, "system", user_id="BR.111", system=system))
+    [after] = whatsapp(wa_message("wamid.M1", None, "text", user_id="BR.999", text={"body": "Olá"}))
+    assert notice.routing_key() == after.routing_key()
+
+
 def test_an_address_change_is_only_a_notices_and_names_only_addresses_its_customer_carries() -> None:
     [notice] = whatsapp(wa_number_change("wamid.S1", "351912345678", "351933333333"))
     document = notice.model_dump(mode="json")
