@@ -10,6 +10,7 @@ same person on SMS and WhatsApp has one phone identifier.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from enum import StrEnum
 from typing import Self
@@ -19,6 +20,11 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from schemas.errors import InvalidPayload
 from schemas.text import is_storable
+
+#: Networks that name hosts only inside one organisation (RFC 1918, shared address space, unique local).
+_LOCAL_NETWORKS = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
 
 
 class IdentifierKind(StrEnum):
@@ -80,10 +86,19 @@ def normalize_email(raw: str) -> str:
 
 
 def is_local_email(value: str) -> bool:
-    """A normalized address whose domain is one label (``root@localhost``, ``user@intranet``): it names a
-    mailbox only inside one network (every machine has its own ``root@localhost``), so it proves nobody."""
-    domain = value.rpartition("@")[2]
-    return "." not in domain and not domain.startswith("[")  # an address literal is one host wherever it is read
+    """A normalized address whose domain is one label (``root@localhost``, ``root@localhost.``, ``user@intranet``)
+    or a loopback or private address literal (``root@[127.0.0.1]``, ``admin@[10.0.0.1]``): it names a mailbox
+    only inside one network (every machine has its own ``root@localhost``), so it proves nobody. A public
+    address literal is one host wherever it is read; one that is no address at all proves nobody either."""
+    domain = value.rpartition("@")[2].rstrip(".")  # a fully qualified 'localhost.' is still localhost
+    if not (domain.startswith("[") and domain.endswith("]")):
+        return "." not in domain
+    literal = domain[1:-1]
+    try:
+        ip = ipaddress.ip_address(literal[5:] if literal.lower().startswith("ipv6:") else literal)
+    except ValueError:
+        return True
+    return ip.is_loopback or ip.is_link_local or ip.is_unspecified or any(ip in net for net in _LOCAL_NETWORKS)
 
 
 def without_channel_prefix(raw: str) -> str:

@@ -105,6 +105,12 @@ def test_only_an_address_of_a_one_label_domain_is_local() -> None:
     assert not is_local_email("ana@example.pt")
     assert not is_local_email("admin@[192.0.2.1]")  # an address literal is one host wherever it is read
     assert not is_local_email("admin@[ipv6:2001:db8::1]")
+    # A fully qualified localhost and a loopback or private address literal name a host inside one network.
+    assert is_local_email("root@localhost.")
+    assert is_local_email("root@[127.0.0.1]")
+    assert is_local_email("admin@[10.0.0.1]")
+    assert is_local_email("admin@[192.168.1.1]")
+    assert is_local_email("admin@[ipv6:::1]")
 
 
 def test_whatsapp_number_is_the_same_phone_identifier_as_sms() -> None:
