@@ -8,14 +8,20 @@ DMARC) would land on the victim's contact. A malformed mailbox is read here with
 on the standard library's own tokens (a quoted string, a comment or an encoded word is display text,
 never structure, whatever it spells):
 
-* one angle-addr with nothing after it: the address is the angle-addr, the text before it display text;
-* no angle-addr and at most one address-looking word: the standard library's reading stands
-  (``Test test@example.com`` is test@example.com, ``"x"@example.com>`` x@example.com);
-* anything else (two angle-addrs, nested brackets, text after the angle-addr, two addresses
-  without an angle-addr): the mailbox names no address anyone can trust, and it is ``None``.
+* one angle-addr with nothing after it (a stray ``;`` aside): the address is the angle-addr as
+  written, a quoted local part included (``<"x"@attacker.example>``), the text before it display text;
+  an angle-addr holding an encoded word or a comment is no address anyone can read the same way: ``None``;
+* no angle-addr, at most one address-looking word and one ``@`` outside display text: the standard
+  library's reading stands (``Test test@example.com`` is test@example.com, ``"x"@example.com>``
+  x@example.com), while ``ceo@victim.example@attacker.example`` or ``"ceo"@victim.example x@attacker.example``
+  are two readings: ``None``;
+* anything else (two angle-addrs, nested brackets, text after the angle-addr): the mailbox names no
+  address anyone can trust, and it is ``None``.
 
-A well-formed mailbox with an obsolete source route (``<@attacker.example:ceo@victim.example>``)
-is ``None`` too: nobody writes one since the 1990s, and checkers disagree on which domain it names.
+A mailbox whose domain holds an encoded word (``ceo@=?utf-8?q?victim.example?=``) is ``None``, well-formed
+or not: what it decodes to is no domain a DMARC checker read. A well-formed mailbox with an obsolete
+source route (``<@attacker.example:ceo@victim.example>``) is ``None`` too: nobody writes one since the
+1990s, and checkers disagree on which domain it names.
 """
 
 from __future__ import annotations
@@ -30,8 +36,11 @@ _ANGLE = re.compile(r"<([^<>]*)>")
 _WORD = re.compile(r"[^\s<>()@,;:\"\[\]]+@[^\s<>()@,;:\"]+")
 #: The token type of a mailbox the standard library could read (a malformed one is ``invalid-mailbox``).
 _WELL_FORMED = "mailbox"
+_ENCODED, _DOMAIN = "encoded-word", "domain"
 #: Tokens that are display text whatever they spell.
-_TEXT = frozenset({"bare-quoted-string", "comment", "encoded-word"})
+_TEXT = frozenset({"bare-quoted-string", "comment", _ENCODED})
+#: Tokens that make an angle-addr name another address than it spells (a quoted local part does not).
+_NOT_ADDRESS = frozenset({"comment", _ENCODED})
 #: A mailbox that names no address (``<>``): not ambiguous, just nobody.
 NOTHING = Address()
 
@@ -47,32 +56,45 @@ def mailboxes(value: str) -> list[Address | None]:
     found: list[Address | None] = []
     for address in tree.addresses:
         for box in address.all_mailboxes:
-            if box.token_type == _WELL_FORMED:
+            if _encoded_domain(box):
+                found.append(None)
+            elif box.token_type == _WELL_FORMED:
                 found.append(None if box.route else _address(box.display_name, box.local_part, box.domain))
             else:
                 found.append(_malformed(box))
     return found
 
 
+def _encoded_domain(token: parser.TokenList | parser.Terminal, *, inside: bool = False) -> bool:
+    """Whether an encoded word stands in a domain: what it decodes to is no domain a DMARC checker read."""
+    if token.token_type == _ENCODED:
+        return inside
+    inside = inside or token.token_type == _DOMAIN
+    return isinstance(token, parser.TokenList) and any(_encoded_domain(t, inside=inside) for t in token)
+
+
 def _malformed(box: parser.Mailbox) -> Address | None:
     text = str(box)
-    bare = _bare(box)
+    bare = _bare(box, _TEXT)
     angles = list(_ANGLE.finditer(bare))
     if not angles:  # a stray bracket alone ('"x"@example.com>') is damage, not a second address
         words = {w.lower() for w in _WORD.findall(bare)}
-        return _address(box.display_name, box.local_part, box.domain) if len(words) <= 1 else None
+        # Each '@' outside display text starts an address ('"ceo"@victim.example x@attacker.example',
+        # 'ceo@victim.example@attacker.example'): two of them are two readings.
+        one = len(words) <= 1 and bare.count("@") <= 1
+        return _address(box.display_name, box.local_part, box.domain) if one else None
     if len(angles) != 1:
         return None
     angle = angles[0]
     before, after = bare[: angle.start()], bare[angle.end() :]
-    if "<" in before or ">" in before or after.strip():
+    if "<" in before or ">" in before or after.replace(";", "").strip():  # a stray ';' ends a list, names nobody
         return None
-    inner = angle.group(1).strip()
-    if inner != text[angle.start() + 1 : angle.end() - 1].strip():  # an encoded word or a comment in the angle-addr
-        return NOTHING  # no address as the parser reads it: the connector's literal reading decides
-    local, at, domain = inner.rpartition("@")
-    if not at:  # '<>': nobody, unless the name holds the address-looking text
-        return None if _WORD.search(before) else NOTHING
+    inner = text[angle.start() + 1 : angle.end() - 1].strip()
+    if _bare(box, _NOT_ADDRESS)[angle.start() + 1 : angle.end() - 1].strip() != inner:
+        return None  # an encoded word or a comment in the angle-addr: its address is not the one it spells
+    local, at, domain = inner.rpartition("@")  # a quoted local part is the address's own: '<"x"@attacker.example>'
+    if not at:  # '<>': nobody, unless the name, quoted or not, holds address-looking text (a reader's guess)
+        return None if _WORD.search(text[: angle.start()]) else NOTHING
     return _address(_unquoted(text[: angle.start()].strip()), _unquoted(local), domain)
 
 
@@ -83,12 +105,12 @@ def _address(name: str | None, local: str | None, domain: str | None) -> Address
         return None
 
 
-def _bare(token: parser.TokenList | parser.Terminal) -> str:
-    """A token's text with its display-only parts (quoted strings, comments, encoded words) blanked, same length."""
-    if token.token_type in _TEXT:
+def _bare(token: parser.TokenList | parser.Terminal, blanked: frozenset[str]) -> str:
+    """A token's text with the tokens of the ``blanked`` types blanked, same length."""
+    if token.token_type in blanked:
         return " " * len(str(token))
-    if isinstance(token, parser.TokenList):
-        return "".join(_bare(t) for t in token)
+    if isinstance(token, parser.TokenList) and token.token_type not in _TEXT:  # those add their own quotes
+        return "".join(_bare(t, blanked) for t in token)
     return str(token)
 
 

@@ -56,6 +56,8 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _MISREAD = re.compile("[\ufffd\ud800-\udfff\x80-\x9f]")
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+\.?")
 #: A local part as an unquoted address spells it: no "@", quote, bracket, space or control character.
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_LIST_SEPARATOR = re.compile("[,;]")
 _ATOM = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+")
 
 
@@ -247,8 +249,10 @@ class _Reader:
             if groups is not None:
                 literal = _FOLD.sub("", raw)
                 parsed: list[Address | None] = list(groups)
-                if getattr(header, "defects", None):
+                malformed = bool(getattr(header, "defects", None))
+                if malformed:
                     self.flag(f"header {name} malformed")
+                if malformed or "=?" in literal:  # an encoded word may stand in a domain: the tokens tell
                     parsed = addresses.mailboxes("".join(literal.splitlines()))
                 found = [m for m in (_mailbox(a, literal) for a in parsed if a is not None) if m is not None]
                 if None in parsed:  # a mailbox that could name two addresses: no reading of it, lenient or not
@@ -261,6 +265,10 @@ class _Reader:
             # Addresses from the text as sent (8-bit decoded, encoded words not): only names are encoded.
             data = _FOLD.sub("", raw).encode("utf-8", "surrogateescape")
             text, _ = charsets.decode(data, None, self.charsets)
+            if _two_readings(text):  # which address is meant is the attacker's choice: none is
+                self.refused.add(name)
+                self.flag(f"header {name}: ambiguous address ignored")
+                return []
             found = [
                 Mailbox(self.words(n, name) if n else None, a) for n, a in getaddresses([text]) if _ADDRESS.fullmatch(a)
             ]
@@ -312,6 +320,20 @@ def _misread(text: str) -> bool:
     return not text.isascii() and _MISREAD.search(text) is not None
 
 
+def _two_readings(text: str) -> bool:
+    """Whether a list entry of an address header's raw text could be read as two addresses.
+
+    The lenient readings take the first address-looking text (``getaddresses``), or the one
+    a non-overlapping search finds: ``"x" ceo@victim.example@attacker.example`` or
+    ``ceo@victim.example x@attacker.example`` would name the victim. Each ``@`` outside a quoted
+    string starts an address, so an entry with two, or with two distinct address-looking words, names none.
+    """
+    for entry in _LIST_SEPARATOR.split(_QUOTED.sub('""', text)):
+        if entry.count("@") > 1 or len({a.lower() for a in _ADDRESS.findall(entry)}) > 1:
+            return True
+    return False
+
+
 def _mailbox(address: Address, literal: str) -> Mailbox | None:
     """The address of a parsed header, or None when there is none or it cannot be trusted.
 
@@ -319,18 +341,20 @@ def _mailbox(address: Address, literal: str) -> Mailbox | None:
     part and the standard library decodes it: ``=?utf-8?Q?agent?=@example.com`` is meant as
     ``agent@example.com`` and kept so. One that decodes to more than a local part would move the
     mail elsewhere (``=?utf-8?q?ceo=40victim.example?=@attacker.example`` read as
-    ``ceo@victim.example``: a stranger's mail on the victim's timeline), as would an encoded domain;
-    it is None here, left to the literal reading, which keeps the encoded word as the characters it
-    is. ``literal``: the header's unfolded raw text.
+    ``ceo@victim.example``: a stranger's mail on the victim's timeline); it is None here, left to the
+    literal reading, which keeps the encoded word as the characters it is. An encoded domain never
+    comes here: :mod:`addresses` reads it as no address. ``literal``: the header's unfolded raw text.
     """
     addr = address.addr_spec
     if not addr or "@" not in addr:
         return None
     if "=?" in literal:  # the parser may have decoded an encoded word inside the address
         spelled = any(f"{address.username}{q}@" in literal for q in ("", '"'))
-        if not (spelled or _ATOM.fullmatch(address.username)) or f"@{address.domain}".lower() not in literal.lower():
+        if not (spelled or _ATOM.fullmatch(address.username)):  # an encoded domain never comes here (addresses)
             return None
     if _SWALLOWED.search(addr):  # a broken header swallowed the name: dig the address out
+        if not address.domain and _two_readings(address.username):  # '"ceo@victim.example x@attacker.example'
+            return None
         # At the parsed domain: '"ceo@victim.example"@attacker.example' is mail from attacker.example.
         local = address.username.rpartition("@")[2]
         found = _ADDRESS.search(f"{local}@{address.domain}" if address.domain else address.username)

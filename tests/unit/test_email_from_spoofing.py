@@ -40,6 +40,25 @@ ATTACKS = [
     (b"ceo@victim.example x@attacker.example", None, None),
     (b"x@attacker.example> ceo@victim.example", None, None),
     (b"x@attacker.example =?utf-8?q?=3Cceo=40victim.example=3E?=", ATTACKER, None),
+    # A quoted local part in the angle-addr is still the angle-addr; an encoded word or a comment in it,
+    # or a second "@" outside one, leaves no address anyone can trust.
+    (b'ceo@victim.example <"x"@attacker.example>', ATTACKER, "ceo@victim.example"),
+    (b"ceo@victim.example <x@attacker.example =?utf-8?q?a?=>", None, None),
+    (b"ceo@victim.example@attacker.example", None, None),
+    (b'"x" ceo@victim.example@attacker.example', None, None),
+    (b'"ceo"@victim.example x@attacker.example', None, None),
+    # An encoded word in a domain: what it decodes to is no domain anyone checked.
+    (b"ceo@=?utf-8?q?victim.example?= (@victim.example)", None, None),
+    (b'"@victim.example" <ceo@=?utf-8?q?victim.example?= >', None, None),
+    (b'"ceo@victim.example" <x@=?utf-8?q?attacker.example?=>', None, None),
+    (b"(ceo@victim.example) <x@=?utf-8?q?attacker.example?=>", None, None),
+    # Display text is never the address: not beside a null angle-addr, not in an unterminated quote,
+    # not where the standard library gives up and the text is read leniently.
+    (b'"ceo@victim.example" <>', None, None),
+    (b"(ceo@victim.example) <>", None, None),
+    (b'"ceo@victim.example@attacker.example', None, None),
+    (b'"ceo@victim.example x@attacker.example', None, None),
+    (b"x@[victim.example@attacker.example", None, None),
     # An obsolete source route: checkers disagree on which domain it names.
     (b"<@attacker.example:ceo@victim.example>", None, None),
     # Groups and several authors (RFC 5322 allows a mailbox-list in From, with a Sender).
@@ -93,6 +112,7 @@ def test_what_clients_really_send_is_read_as_meant() -> None:
         "Clemente", "Clemente.Silva@cliente.example"
     )
     assert _parsed(b"Test test@example.com").sender == mime.Mailbox(None, "test@example.com")
+    assert _parsed(b"Joao <joao@x.example>;").sender == mime.Mailbox("Joao", "joao@x.example")  # a stray list end
     # A stray bracket beside one address is damage, not a second address (Zammad corpus mail076).
     assert _parsed(b'"Lottery transfer"@example.com>').sender == mime.Mailbox(None, "transfer@example.com")
 

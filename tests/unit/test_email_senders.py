@@ -42,10 +42,8 @@ def _sender(from_header: bytes) -> str | None:
     [
         # An encoded word is no part of an address: decoding one must not move the mail to victim.example.
         (b"=?utf-8?q?ceo=40victim.example?=@attacker.example", "=?utf-8?q?ceo=40victim.example?=@attacker.example"),
-        (
-            b"Ceo <=?utf-8?q?ceo=40victim.example=3E=00?=@attacker.example>",
-            "=?utf-8?q?ceo=40victim.example=3E=00?=@attacker.example",
-        ),
+        # In a damaged angle-addr, no reading of an encoded word is trusted: the sender is unknown.
+        (b"Ceo <=?utf-8?q?ceo=40victim.example=3E=00?=@attacker.example>", None),
         (b"=?utf-8?b?Y2VvQHZpY3RpbS5leGFtcGxl?=", None),  # "ceo@victim.example", encoded whole
         (b"ceo@=?utf-8?q?victim.example?=", None),  # no sender: kept, the sender unknown, linking nobody
         (b'"ceo@victim.example"@attacker.example', "victim.example@attacker.example"),
