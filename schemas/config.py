@@ -38,7 +38,11 @@ def _config_file() -> Path | None:
 class OmnitrailSettings(BaseSettings):
     """Base of every settings class: env prefix, no unknown keys, optional TOML section."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False)
+    # hide_input_in_errors: a validation error's text never quotes the values given (secrets, tokens), wherever
+    # it is printed; load() reports the variable and the reason only.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, hide_input_in_errors=True
+    )
     #: Section of the TOML file this class reads (``None``: the top level).
     toml_section: ClassVar[str | None] = None
 

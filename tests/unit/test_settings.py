@@ -69,3 +69,15 @@ def test_public_url_follows_the_http_port_unless_set(monkeypatch: pytest.MonkeyP
     assert load(AppSettings).public_url == "http://localhost:8090"
     monkeypatch.setenv("OMNITRAIL_PUBLIC_URL", "https://hooks.acme.example/")
     assert load(AppSettings).public_url == "https://hooks.acme.example"
+
+
+def test_a_settings_error_never_quotes_the_values_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A secret given under a bad key id (or any invalid value) stays out of the error, however it is printed."""
+    from pydantic import ValidationError
+
+    from connectors.twilio.settings import TwilioSettings
+
+    monkeypatch.setenv("OMNITRAIL_TWILIO_SHARED_KEYS", '{"bad key!": "supersecretvalue123"}')
+    with pytest.raises(ValidationError) as refused:
+        TwilioSettings()
+    assert "supersecretvalue123" not in str(refused.value)
