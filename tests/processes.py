@@ -25,3 +25,15 @@ def still_running_after(processes: list[psutil.Process], timeout: float) -> list
     while (alive := running(processes)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return alive
+
+
+def commands(processes: list[psutil.Process]) -> dict[psutil.Process, str]:
+    """The command line of each of ``processes`` still running: one that ended (a zombie not yet reaped by its
+    supervisor included) has none to read, and is left out."""
+    lines = {}
+    for process in processes:
+        try:
+            lines[process] = " ".join(process.cmdline())
+        except psutil.NoSuchProcess:  # ZombieProcess is one
+            continue
+    return lines

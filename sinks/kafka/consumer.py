@@ -139,9 +139,10 @@ class BatchConsumer:
             **options,
         )
         consumer.subscribe([self.topic], listener=_WaitForBatch(self))
-        await consumer.start()
-        self._consumer = consumer
         try:
+            if not await self._started(consumer):
+                return
+            self._consumer = consumer
             # A task group: a lane that fails takes its siblings down with it, before the consumer stops.
             async with asyncio.TaskGroup() as lanes:
                 for n in range(len(self._busy)):
@@ -150,6 +151,28 @@ class BatchConsumer:
             self._consumer = None
             self.lag.clear()
             await consumer.stop()  # leaves the group: the others take the partitions at once
+
+    async def _started(self, consumer: AIOKafkaConsumer) -> bool:
+        """Start ``consumer``; False if :meth:`stop` came first.
+
+        aiokafka's ``start`` returns only once the group gave this member its first assignment, and
+        waits for that without end: while the broker is unreachable, or a join never completes, a
+        stopping process would otherwise wait out its whole grace (``omnitrail up`` SIGKILLed with its
+        embedded broker left the media stage running 10 s)."""
+        starting = asyncio.ensure_future(consumer.start())
+        stopped = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not starting.done():
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+        if starting.cancelled():
+            return False
+        starting.result()  # raises what the start raised
+        return True
 
     async def _lane(self, consumer: AIOKafkaConsumer, lane: int) -> None:
         lanes = len(self._busy)

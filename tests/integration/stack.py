@@ -20,6 +20,7 @@ from omnitrail.local_stack import free_port
 from sinks.kafka import reader
 from sinks.kafka.settings import KafkaSettings
 from tests.channel_env import CHANNEL_ENV
+from tests.processes import commands
 
 T = TypeVar("T")
 AGENT = {"Authorization": "Bearer agent-token"}
@@ -39,9 +40,8 @@ class Stack:
     log_path: Path
 
     def worker_pids(self) -> list[int]:
-        return [
-            p.pid for p in psutil.Process(self.proc.pid).children(recursive=True) if "worker" in " ".join(p.cmdline())
-        ]
+        children = commands(psutil.Process(self.proc.pid).children(recursive=True))
+        return [process.pid for process, command in children.items() if "worker" in command]
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)

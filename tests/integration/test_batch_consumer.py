@@ -4,6 +4,7 @@ offsets committed after the handler, and a second member taking over partitions 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 
 import pytest
@@ -95,3 +96,40 @@ async def test_every_record_once_in_partition_order_across_lanes_and_a_rebalance
         firsts = {v: i for i, v in reversed(list(enumerate(values)))}
         assert sorted(firsts, key=firsts.__getitem__) == sorted(firsts), partition
     assert await committed(bootstrap) == {p: RECORDS // PARTITIONS for p in range(PARTITIONS)}
+
+
+async def test_a_member_stopped_before_its_first_assignment_stops_at_once() -> None:
+    """aiokafka's start returns only with a first assignment: a member whose broker vanished mid-join (``omnitrail
+    up`` SIGKILLed with its embedded broker) must still stop when told, not wait out the process's grace."""
+    broker = EmbeddedBroker()
+    broker.start()
+    await clients.create_topics(KafkaSettings(), broker.bootstrap, [NewTopic(TOPIC, PARTITIONS, 1)])
+    joining = asyncio.Event()
+
+    class Joining(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("Discovered coordinator"):  # the JoinGroup request goes next
+                joining.set()
+
+    coordinator_log = logging.getLogger("aiokafka.consumer.group_coordinator")
+    spy, level = Joining(), coordinator_log.level
+    coordinator_log.addHandler(spy)
+    coordinator_log.setLevel(logging.INFO)
+    options = {"bootstrap_servers": broker.bootstrap, **FAST}
+    member = BatchConsumer(TOPIC, GROUP, handled_nothing, options, batch_size=10)
+    running = asyncio.create_task(member.run_until_stopped())
+    try:
+        await asyncio.wait_for(joining.wait(), 30)
+        broker.stop()  # the join can no longer complete
+        assert not member.assigned()
+        member.stop()
+        await asyncio.wait_for(running, 5)  # before: never (the grace of `run_until_signalled` cancelled it)
+    finally:
+        coordinator_log.removeHandler(spy)
+        coordinator_log.setLevel(level)
+        running.cancel()
+        broker.stop()
+
+
+async def handled_nothing(records: list[RawRecord]) -> None:
+    raise AssertionError("no record was produced")

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from tests.integration.stack import start_up
-from tests.processes import running, still_running_after
+from tests.processes import commands, running, still_running_after
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,7 @@ def test_every_child_of_up_ends_within_seconds_when_up_is_sigkilled(tmp_path: Pa
     # No bootstrap: the embedded broker is one of its children (a database of its own: its worker drains the
     # outbox to that broker); the media stage is on: a child too.
     stack = start_up(tmp_path, database_url=private_database_url, OMNITRAIL_MEDIA_ENABLED="true")
-    children = {child: " ".join(child.cmdline()) for child in psutil.Process(stack.proc.pid).children(recursive=True)}
+    children = commands(psutil.Process(stack.proc.pid).children(recursive=True))
     try:
         for role in ("omnitrail worker", "omnitrail media", "broker --listener-url"):
             assert any(role in command for command in children.values()), children
