@@ -9,7 +9,7 @@ through ``omnitrail email inspect``'s path, which is the IMAP connector's own (C
 IMAP delivers them), and is compared field by field:
 
 interaction  every mail whose expected sender has an address became an interaction
-sender       the sender's address (case-insensitive; a trailing dot or quotes in the expectation ignored)
+sender       the sender's address (case-insensitive; a trailing dot or quotes around the expectation ignored)
 subject      equal after collapsing whitespace
 body         at least 90 % of the expected body's words (CJK: characters) are in ours, and no U+FFFD
              where the expectation has none; ours is the HTML where both have one (alternatives can
@@ -51,7 +51,8 @@ _TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 #: Zammad's own prefix on an HTML body: the <title> as a line of text before the first tag.
 _TITLE_PREFIX = re.compile(r"\A[^<\n]+\n\n(?=<)")
 _SPACE = re.compile(r"\s+")
-_ADDRESS = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
+#: An address in an expectation: a quoted local part is the address's own ('"ana smith"@example.com').
+_ADDRESS = re.compile(r"\"[^\"]*\"@[^\s<>\"']+|[^\s<>\"']+@[^\s<>\"']+")
 
 
 class _RubyTolerantLoader(yaml.SafeLoader):

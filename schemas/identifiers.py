@@ -69,16 +69,20 @@ def normalize_email(raw: str) -> str:
     """``'  Ana.Silva@Example.PT '`` -> ``'ana.silva@example.pt'``; raises InvalidPayload if not an address.
 
     RFC 5322 addresses whose domain has no dot (``root@localhost``, ``redacted@redacted``) are
-    addresses, as long as the domain is a host name; no ``@`` (or a second one outside quotes), an empty
-    side, spaces or control characters are not.
+    addresses, as long as the domain is a host name; so are quoted local parts (``"ana smith"@example.pt``);
+    no ``@`` (or a second one outside quotes), an empty side, spaces outside quotes or control characters
+    are not.
     """
     value = raw.strip().strip("<>").strip().lower()
     if value.startswith("mailto:"):
         value = value[len("mailto:") :]
     local, sep, domain = value.rpartition("@")
-    if not sep or not local or not domain or any(c.isspace() for c in value) or _CONTROL.search(value):
+    quoted = len(local) > 1 and local[0] == local[-1] == '"'  # '"ana smith"@cliente.example' is an address
+    if not sep or not local or not domain or _CONTROL.search(value):
         raise InvalidPayload("not an email address")
-    if "@" in local and not (local[0] == local[-1] == '"' and len(local) > 1):  # only a quoted local part has one
+    if any(c.isspace() for c in (domain if quoted else value)):
+        raise InvalidPayload("not an email address")
+    if "@" in local and not quoted:  # only a quoted local part has one
         raise InvalidPayload("not an email address")
     if "." not in domain and not _ONE_LABEL.fullmatch(domain):
         raise InvalidPayload("not an email address")

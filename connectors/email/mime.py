@@ -352,7 +352,8 @@ def _mailbox(address: Address, literal: str) -> Mailbox | None:
         spelled = any(f"{address.username}{q}@" in literal for q in ("", '"'))
         if not (spelled or _ATOM.fullmatch(address.username)):  # an encoded domain never comes here (addresses)
             return None
-    if _SWALLOWED.search(addr):  # a broken header swallowed the name: dig the address out
+    if _SWALLOWED.search(addr) and not _quoted_as_written(address, literal):
+        # A broken header swallowed the name ('Ana Silva ana@cliente.example' read as one local part): dig it out.
         if not address.domain and _two_readings(address.username):  # '"ceo@victim.example x@attacker.example'
             return None
         # At the parsed domain: '"ceo@victim.example"@attacker.example' is mail from attacker.example.
@@ -360,6 +361,13 @@ def _mailbox(address: Address, literal: str) -> Mailbox | None:
         found = _ADDRESS.search(f"{local}@{address.domain}" if address.domain else address.username)
         return Mailbox(address.display_name or None, found.group(0)) if found else None
     return Mailbox(address.display_name or None, addr)
+
+
+def _quoted_as_written(address: Address, literal: str) -> bool:
+    """Whether the header spells the address's local part as a quoted string: ``"ana smith"@cliente.example``
+    is that address, as RFC 5322 lets anyone write one; read as ``smith@cliente.example`` it would file
+    Ana's mail on whoever that is."""
+    return f'"{address.username}"@{address.domain}'.casefold() in literal.casefold()
 
 
 def _date(reader: _Reader, msg: Message) -> datetime | None:

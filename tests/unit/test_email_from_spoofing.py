@@ -113,8 +113,9 @@ def test_what_clients_really_send_is_read_as_meant() -> None:
     )
     assert _parsed(b"Test test@example.com").sender == mime.Mailbox(None, "test@example.com")
     assert _parsed(b"Joao <joao@x.example>;").sender == mime.Mailbox("Joao", "joao@x.example")  # a stray list end
-    # A stray bracket beside one address is damage, not a second address (Zammad corpus mail076).
-    assert _parsed(b'"Lottery transfer"@example.com>').sender == mime.Mailbox(None, "transfer@example.com")
+    # A stray bracket beside one address is damage, not a second address (Zammad corpus mail076); the quoted local
+    # part is the address's own.
+    assert _parsed(b'"Lottery transfer"@example.com>').sender == mime.Mailbox(None, '"Lottery transfer"@example.com')
 
 
 def test_recipients_are_read_by_the_same_rule() -> None:

@@ -46,7 +46,7 @@ def _sender(from_header: bytes) -> str | None:
         (b"Ceo <=?utf-8?q?ceo=40victim.example=3E=00?=@attacker.example>", None),
         (b"=?utf-8?b?Y2VvQHZpY3RpbS5leGFtcGxl?=", None),  # "ceo@victim.example", encoded whole
         (b"ceo@=?utf-8?q?victim.example?=", None),  # no sender: kept, the sender unknown, linking nobody
-        (b'"ceo@victim.example"@attacker.example', "victim.example@attacker.example"),
+        (b'"ceo@victim.example"@attacker.example', '"ceo@victim.example"@attacker.example'),  # as written
         # What clients really send, read as meant.
         (b"=?utf-8?Q?agent?=@example.com", "agent@example.com"),
         (b"=?utf-8?q?Jo=C3=A3o?= <joao@cliente.example>", "joao@cliente.example"),
@@ -55,6 +55,15 @@ def _sender(from_header: bytes) -> str | None:
 )
 def test_an_encoded_word_never_moves_the_sender_to_another_address(from_header: bytes, address: str | None) -> None:
     assert _sender(from_header) == address
+
+
+@pytest.mark.parametrize("sender", [b'Ana <"ana smith"@cliente.example>', b'"ana smith"@cliente.example'])
+def test_a_quoted_local_part_is_the_address_not_its_last_word(sender: bytes) -> None:
+    # Read as smith@cliente.example, Ana's mail would be filed on whoever that is.
+    assert _sender(sender) == '"ana smith"@cliente.example'
+    interaction = _inspect(corpus.simple("quoted", 1, sender='"ana smith"@cliente.example')).interaction
+    assert interaction is not None
+    assert [i.key for i in interaction.sender.identifiers] == ['email:"ana smith"@cliente.example']
 
 
 def test_mail_without_a_from_is_kept_with_the_sender_unknown_on_its_own_conversation() -> None:

@@ -44,6 +44,14 @@ def test_emails_are_trimmed_and_lower_cased() -> None:
         normalize_email("ana at example")
 
 
+def test_a_quoted_local_part_may_hold_spaces_nothing_else_may() -> None:
+    assert normalize_email('"Ana Smith"@Cliente.Example') == '"ana smith"@cliente.example'
+    assert Identifier.of(IdentifierKind.email, '"Ana Smith"@cliente.example').key == 'email:"ana smith"@cliente.example'
+    for garbage in ("ana smith@cliente.example", '"ana"@cliente example', 'ana "smith"@cliente.example'):
+        with pytest.raises(InvalidPayload):
+            normalize_email(garbage)
+
+
 @pytest.mark.parametrize(
     ("raw", "address"),
     [
