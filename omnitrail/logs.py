@@ -45,8 +45,8 @@ SENSITIVE_KEYS = frozenset(
     }
 )
 #: Addresses of one-label domains (``root@localhost``, ``maria@empresa``) and address literals too: the email
-#: connector keeps them since 830369f.
-_EMAIL = re.compile(r"[\w.+-]+@(?:[\w-]+(?:\.[\w-]+)*|\[[^\]\s]*\])")
+#: connector keeps them since 830369f. A quoted local part (``"ana smith"@example.pt``) is masked whole.
+_EMAIL = re.compile(r"(?:\"[^\"\n]{0,64}\"|[\w.+-]+)@(?:[\w-]+(?:\.[\w-]+)*|\[[^\]\s]*\])")
 # Eight to fifteen digits with the usual separators, not glued to letters, dashes or
 # other digits: matches phone spellings, leaves uuids, ISO timestamps and counts alone.
 _PHONE = re.compile(r"(?<![\w-])\+?\d(?:[\s().-]?\d){7,14}(?![\w-])")

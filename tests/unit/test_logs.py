@@ -42,8 +42,8 @@ def test_scrub_keeps_timestamps_and_uuids() -> None:
 
 
 def test_scrub_masks_addresses_the_email_connector_keeps_one_label_domains_and_literals_included() -> None:
-    text = "from root@localhost, maria@empresa and ops@[10.0.0.1]; ana.silva@example.pt"
+    text = 'from root@localhost, maria@empresa and ops@[10.0.0.1]; ana.silva@example.pt, "ana smith"@example.pt'
     scrubbed = logs.scrub(text)
-    for address in ("root@localhost", "maria@empresa", "ops@[10.0.0.1]", "ana.silva@example.pt"):
+    for address in ("root@localhost", "maria@empresa", "ops@[10.0.0.1]", "ana.silva@example.pt", "ana smith"):
         assert address not in scrubbed
     assert scrubbed.startswith("from ")
