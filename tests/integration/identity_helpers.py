@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,10 +18,6 @@ from tests.integration.stack import AGENT
 from tests.interactions import interaction
 
 US_EMAIL = Identifier(kind="email", value="support@shop.example")
-
-
-def new_phone() -> str:
-    return f"+3519{random.randint(10_000_000, 99_999_999)}"
 
 
 def new_email(name: str = "c") -> str:

@@ -18,6 +18,7 @@ import pytest
 from schemas import topics
 from schemas.ids import interaction_id_for
 from schemas.interaction import Channel, Provider
+from tests import fresh
 from tests.channel_payloads import (
     OUR_NUMBER,
     PAGE_ID,
@@ -45,10 +46,6 @@ from tests.interactions import outbound_message, produce
 
 pytestmark = pytest.mark.integration
 WA_ACCOUNT = "+351210000001"
-
-
-def a_phone() -> str:
-    return f"+3519{random.randint(10_000_000, 99_999_999)}"
 
 
 async def post(stack: Any, path: str, body: bytes, headers: dict[str, str]) -> None:
@@ -94,7 +91,7 @@ async def settled(stack: Any, db: Any, phone: str) -> uuid.UUID:
 async def test_whatsapp_cloud_statuses_before_and_after_the_message_end_as_one_row_with_the_final_status(
     webhook_stack: Any, db: Any, broker: Any
 ) -> None:
-    customer = a_phone()
+    customer = fresh.phone()
     wa_id, wamid = customer[1:], f"wamid.{uuid.uuid4().hex}"
     target = interaction_id_for("whatsapp", WA_ACCOUNT, wamid)
     # "read" overtakes the message it is about: it must wait for it, not vanish.
@@ -143,7 +140,7 @@ async def test_whatsapp_cloud_statuses_before_and_after_the_message_end_as_one_r
 
 
 async def test_twilio_failure_is_final_and_keeps_its_error_code(webhook_stack: Any, db: Any, broker: Any) -> None:
-    customer, sid = a_phone(), f"SM{uuid.uuid4().hex}"
+    customer, sid = fresh.phone(), f"SM{uuid.uuid4().hex}"
     await produce(broker.bootstrap, [outbound_message(Channel.sms, Provider.twilio, OUR_NUMBER, sid, customer)])
     for status in ("queued", "sent", "undelivered", "delivered", "sent"):
         await post_twilio(webhook_stack, "/webhooks/twilio/status", message_status(sid, status, customer))
@@ -157,7 +154,7 @@ async def test_twilio_failure_is_final_and_keeps_its_error_code(webhook_stack: A
 async def test_call_callbacks_in_random_order_end_as_one_call_with_duration_and_final_status(
     webhook_stack: Any, db: Any
 ) -> None:
-    customer, sid = a_phone(), f"CA{uuid.uuid4().hex}"
+    customer, sid = fresh.phone(), f"CA{uuid.uuid4().hex}"
     callbacks = [
         call_status(sid, "initiated", customer, sequence=0),
         call_status(sid, "ringing", customer, sequence=1),
@@ -183,7 +180,7 @@ async def test_call_callbacks_in_random_order_end_as_one_call_with_duration_and_
 async def test_one_phone_on_twilio_sms_twilio_whatsapp_and_cloud_api_is_one_contact(
     webhook_stack: Any, db: Any
 ) -> None:
-    customer = a_phone()
+    customer = fresh.phone()
     sms, twa, wamid = f"SM{uuid.uuid4().hex}", f"SM{uuid.uuid4().hex}", f"wamid.{uuid.uuid4().hex}"
     await post_twilio(webhook_stack, "/webhooks/twilio/messages", inbound_sms(sms, customer))
     await post_twilio(

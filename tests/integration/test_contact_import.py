@@ -18,6 +18,7 @@ from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.identifiers import Identifier
 from sinks.connection import Conn
+from tests import fresh
 from tests.helpers import inbound_sms, signed
 from tests.integration.identity_helpers import (
     email_from,
@@ -25,7 +26,6 @@ from tests.integration.identity_helpers import (
     found_contact,
     minutes_ago,
     new_email,
-    new_phone,
     timeline_ids,
 )
 from tests.integration.rows import one
@@ -93,7 +93,7 @@ async def test_imported_person_then_messages_on_two_channels_is_one_contact_and_
     plan_attribute: str,
     tmp_path: Path,
 ) -> None:
-    phone, address, crm = new_phone(), new_email("ana"), f"CRM-{uuid.uuid4().hex[:8]}"
+    phone, address, crm = fresh.phone(), new_email("ana"), f"CRM-{uuid.uuid4().hex[:8]}"
     other = new_email("rui")
     csv_file = tmp_path / "crm.csv"
     csv_file.write_text(
@@ -142,7 +142,7 @@ async def test_imported_person_then_messages_on_two_channels_is_one_contact_and_
 async def test_an_imported_record_with_identifiers_of_two_contacts_merges_them_like_an_interaction(
     client: httpx.AsyncClient, broker: EmbeddedBroker, database_url: str, db: Conn, tmp_path: Path
 ) -> None:
-    phone, address = new_phone(), new_email("lia")
+    phone, address = fresh.phone(), new_email("lia")
     await produce(broker.bootstrap, [email_from(Identifier(kind="phone", value=phone), at=minutes_ago(9))])
     older = await eventually(lambda: find_contact(client, phone), what="phone contact")
     await produce(broker.bootstrap, [email_from(Identifier(kind="email", value=address), at=minutes_ago(8))])

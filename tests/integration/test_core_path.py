@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.ids import interaction_id_for
 from sinks.connection import Conn
+from tests import fresh
 from tests.helpers import inbound_sms, signed
 from tests.integration.identity_helpers import find_contact, found_contact
 from tests.integration.rows import one
@@ -32,8 +32,8 @@ def stack(start_stack: StartStack) -> Stack:
 
 def a_phone() -> tuple[str, str]:
     """A fresh Portuguese mobile, as (national spelling, E.164)."""
-    digits = f"9{random.randint(10_000_000, 99_999_999)}"
-    return f"{digits[:3]} {digits[3:6]} {digits[6:]}", f"+351{digits}"
+    e164 = fresh.phone()
+    return fresh.national(e164), e164
 
 
 async def post_sms(client: httpx.AsyncClient, stack: Stack, params: dict[str, str]) -> httpx.Response:

@@ -20,6 +20,7 @@ from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.ids import interaction_id_for
 from sinks.connection import Conn
+from tests import fresh
 from tests.email_corpus import SUPPORT, complaint
 from tests.helpers import AUTH_TOKEN, inbound_sms, signed, sms_interaction
 from tests.integration.barrier import pass_barrier
@@ -76,7 +77,7 @@ async def test_list_then_replay_after_the_fix_brings_each_refused_event_in_once(
     # The window is how an operator picks what to replay: it starts after every other dead letter on the module's
     # topic (the other test's, if it ran first), so it holds this test's two and nothing else.
     since = await a_fresh_second()
-    phone = f"+3519{random.randint(10**7, 10**8 - 1)}"
+    phone = fresh.phone()
     body_text = f"A minha fatura {uuid.uuid4().hex[:6]} está errada"
     sid = f"SM{uuid.uuid4().hex}"
     # 1. A signed webhook for another account: refused (400) and dead-lettered by the connector.

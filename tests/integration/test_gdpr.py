@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import os
-import random
 import signal
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import interaction_id_for
 from schemas.interaction import Attachment, Channel, Interaction, Party, PartyRole
 from sinks.connection import Conn
+from tests import fresh
 from tests.helpers import inbound_sms, signed
 from tests.integration.identity_helpers import find_contact
 from tests.integration.rows import one
@@ -77,7 +77,7 @@ async def test_consent_export_erasure_and_replays(
     client: httpx.AsyncClient, stack: Stack, broker: EmbeddedBroker, db: Conn
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    phone = f"+3519{random.randint(10**7, 10**8 - 1)}"
+    phone = fresh.phone()
     mail = f"maria.{tag}@example.org"
     phone_id = Identifier(kind=IdentifierKind.phone, value=phone)
     mail_id = Identifier(kind=IdentifierKind.email, value=mail)

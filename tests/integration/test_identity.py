@@ -19,6 +19,7 @@ from schemas.interaction import Channel, Direction, Party, PartyRole
 from sinks import review_store
 from sinks.connection import Conn
 from sinks.review_store import Proposal
+from tests import fresh
 from tests.helpers import inbound_sms, signed
 from tests.integration.identity_helpers import (
     US_EMAIL,
@@ -28,7 +29,6 @@ from tests.integration.identity_helpers import (
     found_contact,
     minutes_ago,
     new_email,
-    new_phone,
     review_between,
     reviews_naming,
     sms_from,
@@ -91,7 +91,7 @@ async def timeline_events(bootstrap: str, contact_id: str, kind: str) -> list[di
 async def test_an_interaction_carrying_two_contacts_identifiers_merges_them_and_unmerge_restores_both(
     client: httpx.AsyncClient, stack: Stack, broker: EmbeddedBroker
 ) -> None:
-    phone, address = new_phone(), new_email("ana")
+    phone, address = fresh.phone(), new_email("ana")
     # The first SMS goes through the real webhook, signed as Twilio signs it.
     params = inbound_sms(f"SM{uuid.uuid4().hex}", phone)
     body, headers = signed(stack.url + "/webhooks/twilio/messages", params)
@@ -164,7 +164,7 @@ async def test_an_interaction_carrying_two_contacts_identifiers_merges_them_and_
 async def test_manual_merge_then_unmerge_restores_both_timelines_exactly(
     client: httpx.AsyncClient, broker: EmbeddedBroker
 ) -> None:
-    a_phone, b_phone = new_phone(), new_phone()
+    a_phone, b_phone = fresh.phone(), fresh.phone()
     await produce(broker.bootstrap, [sms_from(a_phone, minutes_ago(30)), sms_from(a_phone, minutes_ago(20))])
     await produce(broker.bootstrap, [sms_from(b_phone, minutes_ago(25)), sms_from(b_phone, minutes_ago(10))])
     a, b = await contact_when(client, a_phone, 2), await contact_when(client, b_phone, 2)
@@ -204,7 +204,7 @@ async def test_manual_merge_then_unmerge_restores_both_timelines_exactly(
 async def test_chain_unmerge_of_a_middle_link_keeps_one_hop(
     client: httpx.AsyncClient, broker: EmbeddedBroker, db: Conn
 ) -> None:
-    phones = [new_phone() for _ in range(3)]
+    phones = [fresh.phone() for _ in range(3)]
     await produce(broker.bootstrap, [sms_from(p, minutes_ago(9 - i)) for i, p in enumerate(phones)])
     a, b, c = [await contact_when(client, p, 1) for p in phones]
     for target, other in ((b, c), (a, b)):  # c -> b, then b (with c) -> a
@@ -341,7 +341,7 @@ async def test_phone_pitfalls_become_review_items_that_staff_accept_or_reject(
     ).status_code == 409
 
     # A second pitfall pair, rejected: the contacts stay apart.
-    pt = new_phone()
+    pt = fresh.phone()
     await produce(broker.bootstrap, [sms_from(pt, minutes_ago(2))])
     a = await contact_when(client, pt, 1)
     es = "+34" + pt[4:]
@@ -358,7 +358,7 @@ async def test_phone_pitfalls_become_review_items_that_staff_accept_or_reject(
 async def test_a_phone_in_an_email_signature_is_a_review_item_not_a_merge(
     client: httpx.AsyncClient, broker: EmbeddedBroker
 ) -> None:
-    phone, address = new_phone(), new_email("joana")
+    phone, address = fresh.phone(), new_email("joana")
     await produce(broker.bootstrap, [sms_from(phone, minutes_ago(5))])
     by_phone = await contact_when(client, phone, 1)
     national = f"{phone[4:7]} {phone[7:10]} {phone[10:]}"
@@ -404,7 +404,7 @@ async def test_a_contacts_review_items_are_found_by_any_id_of_the_person_merged_
 async def test_a_phone_marked_shared_or_past_the_cap_links_but_never_merges_people(
     client: httpx.AsyncClient, broker: EmbeddedBroker
 ) -> None:
-    family, mum, kid = new_phone(), new_email("mum"), new_email("kid")
+    family, mum, kid = fresh.phone(), new_email("mum"), new_email("kid")
     both = [Identifier(kind="email", value=mum), Identifier(kind="phone", value=family)]
     await produce(broker.bootstrap, [email_from(*both, at=minutes_ago(9))])
     mum_contact = await contact_when(client, mum, 1)
@@ -413,7 +413,9 @@ async def test_a_phone_marked_shared_or_past_the_cap_links_but_never_merges_peop
     marked = await client.post("/api/v1/identity/shared", json=body, headers=ADMIN)
     assert marked.status_code == 200, marked.text
     assert marked.json()["contact_id"] == mum_contact["contact_id"]
-    unknown = await client.post("/api/v1/identity/shared", json={"kind": "phone", "value": new_phone()}, headers=ADMIN)
+    unknown = await client.post(
+        "/api/v1/identity/shared", json={"kind": "phone", "value": fresh.phone()}, headers=ADMIN
+    )
     assert unknown.status_code == 404
 
     await produce(
@@ -426,7 +428,7 @@ async def test_a_phone_marked_shared_or_past_the_cap_links_but_never_merges_peop
     await contact_when(client, mum, 2)  # the phone alone reaches its own contact
 
     # Not marked: after joining as many contacts as the cap (5), a phone stops merging.
-    shop_phone = new_phone()
+    shop_phone = fresh.phone()
     emails = [new_email(f"buyer{n}") for n in range(6)]
     for n, address in enumerate(emails):
         await produce(broker.bootstrap, [email_from(Identifier(kind="email", value=address), at=minutes_ago(30 - n))])
@@ -444,7 +446,7 @@ async def test_a_phone_marked_shared_or_past_the_cap_links_but_never_merges_peop
 async def test_custom_attributes_are_defined_as_data_validated_searchable_and_exported(
     client: httpx.AsyncClient, broker: EmbeddedBroker
 ) -> None:
-    phone = new_phone()
+    phone = fresh.phone()
     await produce(broker.bootstrap, [sms_from(phone)])
     contact = await contact_when(client, phone, 1)
     name = f"tier_{uuid.uuid4().hex[:6]}"

@@ -12,7 +12,8 @@ from pipeline.stages.identity import Claim
 from pipeline.stages.policy import Policy
 from schemas.identifiers import Identifier
 from sinks import contact_store
-from tests.integration.identity_helpers import born, cause, new_email, new_phone
+from tests import fresh
+from tests.integration.identity_helpers import born, cause, new_email
 
 pytestmark = pytest.mark.integration
 NUMBER_CHANGE = "whatsapp:user_changed_number"
@@ -20,7 +21,7 @@ NUMBER_CHANGE = "whatsapp:user_changed_number"
 
 async def test_a_number_change_review_names_the_survivor_of_a_merge_in_the_same_batch(database_url: str) -> None:
     carla = Identifier(kind="email", value=new_email("carla"))
-    ana, bruno = Identifier(kind="phone", value=new_phone()), Identifier(kind="phone", value=new_phone())
+    ana, bruno = Identifier(kind="phone", value=fresh.phone()), Identifier(kind="phone", value=fresh.phone())
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db:
         c, a, b = [await born(db, i) for i in (carla, ana, bruno)]  # Carla is the oldest, then Ana, then Bruno
         # One batch: WhatsApp says Ana moved onto Bruno's number (no proof: set aside), and a message whose
@@ -41,7 +42,7 @@ async def test_a_number_change_onto_a_number_that_could_merge_nobody_opens_no_re
     database_url: str, why: str
 ) -> None:
     xavier = Identifier(kind="email", value=new_email("xavier"))
-    ana, bruno = Identifier(kind="phone", value=new_phone()), Identifier(kind="phone", value=new_phone())
+    ana, bruno = Identifier(kind="phone", value=fresh.phone()), Identifier(kind="phone", value=fresh.phone())
     policy = Policy(max_contacts_per_identifier=2)
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db:
         x, a, b = [await born(db, i) for i in (xavier, ana, bruno)]  # oldest first

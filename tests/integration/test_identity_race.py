@@ -14,7 +14,8 @@ from pipeline.stages.identity import Claim, Person
 from pipeline.stages.policy import Policy
 from schemas.identifiers import Identifier
 from schemas.ids import contact_id_for
-from tests.integration.identity_helpers import new_email, new_phone
+from tests import fresh
+from tests.integration.identity_helpers import new_email
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +26,7 @@ def cause(person: Person) -> str:
 
 
 async def test_the_transaction_that_loses_the_race_folds_its_contact_into_the_winners(database_url: str) -> None:
-    phone = Identifier(kind="phone", value=new_phone())
+    phone = Identifier(kind="phone", value=fresh.phone())
     address = Identifier(kind="email", value=new_email("race"))
     async with (
         await psycopg.AsyncConnection.connect(database_url) as first,

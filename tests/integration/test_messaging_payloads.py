@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from schemas.ids import interaction_id_for
+from tests import fresh
 from tests.channel_payloads import (
     meta_signed,
     wa_contact,
@@ -28,10 +29,6 @@ from tests.integration.stack import ADMIN, AGENT, eventually
 pytestmark = pytest.mark.integration
 OUR_NUMBER = "+351210000000"
 WA_ACCOUNT = "+351210000001"
-
-
-def a_phone() -> str:
-    return f"+3519{random.randint(10_000_000, 99_999_999)}"
 
 
 def a_user_id() -> str:
@@ -65,7 +62,7 @@ async def contacts(stack: Any, q: str) -> list[dict[str, Any]]:
 async def test_sms_with_nul_bytes_is_stored_with_its_at_signs_and_a_nul_elsewhere_is_stored_too(
     webhook_stack: Any, db: Any
 ) -> None:
-    phone, sid = a_phone(), f"SM{uuid.uuid4().hex}"
+    phone, sid = fresh.phone(), f"SM{uuid.uuid4().hex}"
     path = "/webhooks/twilio/messages"
     # GSM-7 encodes "@" as 0x00: Twilio delivers the body with NULs.
     response = await post(
@@ -88,7 +85,7 @@ async def test_sms_with_nul_bytes_is_stored_with_its_at_signs_and_a_nul_elsewher
 async def test_whatsapp_user_known_only_by_user_id_is_stored_and_findable_then_linked_to_their_phone(
     webhook_stack: Any, db: Any
 ) -> None:
-    user_id, phone = a_user_id(), a_phone()
+    user_id, phone = a_user_id(), fresh.phone()
     username = f"ana.{uuid.uuid4().hex[:8]}"
     first, second = f"wamid.{uuid.uuid4().hex}", f"wamid.{uuid.uuid4().hex}"
     hidden = wa_contact(None, "Ana Username", user_id=user_id, username=username)
@@ -129,7 +126,7 @@ async def test_twilio_whatsapp_from_a_user_id_is_acknowledged_and_stored(webhook
 async def test_number_change_links_the_new_number_to_the_contact_with_the_notice_as_evidence(
     webhook_stack: Any, db: Any
 ) -> None:
-    old, new = a_phone(), a_phone()
+    old, new = fresh.phone(), fresh.phone()
     first, notice, later = (f"wamid.{uuid.uuid4().hex}" for _ in range(3))
     await post_whatsapp(
         webhook_stack, wa_message(first, old[1:], "text", text={"body": "Olá"}), contacts=[wa_contact(old[1:], "Ana")]
@@ -178,7 +175,7 @@ async def first_message(stack: Any, db: Any, phone: str, name: str) -> dict[str,
 async def test_a_number_change_onto_another_contacts_number_merges_nobody_and_opens_a_review_with_the_notice(
     webhook_stack: Any, db: Any
 ) -> None:
-    ana, bruno, notice = a_phone(), a_phone(), f"wamid.{uuid.uuid4().hex}"
+    ana, bruno, notice = fresh.phone(), fresh.phone(), f"wamid.{uuid.uuid4().hex}"
     a, b = await first_message(webhook_stack, db, ana, "Ana"), await first_message(webhook_stack, db, bruno, "Bruno")
     assert a["contact_id"] != b["contact_id"]
     # WhatsApp says Ana moved onto Bruno's number (given to someone else since, a mistake, a hijack): no proof.
@@ -209,7 +206,7 @@ async def test_a_number_change_onto_another_contacts_number_merges_nobody_and_op
 async def test_a_number_change_onto_a_number_marked_shared_opens_no_review_and_links_nothing(
     webhook_stack: Any, db: Any
 ) -> None:
-    ana, family, notice, later = a_phone(), a_phone(), f"wamid.{uuid.uuid4().hex}", f"wamid.{uuid.uuid4().hex}"
+    ana, family, notice, later = fresh.phone(), fresh.phone(), f"wamid.{uuid.uuid4().hex}", f"wamid.{uuid.uuid4().hex}"
     a = await first_message(webhook_stack, db, ana, "Ana")
     mum = await first_message(webhook_stack, db, family, "Mãe")
     async with httpx.AsyncClient(base_url=webhook_stack.url, timeout=15) as http:
@@ -241,7 +238,7 @@ async def test_user_id_change_notice_without_from_is_acknowledged(webhook_stack:
 
 
 async def test_reaction_lands_on_the_message_it_reacts_to_even_when_it_comes_first(webhook_stack: Any, db: Any) -> None:
-    phone = a_phone()
+    phone = fresh.phone()
     target, early, late, stale, marker = (f"wamid.{uuid.uuid4().hex}" for _ in range(5))
     target_id = interaction_id_for("whatsapp", WA_ACCOUNT, target)
     await post_whatsapp(webhook_stack, wa_reaction(early, phone[1:], target, "👍"))  # before its message
@@ -270,7 +267,7 @@ async def test_reaction_lands_on_the_message_it_reacts_to_even_when_it_comes_fir
 
 
 async def test_location_and_contact_card_are_stored(webhook_stack: Any, db: Any) -> None:
-    phone = a_phone()
+    phone = fresh.phone()
     place, card = f"wamid.{uuid.uuid4().hex}", f"wamid.{uuid.uuid4().hex}"
     location = {"latitude": 38.7223, "longitude": -9.1393, "name": "Loja Baixa", "address": "Rua Augusta 1"}
     contact_card = {"name": {"formatted_name": "Rui Costa"}, "phones": [{"phone": "+351 934 000 000"}]}

@@ -10,7 +10,6 @@ mailbox by the IMAP connector, the session broker, the worker and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import random
 import subprocess
 import sys
 import uuid
@@ -30,6 +29,7 @@ from sinks.checkpoint_store import PostgresCheckpoints
 from sinks.kafka import clients
 from sinks.kafka.settings import KafkaSettings
 from sinks.thread_index import PostgresThreadIndex
+from tests import fresh
 from tests.channel_payloads import meta_signed, wa_contact, wa_text, whatsapp_payload, whatsapp_value
 from tests.email_corpus import SUPPORT
 from tests.helpers import inbound_sms, signed
@@ -77,8 +77,8 @@ async def test_imported_person_writing_on_five_channels_is_one_contact_with_ever
     webhook_stack: Stack, broker: Any, database_url: str, dovecot: Dovecot, pool: Any, tmp_path: Path
 ) -> None:
     tag = uuid.uuid4().hex[:10]
-    digits = f"9{random.randint(10_000_000, 99_999_999)}"
-    phone, address = f"+351{digits}", f"ana.{tag}@cliente.example"
+    phone, address = fresh.phone(), f"ana.{tag}@cliente.example"
+    digits = phone.removeprefix("+351")  # as the CRM export and people write it
 
     # 1. The CRM export links the email and the phone before any message arrives.
     crm = tmp_path / "crm.csv"
@@ -138,7 +138,7 @@ async def test_imported_person_writing_on_five_channels_is_one_contact_with_ever
 
         items = await eventually(everything, timeout=90, what="six interactions on one contact")
         chat_handle = f"website:{visitor['id']}"  # visitor ids are scoped by widget
-        searches = [phone, f"{digits[:3]} {digits[3:6]} {digits[6:]}", address, f"CRM-{tag}", chat_handle]
+        searches = [phone, fresh.national(phone), address, f"CRM-{tag}", chat_handle]
         found = {q: (await api.get("/api/v1/contacts", params={"q": q})).json()["items"] for q in searches}
 
     assert all(len(hits) == 1 for hits in found.values()), {q: len(hits) for q, hits in found.items()}

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from sinks.connection import Conn
+from tests import fresh
 from tests.helpers import sms_interaction
 from tests.integration.rows import one
 from tests.integration.stack import Stack, eventually, read_topic
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.integration
 async def test_stage_failure_is_isolated_and_the_partition_keeps_flowing(
     webhook_stack: Stack, broker: EmbeddedBroker, db: Conn
 ) -> None:
-    phone = f"+3519{random.randint(10**7, 10**8 - 1)}"  # one customer: one routing key, one partition
+    phone = fresh.phone()  # one customer: one routing key, one partition
     base = random.randint(10**6, 10**7) * 100
     before = [sms_interaction(base + n, phone, text=f"ok {n}") for n in range(20)]
     poison = sms_interaction(base + 20, phone, text=f"poison {base}")

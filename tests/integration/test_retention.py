@@ -16,6 +16,7 @@ from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.interaction import Channel, Interaction
 from sinks.connection import Conn
+from tests import fresh
 from tests.helpers import sms_interaction
 from tests.integration.rows import one
 from tests.integration.stack import Stack, clean_env, eventually
@@ -45,8 +46,8 @@ async def test_purge_removes_old_content_per_channel(
     webhook_stack: Stack, broker: EmbeddedBroker, database_url: str, db: Conn
 ) -> None:
     n = random.randint(10**8, 10**9)
-    old_sms = aged(sms_interaction(n, f"+3519{random.randint(10**7, 10**8 - 1)}", text="mensagem velha"), 400)
-    new_sms = aged(sms_interaction(n + 1, f"+3519{random.randint(10**7, 10**8 - 1)}", text="mensagem nova"), 10)
+    old_sms = aged(sms_interaction(n, fresh.phone(), text="mensagem velha"), 400)
+    new_sms = aged(sms_interaction(n + 1, fresh.phone(), text="mensagem nova"), 10)
     email = old_email(n, 400)
     interactions = [old_sms, new_sms, email]
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")

@@ -5,7 +5,6 @@ closes it when our outbound reply flows through the pipeline."""
 from __future__ import annotations
 
 import json
-import random
 import uuid
 from typing import Any
 
@@ -16,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.interaction import Channel, Direction, Interaction
+from tests import fresh
 from tests.helpers import inbound_sms, signed
 from tests.integration.stack import AGENT, Stack, StartStack, eventually, read_topic
 from tests.interactions import interaction
@@ -48,7 +48,7 @@ async def test_openapi_lists_the_suggestion_routes(client: httpx.AsyncClient) ->
 async def test_unanswered_sms_opens_a_suggestion_and_our_reply_closes_it(
     client: httpx.AsyncClient, stack: Stack, private_broker: EmbeddedBroker
 ) -> None:
-    e164 = f"+3519{random.randint(10_000_000, 99_999_999)}"
+    e164 = fresh.phone()
     body, headers = signed(stack.url + "/webhooks/twilio/messages", inbound_sms(f"SM{uuid.uuid4().hex}", e164))
     assert (await client.post("/webhooks/twilio/messages", content=body, headers=headers)).status_code == 200
 

@@ -7,7 +7,6 @@ The session's stack is configured with two shared keys (tests/channel_env.py), a
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import fresh
 from tests.channel_payloads import call_status, message_status
 from tests.helpers import (
     AUTH_TOKEN,
@@ -29,10 +29,6 @@ from tests.integration.stack import AGENT, eventually
 pytestmark = pytest.mark.integration
 MESSAGES = "/webhooks/twilio/messages"
 SETTINGS = "X-Twilio-Webhooks-Signature-Settings"
-
-
-def a_phone() -> str:
-    return f"+3519{random.randint(10_000_000, 99_999_999)}"
 
 
 def a_sid(prefix: str = "SM") -> str:
@@ -68,7 +64,7 @@ async def entries(stack: Any, phone: str, count: int) -> list[dict[str, Any]]:
 
 
 async def test_an_sms_signed_with_a_shared_key_and_hmac_sha256_is_stored(webhook_stack: Any) -> None:
-    phone = a_phone()
+    phone = fresh.phone()
     params = inbound_sms(a_sid(), phone, "Olá, a encomenda chegou partida")
     response = await post(webhook_stack, MESSAGES, *shared_key_signed(webhook_stack.url + MESSAGES, params))
     assert response.status_code == 200, response.text
@@ -78,7 +74,7 @@ async def test_an_sms_signed_with_a_shared_key_and_hmac_sha256_is_stored(webhook
 
 async def test_during_a_rotation_both_keys_are_accepted_on_every_route(webhook_stack: Any) -> None:
     # Twilio picks between the Rule's two Settings, old key and new; each request names its key.
-    phone, call = a_phone(), a_sid("CA")
+    phone, call = fresh.phone(), a_sid("CA")
     sent = [
         (MESSAGES, inbound_sms(a_sid(), phone, "com a chave antiga"), OLD_KEY_ID, "HMAC_SHA1"),
         (MESSAGES, inbound_sms(a_sid(), phone, "com a chave nova"), NEW_KEY_ID, "HMAC_SHA256"),
@@ -110,7 +106,7 @@ async def test_during_a_rotation_both_keys_are_accepted_on_every_route(webhook_s
 async def test_an_unknown_key_a_wrong_secret_or_a_downgraded_header_is_refused_and_nothing_is_stored(
     webhook_stack: Any,
 ) -> None:
-    phone = a_phone()
+    phone = fresh.phone()
     url = webhook_stack.url + MESSAGES
     unknown_key = f"webhooks_sharedkey_01JUNKNOWN{uuid.uuid4().hex[:8].upper()}"
 

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from sinks.connection import Conn
+from tests import fresh
 from tests.helpers import sms_interaction
 from tests.integration.rows import one
 from tests.integration.stack import StartStack, clean_env, eventually
@@ -41,7 +42,7 @@ async def test_verify_reports_gaps_and_duplicates(
     start_stack()
     since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
     base = random.randint(10**8, 10**9) * 10
-    corpus = [sms_interaction(base + n, f"+3519{random.randint(10**7, 10**8 - 1)}") for n in range(50)]
+    corpus = [sms_interaction(base + n, fresh.phone()) for n in range(50)]
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:

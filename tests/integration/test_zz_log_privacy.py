@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import random
 import re
 import uuid
 from pathlib import Path
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from omnitrail.local_stack import EmbeddedBroker
+from tests import fresh
 from tests.helpers import inbound_sms, signed
 from tests.integration.identity_helpers import find_contact
 from tests.integration.stack import AGENT, Stack, eventually, start_up
@@ -49,7 +49,7 @@ def own_log(broker: EmbeddedBroker, database_url: str, tmp_path_factory: pytest.
 async def _traffic(stack: Stack) -> None:
     """Every kind of personal data the scan looks for, down the paths that log: a message and its retry, a
     forged one, one refused and dead-lettered, another system's event, and staff searching for the customer."""
-    phone = f"+3519{random.randint(10**7, 10**8 - 1)}"
+    phone = fresh.phone()
     email = f"maria.{uuid.uuid4().hex[:8]}@example.pt"
     url = stack.url + "/webhooks/twilio/messages"
     message = inbound_sms(f"SM{uuid.uuid4().hex}", phone, body="Olá, preciso de ajuda com a encomenda e a fatura")

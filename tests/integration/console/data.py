@@ -4,7 +4,6 @@ accounts and possible duplicates (identity review items) as the CLI and the work
 
 from __future__ import annotations
 
-import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from console.passwords import hash_password
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.interaction import Channel, Interaction
 from sinks import staff_store
+from tests import fresh
 from tests.helpers import inbound_sms, signed
 from tests.integration.stack import AGENT, Stack, eventually
 from tests.interactions import interaction
@@ -34,9 +34,8 @@ class Customer:
 
 
 def a_customer() -> Customer:
-    digits = f"9{random.randint(10_000_000, 99_999_999)}"
-    tag = uuid.uuid4().hex[:8]
-    return Customer(f"{digits[:3]} {digits[3:6]} {digits[6:]}", f"+351{digits}", f"ana.{tag}@example.pt", f"Ana {tag}")
+    e164, tag = fresh.phone(), uuid.uuid4().hex[:8]
+    return Customer(fresh.national(e164), e164, f"ana.{tag}@example.pt", f"Ana {tag}")
 
 
 async def post_twilio(client: httpx.AsyncClient, stack: Stack, params: dict[str, str]) -> None:
