@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SPEC = re.compile(r"bytes[ \t]*=[ \t]*(\d*)-(\d*)[ \t]*", re.IGNORECASE)
+#: Positions of up to 18 digits (an exabyte): int() refuses strings of over 4,300 digits (a 500), and no file is larger.
+_SPEC = re.compile(r"bytes[ \t]*=[ \t]*(\d{0,18})-(\d{0,18})[ \t]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -66,4 +66,6 @@ class SessionCodec:
         return self._seal.mac(b"csrf:" + session.nonce.encode())
 
     def csrf_ok(self, session: Session, presented: str | None) -> bool:
-        return bool(presented) and hmac.compare_digest(self.csrf_token(session), presented or "")
+        if not presented or not presented.isascii():  # ours is hex; compare_digest refuses other text (a 500)
+            return False
+        return hmac.compare_digest(self.csrf_token(session), presented)

@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors import signing
 from connectors.json_batch import normalize_json_batch
 from connectors.webhook import Normalized
 from schemas.errors import InvalidPayload
@@ -98,7 +99,7 @@ def vouched(visitor: Visitor, identity_secret: bytes | None) -> bool:
     if identity_secret is None or not visitor.email or not visitor.identity_hash:
         return False
     expected = hmac.new(identity_secret, visitor.email.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, visitor.identity_hash.strip().lower())
+    return signing.equal(expected, visitor.identity_hash.strip().lower())  # bytes: any text compares
 
 
 def _visitor_party(

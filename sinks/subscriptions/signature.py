@@ -58,6 +58,6 @@ def verify(
     expected = compute(secret, timestamp, body)
     for part in lowered.get(SIGNATURE.lower(), "").split(","):
         scheme, _, value = part.strip().partition("=")
-        if scheme == SCHEME and hmac.compare_digest(value, expected):
+        if scheme == SCHEME and hmac.compare_digest(value.encode(), expected.encode()):  # bytes: any text compares
             return True
     return False

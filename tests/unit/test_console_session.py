@@ -41,6 +41,14 @@ def test_csrf_token_is_bound_to_the_session() -> None:
     assert not codec.csrf_ok(one, codec.csrf_token(two))
     assert not codec.csrf_ok(one, None)
     assert not codec.csrf_ok(one, "")
+    assert not codec.csrf_ok(one, "é")  # refused, not a TypeError (a 500 on any API call)
+
+
+def test_a_cookie_with_text_no_cookie_of_ours_holds_is_no_session() -> None:
+    codec = SessionCodec(SECRET, lifetime_s=60)
+    cookie, _ = codec.issue("tok_a", now=1000)
+    for forged in ("a.é", cookie + "é", "é" + cookie, "\udc80.x"):
+        assert codec.read(forged, now=1001) is None  # refused, not a TypeError (the sign-in page answered 500)
 
 
 def _no_database() -> Any:

@@ -36,6 +36,7 @@ def test_a_changed_or_foreign_url_is_refused() -> None:
     assert urls.read(f"{other.rpartition('.')[0]}.{mac}", now=1001) is None  # another file under this signature
     assert MediaUrls(b"another-secret" * 3, ttl_s=300).read(token, now=1001) is None  # secret changed
     assert urls.read("garbage", now=1001) is None
+    assert urls.read("a.é", now=1001) is None  # refused, not a TypeError (a 500)
 
 
 def test_neither_the_secret_nor_the_session_key_nor_the_old_token_derivation_signs_a_url() -> None:
