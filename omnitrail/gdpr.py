@@ -44,7 +44,7 @@ async def erase(
             await outbox.drain(pool, TopicPublisher(producer).publish)
         finally:
             await producer.stop()
-        await deletions.sweep(pool, store)
+        await deletions.sweep(pool.connection, store)
     return done
 
 
@@ -81,5 +81,5 @@ async def purge(
         async with pool.connection() as conn:
             purged = await retention.purge(conn, max_age, now=datetime.now(UTC), dry_run=dry_run)
         if not dry_run:
-            await deletions.sweep(pool, store)
+            await deletions.sweep(pool.connection, store)
     return purged

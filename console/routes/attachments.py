@@ -43,6 +43,7 @@ from console.media_urls import Grant, MediaUrls
 from console.signing import DeploymentSecret
 from sinks import queries
 from sinks.connection import ConnectionFactory
+from sinks.media import deletions
 from sinks.media.store import MediaStore
 
 log = structlog.get_logger(__name__)
@@ -111,6 +112,9 @@ def router(
         grant = (await signed()).read(token)
         if grant is None:
             raise HTTPException(403, "this link is not valid or has expired")
+        async with connection() as conn:  # erased or purged since the link was made: nobody's to see
+            if not await deletions.referenced(conn, grant.sha256):
+                raise HTTPException(404, "no longer kept")
         try:
             size = await store.size(grant.sha256)
         except FileNotFoundError:

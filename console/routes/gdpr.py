@@ -25,6 +25,7 @@ from console.auth import Principal
 from schemas.errors import RetriableError
 from sinks import consent, contact_export, erasure, export_archive, queries
 from sinks.connection import ConnectionFactory
+from sinks.media import deletions
 from sinks.media.store import CHUNK, MediaStore
 from sinks.outbox import Drain
 
@@ -105,6 +106,10 @@ def router(
             await drain()
         except RetriableError:  # committed; the worker drains the outbox after its next batch
             log.warning("gdpr.erasure_events_pending", erasure_id=str(done.erasure_id))
+        try:  # her files leave the store now, as with `omnitrail gdpr erase`; the console serves them to nobody
+            await deletions.sweep(connection, store)
+        except Exception as exc:  # committed and queued: the media stage's next sweep deletes them
+            log.warning("gdpr.erasure_files_pending", erasure_id=str(done.erasure_id), error=type(exc).__name__)
         return ErasureOut(
             erasure_id=done.erasure_id,
             contact_id=done.contact_id,

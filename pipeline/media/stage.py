@@ -160,7 +160,7 @@ class MediaStage:
 
     async def sweep(self) -> int:
         """One round of :meth:`sweep_every`: how many files left the store (counted, logged)."""
-        if removed := await deletions.sweep(self.pool, self.store):
+        if removed := await deletions.sweep(self.pool.connection, self.store):
             metrics.SWEPT.inc(removed)
             log.info("media.deleted", files=removed)
         return removed

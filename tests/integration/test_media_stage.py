@@ -359,7 +359,7 @@ async def test_erasure_and_retention_delete_the_files_nobody_else_references(
     assert (await store.has(photo), await store.has(voice)) == (True, True)
 
     await erase_whoever_sent(pool, hers)
-    await deletions.sweep(pool, store)
+    await deletions.sweep(pool.connection, store)
     assert await store.has(photo)  # still someone else's
 
     await erase_whoever_sent(pool, theirs)
@@ -374,7 +374,7 @@ async def test_erasure_and_retention_delete_the_files_nobody_else_references(
             (datetime(2020, 1, 1, tzinfo=UTC), old.interaction_id),
         )
         await retention.purge(conn, {"telegram": timedelta(days=365)}, now=datetime.now(UTC))
-    assert await deletions.sweep(pool, store) == 1
+    assert await deletions.sweep(pool.connection, store) == 1
     assert not await store.has(voice)
 
 

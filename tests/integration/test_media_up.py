@@ -30,6 +30,7 @@ from console.session import COOKIE
 from omnitrail import staff_commands
 from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
+from tests import fresh
 from tests.helpers import inbound_sms, resigned, signed
 from tests.integration.console.test_browser import CHROMIUM_ARGS, signed_in
 from tests.integration.console.test_sessions import sign_in
@@ -83,16 +84,7 @@ async def mms(stack: Stack, providers: Providers, api: httpx.AsyncClient) -> dic
     body, headers = signed(f"{stack.url}/webhooks/twilio/messages", params)
     assert (await api.post("/webhooks/twilio/messages", content=body, headers=headers)).status_code == 200
 
-    async def recorded() -> dict[str, Any] | None:
-        found = (await api.get("/api/v1/contacts", params={"q": PHONE})).json()["items"]
-        if not found:
-            return None
-        items = (await api.get(f"/api/v1/contacts/{found[0]['contact_id']}/timeline")).json()["items"]
-        if items and all(a.get("media") for a in items[0]["attachments"]):
-            return dict(items[0])
-        return None
-
-    return await eventually(recorded, timeout=60, what="the three attachments recorded")
+    return await eventually(lambda: kept_on_timeline(api, PHONE), timeout=60, what="the three attachments recorded")
 
 
 def kept_bytes(stack: Stack, sha256: str) -> bytes:
@@ -309,3 +301,39 @@ async def test_chromium_shows_the_photo_and_player_and_never_runs_the_svg(
     assert await page.title() == title  # the SVG's script would have set "pwned"
     assert await page.locator("#svg-as-image").evaluate("img => img.naturalWidth") == 0
     await page.context.close()
+
+
+async def test_an_erased_persons_files_leave_the_store_and_links_already_issued_stop_serving(
+    stack: Stack, api: httpx.AsyncClient, providers: Providers
+) -> None:
+    phone, sid = fresh.phone(), "MM" + uuid.uuid4().hex
+    params = inbound_sms(
+        sid, phone, "Segue a foto", NumMedia="1", MediaUrl0=providers.twilio_url("erasable-photo", sid)
+    )
+    body, headers = signed(f"{stack.url}/webhooks/twilio/messages", params)
+    assert (await api.post("/webhooks/twilio/messages", content=body, headers=headers)).status_code == 200
+    kept = await eventually(lambda: kept_on_timeline(api, phone), timeout=60, what="the photo recorded")
+    [attachment] = kept["attachments"]
+    sha256 = attachment["media"]["sha256"]
+    url = (await api.get(f"/api/v1/interactions/{kept['interaction_id']}/attachments/0")).json()["url"]
+    anonymous = httpx.AsyncClient(base_url=str(api.base_url), timeout=20)
+    async with anonymous:
+        assert (await anonymous.get(url)).content == FILES["erasable-photo"]  # a link staff already hold
+        contact = (await api.get("/api/v1/contacts", params={"q": phone})).json()["items"][0]["contact_id"]
+        assert (await api.delete(f"/api/v1/contacts/{contact}", headers=ADMIN)).status_code == 200
+        # Before: served until the media stage's next sweep, and by no process at all with the stage off.
+        assert (await anonymous.get(url)).status_code == 404
+        assert (await anonymous.head(url)).status_code == 404
+    with pytest.raises(FileNotFoundError):
+        kept_bytes(stack, sha256)  # gone from the store when the erasure answered, not at some later sweep
+
+
+async def kept_on_timeline(api: httpx.AsyncClient, phone: str) -> dict[str, Any] | None:
+    """The customer's newest timeline entry once every attachment of it is recorded (kept or not), else None."""
+    found = (await api.get("/api/v1/contacts", params={"q": phone})).json()["items"]
+    if not found:
+        return None
+    items = (await api.get(f"/api/v1/contacts/{found[0]['contact_id']}/timeline")).json()["items"]
+    if items and all(a.get("media") for a in items[0]["attachments"]):
+        return dict(items[0])
+    return None
