@@ -242,7 +242,8 @@ class WebhookIngest:
         try:
             route.verify(raw)
         except UnknownSigningKey as exc:
-            log.error("webhook.signing_key_unknown", source=source, reason=exc.reason)
+            # A warning: anyone can name a key (no signature is checked before this); the alert says so.
+            log.warning("webhook.signing_key_unknown", source=source, reason=exc.reason)
             return self._refuse(source, "signing_key", 503, exc.reason, retry_after=60)
         except InvalidSignature as exc:
             return self._refuse(source, "signature", 403, exc.reason)
@@ -316,8 +317,11 @@ def _seconds(source: str) -> Histogram:
 
 
 def _target(path: str, query_string: bytes) -> str:
-    """The path and query a provider signed (with the public URL in front), as ``request.url`` gives them."""
-    query = query_string.decode()
+    """The path and query a provider signed (with the public URL in front), as ``request.url`` gives them.
+
+    A query that is no UTF-8 (no provider sends one) keeps its bytes as surrogates: its signature check then
+    fails, a 403, where decoding it here was a 500 before anything was checked."""
+    query = query_string.decode("utf-8", "surrogateescape")
     return f"{path}?{query}" if query else path
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from connectors.signing_secret import OptionalSigningSecret
 from schemas.config import OmnitrailSettings
 
 
@@ -14,6 +15,6 @@ class EventsSettings(OmnitrailSettings):
     model_config = SettingsConfigDict(env_prefix="OMNITRAIL_EVENTS_", extra="forbid")
     toml_section: ClassVar[str | None] = "events"
 
-    secret: SecretStr | None = Field(
+    secret: OptionalSigningSecret = Field(
         default=None, description="Signs /webhooks/events (X-Omnitrail-Signature); unset: route not mounted"
     )

@@ -17,6 +17,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from connectors.signing_secret import MIN_LENGTH
 from schemas.config import OmnitrailSettings
 from schemas.errors import FatalError
 
@@ -26,8 +27,10 @@ DEFAULT_BOT = "default"
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 #: BotFather's token format, ``<bot id>:<secret>``; the id is the bot's stable account.
 _TOKEN = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
-#: setWebhook's ``secret_token``: what Telegram accepts, so a bad one fails here, not at setWebhook.
-_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+#: setWebhook's ``secret_token``: what Telegram accepts (1-256 of these), so a bad one fails here, not at
+#: setWebhook; and no shorter than every webhook secret here (:mod:`connectors.signing_secret`): the header
+#: is the only proof a call comes from Telegram, and one of a few characters is guessed in a few requests.
+_SECRET = re.compile(rf"^[A-Za-z0-9_-]{{{MIN_LENGTH},256}}$")
 _BOT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -133,5 +136,7 @@ class BotConfig:
             if secret is None:
                 raise FatalError(f"{setting('webhook_secret')} is required in webhook mode")
             if not _SECRET.match(secret.get_secret_value()):
-                raise FatalError(f"{setting('webhook_secret')}: Telegram accepts 1-256 of A-Z a-z 0-9 _ -")
+                raise FatalError(
+                    f"{setting('webhook_secret')}: {MIN_LENGTH}-256 of A-Z a-z 0-9 _ - (Telegram accepts no other)"
+                )
         return cls(name, SecretStr(token.get_secret_value().strip()), match.group(1), mode, secret, api_url)

@@ -15,7 +15,7 @@ from connectors.webhook import RawRequest
 from schemas.config import load
 from tests.telegram_updates import BOT_ID, BOT_TOKEN, WEBHOOK_SECRET, encode, text_update, webhook_headers
 
-SALES_SECRET = "sales-secret-42"
+SALES_SECRET = "sales-secret-0123456789"
 
 
 @pytest.fixture

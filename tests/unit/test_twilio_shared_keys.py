@@ -5,6 +5,7 @@ never checked with the Auth Token instead."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -34,6 +35,7 @@ URL = "https://omnitrail.example.com/webhooks/twilio/messages"
 CHECK = TwilioSignature(AUTH_TOKEN, SHARED_KEYS)
 ALGORITHMS = ["HMAC_SHA1", "HMAC_SHA256"]
 SETTINGS = "X-Twilio-Webhooks-Signature-Settings"
+OLD_SECRET, NEW_SECRET = SHARED_KEYS[OLD_KEY_ID], SHARED_KEYS[NEW_KEY_ID]
 
 
 def sms(n: int) -> dict[str, str]:
@@ -196,32 +198,37 @@ def test_a_shared_key_header_when_no_key_is_configured_is_refused() -> None:
 
 def test_shared_keys_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMNITRAIL_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    monkeypatch.setenv("OMNITRAIL_TWILIO_SHARED_KEYS", f'{{"{OLD_KEY_ID}": "s-old", "{NEW_KEY_ID}": "s-new"}}')
+    monkeypatch.setenv("OMNITRAIL_TWILIO_SHARED_KEYS", json.dumps(SHARED_KEYS))
     settings = load(TwilioSettings)
     assert {key_id: secret.get_secret_value() for key_id, secret in settings.shared_keys.items()} == {
-        OLD_KEY_ID: "s-old",
-        NEW_KEY_ID: "s-new",
+        OLD_KEY_ID: OLD_SECRET,
+        NEW_KEY_ID: NEW_SECRET,
     }
-    assert "s-old" not in repr(settings)
-    assert "s-new" not in str(settings)
+    assert OLD_SECRET not in repr(settings)
+    assert NEW_SECRET not in str(settings)
     connector = TwilioConnector(settings, default_region="PT")
     params = sms(7)
     for route in connector.routes():  # messages, status callbacks, voice: the same check on every route
-        route.verify(raw_request(URL, *shared_key_signed(URL, params, OLD_KEY_ID, secret="s-old")))
+        route.verify(raw_request(URL, *shared_key_signed(URL, params, OLD_KEY_ID, secret=OLD_SECRET)))
 
 
 def test_shared_keys_from_the_configuration_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     config = tmp_path / "omnitrail.toml"
-    config.write_text(f'[twilio]\nauth_token = "t"\n\n[twilio.shared_keys]\n{NEW_KEY_ID} = "s-new"\n', encoding="utf-8")
+    config.write_text(
+        f'[twilio]\nauth_token = "{AUTH_TOKEN}"\n\n[twilio.shared_keys]\n{NEW_KEY_ID} = "{NEW_SECRET}"\n',
+        encoding="utf-8",
+    )
     monkeypatch.setenv("OMNITRAIL_CONFIG", str(config))
-    assert load(TwilioSettings).shared_keys[NEW_KEY_ID].get_secret_value() == "s-new"
+    assert load(TwilioSettings).shared_keys[NEW_KEY_ID].get_secret_value() == NEW_SECRET
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ('{"not a key id": "s"}', "a key id is 1-128 of"),
-        (f'{{"{NEW_KEY_ID}": ""}}', f"the secret of {NEW_KEY_ID} is empty"),
+        (f'{{"not a key id": "{NEW_SECRET}"}}', "a key id is 1-128 of"),
+        (f'{{"{NEW_KEY_ID}": ""}}', "is empty"),
+        (f'{{"{NEW_KEY_ID}": "s3cret-value"}}', "shorter than 16 characters"),
+        (f'{{"{NEW_KEY_ID}": "CHANGE-ME-s3cret-value"}}', "still the example's CHANGE-ME"),
         (f"{NEW_KEY_ID}:s3cret-value", "error parsing value for field"),  # not JSON
     ],
 )
@@ -232,7 +239,7 @@ def test_unusable_shared_keys_stop_the_start_naming_the_setting_not_the_secret(
     with pytest.raises(FatalError, match=r"shared_keys|SHARED_KEYS") as stopped:
         load(TwilioSettings)
     assert message in str(stopped.value)
-    assert "s3cret-value" not in str(stopped.value)
+    assert "s3cret-value" not in str(stopped.value)  # named, never quoted
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

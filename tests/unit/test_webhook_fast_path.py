@@ -3,12 +3,14 @@ app's middleware, and leaves every other request to the app."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from connectors import signing
 from connectors.testing import InMemoryEmitter
 from connectors.webhook import Answer, RawRequest, Route, WebhookIngest, serve
 from omnitrail.webhook_fast_path import WebhookFastPath
@@ -67,3 +69,29 @@ async def test_declared_webhook_posts_skip_the_stack_and_answer_like_the_app() -
     assert through_fast_path[1:] == through_app[1:]  # everything else is the app's own answer
     assert [a[0] for a in through_fast_path[1:]] == [404, 200, 200, 404, 405]
     assert all(a[3] == "ran" for a in through_fast_path[1:])
+
+
+async def test_a_query_that_is_no_utf8_is_refused_as_unsigned_not_a_server_error() -> None:
+    def verify(raw: RawRequest) -> None:
+        signing.require(
+            "X-Demo-Signature", raw.headers.get("x-demo-signature"), signing.sha256_hex("k" * 32, raw.public_url)
+        )
+
+    route = Route("/webhooks/demo/messages", "demo", "demo messages", verify, lambda _: [], lambda _: Response())
+    emitter = InMemoryEmitter()
+    _, endpoints = serve([route], [], WebhookIngest(emitter, public_url="http://t", max_body_bytes=1024))
+    scope = {"type": "http", "method": "POST", "path": "/webhooks/demo/messages", "query_string": b"a=\xff"}
+    requests: list[MutableMapping[str, Any]] = [{"type": "http.request", "body": b"{}", "more_body": False}]
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return requests.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await endpoints["/webhooks/demo/messages"](
+        {**scope, "headers": [(b"x-demo-signature", b"sha256=0")]}, receive, send
+    )
+    assert sent[0]["status"] == 403  # was a UnicodeDecodeError before the signature was checked: a 500
+    assert emitter.interactions == []
