@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -45,37 +46,43 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> MediaStore:
 
 
 @asynccontextmanager
-async def console_media(store: MediaStore) -> AsyncIterator[httpx.AsyncClient]:
-    """The console's attachment routes on loopback (``/media`` needs no database: the secret is configured)."""
-    unused: AsyncConnectionPool[Conn] = AsyncConnectionPool("", open=False)
-    audit = Audit(unused.connection, TokenAuth({}, unused.connection))
-    app = FastAPI()
-    app.include_router(
-        attachments.router(unused.connection, audit, store, DeploymentSecret(SECRET, unused.connection), ttl_s=60)
-    )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    task = asyncio.create_task(server.serve())
+async def console_media(store: MediaStore, database_url: str, *files: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The console's attachment routes on loopback over ``store``, each of ``files`` referenced by an interaction
+    as the media stage leaves a kept file (``/media`` serves no file that nothing references)."""
+    async with AsyncConnectionPool[Conn](database_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
+        async with pool.connection() as conn:
+            for sha256 in files:
+                await conn.execute(
+                    "INSERT INTO media_references (sha256, interaction_id) VALUES (%s, %s)", (sha256, uuid.uuid4())
+                )
+        audit = Audit(pool.connection, TokenAuth({}, pool.connection))
+        app = FastAPI()
+        app.include_router(
+            attachments.router(pool.connection, audit, store, DeploymentSecret(SECRET, pool.connection), ttl_s=60)
+        )
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+        task = asyncio.create_task(server.serve())
 
-    async def started() -> bool:
-        return server.started
+        async def started() -> bool:
+            return server.started
 
-    await eventually(started, timeout=10, what="console listening")
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
+        await eventually(started, timeout=10, what="console listening")
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=30) as client:
+                yield client
+        finally:
+            server.should_exit = True
+            await task
 
 
 def url(sha256: str = SHA, content_type: str = "audio/ogg") -> str:
     return MediaUrls(SECRET, ttl_s=60).url(sha256, "original", content_type, "voice.ogg")
 
 
-async def test_each_range_form_is_answered_206_with_only_its_bytes(store: MediaStore) -> None:
+async def test_each_range_form_is_answered_206_with_only_its_bytes(store: MediaStore, database_url: str) -> None:
     await store.put_bytes(SHA, DATA)
-    async with console_media(store) as http:
+    async with console_media(store, database_url, SHA) as http:
         whole = await http.get(url())
         assert whole.status_code == 200
         assert (whole.content, whole.headers["accept-ranges"], whole.headers["etag"]) == (DATA, "bytes", TAG)
@@ -104,9 +111,9 @@ async def test_each_range_form_is_answered_206_with_only_its_bytes(store: MediaS
             assert (answer.status_code, answer.content, answer.headers.get("content-range")) == (200, DATA, None)
 
 
-async def test_a_range_outside_the_file_is_416_with_its_size(store: MediaStore) -> None:
+async def test_a_range_outside_the_file_is_416_with_its_size(store: MediaStore, database_url: str) -> None:
     await store.put_bytes(SHA, DATA)
-    async with console_media(store) as http:
+    async with console_media(store, database_url, SHA) as http:
         for header in ("bytes=1024-", "bytes=5000-6000", "bytes=-0"):
             answer = await http.get(url(), headers={"Range": header})
             assert answer.status_code == 416, header
@@ -115,9 +122,9 @@ async def test_a_range_outside_the_file_is_416_with_its_size(store: MediaStore) 
             assert answer.content == b""
 
 
-async def test_if_range_serves_the_range_only_while_the_etag_is_the_same(store: MediaStore) -> None:
+async def test_if_range_serves_the_range_only_while_the_etag_is_the_same(store: MediaStore, database_url: str) -> None:
     await store.put_bytes(SHA, DATA)
-    async with console_media(store) as http:
+    async with console_media(store, database_url, SHA) as http:
         same = await http.get(url(), headers={"Range": "bytes=100-199", "If-Range": TAG})
         assert (same.status_code, same.content) == (206, DATA[100:200])
         # Another tag, a weak tag (never equal in a strong comparison), a date (the file has no Last-Modified).
@@ -126,9 +133,9 @@ async def test_if_range_serves_the_range_only_while_the_etag_is_the_same(store: 
             assert (other.status_code, other.content, other.headers["etag"]) == (200, DATA, TAG)
 
 
-async def test_ranges_keep_the_signed_url_check_and_an_erased_file_gone(store: MediaStore) -> None:
+async def test_ranges_keep_the_signed_url_check_and_an_erased_file_gone(store: MediaStore, database_url: str) -> None:
     await store.put_bytes(SHA, DATA)
-    async with console_media(store) as http:
+    async with console_media(store, database_url, SHA) as http:
         token = url().removeprefix("/media/")
         forged = await http.get(
             f"/media/{token[:-1]}{'0' if token[-1] != '0' else '1'}", headers={"Range": "bytes=0-9"}
@@ -194,14 +201,19 @@ async def store_and_meter(
 
 
 @pytest.mark.parametrize("kind", ["folder", "s3"])
-async def test_a_range_of_a_large_recording_reads_only_that_range(kind: str, tmp_path: Path, s3_server: str) -> None:
+async def test_a_range_of_a_large_recording_reads_only_that_range(
+    kind: str, tmp_path: Path, s3_server: str, database_url: str
+) -> None:
     size = 24 * MiB
     recording = tmp_path / "call.wav"
     data = os.urandom(size)
     recording.write_bytes(data)
     sha256, expected = hashlib.sha256(data).hexdigest(), data[12 * MiB : 12 * MiB + 256 * 1024]
     del data
-    async with store_and_meter(kind, tmp_path, s3_server) as (store, delivered), console_media(store) as http:
+    async with (
+        store_and_meter(kind, tmp_path, s3_server) as (store, delivered),
+        console_media(store, database_url, sha256) as http,
+    ):
         await store.put(sha256, recording)
         link = url(sha256, "audio/wav")
         before = delivered()
@@ -223,9 +235,9 @@ def answered(response: httpx.Response) -> tuple[int, dict[str, str]]:
     return response.status_code, {k: v for k, v in response.headers.items() if k != "date"}
 
 
-async def test_head_answers_the_status_and_headers_get_would_with_no_body(store: MediaStore) -> None:
+async def test_head_answers_the_status_and_headers_get_would_with_no_body(store: MediaStore, database_url: str) -> None:
     await store.put_bytes(SHA, DATA)
-    async with console_media(store) as http:
+    async with console_media(store, database_url, SHA) as http:
         whole = await http.head(url())
         assert (whole.status_code, whole.content) == (200, b"")
         assert [whole.headers[h] for h in ("content-length", "content-type", "accept-ranges", "etag")] == [
@@ -264,12 +276,12 @@ async def test_head_answers_the_status_and_headers_get_would_with_no_body(store:
         assert (await http.head(url())).status_code == 404
 
 
-async def test_head_of_a_thumbnail_says_png_without_drawing_it(store: MediaStore) -> None:
+async def test_head_of_a_thumbnail_says_png_without_drawing_it(store: MediaStore, database_url: str) -> None:
     photo = png("green", (640, 480))
     digest = hashlib.sha256(photo).hexdigest()
     await store.put_bytes(digest, photo)
     links = MediaUrls(SECRET, ttl_s=60)
-    async with console_media(store) as http:
+    async with console_media(store, database_url, digest) as http:
         link = links.url(digest, "thumbnail", "image/png", "photo.png")
         head, get = await http.head(link), await http.get(link)
         assert (head.status_code, head.content, head.headers["content-type"]) == (200, b"", "image/png")
@@ -281,14 +293,19 @@ async def test_head_of_a_thumbnail_says_png_without_drawing_it(store: MediaStore
 
 
 @pytest.mark.parametrize("kind", ["folder", "s3"])
-async def test_head_of_a_large_recording_reads_none_of_it(kind: str, tmp_path: Path, s3_server: str) -> None:
+async def test_head_of_a_large_recording_reads_none_of_it(
+    kind: str, tmp_path: Path, s3_server: str, database_url: str
+) -> None:
     size = 16 * MiB
     recording = tmp_path / "call.wav"
     data = os.urandom(size)
     recording.write_bytes(data)
     sha256 = hashlib.sha256(data).hexdigest()
     del data
-    async with store_and_meter(kind, tmp_path, s3_server) as (store, delivered), console_media(store) as http:
+    async with (
+        store_and_meter(kind, tmp_path, s3_server) as (store, delivered),
+        console_media(store, database_url, sha256) as http,
+    ):
         await store.put(sha256, recording)
         link = url(sha256, "audio/wav")
         before = delivered()
