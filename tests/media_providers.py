@@ -35,6 +35,7 @@ from starlette.routing import Route
 
 from omnitrail.local_stack import free_port
 from tests.helpers import AUTH_TOKEN
+from tests.image_bombs import blank_png
 from tests.integration.stack import eventually
 
 ACCOUNT = "AC" + "a1" * 16
@@ -56,6 +57,8 @@ FILES: dict[str, bytes] = {
     "voice": b"OggS\x00\x02" + b"\x00" * 60 + b"\x01vorbis" + b"\x00" * 200,
     "erasable-photo": png("blue", (8, 8)),
     "erasable-note": b"OggS\x00\x02" + b"\x01" * 300,
+    # A 17 KB PNG of 4100x4000 pixels: more than a thumbnail decodes (console.thumbnails.MAX_PIXELS).
+    "huge": blank_png(4100, 4000),
     "document": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
     # An SVG with a script, sent as if it were a JPEG photo.
     "disguised": (

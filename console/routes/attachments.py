@@ -5,7 +5,8 @@ the page may show a kept attachment and with which short-lived signed URLs
 (:mod:`console.media_urls`). ``GET /media/{token}`` serves the file, and never lets it run:
 
 - a thumbnail is decoded and re-encoded by Pillow (PNG), so what reaches an ``<img>`` is pixels we
-  wrote, whatever the file held;
+  wrote, whatever the file held; an image that would decode to too many pixels has none (404), and
+  thumbnails are drawn a few at a time and once per file (:mod:`console.thumbnails`);
 - the file itself goes with ``X-Content-Type-Options: nosniff`` and a CSP of ``sandbox;
   default-src 'none'``; only raster images (the type sniffed from the bytes, never the provider's
   label) go inline, everything else with ``Content-Disposition: attachment``. An HTML page or an
@@ -24,8 +25,6 @@ its ``GET`` would find undecodable (404).
 
 from __future__ import annotations
 
-import asyncio
-import io
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,13 +33,13 @@ from urllib.parse import quote
 import structlog
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
-from PIL import Image, UnidentifiedImageError
 
 from console import byte_ranges
 from console.audit import Audit
 from console.auth import Principal
 from console.media_urls import Grant, MediaUrls
 from console.signing import DeploymentSecret
+from console.thumbnails import Thumbnails
 from sinks import queries
 from sinks.connection import ConnectionFactory
 from sinks.media import deletions
@@ -52,7 +51,6 @@ log = structlog.get_logger(__name__)
 INLINE_IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 #: Larger images get no thumbnail (the download still works).
 THUMBNAIL_MAX_BYTES = 25 * 1024 * 1024
-THUMBNAIL_SIZE = (320, 320)
 SANDBOX = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'"
 
 
@@ -71,6 +69,7 @@ def router(
 ) -> APIRouter:
     api = APIRouter(tags=["contacts"])
     reader = audit.principal("agent")
+    thumbnails = Thumbnails()
 
     made: MediaUrls | None = None
 
@@ -114,6 +113,7 @@ def router(
             raise HTTPException(403, "this link is not valid or has expired")
         async with connection() as conn:  # erased or purged since the link was made: nobody's to see
             if not await deletions.referenced(conn, grant.sha256):
+                thumbnails.forget(grant.sha256)
                 raise HTTPException(404, "no longer kept")
         try:
             size = await store.size(grant.sha256)
@@ -132,7 +132,11 @@ def router(
             headers["Content-Disposition"] = "inline"
             if head:
                 return headers_only(200, "image/png", headers)
-            png = await asyncio.to_thread(thumbnail, b"".join([c async for c in store.read(grant.sha256)]))
+
+            async def whole() -> bytes:
+                return b"".join([c async for c in store.read(grant.sha256)])
+
+            png = await thumbnails.get(grant.sha256, whole)
             if png is None:
                 raise HTTPException(404, "no thumbnail for this file")
             return Response(png, media_type="image/png", headers=headers)
@@ -170,19 +174,6 @@ def headers_only(status: int, media_type: str, headers: dict[str, str]) -> Respo
 async def _stream(store: MediaStore, grant: Grant, span: tuple[int, int] | None = None) -> AsyncIterator[bytes]:
     async for chunk in store.read(grant.sha256, span):
         yield chunk
-
-
-def thumbnail(data: bytes) -> bytes | None:
-    """The image scaled down and re-encoded as PNG: pixels we wrote, or None if it is no image Pillow reads."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.thumbnail(THUMBNAIL_SIZE)
-            out = io.BytesIO()
-            image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB").save(out, "PNG")
-            return out.getvalue()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        log.info("media.no_thumbnail")
-        return None
 
 
 def disposition(grant: Grant, *, inline: bool) -> str:

@@ -47,8 +47,11 @@
     if (a.media?.state !== "stored") return li;
     api(`/api/v1/interactions/${item.interaction_id}/attachments/${n}`).then((r) => r.json()).then((m) => {
       if (m.kind === "image" && m.thumbnail_url) {
-        li.prepend(el("a", {href: m.url, target: "_blank", rel: "noopener noreferrer"},
-          el("img", {className: "thumbnail", src: m.thumbnail_url, alt: m.name})));
+        // No thumbnail (an image too large to draw, or unreadable: 404): no broken image, the download stays.
+        const link = el("a", {href: m.url, target: "_blank", rel: "noopener noreferrer"},
+          el("img", {className: "thumbnail", src: m.thumbnail_url, alt: m.name,
+            onerror: () => link.replaceWith(el("span", {className: "muted", textContent: "no preview · "}))}));
+        li.prepend(link);
       } else if (m.kind === "audio") li.append(el("audio", {controls: true, preload: "none", src: m.url}));
       else if (m.kind === "video") li.append(el("video", {controls: true, preload: "none", src: m.url, className: "video"}));
       li.append(" ", el("a", {href: m.url, download: m.name, className: "download", textContent: "Download"}));

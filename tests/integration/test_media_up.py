@@ -328,6 +328,25 @@ async def test_an_erased_persons_files_leave_the_store_and_links_already_issued_
         kept_bytes(stack, sha256)  # gone from the store when the erasure answered, not at some later sweep
 
 
+async def test_an_image_of_too_many_pixels_has_no_thumbnail_and_still_downloads(
+    stack: Stack, api: httpx.AsyncClient, providers: Providers
+) -> None:
+    """A customer's tiny file of many pixels (a decompression bomb) is never decoded by the console."""
+    phone, sid = fresh.phone(), "MM" + uuid.uuid4().hex
+    params = inbound_sms(sid, phone, "Olhe isto", NumMedia="1", MediaUrl0=providers.twilio_url("huge", sid))
+    body, headers = signed(f"{stack.url}/webhooks/twilio/messages", params)
+    assert (await api.post("/webhooks/twilio/messages", content=body, headers=headers)).status_code == 200
+    kept = await eventually(lambda: kept_on_timeline(api, phone), timeout=60, what="the image recorded")
+    shown = (await api.get(f"/api/v1/interactions/{kept['interaction_id']}/attachments/0")).json()
+    assert (shown["kind"], shown["content_type"]) == ("image", "image/png")
+    async with httpx.AsyncClient(base_url=str(api.base_url), timeout=20) as anonymous:
+        for _ in range(2):  # and the refusal is remembered: asked again, it answers the same
+            refused = await anonymous.get(shown["thumbnail_url"])
+            assert (refused.status_code, refused.json()["detail"]) == (404, "no thumbnail for this file")
+        original = await anonymous.get(shown["url"])
+        assert (original.status_code, original.content) == (200, FILES["huge"])
+
+
 async def kept_on_timeline(api: httpx.AsyncClient, phone: str) -> dict[str, Any] | None:
     """The customer's newest timeline entry once every attachment of it is recorded (kept or not), else None."""
     found = (await api.get("/api/v1/contacts", params={"q": phone})).json()["items"]
