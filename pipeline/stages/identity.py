@@ -5,7 +5,9 @@ one imported record. Identifiers are joined only within a claim (one party is on
 customers on the same email are two people). Claims in one batch that share a merging
 identifier form one person (union-find), so a person's first SMS and first email in the same
 batch do not become two contacts. When a person's merging identifiers belong to several
-contacts, the oldest survives and the others merge into it.
+contacts, the oldest survives and the others merge into it. Weak identifiers (shared, at the
+cap, of a kind that never merges) join no claims: a claim made only of weak ones meets only
+claims carrying exactly the same ones, so where it lands never depends on what shares its batch.
 
 Pure: it takes the claims and the current owners of their identifiers (read by the sink) and
 returns decisions; the policy (:mod:`pipeline.stages.policy`) says which identifiers count.
@@ -164,6 +166,10 @@ def shared_keys(owners: dict[str, Owner], policy: Policy) -> set[str]:
     return {k for k, o in owners.items() if o.shared or o.touched >= policy.max_contacts_per_identifier}
 
 
+#: Joins the keys of a claim made only of weak identifiers into its one node (no key holds it).
+_WEAK_SET = "\x00"
+
+
 def group_by_person(claims: list[Claim], policy: Policy, shared: set[str] | None = None) -> list[Person]:
     shared = shared or set()
     parent: dict[str, str] = {}
@@ -178,9 +184,12 @@ def group_by_person(claims: list[Claim], policy: Policy, shared: set[str] | None
 
     def node(claim: Claim) -> str:
         merging = sorted(i.key for i in claim.identifiers if policy.may_merge(i, shared))
-        # Weak identifiers join nobody: a claim with only weak ones is keyed by its first, so two
-        # claims made only of one shared phone still meet at that phone's contact.
-        keys = merging or sorted(i.key for i in claim.identifiers) or [f"~{claim.fallback_key}"]
+        # Weak identifiers join nobody: a claim with only weak ones is one node keyed by all of them, so it
+        # meets only claims carrying exactly those (two claims made only of one shared phone still meet at
+        # that phone's contact) and is decided as it would be alone. Joined, a party carrying mom's and
+        # dad's shared addresses would pull every claim on either into one person, decided as mom's.
+        weak = sorted(i.key for i in claim.identifiers) if not merging else []
+        keys = merging or ([_WEAK_SET.join(weak)] if weak else [f"~{claim.fallback_key}"])
         for key in keys:
             parent.setdefault(key, key)
         for key in keys[1:]:

@@ -178,6 +178,37 @@ def test_shared_and_non_merging_identifiers_link_but_never_merge() -> None:
     assert decision.contact_id == ana  # the phone's own contact, nobody merged
 
 
+def test_a_message_on_a_shared_address_lands_on_the_same_contact_whatever_shares_its_batch() -> None:
+    """A party carrying mom's shared phone and dad's shared address (a form, an import row) bridges nobody:
+    dad's mail on his address stays dad's when it arrives in the same batch as that party."""
+    mom, dad = uuid.uuid4(), uuid.uuid4()
+    family_phone, family_mail = phone("+351911111111"), email("casa@familia.pt")
+    owners = {family_phone.key: Owner(mom, mom, T0), family_mail.key: Owner(dad, dad, T0 + timedelta(days=1))}
+    dads_mail = with_sender(3, family_mail)
+    whatsapp = Identifier(kind=IdentifierKind.whatsapp_username, value="casa")  # never merges either
+    owners[whatsapp.key] = Owner(dad, dad, T0 + timedelta(days=1))
+    bridging = with_sender(1, family_phone, family_mail, whatsapp)
+    over_whatsapp = with_sender(4, whatsapp)
+
+    def attached(batch: list[Interaction], policy: Policy, shared: set[str]) -> dict[str, set[uuid.UUID]]:
+        by_ref: dict[str, set[uuid.UUID]] = {}
+        for decision in decide(group_by_person(claims_of(batch, policy), policy, shared), owners):
+            assert decision.merge_from == []
+            for claim in decision.person.claims:
+                by_ref[batch[claim.ref].external_id] = homes(decision, claim, owners, shared, policy)
+        return by_ref
+
+    for policy, shared in (
+        (Policy(shared_keys=frozenset({family_phone.key, family_mail.key})), set()),  # marked by configuration
+        (POLICY, {family_phone.key, family_mail.key}),  # marked in the database, or at the cap
+    ):
+        for message in (dads_mail, over_whatsapp):
+            alone = attached([message], policy, shared)
+            assert alone == {message.external_id: {dad}}
+            assert attached([bridging, message], policy, shared) == {bridging.external_id: {mom}, **alone}
+            assert attached([message, bridging], policy, shared) == {bridging.external_id: {mom}, **alone}
+
+
 def test_an_identifier_past_the_cap_counts_as_shared() -> None:
     someone = uuid.uuid4()
     owners = {
