@@ -8,6 +8,9 @@ Updates arrive in any order, and possibly before their target:
 - a reaction sets ``metadata.reactions.<customer|us>`` of its target to ``{"emoji", "at"}`` (one
   reaction per side, as the messaging apps keep it; ``emoji`` null once removed) unless a later
   reaction of that side is already there (on a tie, the one applied last wins);
+- an edit sets the text and ``metadata.edited_at`` of its target unless a later edit is already
+  there: a redelivered older edit (a restart, a rebalance, a replay) never brings old text back (on
+  a tie, the one applied last wins; the same edit again changes nothing and is not published);
 - an update whose target is not in the timeline yet is parked in ``parked_updates``; the batch that
   inserts the target passes its ids as ``landed`` and the parked updates are applied then, in the
   same transaction, and published as ``interaction.updated`` like any other (a park and an insert
@@ -76,8 +79,8 @@ async def apply(conn: Conn, updates: list[Interaction], *, landed: Collection[uu
         elif update.kind is InteractionKind.reaction:
             if not await _react(conn, update):
                 continue  # an older reaction than the one stored
-        else:
-            await _edit(conn, update)
+        elif not await _edit(conn, update):
+            continue  # an older edit than the one stored (a redelivery), or the stored one again
         result.changed.append((found[target][0], update))
         result.from_batch += update.interaction_id in own
     await _park(conn, to_park)
@@ -111,16 +114,27 @@ async def _set_status(conn: Conn, update: Interaction) -> None:
     )
 
 
-async def _edit(conn: Conn, update: Interaction) -> None:
-    await conn.execute(
+async def _edit(conn: Conn, update: Interaction) -> bool:
+    cur = await conn.execute(
         """
         UPDATE interactions
            SET document = jsonb_set(jsonb_set(document, '{text}', to_jsonb(%s::text)),
                                     '{metadata,edited_at}', to_jsonb(%s::text))
          WHERE interaction_id = %s
+           AND coalesce((document#>>'{metadata,edited_at}')::timestamptz < %s
+                        OR ((document#>>'{metadata,edited_at}')::timestamptz = %s
+                            AND document->>'text' IS DISTINCT FROM %s::text), true)
         """,
-        (update.text, update.occurred_at.isoformat(), _target(update)),
+        (
+            update.text,
+            update.occurred_at.isoformat(),
+            _target(update),
+            update.occurred_at,
+            update.occurred_at,
+            update.text,
+        ),
     )
+    return cur.rowcount > 0
 
 
 async def _react(conn: Conn, update: Interaction) -> bool:

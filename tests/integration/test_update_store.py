@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
 from connectors.twilio.status import normalize_message_status
-from schemas.interaction import Channel, Interaction, Provider
+from schemas.interaction import Channel, Interaction, InteractionKind, Provider, StatusUpdate
 from sinks import contact_store, interaction_store, update_store
 from tests.channel_payloads import OUR_NUMBER, message_status
 from tests.interactions import outbound_message
@@ -72,3 +72,36 @@ async def test_a_park_that_raced_the_insert_is_applied_by_the_next_batch(conn: A
         "SELECT count(*) FROM parked_updates WHERE target_interaction_id = %s", (message.interaction_id,)
     )
     assert (await cur.fetchone())[0] == 0
+
+
+def edit_of(message: Interaction, text: str, minutes: int) -> Interaction:
+    return message.model_copy(
+        update={
+            "interaction_id": uuid.uuid4(),
+            "kind": InteractionKind.edit,
+            "external_id": f"{message.external_id}:edit:{minutes}",
+            "occurred_at": NOW + timedelta(minutes=minutes),
+            "text": text,
+            "status": StatusUpdate(target_interaction_id=message.interaction_id, status="edited"),
+        }
+    )
+
+
+async def test_a_redelivered_older_edit_never_brings_its_text_back(conn: Any) -> None:
+    """Message, edit 1, edit 2, then edit 1 again (a restart, a rebalance, a replay): the newest text stays and
+    nothing is published for the stale one; the same edit again is no news either."""
+    message = outbound_message(Channel.sms, Provider.twilio, OUR_NUMBER, f"SM{uuid.uuid4().hex}", "+351912999000")
+    first, second = edit_of(message, "Segue na sexta.", 1), edit_of(message, "Segue no sábado.", 2)
+    async with conn.transaction():
+        await land(conn, message)
+    for edit in (first, second):
+        async with conn.transaction():
+            assert len((await update_store.apply(conn, [edit])).changed) == 1
+    for again in ([first], [second], [second, first]):
+        async with conn.transaction():
+            applied = await update_store.apply(conn, again)
+        assert (applied.changed, applied.from_batch) == ([], 0)
+    cur = await conn.execute("SELECT document FROM interactions WHERE interaction_id = %s", (message.interaction_id,))
+    document = (await cur.fetchone())[0]
+    assert document["text"] == "Segue no sábado."
+    assert datetime.fromisoformat(document["metadata"]["edited_at"]) == second.occurred_at
