@@ -117,7 +117,14 @@ def without_channel_prefix(raw: str) -> str:
 
 @functools.lru_cache(maxsize=65_536)  # pure; a contact centre sees the same numbers again and again
 def normalize_phone(raw: str, default_region: str = "PT") -> str:
-    """Any common spelling (``912 345 678``, ``+351 912-345-678``, ``whatsapp:+351912345678``) -> E.164."""
+    """Any common spelling (``912 345 678``, ``+351 912-345-678``, ``whatsapp:+351912345678``) -> E.164.
+
+    A number with an extension (``+351 210 000 000 ext. 12``, ``210000000 x12``, ``;ext=12``, ``#12``) is
+    refused (InvalidPayload): E.164 has no extension, and the bare switchboard number would make every
+    person behind it one identifier, so one contact. Each caller handles it as any invalid number: an
+    import row is rejected with its reason (to be fixed and imported again), the console answers 400,
+    a live-chat form's phone is left out (the chat is kept). Providers never send one.
+    """
     value = without_channel_prefix(raw)
     if value.startswith("00"):
         value = "+" + value[2:]
@@ -125,6 +132,8 @@ def normalize_phone(raw: str, default_region: str = "PT") -> str:
         parsed = phonenumbers.parse(value, None if value.startswith("+") else default_region.upper())
     except phonenumbers.NumberParseException as exc:
         raise InvalidPayload("not a phone number") from exc
+    if parsed.extension:
+        raise InvalidPayload("a phone number with an extension (one switchboard, several people)")
     if not phonenumbers.is_possible_number(parsed):
         raise InvalidPayload("not a possible phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

@@ -49,6 +49,16 @@ def test_csv_rows_with_several_values_per_cell_attributes_and_line_numbers(tmp_p
     assert detect_format(tmp_path / "crm.json", "jsonl") == "jsonl"
 
 
+def test_rows_with_a_phone_extension_are_rejected_with_the_reason_not_merged_on_the_switchboard(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "staff.csv"
+    path.write_text("name,email,phone\nAna,ana@x.pt,+351 210 000 000 ext. 12\nRui,rui@x.pt,210000000 x34\n")
+    rows = list(read_rows(RowReader(path, detect_format(path, None)), default_region="PT"))
+    reason = "phone: a phone number with an extension (one switchboard, several people)"
+    assert rows == [RejectedRow(2, reason), RejectedRow(3, reason)]
+
+
 def test_jsonl_rows(tmp_path: Path) -> None:
     path = tmp_path / "crm.jsonl"
     path.write_text(

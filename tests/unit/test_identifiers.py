@@ -37,6 +37,19 @@ def test_garbage_is_not_a_phone(bad: str) -> None:
         normalize_phone(bad, "PT")
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    ["+351 210 000 000 ext. 12", "+351 210 000 000 ext. 34", "210000000 x12", "+351210000000;ext=99", "210 000 000 #7"],
+)
+def test_a_number_with_an_extension_is_refused_not_the_switchboards_number(spelling: str) -> None:
+    """Two staff behind one switchboard are two people: neither becomes the bare number, one identifier."""
+    with pytest.raises(InvalidPayload, match="extension"):
+        normalize_phone(spelling, "PT")
+    with pytest.raises(InvalidPayload, match="extension"):
+        Identifier.of(IdentifierKind.phone, spelling)
+    assert normalize_phone("+351 210 000 000", "PT") == "+351210000000"
+
+
 def test_emails_are_trimmed_and_lower_cased() -> None:
     assert normalize_email("  Ana.Silva@Example.PT ") == "ana.silva@example.pt"
     assert normalize_email("<mailto:Ana@x.com>") == "ana@x.com"
