@@ -2,6 +2,10 @@
 
 ``emit`` returns only after the broker acknowledged the record (``acks=all``), so a
 caller that answers a webhook 2xx or advances a checkpoint after it never loses data.
+
+A record over the broker's size limit is :class:`~schemas.errors.RecordTooLarge`, not retriable: no retry
+could ever produce it. A dead letter that large keeps its raw bytes in a local file instead
+(:mod:`connectors.deadletter_bodies`), so it still reaches the topic.
 """
 
 from __future__ import annotations
@@ -12,16 +16,21 @@ from typing import Any, NamedTuple, Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from connectors.deadletter_bodies import DeadLetterBodies
 from connectors.metrics import DEADLETTERED
 from schemas import topics
 from schemas.deadletter import DeadLetter
-from schemas.errors import RetriableError
+from schemas.errors import RecordTooLarge, RetriableError
 from schemas.interaction import Interaction
+from sinks.kafka.clients import MAX_RECORD_BYTES
 from sinks.kafka.records import HEADERS
 
 log = structlog.get_logger(__name__)
+#: What a broker (or aiokafka, before sending) answers for a record over a size limit: permanent.
+_TOO_LARGE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
 
 
 class Record(NamedTuple):
@@ -38,6 +47,11 @@ class Record(NamedTuple):
     @classmethod
     def dead_letter(cls, record: DeadLetter) -> Record:
         return cls(topics.DEADLETTER, None, record.model_dump_json().encode())
+
+    @property
+    def size(self) -> int:
+        """Its size as one batch on the wire, as the producer counts it against ``max_request_size``."""
+        return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(self.key, self.value, HEADERS))
 
 
 class Emitter(Protocol):
@@ -64,10 +78,22 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
 
 
 class KafkaEmitter:
-    """Produces to the interactions and dead-letter topics through a started aiokafka producer."""
+    """Produces to the interactions and dead-letter topics through a started aiokafka producer.
 
-    def __init__(self, producer: AIOKafkaProducer) -> None:
+    ``bodies``: where a dead letter too large for the broker keeps its raw bytes; without it such a dead
+    letter is :class:`~schemas.errors.RecordTooLarge` like any other oversized record.
+    """
+
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        *,
+        bodies: DeadLetterBodies | None = None,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+    ) -> None:
         self._producer = producer
+        self.bodies = bodies
+        self.max_record_bytes = max_record_bytes
 
     async def emit(self, interaction: Interaction) -> None:
         await self.send_all([Record.of(interaction)])
@@ -76,10 +102,25 @@ class KafkaEmitter:
         await self.send_all([Record.of(i) for i in interactions])
 
     async def dead_letter(self, record: DeadLetter) -> None:
-        await self.send_all([Record.dead_letter(record)])
+        await self.send_all([self.dead_letter_record(record)])
+
+    def dead_letter_record(self, letter: DeadLetter) -> Record:
+        """The dead letter as a record the broker takes: its raw bytes set aside in a file if it is too large."""
+        record = Record.dead_letter(letter)
+        if record.size <= self.max_record_bytes or self.bodies is None:
+            return record
+        return Record.dead_letter(self.bodies.set_aside(letter))
+
+    def check(self, records: Sequence[Record]) -> None:
+        """RecordTooLarge if any record is over the size limit (nothing is sent then)."""
+        for r in records:
+            if r.size > self.max_record_bytes:
+                raise RecordTooLarge(f"a {r.size}-byte record exceeds the broker's limit ({self.max_record_bytes})")
 
     async def send_all(self, records: Sequence[Record]) -> None:
-        """Produce records in order and wait for every acknowledgement; RetriableError if any is missing."""
+        """Produce records in order and wait for every acknowledgement; RetriableError if any is missing,
+        RecordTooLarge (before anything is sent, or from the broker) if one can never be produced."""
+        self.check(records)
         # Queue every record first, then wait: the producer batches them into few requests.
         futures: list[asyncio.Future[Any]] = []
         try:
@@ -92,6 +133,8 @@ class KafkaEmitter:
             # a failed one must not be logged as "Future exception was never retrieved", once per record.
             for future in futures:
                 future.add_done_callback(_retrieved)
+            if isinstance(exc, _TOO_LARGE):  # a broker with a lower limit than ours
+                raise RecordTooLarge(f"the broker refused a record as too large: {type(exc).__name__}") from exc
             if isinstance(exc, KafkaError):
                 raise RetriableError(f"broker did not acknowledge: {type(exc).__name__}") from exc
             raise

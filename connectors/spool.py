@@ -16,6 +16,16 @@ answer. So :class:`SpoolingEmitter` wraps the :class:`~connectors.emitter.KafkaE
 
 If the spool itself cannot be written (disk full) the error stays :class:`RetriableError`, so the
 webhook answers 503 and the provider retries: nothing is ever acknowledged that is not durable.
+
+A record the broker can never take (:class:`~schemas.errors.RecordTooLarge`) is never spooled: the
+caller gets the error at once. One already in the file (written by an earlier release, or refused by a
+broker whose limit is lower than ours) is moved aside when the drainer reaches it: dead-lettered with the
+reason (a dead letter as itself, its raw bytes in a file when too large; an interaction as the raw bytes
+of a dead letter from source ``spool``), then deleted, so it never blocks the records behind it.
+
+The drainer survives its own failures (the spool file failing to read, say): the error's type is
+logged (``spool.drain_failed``) and shown on /readyz (``drainer``),
+and draining goes on after a backoff.
 """
 
 from __future__ import annotations
@@ -32,14 +42,17 @@ from prometheus_client import Gauge
 
 from connectors.deadlines import Deadlines
 from connectors.emitter import Record
+from schemas import topics
 from schemas.deadletter import DeadLetter
-from schemas.errors import RetriableError
+from schemas.errors import RecordTooLarge, RetriableError
 from schemas.interaction import Interaction
 from sinks.kafka.backoff import Backoff
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 SPOOL_DEPTH = Gauge("omnitrail_spool_depth", "Webhook events held in the local spool, waiting for the broker")
+#: The source of the dead letter of a spooled interaction the broker can never take.
+SOURCE = "spool"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS spool"
     " (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key BLOB, value BLOB NOT NULL)"
@@ -52,6 +65,12 @@ class RecordSender(Protocol):
     async def send_all(self, records: Sequence[Record]) -> None: ...
 
     async def reachable(self) -> bool: ...
+
+    def check(self, records: Sequence[Record]) -> None:
+        """Raise RecordTooLarge if the broker can never take one of them."""
+
+    def dead_letter_record(self, letter: DeadLetter) -> Record:
+        """The dead letter as a record the broker takes (its raw bytes set aside when too large)."""
 
 
 class SpoolFile:
@@ -97,6 +116,8 @@ class SpoolingEmitter:
         self.drain_batch = drain_batch
         self.depth = 0
         self.broker_error: str | None = None
+        self.drain_error: str | None = None
+        self._batch = drain_batch  # 1 while looking for the record the broker refused as too large
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self._wake = asyncio.Event()
 
@@ -107,22 +128,27 @@ class SpoolingEmitter:
         await self.deliver([Record.of(i) for i in interactions])
 
     async def dead_letter(self, record: DeadLetter) -> None:
-        await self.deliver([Record.dead_letter(record)])
+        await self.deliver([self.inner.dead_letter_record(record)])
 
     @property
     def spooling(self) -> bool:
         return self.depth > 0
 
     def health(self) -> dict[str, object]:
-        """What /readyz shows: the mode, how much waits, and why."""
-        return {
+        """What /readyz shows: the mode, how much waits, and why (and the drainer's last error, while it has one)."""
+        health: dict[str, object] = {
             "state": "spooling" if self.spooling else "direct",
             "depth": self.depth,
             "broker": self.broker_error or "ok",
         }
+        if self.drain_error is not None:
+            health["drainer"] = self.drain_error
+        return health
 
     async def deliver(self, records: Sequence[Record]) -> None:
-        """Durable on the broker or in the spool when this returns; RetriableError if neither."""
+        """Durable on the broker or in the spool when this returns; RetriableError if neither, RecordTooLarge
+        (nothing sent or spooled) if the broker can never take one of them."""
+        self.inner.check(records)
         if not self.spooling:
             # Waited for here, not in a task of its own behind a shield (a task, a shield and a done-callback per
             # request were ~8 µs of a webhook's CPU): the timeout cancels the producer's acknowledgement futures,
@@ -146,31 +172,72 @@ class SpoolingEmitter:
         self._wake.set()
 
     async def run(self) -> None:
-        """Drain forever: oldest first, delete after the ack, back off while the broker is away."""
-        self._set_depth(await self._io(self.spool.depth))
+        """Drain forever: oldest first, delete after the ack, back off while the broker is away; an
+        unexpected error is logged and shown on /readyz, and draining resumes after a backoff."""
         backoff = Backoff(0.5, 5.0)
+        loaded = False
         while True:
-            if not self.spooling:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            # Probe first: sending into a broker that does not answer would only pile up copies.
-            if self.broker_error is not None and not await self._reachable():
+            try:
+                if not loaded:
+                    self._set_depth(await self._io(self.spool.depth))
+                    loaded = True
+                await self._drain_step(backoff)
+            except Exception as exc:  # the drainer must outlive anything: the spool would never empty
+                name = type(exc).__name__
+                log.error("spool.drain_failed", error=name)
+                self.drain_error = name
                 await backoff.wait()
-                continue
-            rows = await self._io(self.spool.oldest, self.drain_batch)
+
+    async def _drain_step(self, backoff: Backoff) -> None:
+        if not self.spooling:
+            self._wake.clear()
+            await self._wake.wait()
+            return
+        # Probe first: sending into a broker that does not answer would only pile up copies.
+        if self.broker_error is not None and not await self._reachable():
+            await backoff.wait()
+            return
+        rows = await self._io(self.spool.oldest, self._batch)
+        if not rows:  # fewer in the file than counted: recount
+            self._set_depth(await self._io(self.spool.depth))
+            return
+        try:
             try:
                 await self.inner.send_all([record for _, record in rows])
-            except RetriableError as exc:
-                self._broker_down(exc)
-                await backoff.wait()
-                continue
-            await self._io(self.spool.delete_through, rows[-1][0])
-            self._set_depth(self.depth - len(rows))
-            self.broker_error = None
-            backoff.reset()
-            if not self.spooling:
-                log.info("spool.drained")
+            except RecordTooLarge:
+                if len(rows) > 1:
+                    self._batch = 1  # one at a time up to the record refused, which is then set aside
+                    return
+                await self._set_aside(rows[0][1])
+                self._batch = self.drain_batch
+        except RetriableError as exc:
+            self._broker_down(exc)
+            await backoff.wait()
+            return
+        await self._io(self.spool.delete_through, rows[-1][0])
+        self._set_depth(self.depth - len(rows))
+        self.broker_error = None
+        self.drain_error = None
+        backoff.reset()
+        if not self.spooling:
+            log.info("spool.drained")
+
+    async def _set_aside(self, record: Record) -> None:
+        """Dead-letter a spooled record the broker can never take, with the reason (RetriableError if the
+        dead letter cannot be produced now: the record stays)."""
+        if record.topic == topics.DEADLETTER:
+            letter = DeadLetter.model_validate_json(record.value)
+        else:
+            letter = DeadLetter.of(
+                record.value,
+                "a record too large for the broker, left in the spool",
+                source=SOURCE,
+                content_type="application/json",
+                error_type=RecordTooLarge.__name__,
+                topic=record.topic,
+            )
+        await self.inner.send_all([self.inner.dead_letter_record(letter)])
+        log.warning("spool.record_set_aside", topic=record.topic, size=len(record.value), source=letter.source)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)

@@ -11,7 +11,10 @@ Order matters and is the same for every channel:
    each bad fragment; the fragments are dead-lettered one by one and the good ones go on,
    so one bad entry never loses the others (400 only when nothing in it was good);
 4. produce and wait for the broker's acknowledgement; only then answer 2xx. If the
-   broker cannot take it the answer is 503, so the provider retries.
+   broker cannot take it the answer is 503, so the provider retries. An interaction over the
+   broker's record size limit can never be produced: the whole body is dead-lettered instead
+   (its bytes in a file when too large for the topic, :mod:`connectors.deadletter_bodies`)
+   and answered 400 like an invalid payload.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from connectors.emitter import Emitter, send_dead_letter
 from connectors.form import parse_form
 from connectors.metrics import INGESTED, REJECTED, WEBHOOK_SECONDS
 from schemas.deadletter import DeadLetter
-from schemas.errors import InvalidPayload, InvalidSignature, RetriableError, UnknownSigningKey
+from schemas.errors import InvalidPayload, InvalidSignature, RecordTooLarge, RetriableError, UnknownSigningKey
 from schemas.interaction import Interaction
 
 log = structlog.get_logger(__name__)
@@ -274,7 +277,19 @@ class WebhookIngest:
                 )
                 await send_dead_letter(self.emitter, letter)
             if result.interactions:
-                await self.emitter.emit_many(result.interactions)
+                try:
+                    await self.emitter.emit_many(result.interactions)
+                except RecordTooLarge as exc:  # nothing of it was produced: the body is kept as a dead letter
+                    letter = DeadLetter.of(
+                        raw.body,
+                        exc.reason,
+                        source=source,
+                        content_type=raw.content_type,
+                        error_type=RecordTooLarge.__name__,
+                        received_at=raw.received_at,
+                    )
+                    await send_dead_letter(self.emitter, letter)
+                    result = Normalized([], [*result.rejected, Rejected(exc.reason, raw.body)])
         except RetriableError as exc:
             # Not durable anywhere yet: make the provider retry rather than lose the payload.
             log.warning("webhook.broker_unavailable", source=source, error=str(exc))

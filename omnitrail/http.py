@@ -16,8 +16,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg_pool import AsyncConnectionPool
 
-from connectors import signing
+from connectors import deadletter_bodies, signing
 from connectors.base import AnyConnector
+from connectors.deadletter_bodies import DeadLetterBodies
 from connectors.emitter import KafkaEmitter
 from connectors.pull import PullLoop
 from connectors.spool import SpoolFile, SpoolingEmitter
@@ -94,7 +95,7 @@ def build_app(
     pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
         addresses.database_url, min_size=1, max_size=8, open=False, kwargs={"autocommit": True}
     )
-    emitter = KafkaEmitter(producer)
+    emitter = KafkaEmitter(producer, bodies=DeadLetterBodies(app_settings.data_dir / deadletter_bodies.DIRECTORY))
     # Pull loops keep the plain emitter: on a broker outage they pause and resume from their checkpoints.
     loops = [PullLoop(c, emitter, PostgresCheckpoints(pool)) for c in roles.pulling]
     registry.share_memory(roles.pulling, pool)

@@ -14,7 +14,16 @@ class DeadLetter(BaseModel):
     source: str = Field(description="Who rejected it: a connector route or a pipeline stage.")
     reason: str = Field(description="Why, without personal data.")
     error_type: str
-    raw_base64: str = Field(description="The exact bytes received, base64.")
+    raw_base64: str = Field(
+        description="The exact bytes received, base64; empty when they were too large for the topic (see raw_file)."
+    )
+    raw_file: str | None = Field(
+        default=None,
+        description="Set when the bytes were too large for the topic: the file, in the receiving host's "
+        "deadletter-bodies directory, that holds them (named by their SHA-256).",
+    )
+    raw_sha256: str | None = Field(default=None, description="SHA-256 (hex) of the bytes, with raw_file.")
+    raw_size: int | None = Field(default=None, description="Size of the bytes, with raw_file.")
     content_type: str | None = None
     received_at: datetime
     topic: str | None = None

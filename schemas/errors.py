@@ -6,8 +6,9 @@
     ├── FatalError            configuration or programming fault: stop, tell the operator
     ├── RetriableError        transient (broker, database, network): retry after a backoff
     └── InvalidPayload        the input can never succeed: answer 400 / dead-letter it with ``reason``
-        └── InvalidSignature  authenticity not proven: reject (403) before anything is parsed
-            └── UnknownSigningKey  signed with a key this deployment lacks: 503, the provider retries
+        ├── InvalidSignature  authenticity not proven: reject (403) before anything is parsed
+        │   └── UnknownSigningKey  signed with a key this deployment lacks: 503, the provider retries
+        └── RecordTooLarge    over the broker's record size limit: never retried, never spooled
 
 It lives in ``schemas`` because every layer raises or maps these and ``schemas``
 is the one package everybody may import.
@@ -45,3 +46,8 @@ class UnknownSigningKey(InvalidSignature):
     at the provider and has not configured here yet, during a rotation). Nothing of it is parsed or stored, and
     it is never checked with another key; answered 503, a fault of ours, which the provider's fallback URL and
     configured retries act on (a 403 is final)."""
+
+
+class RecordTooLarge(InvalidPayload):
+    """A record over the broker's size limit (``sinks.kafka.clients.MAX_RECORD_BYTES``, or the broker's own):
+    no retry can produce it, so it is never spooled or retried; the caller dead-letters it instead."""

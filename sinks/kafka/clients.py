@@ -26,6 +26,12 @@ RETENTION_MS = {
     topics.SUGGESTIONS: 7 * 86_400_000,
 }
 
+#: The largest record (as one batch on the wire, headers included) any producer of ours sends: Apache Kafka's
+#: default ``message.max.bytes`` (broker) and ``max.message.bytes`` (topic) are 1,048,588, so a record within
+#: this fits a broker left at its defaults. A bigger one is never sent (``schemas.errors.RecordTooLarge``);
+#: raising it needs the topics' ``max.message.bytes`` raised first (docs/operations.md, "Record size").
+MAX_RECORD_BYTES = 1_048_576
+
 
 def client_options(settings: KafkaSettings, bootstrap: str) -> dict[str, Any]:
     options: dict[str, Any] = {
@@ -50,7 +56,8 @@ def producer(settings: KafkaSettings, bootstrap: str) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=settings.idempotence,
         linger_ms=settings.linger_ms,
-        max_batch_size=1_048_576,
+        max_batch_size=MAX_RECORD_BYTES,
+        max_request_size=MAX_RECORD_BYTES,
         partitioner=Murmur2Partitioner(),  # the default's placement, at half its CPU (sinks/kafka/partitioner.py)
     )
 

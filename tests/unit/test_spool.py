@@ -15,6 +15,7 @@ import pytest
 
 from connectors.emitter import Record
 from connectors.spool import SpoolFile, SpoolingEmitter
+from schemas.deadletter import DeadLetter
 from schemas.errors import RetriableError
 from tests.helpers import sms_interaction
 
@@ -37,6 +38,12 @@ class FakeBroker:
         if self.mode == "frozen":
             await asyncio.Event().wait()
         return self.mode == "up"
+
+    def check(self, records: Sequence[Record]) -> None:
+        pass
+
+    def dead_letter_record(self, letter: DeadLetter) -> Record:
+        return Record.dead_letter(letter)
 
 
 @pytest.fixture
