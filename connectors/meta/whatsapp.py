@@ -17,7 +17,10 @@ username (``whatsapp_username``, weak) makes the contact findable and is shown w
 What each message ``type`` becomes:
 
 - ``text``, ``image``/``video``/``audio``/``document``/``sticker`` (caption and attachment metadata),
-  ``button``, ``interactive`` (the chosen reply's title): a message;
+  ``button``, ``interactive`` (the chosen reply's title; a WhatsApp Flows response's answers), ``order``
+  (the note and the products ordered), and any type not named here: a message whose text and metadata
+  are what :mod:`connectors.meta.whatsapp_content` makes of its body (a type it does not know keeps its
+  body in metadata);
 - ``location``: a message with ``location`` (coordinates, name, address);
 - ``contacts``: a message with ``contact_cards`` (name, phones, emails, organization);
 - ``reaction``: a ``reaction`` on the message it names (``reaction.message_id``), no row of its own;
@@ -39,6 +42,8 @@ from datetime import datetime
 from typing import Any
 
 from connectors import json_payload as jp
+from connectors.meta.whatsapp_content import MEDIA, content
+from connectors.meta.whatsapp_content import string as _string
 from connectors.webhook import Normalized
 from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier, IdentifierKind, normalize_phone
@@ -58,7 +63,6 @@ from schemas.interaction import (
     StatusUpdate,
 )
 
-_MEDIA = ("image", "video", "audio", "document", "sticker")
 _HEX64 = frozenset("0123456789abcdef")
 #: System notices that say the customer's address changed: their new identifiers join the same contact.
 IDENTITY_EVENTS = ("user_changed_number", "user_changed_user_id")
@@ -74,16 +78,9 @@ def thread_key_for(account: str, customer: str) -> str:
     return "meta:whatsapp:" + hashlib.sha256(f"whatsapp|{account}|{customer}".encode()).hexdigest()[:24]
 
 
-def _string(obj: Any, key: str) -> str | None:
-    value = obj.get(key) if isinstance(obj, dict) else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    return value.strip() or None if isinstance(value, str) else None
-
-
 def _media(message: jp.Json, kind: str) -> list[Attachment]:
     media = message.get(kind)
-    if kind not in _MEDIA or not isinstance(media, dict):
+    if kind not in MEDIA or not isinstance(media, dict):
         return []
     digest = media.get("sha256")
     return [
@@ -95,19 +92,6 @@ def _media(message: jp.Json, kind: str) -> list[Attachment]:
             location=f"whatsapp-media:{media['id']}" if media.get("id") else None,
         )
     ]
-
-
-def _text(message: jp.Json, kind: str) -> str | None:
-    if kind == "text":
-        return jp.text(jp.obj(message, "text", "messages[]."), "body", "messages[].text.")
-    if kind == "button":
-        return _string(message.get("button"), "text")
-    if kind == "interactive":
-        interactive = message.get("interactive")
-        replies = [interactive.get(k) for k in ("button_reply", "list_reply")] if isinstance(interactive, dict) else []
-        return next((title for reply in replies if (title := _string(reply, "title"))), None)
-    media = message.get(kind)
-    return media.get("caption") if isinstance(media, dict) and isinstance(media.get("caption"), str) else None
 
 
 def _location(message: jp.Json) -> Location | None:
@@ -216,11 +200,13 @@ def _message(value: jp.Json, message: jp.Json, account: str, received_at: dateti
         metadata["unsupported"] = True
     context = message.get("context")
     replied = context.get("id") if isinstance(context, dict) else None
+    text, details = content(message, kind)
+    metadata.update(details)
     return [
         Interaction.build(
             **common,
             in_reply_to=interaction_id_for("whatsapp", account, replied) if isinstance(replied, str) else None,
-            text=_text(message, kind),
+            text=text,
             attachments=_media(message, kind),
             location=_location(message) if kind == "location" else None,
             contact_cards=_contact_cards(message) if kind == "contacts" else [],

@@ -82,6 +82,16 @@ async def test_sms_with_nul_bytes_is_stored_with_its_at_signs_and_a_nul_elsewher
     assert stored["sender"]["display_name"] == "Ana\ufffdSilva"
 
 
+async def test_a_whatsapp_order_is_stored_with_the_note_and_the_products_ordered(webhook_stack: Any, db: Any) -> None:
+    wa_id, wamid = fresh.phone()[1:], f"wamid.{uuid.uuid4().hex}"
+    items = [{"product_retailer_id": "SKU-MUG-01", "quantity": 2, "item_price": 12.5, "currency": "EUR"}]
+    order = {"catalog_id": "194836987003835", "text": "Gift-wrap, please", "product_items": items}
+    await post_whatsapp(webhook_stack, wa_message(wamid, wa_id, "order", order=order))
+    stored = await eventually(lambda: document(db, interaction_id_for("whatsapp", WA_ACCOUNT, wamid)), what="the row")
+    assert stored["text"] == "Gift-wrap, please\n2 x SKU-MUG-01 (12.5 EUR)"
+    assert stored["metadata"]["order"] == {"catalog_id": "194836987003835", "product_items": items}
+
+
 async def test_whatsapp_user_known_only_by_user_id_is_stored_and_findable_then_linked_to_their_phone(
     webhook_stack: Any, db: Any
 ) -> None:
