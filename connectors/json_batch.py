@@ -42,6 +42,8 @@ def normalize_json_batch(body: bytes, parse_item: ItemParser, *, what: str) -> N
             reason = f"invalid {label}: {field_errors(exc)}"
         except InvalidPayload as exc:
             reason = f"invalid {label}: {exc.reason}"
+        except Exception as exc:  # a shape no check foresaw, a bug: this item alone (not BaseException: cancellation)
+            reason = f"invalid {label}: {json_payload.unexpected(exc)}"
         # A batched item is dead-lettered with its own bytes, so replaying it needs nothing else.
         bad.append(Rejected(reason, json.dumps(item, ensure_ascii=False).encode() if batched else body))
     return Normalized(good, bad)

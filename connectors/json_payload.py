@@ -2,24 +2,34 @@
 
 A provider payload that verifies but lacks a field must become :class:`InvalidPayload` with a
 reason naming the field (never its value), not a ``KeyError`` deep in a normalizer. Batched
-payloads use :func:`each` so every bad element is rejected alone, with its own bytes.
+payloads use :func:`each` so every bad element is rejected alone, with its own bytes, whatever it
+raised (a shape no check foresaw, a bug): the rest of the batch is ingested.
+
+A lone UTF-16 surrogate escape (``"\\ud83d"``: an emoji a JavaScript widget cut in half) is valid JSON
+text but no Unicode: orjson refuses the whole body for it. :func:`parse` reads such a body again with
+each lone surrogate escape as U+FFFD (what the schema makes of a lone surrogate anyway, see
+:mod:`schemas.text`), so one damaged character no longer costs every event of a batch. Bodies are
+parsed only after their signature was checked on the raw bytes, which stay what is dead-lettered.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
+import structlog
 from pydantic import ValidationError
 
-from connectors.webhook import Normalized, Rejected
+from connectors.webhook import Normalized, Rejected, unnormalizable
 from schemas.errors import InvalidPayload
 from schemas.interaction import Interaction
 
 T = TypeVar("T")
 Json = dict[str, Any]
+log = structlog.get_logger(__name__)
 
 
 #: Deepest nesting a JSON body may have. Providers send a handful of levels; each step after the parse
@@ -28,12 +38,35 @@ Json = dict[str, Any]
 MAX_DEPTH = 64
 
 
+#: A surrogate pair's escapes (kept), a lone surrogate's escape (replaced), or any other escape (skipped
+#: whole, so an escaped backslash followed by "ud83d" is left as the text it is).
+_ESCAPES = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\\.", re.DOTALL
+)
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _without_lone_surrogates(body: bytes) -> bytes:
+    def fix(match: re.Match[bytes]) -> bytes:
+        escape = match.group()
+        return b"\\ufffd" if len(escape) == 6 and escape[1:2] == b"u" else escape
+
+    return _ESCAPES.sub(fix, body)
+
+
 def parse(body: bytes) -> Any:
-    """Any JSON document, or InvalidPayload: orjson also refuses invalid UTF-8 and integers past 64 bits."""
+    """Any JSON document, or InvalidPayload: orjson also refuses invalid UTF-8 and integers past 64 bits.
+
+    A lone surrogate escape is read as U+FFFD (see the module doc); nothing else orjson refuses is let in."""
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise InvalidPayload("body is not JSON") from None
+        if not _LONE_SURROGATE.search(body):
+            raise InvalidPayload("body is not JSON") from None
+        try:
+            value = orjson.loads(_without_lone_surrogates(body))
+        except orjson.JSONDecodeError:
+            raise InvalidPayload("body is not JSON") from None
     # Nesting can only pass the limit with more openers than that in the body: a count at C speed
     # spares the walk to the few bodies that might.
     if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
@@ -120,12 +153,26 @@ def each(elements: Iterable[T], normalize: Callable[[T], list[Interaction]]) -> 
     for element in elements:
         try:
             result.interactions.extend(normalize(element))
-        except InvalidPayload as exc:
-            result.rejected.append(Rejected(exc.reason, orjson.dumps(element)))
-        except ValidationError as exc:
-            fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors()[:3])
-            result.rejected.append(Rejected(f"invalid interaction fields: {fields}", orjson.dumps(element)))
+        except Exception as exc:  # not BaseException: a cancellation or an interrupt still stops the request
+            result.rejected.append(Rejected(reason(exc), orjson.dumps(element)))
     return result
+
+
+def reason(exc: Exception) -> str:
+    """Why one element of a batch was rejected: the normalizer's reason, the schema fields it got wrong, or for
+    anything else (a shape no check foresaw, a bug) the exception's type, logged, never its message."""
+    if isinstance(exc, InvalidPayload):
+        return exc.reason
+    if isinstance(exc, ValidationError):
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors()[:3])
+        return f"invalid interaction fields: {fields}"
+    return unexpected(exc)
+
+
+def unexpected(exc: Exception) -> str:
+    """The reason for one element a normalizer raised on unexpectedly (see :func:`reason`)."""
+    log.warning("webhook.item_normalizer_failed", error=type(exc).__name__)
+    return unnormalizable(exc)
 
 
 def rejected(element: Any, reason: str) -> Normalized:

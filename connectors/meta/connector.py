@@ -89,8 +89,8 @@ class MetaConnector(Connector[MetaSettings]):
                     part = whatsapp.normalize_entry(entry, received_at=received_at)
                 else:
                     part = messaging.normalize_entry(str(obj), entry, received_at=received_at)
-            except InvalidPayload as exc:
-                part = jp.rejected(entry, exc.reason)
+            except Exception as exc:  # one entry's failure, whatever it is, leaves the others (see jp.each)
+                part = jp.rejected(entry, jp.reason(exc))
             rejected = [Rejected(r.reason, _alone(str(obj), entry, orjson.loads(r.raw))) for r in part.rejected]
             parts.append(Normalized(part.interactions, rejected))
         return jp.whole_if_nothing_good(jp.merge(parts))

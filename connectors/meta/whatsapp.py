@@ -299,6 +299,6 @@ def normalize_entry(entry: jp.Json, *, received_at: datetime) -> Normalized:
     for change in changes:
         try:
             parts.append(_change(change, received_at))
-        except InvalidPayload as exc:
-            parts.append(jp.rejected(change, exc.reason))
+        except Exception as exc:  # one change's failure, whatever it is, leaves the others (see jp.each)
+            parts.append(jp.rejected(change, jp.reason(exc)))
     return jp.merge(parts)

@@ -50,7 +50,7 @@ META = MetaConnector(
 
 
 def without_surrogates(text: str) -> str:
-    """What a JSON body can carry: a lone surrogate escape makes it invalid JSON (refused with 400)."""
+    """Text without lone surrogates (a lone surrogate escape in a JSON body is read as U+FFFD on receipt)."""
     return "".join(c for c in text if not 0xD800 <= ord(c) <= 0xDFFF)
 
 
