@@ -130,7 +130,9 @@ async def measure(url: str, reads: int) -> tuple[float, float, float, int]:
         connection = pool.connection
         auth = TokenAuth({TOKEN: "agent"}, connection)
         app = FastAPI()
-        app.include_router(inbox.router(connection, Audit(connection, auth), TimelineFeed({}), default_region="PT"))
+        app.include_router(
+            inbox.router(connection, Audit(connection, auth), TimelineFeed({}), auth, default_region="PT")
+        )
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:

@@ -67,7 +67,7 @@ class Console:
         data_dir: Path,
     ) -> None:
         settings, limits, media = load(ConsoleSettings), load(AuthSettings), load(MediaSettings)
-        self.feed = TimelineFeed(kafka_options, buffer=settings.live_buffer)
+        self.feed = TimelineFeed(kafka_options, buffer=settings.live_buffer, check_s=settings.live_check_s)
         #: Signs session cookies and media URLs, each with a key of its own (console/signing.py).
         secret = DeploymentSecret(
             settings.session_secret.get_secret_value().encode() if settings.session_secret else None, connection
@@ -93,8 +93,8 @@ class Console:
             suggestion_handling.router(connection, record, writer, default_region=default_region),
             staff.router(connection, record),
             email_html.router(connection, record),
-            live.router(connection, record, self.feed),
-            inbox.router(connection, record, self.feed, default_region=default_region),
+            live.router(connection, record, self.feed, self.auth),
+            inbox.router(connection, record, self.feed, self.auth, default_region=default_region),
             audit.router(connection, self.auth),
             sessions.router(self.auth),
             page.router(self.auth, signins, secure_cookie=secure_cookie, oidc=_single_sign_on(settings, public_url)),

@@ -7,7 +7,8 @@ alike. Staff sign in with their email and password (accounts: ``omnitrail staff`
 passwords hashed with argon2id); rows they write name them by email. A session counts only while its row in
 ``console_sessions`` is live (``sinks/session_store.py``): sign-out and an admin's revocation end it at once,
 in every console process, and so does disabling the account or changing its role, or a change of the token's
-role (the session keeps the role it was signed in with). A cookie-authenticated request
+role (the session keeps the role it was signed in with). A long request, a live stream, asks
+:meth:`TokenAuth.still_allowed` again as it runs (``console/live_feed.py``). A cookie-authenticated request
 that changes state must carry the session's CSRF token (see ``console/session.py``); a bearer request
 needs none, having no ambient credential.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -133,8 +135,21 @@ class TokenAuth:
         the role it signed in with."""
         cookie = request.cookies.get(COOKIE)
         session = (await self.codec()).read(cookie) if cookie else None
-        if session is None:
-            return None
+        return await self._live(session) if session else None
+
+    async def still_allowed(self, who: Principal) -> bool:
+        """Whether ``who`` (authenticated when a long request, a live stream, began) still counts, as the same
+        caller with the same role: its token is still configured with that role; its session has not expired and
+        is still live for :meth:`from_session` (one query)."""
+        if who.session is None:
+            return self._roles_by_actor.get(who.actor) == who.role
+        if who.session.expires_at <= time.time():
+            return False
+        now = await self._live(who.session)
+        return now is not None and now.role == who.role
+
+    async def _live(self, session: Session) -> Principal | None:
+        """The principal of a session read from a valid cookie, while the session counts."""
         role = self._roles_by_actor.get(session.actor)
         if role is None:
             async with self._connection() as conn:

@@ -10,25 +10,34 @@ a merged-away identifier arrive under the survivor the page already follows.
 
 A slow client never slows the others: each has a bounded queue, and one that overflows is
 closed (the page reconnects and reloads the newest entries).
+
+A stream's sign-in is checked when it opens and again at least every :data:`CHECK_S` (and before an
+event once the last check is older than that): one that was signed out, revoked, disabled, demoted or
+has expired ends (as does one whose check cannot reach the database); the page reconnects, and the
+reconnect is authenticated afresh. A session's stream ends at the session's expiry at the latest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import structlog
 from aiokafka import AIOKafkaConsumer
+from fastapi.responses import StreamingResponse
 
+from console.auth import Principal
 from schemas import topics
 from sinks.kafka.backoff import Backoff
 
 log = structlog.get_logger(__name__)
-_KEEPALIVE_S = 15.0
+#: How often an open stream re-checks its sign-in and, when idle, sends a keep-alive (seconds).
+CHECK_S = 15.0
 _CLOSED = b""  # put on a stream's queue when it fell too far behind
 
 
@@ -40,9 +49,10 @@ class Subscriber:
 
 
 class TimelineFeed:
-    def __init__(self, consumer_options: dict[str, Any], *, buffer: int = 256) -> None:
+    def __init__(self, consumer_options: dict[str, Any], *, buffer: int = 256, check_s: float = CHECK_S) -> None:
         self._options = consumer_options
         self._buffer = buffer
+        self._check_s = check_s
         self._subscribers: set[Subscriber] = set()
 
     def subscribe(self, members: set[uuid.UUID] | None) -> Subscriber:
@@ -93,19 +103,55 @@ class TimelineFeed:
             finally:
                 await consumer.stop()
 
-    async def stream(self, subscriber: Subscriber) -> AsyncIterator[bytes]:
-        """The server-sent events of one open page, until it falls behind or goes away."""
+    def response(
+        self, subscriber: Subscriber, who: Principal, still_allowed: Callable[[Principal], Awaitable[bool]]
+    ) -> StreamingResponse:
+        """The page's server-sent-event response for ``subscriber``, opened by ``who``: it ends once
+        ``still_allowed(who)`` says no (or fails), or at the end of ``who``'s session."""
+        return StreamingResponse(
+            self.stream(subscriber, lambda: still_allowed(who), until=who.session.expires_at if who.session else None),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    async def stream(
+        self, subscriber: Subscriber, allowed: Callable[[], Awaitable[bool]], *, until: float | None = None
+    ) -> AsyncIterator[bytes]:
+        """The server-sent events of one open page, until it falls behind or goes away, ``allowed()`` (its
+        sign-in, re-checked every ``check_s``) says no or fails, or ``until`` (a session's expiry, epoch seconds)
+        has passed."""
         try:
             yield b"retry: 2000\n: connected\n\n"
+            checked = time.monotonic()
             while True:
+                timeout = self._check_s - (time.monotonic() - checked)
+                if until is not None:
+                    timeout = min(timeout, until - time.time())
                 try:
-                    value = await asyncio.wait_for(subscriber.queue.get(), _KEEPALIVE_S)
+                    value = await asyncio.wait_for(subscriber.queue.get(), max(0.0, timeout))
                 except TimeoutError:
+                    value = None
+                if value == _CLOSED or (until is not None and time.time() >= until):  # dropped, or expired
+                    return
+                if time.monotonic() - checked >= self._check_s:
+                    if not await _still(allowed):
+                        return
+                    checked = time.monotonic()
+                if value is None:
                     yield b": keep-alive\n\n"
                     continue
-                if value == _CLOSED:  # no event is empty: this is the drop marker
-                    return
                 event_type = orjson.loads(value).get("type", "message")
                 yield b"event: " + str(event_type).encode() + b"\ndata: " + value + b"\n\n"
         finally:
             self.unsubscribe(subscriber)
+
+
+async def _still(allowed: Callable[[], Awaitable[bool]]) -> bool:
+    """Whether the stream's sign-in still counts; not when that cannot be told (the page reconnects)."""
+    try:
+        if await allowed():
+            return True
+        log.info("live.stream_ended", reason="sign-in no longer valid")
+    except Exception as exc:  # the database unreachable, a pool timeout: send nothing more
+        log.warning("live.stream_ended", reason="sign-in check failed", error=type(exc).__name__)
+    return False

@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from console.live_feed import CHECK_S
 from schemas.config import OmnitrailSettings
 from schemas.errors import FatalError
 
@@ -28,6 +29,12 @@ class ConsoleSettings(OmnitrailSettings):
     signin_failures: int = Field(default=5, ge=1, description="Failed sign-ins per client before it must wait")
     signin_window_s: float = Field(default=300.0, gt=0, description="Window (and wait) of that limit, seconds")
     live_buffer: int = Field(default=256, ge=1, description="Events queued per live page before it is dropped")
+    live_check_s: float = Field(
+        default=CHECK_S,
+        gt=0,
+        description="How often an open live page's stream re-checks its sign-in (ending it when that ended)"
+        " and, when idle, sends a keep-alive; seconds",
+    )
     oidc_issuer: str = Field(default="", description="OpenID Connect issuer URL for single sign-on; empty: off")
     oidc_client_id: str = Field(default="", description="The console's client id at that provider")
     oidc_client_secret: SecretStr = Field(default=SecretStr(""), description="The console's client secret there")

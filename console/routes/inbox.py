@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from console.audit import Audit
-from console.auth import Principal
+from console.auth import Principal, TokenAuth
 from console.live_feed import TimelineFeed
 from console.routes.contacts import party_display
 from console.suggestion_view import label, with_other_contacts_and_parties
@@ -84,7 +84,9 @@ def _one_per_item(items: list[HandledSuggestion]) -> list[HandledSuggestion]:
     return kept
 
 
-def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed, *, default_region: str) -> APIRouter:
+def router(
+    connection: ConnectionFactory, audit: Audit, feed: TimelineFeed, auth: TokenAuth, *, default_region: str
+) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["inbox"])
     reader = audit.anonymous_read("inbox.read")
     listener = audit.anonymous_read("events.live")
@@ -143,11 +145,8 @@ def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed, *, d
 
     @api.get("/events", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
     async def events(who: Principal = listener) -> StreamingResponse:
-        """Server-sent events: every contact's timeline events as they happen (what keeps the home view current)."""
-        return StreamingResponse(
-            feed.stream(feed.subscribe(None)),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        """Server-sent events: every contact's timeline events as they happen (what keeps the home view current).
+        Ends when the caller's sign-in ends (sign-out, revocation, a disabled account or changed role, expiry)."""
+        return feed.response(feed.subscribe(None), who, auth.still_allowed)
 
     return api

@@ -9,13 +9,13 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 
 from console.audit import Audit
-from console.auth import Principal
+from console.auth import Principal, TokenAuth
 from console.live_feed import TimelineFeed
 from sinks import person, queries
 from sinks.connection import ConnectionFactory
 
 
-def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed) -> APIRouter:
+def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed, auth: TokenAuth) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["contacts"])
     # A name, not an annotation: the string annotations of this module cannot see locals.
     listener = audit.contact("timeline.live")
@@ -27,18 +27,14 @@ def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed) -> A
     )
     async def live(contact_id: uuid.UUID, who: Principal = listener) -> StreamingResponse:
         """Server-sent events: each timeline event (``interaction.added``, ``.updated``, ``.redacted``,
-        ``contact.*``) of this contact, or of a contact merged into it, as it happens."""
+        ``contact.*``) of this contact, or of a contact merged into it, as it happens. Ends when the
+        caller's sign-in ends (sign-out, revocation, a disabled account or changed role, expiry)."""
         async with connection() as conn:
             survivor = await queries.resolve(conn, contact_id)
             # members_of re-resolves: a survivor merged away since resolve() still brings its new survivor.
             members = await person.members_of(conn, [survivor]) if survivor else set()
         if survivor is None:
             raise HTTPException(404, "no such contact")
-        subscriber = feed.subscribe(members)
-        return StreamingResponse(
-            feed.stream(subscriber),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        return feed.response(feed.subscribe(members), who, auth.still_allowed)
 
     return api

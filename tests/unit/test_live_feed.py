@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import orjson
+import pytest
 
 from console.live_feed import TimelineFeed
 
@@ -39,3 +42,31 @@ def test_a_page_that_falls_behind_is_closed_without_slowing_the_others() -> None
     feed.dispatch(event(contact, "later"))
     assert slow.queue.empty()  # unsubscribed
     assert orjson.loads(fast.queue.get_nowait())["interaction"]["text"] == "later"
+
+
+async def sent(feed: TimelineFeed, answer: bool | Exception, until: float | None = None) -> list[bytes]:
+    """Everything a contact's stream sends, until it ends by itself (5 s at most), while its sign-in check answers
+    ``answer`` (an exception is raised, as a database fault would)."""
+    subscriber = feed.subscribe({uuid.uuid4()})
+
+    async def allowed() -> bool:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async with asyncio.timeout(5):
+        lines = [line async for line in feed.stream(subscriber, allowed, until=until)]
+    assert subscriber not in feed._subscribers  # nothing more is queued for it
+    return lines
+
+
+@pytest.mark.parametrize("answer", [False, OSError("database unreachable")])
+async def test_a_stream_ends_at_the_first_check_that_does_not_allow_it(answer: bool | Exception) -> None:
+    assert await sent(TimelineFeed({}, check_s=0.05), answer) == [b"retry: 2000\n: connected\n\n"]
+
+
+async def test_a_session_stream_ends_when_its_session_expires() -> None:
+    started = time.monotonic()
+    lines = await sent(TimelineFeed({}, check_s=60), True, until=time.time() + 0.2)
+    assert lines == [b"retry: 2000\n: connected\n\n"]
+    assert time.monotonic() - started < 1

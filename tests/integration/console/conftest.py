@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from omnitrail.local_stack import EmbeddedBroker
+from tests.integration.console.data import LIVE_CHECK_S
 from tests.integration.stack import Stack, start_up
 
 
@@ -25,6 +26,7 @@ def console_stack(
         bootstrap=broker.bootstrap,
         database_url=database_url,
         OMNITRAIL_SUGGESTIONS_TICK_INTERVAL_S="2",  # identity reviews become suggestions within seconds
+        OMNITRAIL_CONSOLE_LIVE_CHECK_S=str(LIVE_CHECK_S),  # a stream whose sign-in ended ends within seconds
     )
     yield running
     assert running.stop() == 0

@@ -4,12 +4,15 @@ accounts and possible duplicates (identity review items) as the CLI and the work
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
 
 from console.passwords import hash_password
@@ -22,6 +25,8 @@ from tests.integration.stack import AGENT, Stack, eventually
 from tests.interactions import interaction
 
 MAILBOX = "support@omnitrail.example"
+#: How often the console stack's open live streams re-check their sign-in (OMNITRAIL_CONSOLE_LIVE_CHECK_S).
+LIVE_CHECK_S = 1.0
 
 
 @dataclass
@@ -129,3 +134,55 @@ async def a_possible_duplicate(database_url: str, first: str, second: str) -> st
             (review_id, a, b),
         )
     return str(review_id)
+
+
+@dataclass
+class LiveStream:
+    """A page's open server-sent-event stream: the events received so far (as sent), and when it ended."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    ended_at: float | None = None  # time.monotonic() when the response ended
+    reading: asyncio.Task[None] | None = None
+
+    async def ended(self, timeout: float) -> float:
+        """Wait for the response to end on its own (a failed read raises here); when it did."""
+        assert self.reading is not None
+        await asyncio.wait_for(asyncio.shield(self.reading), timeout)
+        assert self.ended_at is not None
+        return self.ended_at
+
+    def open(self) -> bool:
+        return self.reading is not None and not self.reading.done()
+
+    async def close(self) -> None:
+        if self.reading is not None and not self.reading.done():
+            self.reading.cancel()
+            await asyncio.gather(self.reading, return_exceptions=True)
+
+
+async def live_stream(url: str, path: str, **auth: Any) -> LiveStream:
+    """Open ``path`` (``/api/v1/events`` or a contact's) as the page does, with ``cookies=`` or ``headers=``,
+    once its subscription to the feed is in place (its ``: connected`` line): later events reach it."""
+    stream = LiveStream()
+
+    async def read() -> None:
+        browser = httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(10, read=120), **auth)
+        async with browser, browser.stream("GET", path) as response:
+            assert response.status_code == 200, await response.aread()
+            assert response.headers["content-type"].startswith("text/event-stream")
+            async for line in response.aiter_lines():
+                if line == ": connected":
+                    stream.connected.set()
+                elif line.startswith("data: "):
+                    stream.events.append(orjson.loads(line[6:]))
+        stream.ended_at = time.monotonic()
+
+    stream.reading = asyncio.create_task(read())
+    opened = asyncio.create_task(stream.connected.wait())
+    await asyncio.wait([opened, stream.reading], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    opened.cancel()
+    if stream.reading.done():
+        stream.reading.result()  # the stream ended before it opened: its error
+    assert stream.connected.is_set(), f"{path} did not open within 60 s"
+    return stream

@@ -1,11 +1,13 @@
 """Console sessions end server-side: a copied cookie stops working after sign-out, after an admin
-revokes the token's sessions, and after the token's role changes (in every console process). Cookies are
-signed with the deployment's own secret, never a key the source gives away."""
+revokes the token's sessions, and after the token's role changes (in every console process); a page's live
+streams opened with it end too. Cookies are signed with the deployment's own secret, never a key the source
+gives away."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import uuid
 from pathlib import Path
 
@@ -21,8 +23,16 @@ from console.throttle import Throttle
 from omnitrail import staff_commands
 from omnitrail.local_stack import EmbeddedBroker
 from tests.helpers import resigned
-from tests.integration.console.data import a_customer, contact_of, sms
-from tests.integration.stack import ADMIN, AGENT, Stack, start_up
+from tests.integration.console.data import (
+    LIVE_CHECK_S,
+    STAFF_PASSWORD,
+    a_customer,
+    a_staff_account,
+    contact_of,
+    live_stream,
+    sms,
+)
+from tests.integration.stack import ADMIN, AGENT, Stack, eventually, start_up
 
 pytestmark = pytest.mark.integration
 
@@ -110,6 +120,45 @@ async def test_a_changed_role_ends_the_sessions_signed_in_with_the_old_one(
     finally:
         demoted.stop()  # `omnitrail console` ends by the signal itself (-15)
     assert await status(url, cookie, erase) == 401  # ended everywhere, not only where the role changed
+
+
+@pytest.mark.parametrize("ended_by", ["sign-out", "revocation", "disabling the account"])
+async def test_a_pages_open_live_streams_end_when_its_session_ends_and_send_nothing_after(
+    client: httpx.AsyncClient, console_stack: Stack, database_url: str, ended_by: str
+) -> None:
+    url, person = console_stack.url, a_customer()
+    await sms(client, console_stack, person, "Before the session ended")
+    contact_id = str((await contact_of(client, person.e164))["contact_id"])
+    email = await a_staff_account(database_url, "Ana Live")
+    cookie, csrf = await sign_in(url, email=email, password=STAFF_PASSWORD)
+    home = await live_stream(url, "/api/v1/events", cookies={COOKIE: cookie})
+    contact = await live_stream(url, f"/api/v1/contacts/{contact_id}/events", cookies={COOKIE: cookie})
+    colleague = await live_stream(url, f"/api/v1/contacts/{contact_id}/events", headers=AGENT)  # still signed in
+    try:
+        if ended_by == "sign-out":
+            async with httpx.AsyncClient(base_url=url, timeout=20, cookies={COOKIE: cookie}) as browser:
+                assert (await browser.post("/signout", data={"csrf": csrf})).status_code == 303
+        elif ended_by == "revocation":
+            revoked = await client.post("/api/v1/sessions/revoke", json={"actor": email}, headers=ADMIN)
+            assert revoked.json()["revoked"] == 1, revoked.text
+        else:
+            assert await staff_commands.disable(database_url, email) == 1
+        ended = time.monotonic()
+        # Both responses end by themselves within the re-check interval (and a little for the request).
+        for stream in (home, contact):
+            assert await stream.ended(timeout=LIVE_CHECK_S + 5) - ended < LIVE_CHECK_S + 2
+        assert await status(url, cookie, "/api/v1/events") == 401  # the page's reconnect is refused
+        await sms(client, console_stack, person, "After the session ended")
+
+        async def colleague_has_it() -> bool:
+            return any((e.get("interaction") or {}).get("text") == "After the session ended" for e in colleague.events)
+
+        await eventually(colleague_has_it, what="the message on a colleague's open stream")
+        assert all((e.get("interaction") or {}).get("text") != "After the session ended" for e in contact.events)
+        assert colleague.open()  # the colleague's stream stays open
+    finally:
+        for stream in (home, contact, colleague):
+            await stream.close()
 
 
 async def test_signin_cookie_is_secure_httponly_strict_behind_https(database_url: str) -> None:
