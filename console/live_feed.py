@@ -15,6 +15,10 @@ A stream's sign-in is checked when it opens and again at least every :data:`CHEC
 event once the last check is older than that): one that was signed out, revoked, disabled, demoted or
 has expired ends (as does one whose check cannot reach the database); the page reconnects, and the
 reconnect is authenticated afresh. A session's stream ends at the session's expiry at the latest.
+
+The home view's stream (every contact) carries only each event's ``type`` and ``contact_id``: the page
+reloads its open work on them, and no agent is sent every customer's messages. A contact's stream
+carries whole events.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ _CLOSED = b""  # put on a stream's queue when it fell too far behind
 
 @dataclass(eq=False)
 class Subscriber:
-    #: The contacts followed; None follows every contact (the home view).
+    #: The contacts followed; None follows every contact (the home view), getting each event's type and contact only.
     members: set[uuid.UUID] | None
     queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
 
@@ -69,11 +73,18 @@ class TimelineFeed:
             contact_id = uuid.UUID(str(event["contact_id"]))
         except (ValueError, KeyError, TypeError):
             return  # not ours to judge: the timeline topic's producers validate what they write
+        outline: bytes | None = None  # what the home view gets: which contact changed, and how
         for subscriber in list(self._subscribers):
-            if subscriber.members is not None and contact_id not in subscriber.members:
+            if subscriber.members is None:
+                if outline is None:
+                    outline = orjson.dumps({"type": event.get("type"), "contact_id": str(contact_id)})
+                sent = outline
+            elif contact_id in subscriber.members:
+                sent = value
+            else:
                 continue
             try:
-                subscriber.queue.put_nowait(value)
+                subscriber.queue.put_nowait(sent)
             except asyncio.QueueFull:
                 log.warning("live.subscriber_dropped", reason="queue full")
                 self._subscribers.discard(subscriber)

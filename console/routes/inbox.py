@@ -145,8 +145,9 @@ def router(
 
     @api.get("/events", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
     async def events(who: Principal = listener) -> StreamingResponse:
-        """Server-sent events: every contact's timeline events as they happen (what keeps the home view current).
-        Ends when the caller's sign-in ends (sign-out, revocation, a disabled account or changed role, expiry)."""
+        """Server-sent events: that some contact's timeline changed, as it happens (what keeps the home view
+        current): each event's ``type`` and ``contact_id`` only, never its content. Ends when the caller's
+        sign-in ends (sign-out, revocation, a disabled account or changed role, expiry)."""
         return feed.response(feed.subscribe(None), who, auth.still_allowed)
 
     return api

@@ -27,7 +27,7 @@ def router(connection: ConnectionFactory, audit: Audit, feed: TimelineFeed, auth
     )
     async def live(contact_id: uuid.UUID, who: Principal = listener) -> StreamingResponse:
         """Server-sent events: each timeline event (``interaction.added``, ``.updated``, ``.redacted``,
-        ``contact.*``) of this contact, or of a contact merged into it, as it happens. Ends when the
+        ``contact.*``) of this contact, or of a contact merged into it, as it happens, whole. Ends when the
         caller's sign-in ends (sign-out, revocation, a disabled account or changed role, expiry)."""
         async with connection() as conn:
             survivor = await queries.resolve(conn, contact_id)

@@ -44,6 +44,15 @@ def test_a_page_that_falls_behind_is_closed_without_slowing_the_others() -> None
     assert orjson.loads(fast.queue.get_nowait())["interaction"]["text"] == "later"
 
 
+def test_the_home_view_gets_each_events_type_and_contact_only() -> None:
+    contact = uuid.uuid4()
+    feed = TimelineFeed({}, buffer=10)
+    home, page = feed.subscribe(None), feed.subscribe({contact})
+    feed.dispatch(event(contact, "my card number"))
+    assert orjson.loads(home.queue.get_nowait()) == {"type": "interaction.added", "contact_id": str(contact)}
+    assert orjson.loads(page.queue.get_nowait())["interaction"]["text"] == "my card number"
+
+
 async def sent(feed: TimelineFeed, answer: bool | Exception, until: float | None = None) -> list[bytes]:
     """Everything a contact's stream sends, until it ends by itself (5 s at most), while its sign-in check answers
     ``answer`` (an exception is raised, as a database fault would)."""

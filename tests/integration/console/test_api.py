@@ -24,6 +24,7 @@ from tests.integration.console.data import (
     a_staff_account,
     chat_and_email,
     contact_of,
+    live_stream,
     sms,
     whatsapp,
 )
@@ -172,6 +173,23 @@ async def test_live_events_deliver_a_new_sms_of_the_open_contact_only(
     assert "Someone else entirely" not in texts_seen
     assert set(texts_seen) <= {"Live: still waiting", *await texts(client, customer.contact_id)}
     assert {e["type"] for e in received} == {"interaction.added"}
+
+
+async def test_the_home_views_live_stream_says_which_contact_changed_and_nothing_of_what_was_written(
+    client: httpx.AsyncClient, customer: Customer, console_stack: Stack
+) -> None:
+    home = await live_stream(console_stack.url, "/api/v1/events", headers=AGENT)
+    try:
+        await sms(client, console_stack, customer, "Home: my card number is in this message")
+
+        async def customers_message() -> bool:
+            return any(e["contact_id"] == customer.contact_id and e["type"] == "interaction.added" for e in home.events)
+
+        await eventually(customers_message, what="the customer's new message on the home stream")
+    finally:
+        await home.close()
+    assert {"type": "interaction.added", "contact_id": customer.contact_id} in home.events
+    assert all(set(e) == {"type", "contact_id"} for e in home.events), home.events  # no text, subject or parties
 
 
 async def test_page_session_needs_csrf_for_changes_and_bearer_clients_do_not(
