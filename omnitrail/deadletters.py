@@ -99,7 +99,12 @@ def describe(letter: Letter, *, with_raw: bool = False) -> str:
     where = f" from {r.topic}[{r.partition}]@{r.offset}" if r.topic is not None else ""
     line = (
         f"{r.received_at.isoformat()}  deadletter[{letter.partition}]@{letter.offset}  {r.source}  "
-        f"{r.error_type}: {r.reason}{where}  ({len(r.raw)} bytes)"
+        f"{r.error_type}: {r.reason}{where}  "
+        + (
+            f"({len(r.raw)} bytes)"
+            if r.raw_file is None
+            else f"({r.raw_size} bytes in {r.raw_file}, sha256 {r.raw_sha256})"
+        )
     )
     if not with_raw:
         return line
@@ -109,6 +114,8 @@ def describe(letter: Letter, *, with_raw: bool = False) -> str:
 
 async def _redrive(letter: DeadLetter, connectors: Iterable[AnyConnector]) -> list[Record] | str | None:
     """The records to produce for one dead letter; None: no connector for it; str: still invalid."""
+    if letter.raw_file is not None:  # too large for the topic: its bytes are a file where they were received
+        return f"its bytes are in {letter.raw_file} on the host that received them: post them again by hand"
     if letter.source == MEDIA_SOURCE:
         try:
             event = TimelineEvent.model_validate_json(letter.raw)
