@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from connectors.base import AnyConnector, Replayer
-from connectors.webhook import RawRequest
 from connectors.deadletter_bodies import DeadLetterBodies
+from connectors.webhook import RawRequest
 from omnitrail.deadletters import Letter, _redrive, describe
 from schemas.deadletter import DeadLetter
 from schemas.interaction import Interaction
