@@ -112,6 +112,9 @@ class Route:
     verify: Verifier
     normalize: Normalizer
     respond: Responder
+    #: The largest body the provider documents sending: taken whatever ``OMNITRAIL_MAX_BODY_BYTES`` says (a
+    #: 413 is retried, then dropped by the provider: messages lost).
+    documented_body_bytes: int = 0
 
     def __post_init__(self) -> None:
         if "{" in self.path:
@@ -206,7 +209,7 @@ class WebhookIngest:
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             started = time.perf_counter()
             headers = Headers(raw=scope["headers"])
-            body = await self._body(receive, headers, route.source)
+            body = await self._body(receive, headers, route)
             if isinstance(body, Response):
                 response = body
             else:
@@ -217,20 +220,21 @@ class WebhookIngest:
 
     async def handle(self, request: Request, route: Route) -> Response:
         started = time.perf_counter()
-        body = await self._body(request.receive, request.headers, route.source)
+        body = await self._body(request.receive, request.headers, route)
         if isinstance(body, Response):
             return body
         target = _target(request.url.path, request.scope["query_string"])
         return await self._ingest(route, body, request.headers, target, started)
 
-    async def _body(self, receive: Receive, headers: Headers, source: str) -> bytes | Response:
+    async def _body(self, receive: Receive, headers: Headers, route: Route) -> bytes | Response:
         """The request's body, or the refusal to answer instead (413, 408)."""
+        limit = max(self.max_body_bytes, route.documented_body_bytes)
         try:
-            return await receive_body(receive, headers.get("content-length"), self.max_body_bytes, self._body_deadlines)
+            return await receive_body(receive, headers.get("content-length"), limit, self._body_deadlines)
         except BodyTooLarge:
-            return self._refuse(source, "too_large", 413, "body exceeds the configured limit")
+            return self._refuse(route.source, "too_large", 413, "body exceeds the configured limit")
         except BodyTooSlow:
-            return self._refuse(source, "too_slow", 408, "body not received within the configured time")
+            return self._refuse(route.source, "too_slow", 408, "body not received within the configured time")
 
     async def _ingest(self, route: Route, body: bytes, headers: Headers, target: str, started: float) -> Response:
         """Verify, normalize, make durable; ``target``: the path and query the provider called."""

@@ -58,6 +58,11 @@ def _entry_of(entry: Any, fragment: Any) -> Any:
     return fragment  # not found where the normalizers look: its own bytes, as it came
 
 
+#: "Webhooks payloads can be up to 3MB" (Meta, WhatsApp Cloud API webhooks overview, payload size): above the
+#: default OMNITRAIL_MAX_BODY_BYTES (1 MiB), so this route takes that much whatever the setting says.
+BODY_BYTES = 3 * 1024 * 1024
+
+
 class MetaConnector(Connector[MetaSettings]):
     """Meta gives numbers in international form: the default region is not used."""
 
@@ -108,7 +113,17 @@ class MetaConnector(Connector[MetaSettings]):
 
     def routes(self) -> list[Route]:
         summary = "Meta events: Messenger, Instagram, WhatsApp Cloud API"
-        return [Route("/webhooks/meta", "meta", summary, self.verify, self.normalize, self._ok)]
+        return [
+            Route(
+                "/webhooks/meta",
+                "meta",
+                summary,
+                self.verify,
+                self.normalize,
+                self._ok,
+                documented_body_bytes=BODY_BYTES,
+            )
+        ]
 
     def answers(self) -> list[Answer]:
         return [Answer("GET", "/webhooks/meta", "Meta webhook verification handshake", self.handshake)]

@@ -8,8 +8,18 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from connectors.meta import MetaConnector, MetaSettings
+from connectors.meta.connector import BODY_BYTES
 from connectors.testing import InMemoryEmitter, webhook_app
 from connectors.twilio import TwilioConnector, TwilioSettings
+from tests.channel_payloads import (
+    META_APP_SECRET,
+    META_VERIFY_TOKEN,
+    meta_signed,
+    wa_text,
+    whatsapp_payload,
+    whatsapp_value,
+)
 from tests.helpers import AUTH_TOKEN, inbound_sms, signed
 
 PUBLIC = "https://hooks.example.com"
@@ -97,3 +107,21 @@ async def test_oversized_body_is_refused_before_being_read(client: httpx.AsyncCl
     response = await client.post("/webhooks/twilio/messages", content=body, headers=headers)
     assert response.status_code == 413
     assert emitter.interactions == []
+
+
+async def test_a_meta_batch_as_large_as_meta_documents_is_taken_above_the_configured_limit(
+    emitter: InMemoryEmitter,
+) -> None:
+    settings = MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN))
+    app = webhook_app(MetaConnector(settings, default_region="PT"), emitter, max_body_bytes=1_048_576)
+    # 600 customer messages of ~4,000 characters: ~2.5 MB, one delivery Meta may make ("up to 3MB").
+    texts = [wa_text(f"wamid.big{n}", f"35191{n:07d}", "x" * 4000) for n in range(600)]
+    body, headers = meta_signed(whatsapp_payload(whatsapp_value(messages=texts)))
+    assert 2_000_000 < len(body) <= BODY_BYTES
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://internal") as client:
+        response = await client.post("/webhooks/meta", content=body, headers=headers)
+        assert response.status_code == 200  # was 413: Meta retries, then drops all 600
+        assert len(emitter.interactions) == 600
+        too_big = b"{" + b" " * BODY_BYTES + b"}"
+        refused = await client.post("/webhooks/meta", content=too_big, headers=headers)
+        assert refused.status_code == 413  # above what Meta documents, the limit still holds
