@@ -10,14 +10,20 @@ Guarantees:
 
 - Records of a partition are handled in offset order, one batch at a time. With ``lanes`` > 1 the
   assigned partitions are dealt out to that many loops, each with a batch of its own partitions
-  in flight, so one lane's database round trips overlap another's decoding (a partition belongs
-  to one lane at a time, so its order holds).
+  in flight, so one lane's database round trips overlap another's decoding. Each assignment deals
+  a partition to one lane, and only that lane keeps records of it: a fetch asks for the lane's
+  partitions of the moment, but it may wait through a rebalance and come back under a new deal,
+  so whatever it got of a partition now dealt elsewhere is sought back before any other task
+  runs (aiokafka hands the records out and returns in one step), leaving the position exactly
+  as it was for the partition's owner.
 - An offset is committed only after the handler returned for every record before it (the
   handler commits to PostgreSQL first), so a crash or a lost partition reprocesses, never skips.
 - On a rebalance the revocation waits for the batch in flight, which then commits, so the next
-  owner of a partition starts where this member stopped. If the commit fails (this member was
-  already evicted) the records are reprocessed by the next owner; the idempotent write makes
-  that harmless.
+  owner of a partition starts where this member stopped; what the lanes had fetched but not
+  handled is dropped (sought back), never handled after the rebalance: aiokafka returns nothing
+  while the group rebalances, and the new assignment starts from the committed offsets. If the
+  commit fails (this member was already evicted) the records are reprocessed by the next owner;
+  the idempotent write makes that harmless.
 """
 
 from __future__ import annotations
@@ -50,13 +56,12 @@ class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
         async with contextlib.AsyncExitStack() as held:
             for lane in self.owner._busy:  # every batch in flight finishes and commits first
                 await held.enter_async_context(lane)
-            self.owner._generation += 1  # what a lane fetched before this is given back, not handled
+            self.owner._give_back_taken()  # the rest was fetched under the old assignment: not handled
             self.owner.lag.clear()
             self.owner.on_assignment([])
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         partitions = sorted(tp.partition for tp in assigned)
-        self.owner._generation += 1  # the deal of partitions to lanes changes
         log.info("consumer.assigned", group=self.owner.group, partitions=partitions)
         self.owner.on_assignment(partitions)
 
@@ -94,8 +99,8 @@ class BatchConsumer:
         self.lag = LagGauge(group)
         #: One lock per lane, held while its batch is handled and committed.
         self._busy = [asyncio.Lock() for _ in range(max(1, lanes))]
-        #: Counts assignments: a batch fetched under an older deal is given back, not handled.
-        self._generation = 0
+        #: Per lane, what it fetched of its partitions and has not handled yet (its next batch).
+        self._taken: list[dict[TopicPartition, list[Any]]] = [{} for _ in self._busy]
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         #: Partition -> next offset to handle (after the last committed batch), for the lag gauge.
@@ -143,6 +148,7 @@ class BatchConsumer:
             if not await self._started(consumer):
                 return
             self._consumer = consumer
+            self._taken = [{} for _ in self._busy]  # a new consumer starts from the committed offsets
             # A task group: a lane that fails takes its siblings down with it, before the consumer stops.
             async with asyncio.TaskGroup() as lanes:
                 for n in range(len(self._busy)):
@@ -175,45 +181,68 @@ class BatchConsumer:
         return True
 
     async def _lane(self, consumer: AIOKafkaConsumer, lane: int) -> None:
-        lanes = len(self._busy)
         reported = 0.0
         while not self._stopping.is_set():
-            generation = self._generation
-            mine = [tp for n, tp in enumerate(sorted(consumer.assignment())) if n % lanes == lane]
-            if not mine:  # fewer partitions than lanes, or a rebalance under way
+            if not self._dealt(consumer, lane):  # fewer partitions than lanes, or a rebalance under way
                 await asyncio.sleep(min(self.idle_wait_s, 0.1))
                 continue
-            try:
-                batch = await self._take(consumer, mine)
-            except IllegalStateError:  # a partition was revoked meanwhile: deal again
-                continue
-            if batch:
-                async with self._busy[lane]:
-                    if generation == self._generation:
+            with contextlib.suppress(IllegalStateError):  # a partition was revoked meanwhile: deal again
+                await self._take(consumer, lane)
+            if self._taken[lane]:
+                async with self._busy[lane]:  # a revocation may have dropped the batch while this waited
+                    batch, self._taken[lane] = self._taken[lane], {}
+                    if batch:
                         await self._handle(consumer, batch)
-                    else:  # dealt to another lane (or member) meanwhile: whoever holds it now fetches it
-                        _give_back(consumer, batch)
             if lane == 0 and time.monotonic() - reported >= self.lag_every_s:
                 await self._report_lag(consumer)
                 reported = time.monotonic()
 
-    async def _take(self, consumer: AIOKafkaConsumer, mine: list[TopicPartition]) -> dict[TopicPartition, list[Any]]:
-        """What the fetcher holds of ``mine``, up to ``batch_size``; if less, more for up to ``linger_s``."""
-        batch: dict[TopicPartition, list[Any]] = await consumer.getmany(
-            *mine, timeout_ms=int(self.idle_wait_s * 1000), max_records=self.batch_size
-        )
-        if not batch or self.linger_s <= 0:
-            return batch
-        size = sum(map(len, batch.values()))
+    def _dealt(self, consumer: AIOKafkaConsumer, lane: int) -> list[TopicPartition]:
+        """The partitions of the current assignment dealt to ``lane``."""
+        lanes = len(self._busy)
+        return [tp for n, tp in enumerate(sorted(consumer.assignment())) if n % lanes == lane]
+
+    async def _take(self, consumer: AIOKafkaConsumer, lane: int) -> None:
+        """What the fetcher holds of the lane's partitions, up to ``batch_size``; if less, more for up to
+        ``linger_s``. Into ``_taken[lane]``."""
+        await self._fetch(consumer, lane, self.idle_wait_s)
+        if not self._taken[lane] or self.linger_s <= 0:
+            return
         deadline = time.monotonic() + self.linger_s
-        while size < self.batch_size and (left := deadline - time.monotonic()) > 0:
-            more = await consumer.getmany(
-                *mine, timeout_ms=max(1, int(left * 1000)), max_records=self.batch_size - size
-            )
-            for tp, records in more.items():
-                batch.setdefault(tp, []).extend(records)
-                size += len(records)
-        return batch
+        while (left := deadline - time.monotonic()) > 0:
+            if not await self._fetch(consumer, lane, left):
+                return
+
+    async def _fetch(self, consumer: AIOKafkaConsumer, lane: int, wait_s: float) -> bool:
+        """One ``getmany`` of the lane's partitions into ``_taken[lane]``, up to ``batch_size`` in all;
+        False if the batch is full or the lane has no partitions."""
+        room = self.batch_size - sum(map(len, self._taken[lane].values()))
+        mine = self._dealt(consumer, lane)
+        if room <= 0 or not mine:
+            return False
+        fetched: dict[TopicPartition, list[Any]] = await consumer.getmany(
+            *mine, timeout_ms=max(1, int(wait_s * 1000)), max_records=room
+        )
+        # No other task ran since the fetcher handed these out, but the call may have waited through a
+        # rebalance: what it got of a partition dealt to another lane now goes back to where it was.
+        if fetched:
+            now = set(self._dealt(consumer, lane))
+            taken = self._taken[lane]
+            for tp, records in fetched.items():
+                if tp in now:
+                    taken.setdefault(tp, []).extend(records)
+                else:
+                    _give_back(consumer, tp, records)
+        return True
+
+    def _give_back_taken(self) -> None:
+        """Drop what the lanes fetched and did not handle, seeking back to it (a revocation)."""
+        consumer = self._consumer
+        for lane, taken in enumerate(self._taken):
+            if consumer is not None:
+                for tp, records in taken.items():
+                    _give_back(consumer, tp, records)
+            self._taken[lane] = {}
 
     async def _handle(self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> None:
         records = [
@@ -255,8 +284,7 @@ class BatchConsumer:
         self.lag.report(ends, positions)
 
 
-def _give_back(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> None:
-    for tp, records in batch.items():
-        if records:
-            with contextlib.suppress(IllegalStateError):  # not ours any more: its owner starts from the commit
-                consumer.seek(tp, records[0].offset)
+def _give_back(consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]) -> None:
+    if records:
+        with contextlib.suppress(IllegalStateError):  # not ours any more: its owner starts from the commit
+            consumer.seek(tp, records[0].offset)

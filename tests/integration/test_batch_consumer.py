@@ -63,7 +63,9 @@ async def test_every_record_once_in_partition_order_across_lanes_and_a_rebalance
             by_member[name] += len(records)
             in_flight.difference_update(partitions)
 
-        return BatchConsumer(TOPIC, GROUP, handle, {"bootstrap_servers": bootstrap, **FAST}, batch_size=100, lanes=2)
+        options = {"bootstrap_servers": bootstrap, **FAST}
+        # Lingering like the worker's batch window: a fetch may wait through the rebalance under the old deal.
+        return BatchConsumer(TOPIC, GROUP, handle, options, batch_size=100, linger_s=0.05, lanes=2)
 
     first = member("first")
     first_task = asyncio.create_task(first.run())
