@@ -52,7 +52,7 @@ def build(
         producer = await started_producer()
         publish = TopicPublisher(producer).publish
         hasher = load(GdprSettings).hasher()
-        guard = ErasureGuard(pool, hasher) if hasher is not None else None
+        guard = ErasureGuard(hasher) if hasher is not None else None
         return PoisonIsolation(BatchProcessor(pool, publish, policy=policy, guard=guard), publish)
 
     async def suggestions() -> SuggestionEngine:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
-from pipeline import metrics, resolver, retry, reviews
+from pipeline import erasure_fence, metrics, resolver, retry, reviews
+from pipeline.erasure_fence import Replays
 from pipeline.erasure_guard import ErasureGuard
 from pipeline.stages.decode import decode
 from pipeline.stages.dedupe import RecentIds, dedupe
@@ -66,10 +67,12 @@ class BatchProcessor:
         deduped = dedupe(decoded.interactions, self.recent)
         inserted: set[uuid.UUID] = set()
         updated = 0
-        if (guard := self.guard) is not None:  # replays of erased people's past are dropped here
-            deduped.unique[:] = await retry.forever("erasure guard", lambda: guard.keep(deduped.unique))
+        erased: set[uuid.UUID] = set()
         if deduped.unique:
-            inserted, updated = await retry.forever("timeline write", lambda: self._write(deduped.unique))
+            inserted, updated, erased = await retry.forever("timeline write", lambda: self._write(deduped.unique))
+            if erased:  # replays of erased people's past, dropped
+                deduped.unique[:] = [i for i in deduped.unique if i.interaction_id not in erased]
+                log.info("pipeline.erased_replay_dropped", count=len(erased))
         async with self._draining:  # one drainer per process: what it publishes goes out in commit order
             await retry.forever("outbox drain", lambda: outbox.drain(self.pool, self.publish))
         self.recent.remember(i.interaction_id for i in deduped.unique)
@@ -77,7 +80,7 @@ class BatchProcessor:
         for interaction in deduped.unique:
             if interaction.interaction_id in inserted:
                 metrics.END_TO_END.observe(max(0.0, now - interaction.received_at.timestamp()))
-        metrics.count_batch(decoded.interactions, inserted, len(decoded.dead_letters))
+        metrics.count_batch(decoded.interactions, inserted, len(decoded.dead_letters), erased)
         return BatchResult(
             received=len(records),
             inserted=len(inserted),
@@ -93,7 +96,23 @@ class BatchProcessor:
                 "pipeline.dead_lettered", reason=record.reason, partition=record.partition, offset=record.offset
             )
 
-    async def _write(self, interactions: list[Interaction]) -> tuple[set[uuid.UUID], int]:
+    async def _write(self, interactions: list[Interaction]) -> tuple[set[uuid.UUID], int, set[uuid.UUID]]:
+        """Write the batch; (ids inserted, updates and notices applied, replays of erased people's past dropped).
+
+        The guard finds the replays inside the write transaction (:mod:`pipeline.erasure_fence`): when it
+        does, that transaction is rolled back and the rest of the batch written in a new one."""
+        dropped: set[uuid.UUID] = set()
+        while interactions:
+            try:
+                inserted, updated = await self._transaction(interactions)
+            except Replays as replays:
+                dropped |= replays.ids
+                interactions = [i for i in interactions if i.interaction_id not in replays.ids]
+            else:
+                return inserted, updated, dropped
+        return set(), 0, dropped
+
+    async def _transaction(self, interactions: list[Interaction]) -> tuple[set[uuid.UUID], int]:
         # Identity notices (a number change) are resolved with the messages but add no row: their claims
         # come after the messages', so a claim's ref below len(messages) is a message.
         messages: list[Interaction] = []
@@ -113,6 +132,7 @@ class BatchProcessor:
                 return f"interaction:{claimed[person.claims[0].ref].interaction_id}"
 
             found = await resolver.resolve(conn, claims, self.policy, source="interaction", cause=cause)
+            await erasure_fence.check(conn, found, interactions, self.guard)  # before anything lands on a contact
             documents = [i.model_dump_json() for i in messages]  # encoded once: the row and its event
             rows = [(found.attached[n][0], i, documents[n]) for n, i in enumerate(messages)]
             inserted = await interaction_store.insert(conn, rows)

@@ -33,14 +33,19 @@ ASSIGNED = Gauge("omnitrail_pipeline_assigned_partitions", "Partitions of the in
 UNKNOWN_CHANNEL = "unknown"
 
 
-def count_batch(decoded: Iterable[Interaction], inserted: Set[uuid.UUID], dead_lettered: int) -> None:
-    """Count one batch per channel: inserted rows, updates, duplicates dropped, dead letters."""
+def count_batch(
+    decoded: Iterable[Interaction], inserted: Set[uuid.UUID], dead_lettered: int, erased: Set[uuid.UUID] = frozenset()
+) -> None:
+    """Count one batch per channel: inserted rows, updates, duplicates dropped, replays of erased people's
+    past dropped (``erased``), dead letters."""
     tally: Tally[tuple[str, str]] = Tally()
     counted: set[uuid.UUID] = set()
     for interaction in decoded:
         if interaction.interaction_id in inserted and interaction.interaction_id not in counted:
             counted.add(interaction.interaction_id)  # a second copy in the same batch is a duplicate
             outcome = "inserted"
+        elif interaction.interaction_id in erased:
+            outcome = "erased"
         elif interaction.kind in ROWLESS_KINDS:
             outcome = "update"
         else:

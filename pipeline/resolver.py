@@ -60,9 +60,17 @@ class Resolution:
     changed: set[uuid.UUID] = field(default_factory=set)
     #: Identifiers this transaction linked (nobody owned them before), by their survivor.
     new_links: list[tuple[uuid.UUID, Identifier]] = field(default_factory=list)
+    #: Identifier key -> its home contact, as the decisions above read it (this transaction's own links included).
+    homes: dict[str, uuid.UUID] = field(default_factory=dict)
 
     def survivor(self, contact_id: uuid.UUID) -> uuid.UUID:
         return self.survivor_of.get(contact_id, contact_id)
+
+    def contacts(self) -> set[uuid.UUID]:
+        """Every contact this resolution read, made or attaches to: what the batch may write onto."""
+        found = set(self.survivor_of) | set(self.survivor_of.values())
+        found.update(c for homes in self.attached.values() for c in homes)
+        return found
 
 
 async def owners_of(conn: Conn, keys: set[str]) -> dict[str, Owner]:
@@ -141,6 +149,7 @@ async def resolve(
                 attached[claim.ref] = ordered
             else:
                 have += [h for h in ordered if h not in have]
+    resolution.homes = {key: owner.home for key, owner in owners.items()}
     for owner in owners.values():
         resolution.survivor_of[owner.home] = resolution.survivor_of[owner.survivor] = final(owner.survivor)
     for d in decisions:
@@ -152,6 +161,16 @@ async def resolve(
         conn, {resolution.survivor(d.contact_id): d.person.display_name for d in decisions if d.person.display_name}
     )
     return resolution
+
+
+async def outdated(conn: Conn, found: Resolution, contacts: set[uuid.UUID]) -> bool:
+    """Whether an identifier ``found`` read on one of ``contacts`` has left it since: a transaction that
+    committed after the owners were read (an erasure) took it away, and the decisions must be made again."""
+    keys = {key for key, home in found.homes.items() if home in contacts}
+    if not keys:
+        return False
+    now = {row.key: row.home for row in await contact_store.owners(conn, keys)}
+    return any(now.get(key) != found.homes[key] for key in keys)
 
 
 def _reviews_of(notice: Claim, contacts: list[uuid.UUID], owners: dict[str, Owner]) -> list[Proposal]:

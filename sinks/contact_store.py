@@ -54,6 +54,30 @@ async def owners(conn: Conn, keys: Iterable[str]) -> list[OwnerRow]:
     return list(map(OwnerRow._make, await cur.fetchall()))
 
 
+async def hold(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Lock these contacts ``FOR KEY SHARE`` until the caller's transaction ends; return the erased ones.
+
+    The lock is the one the foreign keys of the rows the caller writes onto them take anyway, taken before
+    those writes and in id order. It waits for an erasure holding one of them (``FOR UPDATE``) and, under
+    READ COMMITTED, reads the row as that erasure committed it. The erased filter is applied to the locked
+    rows, not in the locking scan: there it would be evaluated on the statement's snapshot, in which the
+    running erasure's ``erased_at`` is not set yet, and the row would be skipped without waiting.
+    """
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return set()
+    cur = await conn.execute(
+        """
+        WITH held AS MATERIALIZED (
+            SELECT contact_id, erased_at FROM contacts WHERE contact_id = ANY(%b) ORDER BY contact_id FOR KEY SHARE
+        )
+        SELECT contact_id FROM held WHERE erased_at IS NOT NULL
+        """,
+        (ids,),
+    )
+    return {row[0] for row in await cur.fetchall()}
+
+
 async def create_contacts(conn: Conn, contacts: list[tuple[uuid.UUID, str | None]]) -> dict[uuid.UUID, datetime]:
     """Insert new contacts (id, display name); return the ids this transaction created, with their birth."""
     if not contacts:
