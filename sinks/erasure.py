@@ -71,6 +71,17 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
         if survivor is None:
             return None
         ids = await person.contacts(conn, survivor, lock=True)
+        # A merge that committed while the lock was awaited changed who she is, and the locking statement's
+        # snapshot predates it: read her again (with her contacts locked, no merge of hers can commit now)
+        # until the same person comes back, so no contact of hers is left out.
+        while True:
+            current = await queries.resolve(conn, contact_id)
+            if current is None:
+                return None
+            members = await person.contacts(conn, current, lock=True)
+            if (current, members) == (survivor, ids):
+                break
+            survivor, ids = current, members
         cur = await conn.execute("SELECT kind, value FROM contact_identifiers WHERE contact_id = ANY(%b)", (ids,))
         identifiers = await cur.fetchall()
         hashes = hasher.many(f"{kind}:{value}" for kind, value in identifiers)

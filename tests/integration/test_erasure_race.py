@@ -8,7 +8,9 @@ What must hold once both are done: nothing of hers written before the erasure is
 identifier), and no ``interaction.added`` for her follows ``contact.erased`` (published or still in the
 outbox), so no consumer brings her data back. A message she sends after the erasure is a new start: it
 lands, with her number linked, as the first thing after ``contact.erased``. A replay of her past after the
-erasure (dead-letter replay, re-import) is dropped and counted, not dead-lettered with her message in it."""
+erasure (dead-letter replay, re-import) is dropped and counted, not dead-lettered with her message in it.
+And the erasure's own side: a merge into her contact that commits while the erasure waits for her contacts'
+lock is erased with her (the contact merged in was not in the erasure's first read of her)."""
 
 from __future__ import annotations
 
@@ -31,11 +33,12 @@ from pipeline.poison import PoisonIsolation
 from schemas import topics
 from schemas.ids import contact_id_for
 from schemas.interaction import Channel, Interaction
-from sinks import erasure, outbox
+from sinks import erasure, merges, outbox
 from sinks.connection import Conn
 from sinks.erasure import IdentifierHasher
 from sinks.kafka.records import RawRecord, Record
 from tests import fresh
+from tests.integration.identity_helpers import new_email
 from tests.integration.rows import one
 from tests.integration.stack import eventually
 from tests.interactions import interaction
@@ -80,6 +83,20 @@ async def worker(private_database_url: str) -> AsyncIterator[Worker]:
         yield Worker(pool, BatchProcessor(pool, publish, guard=ErasureGuard(HASHER)), published)
 
 
+async def waits_on(db: Conn, holder: psycopg.AsyncConnection[Any], task: asyncio.Task[Any], what: str) -> None:
+    """Wait until some session is blocked by ``holder``'s transaction; ``task`` (that session's work) must not
+    have finished without it."""
+
+    async def blocked() -> bool:
+        cur = await db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", (holder.info.backend_pid,)
+        )
+        return bool((await one(cur))[0]) or task.done()
+
+    await eventually(blocked, what=what)
+    assert not task.done(), f"{what}: it finished without waiting"
+
+
 async def erased_while(worker: Worker, db: Conn, database_url: str, contact: uuid.UUID, message: Interaction) -> None:
     """Erase ``contact`` while a batch of ``message`` runs: the batch starts after the erasure did its work and
     before it commits, and the erasure commits once the batch waits on its lock."""
@@ -87,16 +104,7 @@ async def erased_while(worker: Worker, db: Conn, database_url: str, contact: uui
         async with erasing.transaction():  # erase() nests in it: its work is done, its commit is ours to make
             assert await erasure.erase(erasing, contact, HASHER, requested_by="test") is not None
             batch = asyncio.create_task(worker.process(message))
-
-            async def batch_waits_on_the_erasure() -> bool:
-                cur = await db.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                    (erasing.info.backend_pid,),
-                )
-                return bool((await one(cur))[0]) or batch.done()
-
-            await eventually(batch_waits_on_the_erasure, what="the batch waiting on the erasure's lock")
-            assert not batch.done(), "the batch must have read her owners before the erasure committed"
+            await waits_on(db, erasing, batch, "the batch waiting on the erasure's lock")
         await batch
     await outbox.drain(worker.pool, worker.batches.publish)  # anything left behind is published too
 
@@ -172,3 +180,27 @@ async def test_a_replay_of_her_past_after_the_erasure_is_dropped_and_counted(wor
         generate_latest().decode(), "omnitrail_pipeline_interactions_total", outcome="erased", channel="sms"
     )
     assert counted == dropped + 1
+
+
+async def test_a_contact_merged_into_hers_while_her_erasure_waits_is_erased_with_her(
+    worker: Worker, private_db: Conn, private_database_url: str
+) -> None:
+    phone, address = fresh.phone(), new_email("merged")
+    await worker.process(interaction(Channel.sms, phone), interaction(Channel.email, address))
+    hers, other = contact_id_for(f"phone:{phone}"), contact_id_for(f"email:{address}")
+    async with (
+        await psycopg.AsyncConnection.connect(private_database_url) as merging,
+        await psycopg.AsyncConnection.connect(private_database_url) as erasing,
+    ):
+        # Staff merge her email's contact into hers (committed below: the connection is not in autocommit).
+        await merges.merge(merging, hers, [other], cause="test", rule="staff", evidence={})
+        erase = asyncio.create_task(erasure.erase(erasing, hers, HASHER, requested_by="test"))
+        await waits_on(private_db, merging, erase, "the erasure waiting on the merge's lock")
+        await merging.commit()
+        done = await erase
+    assert done is not None
+    assert set(done.erased_contact_ids) == {hers, other}
+    cur = await private_db.execute(
+        "SELECT count(*) FROM contact_identifiers WHERE value = ANY(%s)", ([phone, address],)
+    )
+    assert (await one(cur))[0] == 0
