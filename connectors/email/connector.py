@@ -10,9 +10,12 @@ seconds) or sleeps ``poll_interval_s`` on servers without IDLE. Blocking imapcli
 worker threads (:mod:`connectors.email.session`).
 
 Accounts fail one by one: an account that cannot authenticate (refused password, revoked OAuth
-grant, rejected client secret) stops while the others go on, and one whose token endpoint is down
-sits out a backoff of its own; :meth:`EmailConnector.account_states` tells ``/readyz`` which and why.
-Only when every account has stopped does the connector stop.
+grant, rejected client secret) stops while the others go on, and one whose server cannot be read
+now (unreachable, TLS or DNS failure, BYE, a NO to SELECT or FETCH, a login answered ``[UNAVAILABLE]``)
+or whose token endpoint is down sits out a backoff of its own, its checkpoints waiting. A configured
+folder the server does not have is skipped and named in the account's state for as long as it is
+missing. :meth:`EmailConnector.account_states` tells ``/readyz`` which and why. Only when every
+account has stopped does the connector stop.
 """
 
 from __future__ import annotations
@@ -25,14 +28,14 @@ from datetime import UTC, date, datetime
 from typing import ClassVar
 
 import structlog
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from connectors.base import Connector, Replayer
 from connectors.checkpoints import CheckpointStore
 from connectors.email import attachment_bytes, mime
 from connectors.email.mime import ParsedEmail
 from connectors.email.normalize import facts, fit, to_interaction
-from connectors.email.session import RECONNECT_ERRORS, Fetched, ImapSession
+from connectors.email.session import RECONNECT_ERRORS, Fetched, ImapSession, LoginUnavailable
 from connectors.email.settings import ImapAccount, ImapSettings
 from connectors.email.threads import InMemoryThreadIndex, Placement, Threader, ThreadIndex
 from connectors.email.tokens import AuthFailure, TokenEndpointDown
@@ -48,7 +51,11 @@ log = structlog.get_logger(__name__)
 #: Messages on the server not yet ingested, per folder. Folder names (INBOX, Sent) are not personal
 #: data; mailbox addresses are, so they are never a label.
 GAP = Gauge("omnitrail_imap_gap_messages", "Messages in a folder not yet ingested", ["connector", "folder"])
+ACCOUNT_FAULTS = Counter(
+    "omnitrail_imap_account_faults_total", "Mailbox faults one account sat out with a backoff of its own", ["connector"]
+)
 SOURCE = "email.imap"
+MISSING = "missing folders: "
 
 
 def _parse_all(fetched: list[Fetched]) -> list[ParsedEmail | Exception]:
@@ -83,9 +90,10 @@ class EmailConnector(Connector[ImapSettings]):
         self._missing_reported: set[tuple[str, str]] = set()
         #: Per account, the configured folders the server has (IDLE watches the first of them).
         self._present: dict[str, list[str]] = {}
-        #: Per account: "ok", "starting", "retrying: ..." (token endpoint down) or "cannot authenticate: ...".
+        #: Per account: "ok", "starting", "missing folders: ..." (the others are read), "retrying: ..."
+        #: (server or token endpoint unreachable) or "cannot authenticate: ...".
         self._states: dict[str, str] = {a.username: "starting" for a in self.accounts}
-        self._token_backoff = {a.username: Backoff(1.0, 300.0) for a in self.accounts}
+        self._backoff = {a.username: Backoff(1.0, 300.0) for a in self.accounts}
         self._retry_at: dict[str, float] = {}
         #: Where attachment bytes are written before producing (None: only their metadata is kept).
         self._keep: attachment_bytes.Keep | None = None
@@ -127,13 +135,18 @@ class EmailConnector(Connector[ImapSettings]):
                 log.error("imap.account_stopped", account_index=index, error=str(exc))
                 await session.close()
             except TokenEndpointDown as exc:  # nothing was fetched: the checkpoints wait, no mail is lost
-                delay = self._token_backoff[user].next()
-                self._retry_at[user] = time.monotonic() + delay
-                self._states[user] = f"retrying: {exc}"
-                log.warning("imap.token_endpoint_down", account_index=index, error=str(exc), delay=round(delay, 2))
+                self._retry_later(user, f"retrying: {exc}", "imap.token_endpoint_down", index)
+            except RECONNECT_ERRORS as exc:
+                if session.fault is not exc:
+                    raise  # not this mailbox's server (the broker, the database): the pull loop sits it out
+                # Checkpoints moved only after acknowledged batches: the retry re-reads at most one batch.
+                await session.close()
+                why = str(exc) if isinstance(exc, LoginUnavailable) else type(exc).__name__
+                self._retry_later(user, f"retrying: {why}", "imap.account_unreachable", index)
             else:
-                self._states[user] = "ok"
-                self._token_backoff[user].reset()
+                missing = [f for f in account.folders if f not in self._present[user]]
+                self._states[user] = f"{MISSING}{', '.join(missing)}" if missing else "ok"
+                self._backoff[user].reset()
                 self._backfill_pending.discard(user)
         if not self._backfill_pending:
             self.backfill_since = None
@@ -141,6 +154,18 @@ class EmailConnector(Connector[ImapSettings]):
         if len(stopped) == len(self.accounts):
             raise FatalError("; ".join(sorted({s.removeprefix("cannot authenticate: ") for s in stopped})))
         return emitted
+
+    def _retry_later(self, user: str, state: str, event: str, index: int) -> None:
+        """This account alone waits out its backoff; the others are polled meanwhile."""
+        delay = self._backoff[user].next()
+        self._retry_at[user] = time.monotonic() + delay
+        self._states[user] = state
+        ACCOUNT_FAULTS.labels(self.name).inc()
+        log.warning(event, account_index=index, error=state.removeprefix("retrying: "), delay=round(delay, 2))
+
+    def _reading(self, user: str) -> bool:
+        """Whether the last poll read this account (all its folders, or those the server has)."""
+        return self._states[user] == "ok" or self._states[user].startswith(MISSING)
 
     async def _poll_account(
         self, session: ImapSession, account: ImapAccount, emitter: Emitter, checkpoints: CheckpointStore
@@ -152,6 +177,7 @@ class EmailConnector(Connector[ImapSettings]):
             if folder not in existing:
                 self._report_missing(account, folder)
                 continue
+            self._missing_reported.discard((account.username, folder))  # back: warn again if it goes
             if self.backfill_since is not None and account.username in self._backfill_pending:
                 emitted += await self._backfill(session, account, folder, emitter, checkpoints)
             emitted += await self._poll_folder(session, account, folder, emitter, checkpoints)
@@ -316,7 +342,7 @@ class EmailConnector(Connector[ImapSettings]):
         for account in self.accounts:
             session = self.sessions[account.username]
             present = self._present.get(account.username)
-            if present and self._states[account.username] == "ok" and await session.supports_idle():
+            if present and self._reading(account.username) and await session.supports_idle():
                 session.stop_idle.clear()
                 watchers.append((session, asyncio.create_task(session.idle(present[0], timeout))))
         if not watchers:

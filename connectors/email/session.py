@@ -4,7 +4,12 @@
 ``asyncio.to_thread`` so the event loop (webhooks, other pull loops) never blocks on the network.
 A session is used by one task at a time. Failures that mean "reconnect" (server BYE, a dropped
 socket, a timeout) surface as ``imaplib.IMAP4.abort`` / ``OSError``, which the pull loop retries
-after :meth:`close`; bad credentials are an :class:`~connectors.email.tokens.AuthFailure`.
+after :meth:`close`; bad credentials are an :class:`~connectors.email.tokens.AuthFailure`. A login
+the server cannot complete *now* (RFC 5530 ``[UNAVAILABLE]``, ``[INUSE]``, ``[LIMIT]``, ``[SERVERBUG]``:
+its authentication backend is down, the provider throttles) is a :class:`LoginUnavailable`, one of
+those reconnect errors: the password may be right. Every reconnect error that comes from the server
+is remembered in :attr:`ImapSession.fault`, so the connector can tell one mailbox's outage from the
+broker's or the database's.
 
 An ``auth = "oauth2"`` account logs in with SASL XOAUTH2 or OAUTHBEARER and the access token of its
 :class:`~connectors.email.tokens.TokenSource`; a refused token is replaced once (it may have been
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import imaplib
+import re
 import ssl
 import threading
 import time
@@ -34,6 +40,23 @@ from connectors.email.tokens import AuthFailure, TokenSource
 #: are an AuthFailure instead: retrying cannot fix a password.
 RECONNECT_ERRORS: tuple[type[BaseException], ...] = (imaplib.IMAP4.error, OSError, EOFError, TimeoutError)
 _FETCH_ITEMS = ["BODY.PEEK[]", "INTERNALDATE"]
+#: RFC 5530 response codes that say a login failed for now, not for good. Any other answer, with
+#: ``[AUTHENTICATIONFAILED]``, ``[AUTHORIZATIONFAILED]``, ``[EXPIRED]``... or no code at all (a BAD
+#: included: the server refused the command itself), is a refused login.
+_TEMPORARY_LOGIN = re.compile(r"\[(UNAVAILABLE|INUSE|LIMIT|SERVERBUG)\b")
+
+
+class LoginUnavailable(imaplib.IMAP4.error):
+    """The server could not log the account in now (its code, e.g. ``UNAVAILABLE``, is the message)."""
+
+
+def _raise_if_temporary(exc: LoginError) -> None:
+    """A login that failed for now becomes :class:`LoginUnavailable` (only the code is kept: no server text)."""
+    found = _TEMPORARY_LOGIN.search(str(exc))
+    if found is not None:
+        raise LoginUnavailable(f"IMAP login temporarily unavailable ([{found.group(1)}])") from exc
+
+
 #: IDLE is checked in slices this long, so another task can end it promptly.
 IDLE_SLICE_S = 1.0
 
@@ -59,9 +82,17 @@ class ImapSession:
         self._selected: str | None = None
         self.stop_idle = threading.Event()
         self.tokens = TokenSource(account.username, account) if account.auth == "oauth2" else None
+        #: The last reconnect error the server (or the way to it) raised; None again after :meth:`close`.
+        self.fault: BaseException | None = None
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except LoginError:
+            raise  # _connect decides: refused (AuthFailure) or unavailable (remembered there)
+        except RECONNECT_ERRORS as exc:
+            self.fault = exc
+            raise
 
     def _connect_sync(self, token: str | None) -> IMAPClient:
         """Connect and log in: with the password, or with ``token`` (SASL); LoginError when refused."""
@@ -84,18 +115,28 @@ class ImapSession:
         return client
 
     async def _connect(self) -> IMAPClient:
+        try:
+            return await self._login()
+        except LoginUnavailable as exc:
+            self.fault = exc
+            raise
+
+    async def _login(self) -> IMAPClient:
         if self.tokens is None:
             try:
                 return await self._call(self._connect_sync, None)
             except LoginError as exc:
+                _raise_if_temporary(exc)
                 raise AuthFailure("IMAP login refused: check the username and password") from exc
         try:
             return await self._call(self._connect_sync, await self.tokens.access_token())
-        except LoginError:
+        except LoginError as exc:
+            _raise_if_temporary(exc)
             self.tokens.invalidate()  # revoked or expired early: one new token before giving up
         try:
             return await self._call(self._connect_sync, await self.tokens.access_token())
         except LoginError as exc:
+            _raise_if_temporary(exc)
             raise AuthFailure(
                 "IMAP login refused a fresh OAuth token: check the username and the mailbox's IMAP permission"
             ) from exc
@@ -137,7 +178,8 @@ class ImapSession:
                 continue
             body = item.get(b"BODY[]")
             if body is None:  # the server answered without the body (a transient server fault): fetch again
-                raise imaplib.IMAP4.abort("FETCH response without BODY[]")
+                self.fault = imaplib.IMAP4.abort("FETCH response without BODY[]")
+                raise self.fault
             internal = item.get(b"INTERNALDATE")
             if isinstance(internal, datetime) and internal.tzinfo is None:
                 internal = internal.astimezone(UTC)  # imapclient returns local time without tz by default
@@ -171,6 +213,7 @@ class ImapSession:
 
     async def close(self) -> None:
         client, self._client, self._selected = self._client, None, None
+        self.fault = None
         if client is not None:
             with contextlib.suppress(Exception):  # the connection may already be gone; closing must not fail
                 await self._call(client.logout)

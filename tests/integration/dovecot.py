@@ -9,6 +9,10 @@ own Dovecot service (if any) is never touched.
 Started with ``introspection_url``, it also takes SASL XOAUTH2 and OAUTHBEARER: its ``oauth2`` passdb
 asks the OAuth 2.0 provider's introspection endpoint (RFC 7662) whether the token is active and
 whose mailbox it opens (the ``username`` attribute), as Gmail and Microsoft 365 decide for theirs.
+
+Started with ``auth_outages``, its password check is a checkpassword script that :meth:`Dovecot.auth_down`
+can make fail for now (exit 111): Dovecot then answers every login ``NO [UNAVAILABLE] Temporary
+authentication failure``, as a server whose LDAP or auth backend is down does.
 """
 
 from __future__ import annotations
@@ -48,10 +52,7 @@ first_valid_uid = {first_uid}
 default_login_user = {user}
 default_internal_user = {user}
 default_internal_group = {group}
-{oauth_passdb}passdb {{
-  driver = static
-  args = password={password}
-}}
+{oauth_passdb}{passdb}
 userdb {{
   driver = static
   args = uid={user} gid={group} home={root}/mail/%u
@@ -72,6 +73,30 @@ service anvil {{
 protocol imap {{
   mail_max_userip_connections = 200
 }}
+"""
+
+_STATIC_PASSDB = """\
+passdb {{
+  driver = static
+  args = password={password}
+}}
+"""
+
+_CHECKPASSWORD_PASSDB = """\
+passdb {{
+  driver = checkpassword
+  args = {root}/checkpassword.sh
+}}
+"""
+
+#: Exit 111 is checkpassword's "temporary problem"; on success it runs the program Dovecot passes.
+_CHECKPASSWORD = """\
+#!/bin/bash
+[ -e {root}/auth-down ] && exit 111
+IFS= read -r -d '' user <&3
+IFS= read -r -d '' password <&3
+[ "$password" = "{password}" ] || exit 1
+exec "$@"
 """
 
 _OAUTH_PASSDB = """\
@@ -106,7 +131,7 @@ class Dovecot:
     proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def start(cls, *, introspection_url: str | None = None) -> Dovecot:
+    def start(cls, *, introspection_url: str | None = None, auth_outages: bool = False) -> Dovecot:
         binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not Path(binary).exists():
             raise RuntimeError("dovecot is not installed: apt-get install dovecot-imapd (see .ci/run)")
@@ -120,6 +145,11 @@ class Dovecot:
         oauth = introspection_url is not None
         if oauth:
             (root / "dovecot-oauth2.conf.ext").write_text(_OAUTH2.format(url=introspection_url))
+        if auth_outages:
+            script = root / "checkpassword.sh"
+            script.write_text(_CHECKPASSWORD.format(root=root, password=PASSWORD))
+            script.chmod(0o755)
+        passdb = _CHECKPASSWORD_PASSDB if auth_outages else _STATIC_PASSDB
         config = _CONFIG.format(
             root=root,
             port=server.port,
@@ -130,7 +160,9 @@ class Dovecot:
             # Dovecot 2.3's oauth2 passdb checks the mail uid against first_valid_uid even for its own user.
             first_uid=account.pw_uid if oauth else 0,
             oauth_passdb=_OAUTH_PASSDB.format(root=root) if oauth else "",
-            anvil=_NO_PENALTY if oauth else "",
+            passdb=passdb.format(root=root, password=PASSWORD),
+            # Refused logins in these tests must not slow down the later, successful ones.
+            anvil=_NO_PENALTY if oauth or auth_outages else "",
         )
         (root / "dovecot.conf").write_text(config)
         # -F: stay in the foreground, so the fixture owns the master process and its exit.
@@ -187,6 +219,14 @@ class Dovecot:
                 client.append(folder, raw)
         finally:
             client.logout()
+
+    def auth_down(self, down: bool) -> None:
+        """(``auth_outages`` only) Every login fails for now while ``down``; the password counts again after."""
+        flag = self.root / "auth-down"
+        if down:
+            flag.touch()
+        else:
+            flag.unlink(missing_ok=True)
 
     def kick(self, user: str) -> None:
         """Drop every IMAP connection of ``user`` (the server says BYE and closes)."""

@@ -64,7 +64,8 @@ async def test_message_appended_while_running_arrives_without_restart(dovecot: D
 
 
 def _faults() -> float:
-    return REGISTRY.get_sample_value("omnitrail_pull_faults_total", {"connector": "email"}) or 0.0
+    """Faults one mailbox sat out with a backoff of its own (the others go on meanwhile)."""
+    return REGISTRY.get_sample_value("omnitrail_imap_account_faults_total", {"connector": "email"}) or 0.0
 
 
 async def test_idle_watches_every_account_and_skips_missing_folders(dovecot: Dovecot) -> None:
@@ -137,7 +138,7 @@ async def test_server_dropping_the_connection_mid_backfill_loses_nothing(dovecot
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert emitter.batches > 2
-    assert _faults() > faults_before  # the drop really interrupted the backfill and the loop reconnected
+    assert _faults() > faults_before  # the drop really interrupted the backfill and the account reconnected
     assert checkpoints.states[("email", box.user, "INBOX")]["last_uid"] == 23
 
 
