@@ -3,10 +3,11 @@
 ``imapclient`` is synchronous (it wraps ``imaplib``); each call here goes through
 ``asyncio.to_thread`` so the event loop (webhooks, other pull loops) never blocks on the network.
 A session is used by one task at a time. Failures that mean "reconnect" (server BYE, a dropped
-socket, a timeout) surface as ``imaplib.IMAP4.abort`` / ``OSError``, which the pull loop retries
-after :meth:`close`; bad credentials are an :class:`~connectors.email.tokens.AuthFailure`. A login
-the server cannot complete *now* (RFC 5530 ``[UNAVAILABLE]``, ``[INUSE]``, ``[LIMIT]``, ``[SERVERBUG]``:
-its authentication backend is down, the provider throttles) is a :class:`LoginUnavailable`, one of
+socket, a timeout) surface as ``imaplib.IMAP4.abort`` / ``OSError``, after which the connector closes
+the session and retries that account alone; bad credentials are an
+:class:`~connectors.email.tokens.AuthFailure`. A login the server cannot complete *now* (RFC 5530
+``[UNAVAILABLE]``, ``[INUSE]``, ``[LIMIT]``, ``[SERVERBUG]``: its authentication backend is down, the
+provider throttles) is a :class:`LoginUnavailable`, one of
 those reconnect errors: the password may be right. Every reconnect error that comes from the server
 is remembered in :attr:`ImapSession.fault`, so the connector can tell one mailbox's outage from the
 broker's or the database's.
