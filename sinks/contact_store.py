@@ -78,6 +78,27 @@ async def hold(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     return {row[0] for row in await cur.fetchall()}
 
 
+async def erased(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of these contacts that are erased and were not written to again since: nobody to merge.
+
+    ``erased_at`` is never cleared: a person who writes again after an erasure is given the same contact
+    id back (ids are deterministic) with her new identifiers linked to it. An erasure leaves the contact
+    without any identifier, so an erased contact that has one again is that person's again.
+    """
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return set()
+    cur = await conn.execute(
+        """
+        SELECT c.contact_id FROM contacts c
+         WHERE c.contact_id = ANY(%b) AND c.erased_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM contact_identifiers ci WHERE ci.contact_id = c.contact_id)
+        """,
+        (ids,),
+    )
+    return {row[0] for row in await cur.fetchall()}
+
+
 async def create_contacts(conn: Conn, contacts: list[tuple[uuid.UUID, str | None]]) -> dict[uuid.UUID, datetime]:
     """Insert new contacts (id, display name); return the ids this transaction created, with their birth."""
     if not contacts:

@@ -10,9 +10,10 @@ One transaction, for the contact and every contact merged into it:
   would find their old history re-attached; only the interaction ids are recorded;
 * her identifiers taken out of other customers' interactions she was in (:mod:`sinks.redaction`),
   announced as ``interaction.redacted``;
-* what merges and identity reviews kept about the identifiers is cleared; her attribute values
-  and staff handling of the suggestions about her go (the suggestions agent forgets the suggestions
-  themselves when ``contact.erased`` reaches it, publishing their closing);
+* what merges and identity reviews kept about the identifiers is cleared, and her open identity reviews
+  are closed (``rejected``, decided by ``erasure``); her attribute values and staff handling of the
+  suggestions about her go (the suggestions agent forgets the survivor's suggestions themselves when
+  ``contact.erased`` reaches it, publishing their closing; those of the contacts merged into her go here);
 * an erasure record without personal data: counts, and an HMAC (key ``OMNITRAIL_GDPR_HASH_KEY``)
   of each identifier, so the pipeline can recognise and drop a later replay of the person's old
   interactions (:mod:`pipeline.stages.erasure`) without keeping the identifiers themselves;
@@ -119,10 +120,21 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
             " WHERE survivor_id = ANY(%b) OR merged_id = ANY(%b)",
             (now, ids, ids),
         )
+        # Her open identity reviews close with her (rejected by the erasure): none stays to propose her again, as a
+        # suggestion naming her or as a merge of her empty contact into a live person.
         await conn.execute(
-            "UPDATE identity_reviews SET evidence = '{}'::jsonb WHERE contact_a = ANY(%b) OR contact_b = ANY(%b)",
-            (ids, ids),
+            "UPDATE identity_reviews SET evidence = '{}'::jsonb,"
+            " decided_at = CASE WHEN status = 'open' THEN %s ELSE decided_at END,"
+            " decided_by = CASE WHEN status = 'open' THEN 'erasure' ELSE decided_by END,"
+            " status = CASE WHEN status = 'open' THEN 'rejected' ELSE status END"
+            " WHERE contact_a = ANY(%b) OR contact_b = ANY(%b)",
+            (now, ids, ids),
         )
+        # The suggestions agent forgets the survivor's suggestion rows (contact.erased names only her survivor);
+        # those of the contacts merged into her (their activity, suggestions closed or moved before) go here.
+        merged_away = [i for i in ids if i != survivor]
+        for table in ("suggestion_activity", "suggestions", "suggestion_schedule"):
+            await conn.execute(f"DELETE FROM {table} WHERE contact_id = ANY(%b)", (merged_away,))  # noqa: S608
         await conn.execute(
             "INSERT INTO contact_erasures (erasure_id, contact_id, erased_contact_ids, identifier_count,"
             " interactions_erased, requested_by, erased_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",

@@ -34,6 +34,10 @@ class ContactsMoved(RetriableError):
     """A contact to merge was merged elsewhere meanwhile: redo the decision with fresh owners."""
 
 
+class ErasedContact(ValueError):
+    """A contact to merge was erased (and nobody wrote as that person since): there is nobody to merge."""
+
+
 class NoSuchMerge(LookupError):
     """The contact has no active merge (with that id) to undo."""
 
@@ -48,15 +52,23 @@ class MergeRecord:
 async def merge(
     conn: Conn, survivor: uuid.UUID, losers: list[uuid.UUID], *, cause: str, rule: str, evidence: dict[str, Any]
 ) -> list[MergeRecord]:
-    """Merge live ``losers`` into live ``survivor``. Locks the contacts in id order first."""
+    """Merge live ``losers`` into live ``survivor``. Locks the contacts in id order first.
+
+    An erased contact nobody wrote as since (:func:`sinks.contact_store.erased`) is not live: it was erased
+    after the caller read it, and the decision is redone (:class:`ContactsMoved`)."""
     ids = sorted({survivor, *losers})
     cur = await conn.execute(
-        "SELECT contact_id, merged_into FROM contacts WHERE contact_id = ANY(%b) ORDER BY contact_id FOR UPDATE",
+        "SELECT contact_id, merged_into, erased_at IS NOT NULL FROM contacts WHERE contact_id = ANY(%b)"
+        " ORDER BY contact_id FOR UPDATE",
         (ids,),
     )
-    state = {row[0]: row[1] for row in await cur.fetchall()}
+    rows = await cur.fetchall()
+    state = {row[0]: row[1] for row in rows}
     if any(state.get(c, c) is not None for c in ids):
         raise ContactsMoved("a contact to merge was merged or removed meanwhile")
+    # Read after the lock, in a statement of its own: it sees what an erasure that held one of them committed.
+    if any(row[2] for row in rows) and await contact_store.erased(conn, ids):
+        raise ContactsMoved("a contact to merge was erased meanwhile")
     records = []
     for loser in losers:
         if loser == survivor:
@@ -200,10 +212,13 @@ async def merge_pair(
     """Merge ``other``'s live contact into ``target``'s (staff decided), events in the outbox.
 
     ``older_survives``: whichever live contact is older survives instead (review items).
+    :class:`ErasedContact` if either is an erased contact nobody wrote as since.
     """
     survivor, merged = await _survivor(conn, target), await _survivor(conn, other)
     if survivor == merged:
         raise SameContact("these contacts are already one")
+    if await contact_store.erased(conn, [survivor, merged]):
+        raise ErasedContact("an erased contact cannot be merged")
     if older_survives:
         cur = await conn.execute(
             "SELECT contact_id FROM contacts WHERE contact_id = ANY(%b) ORDER BY created_at, contact_id LIMIT 1",

@@ -198,7 +198,8 @@ async def lock_reviews(conn: Conn) -> None:
 
 
 async def open_reviews(conn: Conn) -> list[tuple[uuid.UUID, str, uuid.UUID, uuid.UUID]]:
-    """Open identity review items with both sides resolved to their survivors."""
+    """Open identity review items with both sides resolved to their survivors; none naming an erased contact
+    nobody wrote as since (an erasure closes hers, but not those left open by a release before that)."""
     cur = await conn.execute(
         """
         SELECT r.review_id, r.rule, coalesce(a.merged_into, a.contact_id), coalesce(b.merged_into, b.contact_id)
@@ -206,6 +207,10 @@ async def open_reviews(conn: Conn) -> list[tuple[uuid.UUID, str, uuid.UUID, uuid
           JOIN contacts a ON a.contact_id = r.contact_a
           JOIN contacts b ON b.contact_id = r.contact_b
          WHERE r.status = 'open'
+           AND NOT EXISTS (
+               SELECT 1 FROM contacts e
+                WHERE e.contact_id IN (r.contact_a, r.contact_b) AND e.erased_at IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM contact_identifiers ci WHERE ci.contact_id = e.contact_id))
         """
     )
     return [(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]

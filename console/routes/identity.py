@@ -88,7 +88,7 @@ def router(connection: ConnectionFactory, audit: Audit, drain: Drain, *, default
             record = await retry.forever("manual merge", attempt, cap=0.5)
         except merges.NoSuchMerge as exc:
             raise HTTPException(404, str(exc)) from None
-        except merges.SameContact as exc:
+        except (merges.SameContact, merges.ErasedContact) as exc:
             raise HTTPException(409, str(exc)) from None
         await drain()
         return MergeResult(merge_id=record.merge_id, survivor_id=record.survivor, merged_id=record.merged)
@@ -148,15 +148,18 @@ def router(connection: ConnectionFactory, audit: Audit, drain: Drain, *, default
                 if status == "accepted":
                     # Merged meanwhile by other evidence: accepting is still the right record.
                     with suppress(merges.SameContact):
-                        await merges.merge_pair(
-                            conn,
-                            item.contact_a,
-                            item.contact_b,
-                            cause=f"review:{review_id}",
-                            rule=item.rule,
-                            evidence=item.evidence,
-                            older_survives=True,
-                        )
+                        try:
+                            await merges.merge_pair(
+                                conn,
+                                item.contact_a,
+                                item.contact_b,
+                                cause=f"review:{review_id}",
+                                rule=item.rule,
+                                evidence=item.evidence,
+                                older_survives=True,
+                            )
+                        except merges.ErasedContact as exc:
+                            raise HTTPException(409, str(exc)) from None
                 await review_store.decide(conn, review_id, status, who.actor)
                 decided = await review_store.lock(conn, review_id)
                 assert decided is not None  # locked by this transaction

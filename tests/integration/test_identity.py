@@ -13,10 +13,13 @@ import psycopg
 import pytest
 
 from omnitrail.local_stack import EmbeddedBroker
+from pipeline import resolver
+from pipeline.stages.identity import Claim
+from pipeline.stages.policy import Policy
 from schemas import topics
 from schemas.identifiers import Identifier
 from schemas.interaction import Channel, Direction, Party, PartyRole
-from sinks import review_store
+from sinks import erasure, review_store
 from sinks.connection import Conn
 from sinks.review_store import Proposal
 from tests import fresh
@@ -24,6 +27,7 @@ from tests.helpers import inbound_sms, signed
 from tests.integration.identity_helpers import (
     US_EMAIL,
     born,
+    cause,
     email_from,
     find_contact,
     found_contact,
@@ -485,3 +489,41 @@ async def test_custom_attributes_are_defined_as_data_validated_searchable_and_ex
         )
 
     await eventually(gold_snapshot, what="the contact's snapshot with the attribute")
+
+
+async def test_an_erased_contact_closes_her_reviews_and_staff_cannot_merge_her_until_she_writes_again(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    mine = Identifier(kind="email", value=new_email("her"))
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db:
+        live, her = await born(db, Identifier(kind="email", value=new_email("live"))), await born(db, mine)
+        await review_store.open_items(db, [Proposal(live, her, "same_name", {})])
+        [review] = await reviews_naming(client, str(her))
+        assert await erasure.erase(db, her, erasure.IdentifierHasher(b"k" * 32), requested_by="test") is not None
+
+        # Her open review closed with her: nobody is asked to merge her any more, and accepting it is refused.
+        assert await reviews_naming(client, str(her)) == []
+        closed = await client.get(
+            "/api/v1/identity/reviews", params={"contact_id": str(her), "status": "rejected"}, headers=AGENT
+        )
+        assert [(r["review_id"], r["decided_by"]) for r in closed.json()["items"]] == [(review["review_id"], "erasure")]
+        accepted = await client.post(f"/api/v1/identity/reviews/{review['review_id']}/accept", headers=ADMIN)
+        assert accepted.status_code == 409, accepted.text
+
+        # A staff merge either way is refused with the reason; the live person stays as they were.
+        for target, other in ((live, her), (her, live)):
+            merged = await client.post(
+                f"/api/v1/contacts/{target}/merge", json={"contact_id": str(other)}, headers=ADMIN
+            )
+            assert merged.status_code == 409, merged.text
+            assert "erased" in merged.json()["detail"]
+        cur = await db.execute("SELECT merged_into FROM contacts WHERE contact_id = ANY(%s)", ([live, her],))
+        assert [row[0] for row in await cur.fetchall()] == [None, None]
+
+        # She writes again: her contact id comes back (ids are deterministic) with her new identifier, and is a
+        # person staff may merge again.
+        async with db.transaction():
+            await resolver.resolve(db, [Claim(0, (mine,))], Policy(), source="test", cause=cause)
+        merged = await client.post(f"/api/v1/contacts/{live}/merge", json={"contact_id": str(her)}, headers=ADMIN)
+        assert merged.status_code == 200, merged.text
+        assert {merged.json()["survivor_id"], merged.json()["merged_id"]} == {str(live), str(her)}

@@ -28,7 +28,7 @@ from schemas.ids import event_id_for
 from schemas.interaction import Channel, Direction, Interaction, Provider
 from schemas.suggestion import Suggestion
 from schemas.timeline import TimelineEvent, TimelineEventType
-from sinks import consent
+from sinks import consent, erasure, merges
 from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
@@ -361,6 +361,52 @@ async def test_erasure_closes_what_was_open_and_keeps_nothing(
         assert (await one(cur))[0] == 0, table
     published = await on_suggestions_topic(harness.bootstrap, opened["suggestion_id"])
     assert [(p["status"], p["close_reason"]) for p in published][-1] == ("closed", "contact erased")
+
+
+async def test_erasure_closes_her_reviews_for_good_and_forgets_the_contacts_merged_into_her(
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
+) -> None:
+    her, merged_away, other = [await new_contact(private_db) for _ in range(3)]
+    # Before it was merged into her, the merged-away contact had its own history: a message answered late.
+    await harness.added(merged_away, Channel.sms, Direction.inbound)
+    harness.clock.advance(hours=2)
+    await harness.engine.tick()
+    [answered] = await suggestions_of(api, merged_away)
+    await harness.added(merged_away, Channel.sms, Direction.outbound)
+    assert [s["suggestion_id"] for s in await suggestions_of(api, merged_away, "closed")] == [answered["suggestion_id"]]
+    await merges.merge(private_db, her, [merged_away], cause="test", rule="manual", evidence={})
+    await harness.publish(event(TimelineEventType.contact_merged, her))
+    a, b = sorted([her, other])
+    await private_db.execute(
+        "INSERT INTO identity_reviews (review_id, contact_a, contact_b, rule) VALUES (%s, %s, %s, 'same_name')",
+        (uuid.uuid4(), a, b),
+    )
+    await harness.engine.tick()
+    assert [s["rule"] for s in await suggestions_of(api, other)] == ["merge_review"]
+
+    assert await erasure.erase(private_db, her, erasure.IdentifierHasher(b"k" * 32), requested_by="test")
+    await harness.publish(event(TimelineEventType.contact_erased, her))
+    await harness.engine.tick()  # what reads the open reviews: nothing of hers comes back
+    for contact in (her, merged_away):
+        for table in ("suggestion_activity", "suggestions", "suggestion_schedule"):
+            cur = await private_db.execute(f"SELECT count(*) FROM {table} WHERE contact_id = %s", (contact,))  # noqa: S608  # fixed names
+            assert (await one(cur))[0] == 0, (table, contact == her)
+    assert await suggestions_of(api, other) == []
+    assert [s["close_reason"] for s in await suggestions_of(api, other, "closed")] == ["the merge review was decided"]
+
+
+async def test_a_review_an_earlier_release_left_open_on_an_erased_contact_is_not_suggested(
+    harness: Harness, api: httpx.AsyncClient, private_db: Conn
+) -> None:
+    her, other = await new_contact(private_db), await new_contact(private_db)
+    await private_db.execute("UPDATE contacts SET erased_at = now() WHERE contact_id = %s", (her,))
+    a, b = sorted([her, other])
+    await private_db.execute(
+        "INSERT INTO identity_reviews (review_id, contact_a, contact_b, rule) VALUES (%s, %s, %s, 'same_name')",
+        (uuid.uuid4(), a, b),
+    )
+    await harness.engine.tick()
+    assert await suggestions_of(api, her, "all") == await suggestions_of(api, other, "all") == []
 
 
 async def test_two_engines_on_the_same_contacts_at_once_agree(
