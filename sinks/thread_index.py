@@ -12,11 +12,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from schemas.errors import RetriableError
 from sinks.connection import Conn
+from sinks.unavailable import retriable_database
 
 _SELECT = "SELECT message_id, thread_key, rule, subject_key, participants, conversation, occurred_at FROM email_threads"
 _INSERT = (
@@ -53,13 +52,11 @@ class PostgresThreadIndex(Generic[E]):
         self.entry = entry
 
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[E]:
-        try:
+        with retriable_database("thread index"):
             async with self.pool.connection() as conn:
                 cur = await conn.execute(sql, params)
                 rows = await cur.fetchall()
                 return [self.entry(r[0], r[1], r[2], r[3], tuple(r[4] or ()), r[5], r[6]) for r in rows]
-        except psycopg.OperationalError as exc:
-            raise RetriableError(f"thread index unavailable: {type(exc).__name__}") from exc
 
     async def find(self, message_ids: list[str]) -> list[E]:
         return await self._rows(_SELECT + " WHERE message_id = ANY(%b)", (message_ids,))
@@ -80,7 +77,7 @@ class PostgresThreadIndex(Generic[E]):
     async def remember(self, entries: list[E]) -> None:
         full = [e for e in entries if e.rule != "placeholder"]
         placeholders = [e for e in entries if e.rule == "placeholder"]
-        try:
+        with retriable_database("thread index"):
             async with self.pool.connection() as conn, conn.transaction():
                 cur = conn.cursor()
                 if full:
@@ -95,8 +92,6 @@ class PostgresThreadIndex(Generic[E]):
                         _INSERT + " DO NOTHING",
                         [_params(e) for e in placeholders],
                     )
-        except psycopg.OperationalError as exc:
-            raise RetriableError(f"thread index unavailable: {type(exc).__name__}") from exc
 
 
 def _params(e: ThreadRow) -> tuple[Any, ...]:
