@@ -6,7 +6,8 @@ says BYE: :class:`~schemas.errors.RetriableError`, ``OSError`` or the connector'
 ``retriable`` exceptions) closes the connector's connections and tries again after a capped,
 jittered exponential backoff; nothing is skipped because the checkpoint did not move. A
 :class:`~schemas.errors.FatalError` (bad credentials, misconfiguration) stops the loop and is
-reported, since retrying cannot help.
+reported, since retrying cannot help; so does any other exception (a bug), by its type only (the
+message could hold personal data): logged, and ``stopped: <ErrorType>`` on ``/readyz``.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ class PullLoop:
                     log.error("pull.stopped", connector=name, error=str(exc))
                     raise
                 except Exception as exc:
-                    if not self._retriable(exc):
+                    if not self._retriable(exc):  # a bug or a fault no retry can mend: said, never silent
+                        self.health.state = f"stopped: {type(exc).__name__}"
+                        log.error("pull.stopped", connector=name, error=type(exc).__name__)
                         raise
                     PULL_FAULTS.labels(name).inc()
                     self.health.state = f"retrying: {type(exc).__name__}"

@@ -183,7 +183,8 @@ def build_app(
 
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> Response:
-        """200 only when every dependency this process needs is ready: broker, migrated database, pipeline."""
+        """200 only when every dependency this process needs is ready: broker, migrated database, pipeline, and
+        (in a process that takes no webhooks) its pull loops not stopped."""
         checks: dict[str, str] = {}
         try:
             await asyncio.wait_for(producer.client.fetch_all_metadata(), 3)
@@ -204,13 +205,15 @@ def build_app(
         # A spooling process still takes webhooks durably: the broker outage is reported, not gating,
         # so a load balancer keeps sending providers here rather than nowhere.
         gating = {k: v for k, v in checks.items() if not (k == "broker" and spool is not None)}
-        ready = all(v == "ok" for v in gating.values())
+        # A pull loop that stopped (bad credentials, a bug) reads nothing until a restart: a process that only
+        # pulls is not ready then; one that also takes webhooks says so but stays in service for them.
+        stopped = any(loop.health.state.startswith("stopped") for loop in loops)
+        ready = all(v == "ok" for v in gating.values()) and not (stopped and not routes)
         body: dict[str, Any] = {"ready": ready, "checks": checks}
         if spool is not None:
             body["spool"] = spool.health()
-        body["degraded"] = checks["broker"] != "ok" or bool(spool and spool.spooling)
+        body["degraded"] = checks["broker"] != "ok" or bool(spool and spool.spooling) or stopped
         if loops:
-            # Reported, not gating: a mailbox that is down must not take the webhooks out of service.
             body["pull"] = {loop.connector.name: loop.health.state for loop in loops}
             accounts = {loop.connector.name: loop.connector.account_states() for loop in loops}
             body["accounts"] = {name: states for name, states in accounts.items() if states}

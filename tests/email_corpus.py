@@ -513,3 +513,39 @@ Content-Type: text/html; charset=utf-8
 --alt--
 """.replace("ç", "c")
     )
+
+
+# ---- Over the broker's record limit (1 MiB, in bytes) ----
+
+
+def long_cyrillic(tag: str, chars: int = 600_000) -> bytes:
+    """A ~600,000-character Russian letter: under the limit counted in characters, twice over it in UTF-8 bytes."""
+    words = "Привет мир "
+    body = base64.encodebytes(((words * (chars // len(words))) + "\n").encode()).decode()
+    return _crlf(f"""From: Ivan <ivan@cliente.example>
+To: {SUPPORT}
+Subject: Log
+Date: Fri, 6 Mar 2026 10:00:00 +0000
+Message-ID: <long.{tag}@cliente.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: base64
+
+{body}""")
+
+
+def long_references(tag: str, count: int = 36_000) -> bytes:
+    """A reply whose References name tens of thousands of messages (a mailing-list loop): over the limit with
+    nothing that could be cut (the text is short), and its own bytes over it too as a dead letter (base64)."""
+    folded = "\n ".join(f"<r{n}.{tag}@cliente.example>" for n in range(count))
+    return _crlf(f"""From: Cliente <cliente@cliente.example>
+To: {SUPPORT}
+Subject: Re: Pedido
+References: {folded}
+Date: Fri, 6 Mar 2026 10:00:00 +0000
+Message-ID: <refs.{tag}@cliente.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Hello again.
+""")

@@ -34,7 +34,7 @@ from connectors.base import Connector, Replayer
 from connectors.checkpoints import CheckpointStore
 from connectors.email import attachment_bytes, mime
 from connectors.email.mime import ParsedEmail
-from connectors.email.normalize import facts, fit, to_interaction
+from connectors.email.normalize import MAX_INTERACTION_BYTES, encoded_size, facts, fit, to_interaction
 from connectors.email.session import RECONNECT_ERRORS, Fetched, ImapSession, LoginUnavailable
 from connectors.email.settings import ImapAccount, ImapSettings
 from connectors.email.threads import InMemoryThreadIndex, Placement, Threader, ThreadIndex
@@ -42,7 +42,7 @@ from connectors.email.tokens import AuthFailure, TokenEndpointDown
 from connectors.emitter import Emitter, send_dead_letter
 from connectors.webhook import RawRequest
 from schemas.deadletter import DeadLetter
-from schemas.errors import FatalError, InvalidPayload
+from schemas.errors import FatalError, InvalidPayload, RecordTooLarge
 from schemas.identifiers import normalize_email
 from schemas.interaction import Interaction
 from sinks.kafka.backoff import Backoff
@@ -240,6 +240,10 @@ class EmailConnector(Connector[ImapSettings]):
     async def ingest(self, account: ImapAccount, fetched: list[Fetched], emitter: Emitter) -> int:
         """Parse, thread and emit fetched messages; unreadable ones are dead-lettered with their bytes.
 
+        So is one too large for the broker even trimmed (:func:`~connectors.email.normalize.fit`), alone: the rest
+        of the batch is emitted and the checkpoint moves on. Its bytes may be over the broker's limit as well; an
+        emitter with ``bodies`` (as ``omnitrail`` wires it) keeps them in a file then.
+
         Also ``omnitrail email inspect``'s path for files (:mod:`connectors.email.inspect`).
         """
         own = account.own()
@@ -253,18 +257,33 @@ class EmailConnector(Connector[ImapSettings]):
                 continue
             parsed.append((item, result, result.date or item.internal_date or received_at))
         placements = await self.threader.place_many([facts(m, own, at) for _, m, at in parsed])
-        interactions: list[Interaction] = []
+        ready: list[tuple[Fetched, Interaction]] = []
         for (item, message, occurred_at), placement in zip(parsed, placements, strict=True):
             try:
-                interactions.append(self._interaction(message, account, own, occurred_at, received_at, placement))
+                ready.append((item, self._interaction(message, account, own, occurred_at, received_at, placement)))
             except Exception as exc:  # any message that cannot become an interaction is dead-lettered, not lost
                 await self._dead_letter(emitter, item, exc)
                 continue
             if message.attachments and self._keep is not None:
                 await self._keep_bytes(item.raw, {a.sha256 for a in message.attachments})
-        if interactions:
-            await emitter.emit_many(interactions)
-        return len(interactions)
+        if not ready:
+            return 0
+        try:
+            await emitter.emit_many([interaction for _, interaction in ready])
+        except RecordTooLarge:  # a broker with a lower limit than ours: find which, and dead-letter only those
+            return await self._emit_one_by_one(ready, emitter)
+        return len(ready)
+
+    async def _emit_one_by_one(self, ready: list[tuple[Fetched, Interaction]], emitter: Emitter) -> int:
+        emitted = 0
+        for item, interaction in ready:
+            try:
+                await emitter.emit(interaction)
+            except RecordTooLarge as exc:
+                await self._dead_letter(emitter, item, exc)
+            else:
+                emitted += 1
+        return emitted
 
     @staticmethod
     def _interaction(
@@ -285,6 +304,8 @@ class EmailConnector(Connector[ImapSettings]):
                 placement=placement,
             )
         )
+        if encoded_size(interaction) > MAX_INTERACTION_BYTES:  # what cannot be cut (recipients, attachments, ...)
+            raise RecordTooLarge("message too large for the broker even without its HTML, quoted history and text")
         if not interaction.names_a_customer():
             # Internal mail among our own addresses: no customer's timeline to put it on. (Without a
             # usable From, the sender is unknown and the message goes to a contact of its conversation.)

@@ -138,27 +138,48 @@ def to_interaction(
     )
 
 
-#: Kafka's default record limit is 1 MiB; a record above it would be refused on every retry.
+#: Kafka's default record limit is 1 MiB (``sinks.kafka.clients.MAX_RECORD_BYTES``), counted in bytes: a record
+#: above it would be refused on every retry. The rest of the megabyte is headroom for the key and headers.
 MAX_INTERACTION_BYTES = 900_000
+
+
+def encoded_size(interaction: Interaction) -> int:
+    """The record's value size in bytes, as produced (UTF-8 JSON: Cyrillic takes 2 bytes a character, CJK 3)."""
+    return len(interaction.model_dump_json().encode())
 
 
 def fit(interaction: Interaction, limit: int = MAX_INTERACTION_BYTES) -> Interaction:
     """Keep a huge message under the broker's record limit: drop the HTML, the quoted history, then shorten the text.
 
-    What was cut is listed in ``metadata["truncated"]``; the full message stays on the mail server.
+    Sizes are bytes as produced, and the text is cut on a character boundary. What was cut is listed in
+    ``metadata["truncated"]``; the full message stays on the mail server. Only those three can be cut: a message
+    still over ``limit`` without them (thousands of recipients, attachments or References) is returned as it is,
+    and the caller dead-letters it (:func:`encoded_size` says so).
     """
-    size = len(interaction.model_dump_json())
-    if size <= limit:
+    if encoded_size(interaction) <= limit:
         return interaction
     cut: list[str] = []
     update: dict[str, object] = {}
+
+    def trimmed() -> Interaction:
+        return interaction.model_copy(update={**update, "metadata": {**interaction.metadata, "truncated": [*cut]}})
+
+    size = encoded_size(interaction)
     for name in ("html", "quoted_text"):  # the quoted history is older mail, in the timeline already
-        value = getattr(interaction, name)
-        if value is not None and size > limit:
-            update[name], size = None, size - len(value.encode())
+        if getattr(interaction, name) is not None and size > limit:
+            update[name] = None
             cut.append(name)
+            size = encoded_size(trimmed())
     if size > limit and interaction.text:
-        keep = max(0, len(interaction.text) - (size - limit) - 1024)
-        update["text"] = interaction.text[:keep]
         cut.append("text")
-    return interaction.model_copy(update={**update, "metadata": {**interaction.metadata, "truncated": cut}})
+        kept = interaction.text.encode()
+        update["text"] = ""
+        rest = encoded_size(trimmed())  # the record without its text
+        while size > limit and kept:
+            # JSON escapes (quotes, control characters) make the text longer on the wire than in UTF-8: cut in
+            # proportion, measure again. ``ignore`` drops a character the cut split, never half of it.
+            per_wire_byte = len(kept) / max(1, size - rest)
+            text = kept[: max(0, len(kept) - int((size - limit) * per_wire_byte) - 1024)].decode(errors="ignore")
+            update["text"], kept = text, text.encode()
+            size = encoded_size(trimmed())
+    return trimmed()

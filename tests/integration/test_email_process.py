@@ -19,6 +19,36 @@ from tests.integration.stack import clean_env, eventually, start_omnitrail, stop
 pytestmark = pytest.mark.integration
 
 
+def _env(
+    box: Mailbox, broker: Any, database_url: str, tmp_path: Path, port: int, password: str = PASSWORD
+) -> dict[str, str]:
+    return clean_env(
+        OMNITRAIL_HTTP_PORT=str(port),
+        OMNITRAIL_DATA_DIR=str(tmp_path / ".omnitrail"),
+        OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap,
+        OMNITRAIL_KAFKA_IDEMPOTENCE="false",
+        OMNITRAIL_DATABASE_URL=database_url,
+        OMNITRAIL_IMAP_HOST="127.0.0.1",
+        OMNITRAIL_IMAP_PORT=str(box.dovecot.port),
+        OMNITRAIL_IMAP_USERNAME=box.user,
+        OMNITRAIL_IMAP_PASSWORD=password,
+        OMNITRAIL_IMAP_SSL="false",
+        OMNITRAIL_IMAP_FOLDERS="INBOX",
+        OMNITRAIL_IMAP_OWN_ADDRESSES=corpus.SUPPORT,
+    )
+
+
+async def _pull_state(port: int, prefix: str) -> tuple[int, dict[str, Any]] | None:
+    """``/readyz``'s status and body once the email pull loop's state there starts with ``prefix``."""
+    try:
+        async with httpx.AsyncClient(timeout=2) as http:
+            answer = await http.get(f"http://127.0.0.1:{port}/readyz")
+    except httpx.HTTPError:
+        return None
+    body = answer.json()
+    return (answer.status_code, body) if body.get("pull", {}).get("email", "").startswith(prefix) else None
+
+
 async def test_connector_process_ingests_a_mailbox_through_the_postgres_thread_index(
     dovecot: Dovecot, webhook_stack: Any, broker: Any, database_url: str, db: Any, tmp_path: Path
 ) -> None:
@@ -27,34 +57,12 @@ async def test_connector_process_ingests_a_mailbox_through_the_postgres_thread_i
         dovecot.append, box.user, "INBOX", corpus.complaint(box.tag), corpus.reply_with_attachment(box.tag)
     )
     port = free_port()
-    env = clean_env(
-        OMNITRAIL_HTTP_PORT=str(port),
-        OMNITRAIL_DATA_DIR=str(tmp_path / ".omnitrail"),
-        OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap,
-        OMNITRAIL_KAFKA_IDEMPOTENCE="false",
-        OMNITRAIL_DATABASE_URL=database_url,
-        OMNITRAIL_IMAP_HOST="127.0.0.1",
-        OMNITRAIL_IMAP_PORT=str(dovecot.port),
-        OMNITRAIL_IMAP_USERNAME=box.user,
-        OMNITRAIL_IMAP_PASSWORD=PASSWORD,
-        OMNITRAIL_IMAP_SSL="false",
-        OMNITRAIL_IMAP_FOLDERS="INBOX",
-        OMNITRAIL_IMAP_OWN_ADDRESSES=corpus.SUPPORT,
-    )
+    env = _env(box, broker, database_url, tmp_path, port)
     log = (tmp_path / "connector.log").open("wb")
     proc = await start_omnitrail("connector", "email", "--backfill-since", "2026-01-01", env=env, cwd=tmp_path, log=log)
     ids = [interaction_id_for("email", "", f"{m}.{box.tag}@cliente.example") for m in ("m1", "m3")]
     try:
-
-        async def pulled() -> dict[str, Any] | None:
-            try:
-                async with httpx.AsyncClient(timeout=2) as http:
-                    body = (await http.get(f"http://127.0.0.1:{port}/readyz")).json()
-            except httpx.HTTPError:
-                return None
-            return body if body.get("pull", {}).get("email") == "ok" else None
-
-        await eventually(pulled, timeout=60, what="the email pull loop ok in /readyz")
+        await eventually(lambda: _pull_state(port, "ok"), timeout=60, what="the email pull loop ok in /readyz")
 
         async def stored() -> list[tuple[Any, ...]] | None:
             cur = await db.execute(
@@ -81,3 +89,21 @@ async def test_connector_process_ingests_a_mailbox_through_the_postgres_thread_i
     assert "imap.backfill_done" in output
     assert box.user not in output  # the mailbox address is personal data: never logged
     assert corpus.JOAO not in output
+
+
+async def test_a_stopped_pull_loop_makes_the_connector_process_not_ready(
+    dovecot: Dovecot, broker: Any, database_url: str, tmp_path: Path
+) -> None:
+    box = Mailbox(dovecot)
+    port = free_port()
+    env = _env(box, broker, database_url, tmp_path, port, password="not-the-password")
+    log = (tmp_path / "connector.log").open("wb")
+    proc = await start_omnitrail("connector", "email", env=env, cwd=tmp_path, log=log)
+    try:
+        status, body = await eventually(lambda: _pull_state(port, "stopped: "), timeout=60, what="a stopped loop")
+    finally:
+        await stop_process(proc)
+        log.close()
+    assert status == 503  # it reads no mail until restarted: a load balancer or an orchestrator must see that
+    assert body["degraded"] is True
+    assert "pull.stopped" in (tmp_path / "connector.log").read_text()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from connectors.email import mime
 from connectors.email.normalize import MAX_INTERACTION_BYTES, external_id, facts, fit, to_interaction
 from connectors.email.threads import Placement
+from connectors.emitter import Record
 from schemas.ids import interaction_id_for
 from schemas.interaction import Direction, Interaction, PartyRole
 from tests import email_corpus as corpus
@@ -193,3 +194,28 @@ def test_huge_message_is_cut_to_fit_the_broker_and_says_what_was_cut() -> None:
     assert fit(quoting).text == "y" * 1000
     small = _interaction(corpus.complaint("a"))
     assert fit(small) is small
+
+
+def _wire_size(interaction: Interaction) -> int:
+    return len(Record.of(interaction).value)  # bytes, as produced
+
+
+def test_multibyte_text_is_cut_by_its_bytes_on_a_character_boundary() -> None:
+    reply = _interaction(corpus.complaint("a"))
+    for word in ("Привет мир ", "你好世界", '😀\n"q" '):  # 2, 3 and 4 bytes a character; JSON escapes as well
+        big = reply.model_copy(update={"html": None, "quoted_text": None, "text": word * (700_000 // len(word))})
+        assert len(big.model_dump_json()) < 2 * MAX_INTERACTION_BYTES  # characters alone would not have shown it
+        fitted = fit(big)
+        assert _wire_size(fitted) <= MAX_INTERACTION_BYTES
+        assert fitted.metadata["truncated"] == ["text"]
+        assert fitted.text is not None
+        assert big.text is not None
+        assert big.text.startswith(fitted.text)  # a prefix: no character cut in half, none replaced
+        assert _wire_size(fitted) > MAX_INTERACTION_BYTES - 64_000  # only what had to go
+
+
+def test_what_cannot_be_cut_is_left_for_the_caller_to_dead_letter() -> None:
+    reply = _interaction(corpus.complaint("a"))
+    crowded = reply.model_copy(update={"recipients": reply.recipients * 20_000})
+    assert fit(crowded).recipients == crowded.recipients
+    assert _wire_size(fit(crowded)) > MAX_INTERACTION_BYTES

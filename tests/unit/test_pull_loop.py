@@ -71,7 +71,8 @@ async def test_a_fatal_error_stops_the_loop_and_says_why() -> None:
     assert loop.health.state.startswith("stopped: OMNITRAIL_X_PASSWORD")
 
 
-async def test_an_unexpected_error_is_not_swallowed() -> None:
+async def test_an_unexpected_error_stops_the_loop_and_says_which() -> None:
     loop = PullLoop(ScriptedConnector([ZeroDivisionError()]), InMemoryEmitter(), InMemoryCheckpoints())
     with pytest.raises(ZeroDivisionError):
         await loop.run()
+    assert loop.health.state == "stopped: ZeroDivisionError"  # what /readyz shows, not "ok" or "starting"
