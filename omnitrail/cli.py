@@ -342,7 +342,8 @@ def import_contacts(file: Path, file_format: str | None) -> None:
     reader = RowReader(file, detect_format(file, file_format), region=app_settings.default_region)
     summary = asyncio.run(contact_import.run(app_settings, kafka_settings, addresses, reader))
     click.echo(
-        f"accepted {summary.accepted} rows, rejected {len(summary.rejected)}; "
+        f"accepted {summary.accepted} rows, rejected {len(summary.rejected)}"
+        f"{f' ({summary.erased} naming an erased person)' if summary.erased else ''}; "
         f"contacts created {summary.created}, merged {summary.merged}, changed {summary.changed}"
     )
     for rejected in summary.rejected[:100]:

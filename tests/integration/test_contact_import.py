@@ -33,6 +33,7 @@ from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, clean_env, 
 from tests.interactions import produce
 
 pytestmark = pytest.mark.integration
+GDPR = {"OMNITRAIL_GDPR_HASH_KEY": "contact-import-hash-key-0123456789"}
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +41,14 @@ def stack(start_stack: StartStack) -> Stack:
     return start_stack()
 
 
-def omnitrail(broker: EmbeddedBroker, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def omnitrail(
+    broker: EmbeddedBroker, database_url: str, *args: str, **settings: str
+) -> subprocess.CompletedProcess[str]:
     env = clean_env(
         OMNITRAIL_KAFKA_BOOTSTRAP=broker.bootstrap,
         OMNITRAIL_KAFKA_IDEMPOTENCE="false",
         OMNITRAIL_DATABASE_URL=database_url,
+        **settings,
     )
     return subprocess.run(
         [sys.executable, "-m", "omnitrail", *args], env=env, capture_output=True, text=True, timeout=120, check=False
@@ -205,3 +209,37 @@ async def test_an_excel_export_in_windows_1252_with_semicolons_imports_and_a_fil
     done = omnitrail(broker, database_url, "import", "contacts", str(spreadsheet))
     assert done.returncode == 2
     assert done.stderr.strip() == "omnitrail: contacts.csv is not a text file: an import takes CSV or JSON Lines"
+
+
+async def test_a_rerun_of_the_same_file_after_an_erasure_does_not_bring_the_person_back(
+    broker: EmbeddedBroker, database_url: str, db: Conn, tmp_path: Path
+) -> None:
+    phone, address, other = fresh.phone(), new_email("irene"), new_email("rui")
+    csv_file = tmp_path / "crm.csv"
+    csv_file.write_text(f"name,email,phone\nIrene Imported,{address},{phone}\nRui Kept,{other},\n", encoding="utf-8")
+    done = omnitrail(broker, database_url, "import", "contacts", str(csv_file), **GDPR)
+    assert done.returncode == 0, done.stderr
+    assert "accepted 2 rows, rejected 0" in done.stdout
+    (irene,) = await one(await db.execute("SELECT contact_id FROM contact_identifiers WHERE value = %s", (address,)))
+    erased = omnitrail(broker, database_url, "gdpr", "erase", str(irene), "--yes", **GDPR)
+    assert erased.returncode == 0, erased.stderr
+
+    again = omnitrail(broker, database_url, "import", "contacts", str(csv_file), **GDPR)
+    assert again.returncode == 0, again.stderr
+    assert "accepted 1 rows, rejected 1 (1 naming an erased person)" in again.stdout
+    assert "line 2: names an erased person's identifier" in again.stdout
+    assert address not in again.stdout + again.stderr
+    assert phone not in again.stdout + again.stderr
+    links = await db.execute("SELECT count(*) FROM contact_identifiers WHERE value = ANY(%s)", ([address, phone],))
+    assert await one(links) == (0,)
+    assert await one(await db.execute("SELECT display_name FROM contacts WHERE contact_id = %s", (irene,))) == (None,)
+    kept = await db.execute("SELECT count(*) FROM contact_identifiers WHERE value = %s", (other,))
+    assert await one(kept) == (1,)
+
+    # Without the key her hashes cannot be compared: the import stops before any row.
+    blind = omnitrail(broker, database_url, "import", "contacts", str(csv_file))
+    assert blind.returncode == 2
+    assert "OMNITRAIL_GDPR_HASH_KEY is not set" in blind.stderr
+    assert await one(
+        await db.execute("SELECT count(*) FROM contact_identifiers WHERE value = ANY(%s)", ([address, phone],))
+    ) == (0,)
