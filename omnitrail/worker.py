@@ -18,7 +18,7 @@ from pipeline.runner import PipelineRunner, RunnerConfig, run_until_signalled
 from pipeline.suggestion_engine import SuggestionEngine
 from pipeline.suggestion_settings import SuggestionSettings
 from schemas.config import load
-from sinks import checkpoint_age, heartbeat
+from sinks import checkpoint_age, heartbeat, update_store
 from sinks.connection import Conn
 from sinks.kafka import clients
 from sinks.kafka.publisher import TopicPublisher
@@ -70,6 +70,7 @@ def build(
         async with pool.connection() as conn:
             await heartbeat.beat(conn, worker_id, assignment)
             await checkpoint_age.report(conn)
+            await update_store.expire(conn)  # updates whose target never came (see PARKED_DAYS)
 
     async def cleanup() -> None:
         for producer in producers:

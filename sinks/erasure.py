@@ -10,6 +10,7 @@ One transaction, for the contact and every contact merged into it:
   would find their old history re-attached; only the interaction ids are recorded;
 * her identifiers taken out of other customers' interactions she was in (:mod:`sinks.redaction`),
   announced as ``interaction.redacted``;
+* updates parked for her interactions or naming her identifiers deleted (:func:`sinks.update_store.forget`);
 * what merges and identity reviews kept about the identifiers is cleared, and her open identity reviews
   are closed (``rejected``, decided by ``erasure``); her attribute values and staff handling of the
   suggestions about her go (the suggestions agent forgets the survivor's suggestions themselves when
@@ -35,7 +36,7 @@ from datetime import UTC, datetime
 from schemas import topics
 from schemas.ids import event_id_for
 from schemas.timeline import TimelineEvent, TimelineEventType
-from sinks import outbox, person, queries, redaction
+from sinks import outbox, person, queries, redaction, update_store
 from sinks.connection import Conn
 from sinks.subscriptions import undelivered
 
@@ -114,6 +115,9 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
         cur = await conn.execute("DELETE FROM interactions WHERE contact_id = ANY(%b) RETURNING interaction_id", (ids,))
         interaction_ids = [r[0] for r in await cur.fetchall()]
         interactions_erased = len(interaction_ids)
+        # Updates parked for her interactions (which will never land now) or naming her (a status callback
+        # carries her phone, an edit her new text); later ones aimed at her interactions are never parked.
+        await update_store.forget(conn, interaction_ids, [f"{kind}:{value}" for kind, value in identifiers])
         await conn.execute(
             "UPDATE contact_merges SET moved_identifiers = '[]'::jsonb, evidence = '{}'::jsonb,"
             " unmerged_at = coalesce(unmerged_at, %s)"

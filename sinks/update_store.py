@@ -14,7 +14,11 @@ Updates arrive in any order, and possibly before their target:
 - an update whose target is not in the timeline yet is parked in ``parked_updates``; the batch that
   inserts the target passes its ids as ``landed`` and the parked updates are applied then, in the
   same transaction, and published as ``interaction.updated`` like any other (a park and an insert
-  racing in two workers' transactions are caught up by the next batch, see ``_orphaned_targets``).
+  racing in two workers' transactions are caught up by the next batch, see ``_orphaned_targets``);
+- an update whose target an erasure deleted (``erased_interactions``) is dropped, never parked: that
+  target never lands again, and the update carries the person's data (an edit's text, a status's phone).
+  Parked updates are kept :data:`PARKED_DAYS` days at most (:func:`expire`, run by every worker's
+  heartbeat); an erasure deletes the ones about the person (:func:`forget`).
 
 Target rows are locked (``FOR UPDATE``, in id order) so two workers cannot interleave a
 read-compare-write on the same interaction.
@@ -36,6 +40,10 @@ from sinks.status_order import supersedes
 
 log = structlog.get_logger(__name__)
 
+#: A parked update whose target has not landed in this many days never will (the race it waits out
+#: lasts a transaction; a provider's receipt overtakes its message by seconds): it is deleted.
+PARKED_DAYS = 30
+
 
 @dataclass
 class Applied:
@@ -44,6 +52,8 @@ class Applied:
     #: How many of the batch's own updates changed something (parked ones applied now excluded).
     from_batch: int = 0
     parked: int = 0
+    #: Updates dropped because an erasure deleted their target.
+    erased_targets: int = 0
 
 
 async def apply(conn: Conn, updates: list[Interaction], *, landed: Collection[uuid.UUID] = ()) -> Applied:
@@ -83,10 +93,19 @@ async def apply(conn: Conn, updates: list[Interaction], *, landed: Collection[uu
             continue  # an older edit than the one stored (a redelivery), or the stored one again
         result.changed.append((found[target][0], update))
         result.from_batch += update.interaction_id in own
+    if to_park:
+        erased = await _erased(conn, sorted({_target(u) for u in to_park}))
+        result.erased_targets = sum(_target(u) in erased for u in to_park)
+        to_park = [u for u in to_park if _target(u) not in erased]
     await _park(conn, to_park)
     result.parked = len(to_park)
-    if to_park or earlier:
-        log.info("updates.parked", parked=len(to_park), applied_from_parking=len(earlier))
+    if to_park or earlier or result.erased_targets:
+        log.info(
+            "updates.parked",
+            parked=len(to_park),
+            applied_from_parking=len(earlier),
+            dropped_erased_target=result.erased_targets,
+        )
     return result
 
 
@@ -172,6 +191,14 @@ async def _park(conn: Conn, updates: list[Interaction]) -> None:
     )
 
 
+async def _erased(conn: Conn, targets: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these targets an erasure deleted (:mod:`sinks.erasure` records their ids)."""
+    cur = await conn.execute(
+        "SELECT interaction_id FROM erased_interactions WHERE interaction_id = ANY(%b)", (targets,)
+    )
+    return {row[0] for row in await cur.fetchall()}
+
+
 async def _orphaned_targets(conn: Conn) -> list[uuid.UUID]:
     """Targets that landed while their update was being parked by a concurrent transaction.
 
@@ -201,3 +228,28 @@ async def _take_parked(conn: Conn, landed: Collection[uuid.UUID]) -> list[Intera
     )
     rows = sorted(await cur.fetchall(), key=lambda r: (r[0], r[1]))
     return [Interaction.model_validate(r[2]) for r in rows]
+
+
+async def forget(conn: Conn, interaction_ids: list[uuid.UUID], identifier_keys: list[str]) -> int:
+    """Delete the parked updates aimed at these (erased) interactions or naming one of these identifiers
+    (``kind:value``) in any party; return how many."""
+    cur = await conn.execute(
+        """
+        DELETE FROM parked_updates p
+         WHERE p.target_interaction_id = ANY(%b)
+            OR EXISTS (SELECT 1 FROM jsonb_path_query(p.document, 'lax $.**.identifiers[*]') AS i
+                        WHERE (i->>'kind') || ':' || (i->>'value') = ANY(%b::text[]))
+        """,
+        (interaction_ids, identifier_keys),
+    )
+    return cur.rowcount
+
+
+async def expire(conn: Conn, *, days: int = PARKED_DAYS) -> int:
+    """Delete the updates parked more than ``days`` ago (their target never came); return how many."""
+    cur = await conn.execute(
+        "DELETE FROM parked_updates WHERE parked_at < clock_timestamp() - make_interval(days => %s)", (days,)
+    )
+    if cur.rowcount:
+        log.info("updates.parked_expired", expired=cur.rowcount, days=days)
+    return cur.rowcount

@@ -10,7 +10,9 @@ outbox), so no consumer brings her data back. A message she sends after the eras
 lands, with her number linked, as the first thing after ``contact.erased``. A replay of her past after the
 erasure (dead-letter replay, re-import) is dropped and counted, not dead-lettered with her message in it.
 And the erasure's own side: a merge into her contact that commits while the erasure waits for her contacts'
-lock is erased with her (the contact merged in was not in the erasure's first read of her)."""
+lock is erased with her (the contact merged in was not in the erasure's first read of her). Updates about her
+(a status callback, an edit) parked because their target had not landed go with her erasure, and one aimed at
+an erased interaction arriving after it is dropped, not parked for ever."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from pipeline.erasure_guard import ErasureGuard
 from pipeline.poison import PoisonIsolation
 from schemas import topics
 from schemas.ids import contact_id_for
-from schemas.interaction import Channel, Interaction
+from schemas.interaction import Channel, Direction, Interaction, InteractionKind, StatusUpdate
 from sinks import erasure, merges, outbox
 from sinks.connection import Conn
 from sinks.erasure import IdentifierHasher
@@ -204,3 +206,45 @@ async def test_a_contact_merged_into_hers_while_her_erasure_waits_is_erased_with
         "SELECT count(*) FROM contact_identifiers WHERE value = ANY(%s)", ([phone, address],)
     )
     assert (await one(cur))[0] == 0
+
+
+async def parked(db: Conn, *update_ids: uuid.UUID) -> int:
+    cur = await db.execute("SELECT count(*) FROM parked_updates WHERE update_id = ANY(%s)", (list(update_ids),))
+    return int((await one(cur))[0])
+
+
+async def test_her_parked_updates_go_with_her_erasure_and_one_arriving_after_it_is_not_parked(
+    worker: Worker, private_db: Conn
+) -> None:
+    phone = fresh.phone()
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    message = interaction(Channel.sms, phone, text="my first message", at=hour_ago)
+    # A delivery receipt for our reply to her that never landed (it carries her number): parked.
+    receipt = interaction(
+        Channel.sms,
+        phone,
+        direction=Direction.outbound,
+        kind=InteractionKind.status,
+        status=StatusUpdate(target_interaction_id=uuid.uuid4(), status="delivered"),
+        at=hour_ago,
+    )
+    await worker.process(message, receipt)
+    assert await parked(private_db, receipt.interaction_id) == 1
+    async with private_db.transaction():
+        assert await erasure.erase(private_db, contact_id_for(f"phone:{phone}"), HASHER, requested_by="test")
+    assert await parked(private_db, receipt.interaction_id) == 0
+
+    # Her edit of the erased message, sent after the erasure: its target is gone for good, so it is not kept.
+    edit = interaction(
+        Channel.sms,
+        phone,
+        kind=InteractionKind.edit,
+        text="my edited message",
+        status=StatusUpdate(target_interaction_id=message.interaction_id, status="edited"),
+    )
+    await worker.process(edit)
+    assert await parked(private_db, edit.interaction_id) == 0
+    cur = await private_db.execute(
+        "SELECT count(*) FROM parked_updates WHERE target_interaction_id = %s", (message.interaction_id,)
+    )
+    assert await one(cur) == (0,)

@@ -105,3 +105,19 @@ async def test_a_redelivered_older_edit_never_brings_its_text_back(conn: Any) ->
     document = (await cur.fetchone())[0]
     assert document["text"] == "Segue no sábado."
     assert datetime.fromisoformat(document["metadata"]["edited_at"]) == second.occurred_at
+
+
+async def test_an_update_whose_target_never_comes_is_kept_only_the_declared_number_of_days(conn: Any) -> None:
+    old, recent = status(f"SM{uuid.uuid4().hex}", "delivered"), status(f"SM{uuid.uuid4().hex}", "delivered")
+    async with conn.transaction():
+        assert (await update_store.apply(conn, [old, recent])).parked == 2
+        await conn.execute(
+            "UPDATE parked_updates SET parked_at = clock_timestamp() - make_interval(days => %s) WHERE update_id = %s",
+            (update_store.PARKED_DAYS + 1, old.interaction_id),
+        )
+    async with conn.transaction():
+        await update_store.expire(conn)
+    cur = await conn.execute(
+        "SELECT update_id FROM parked_updates WHERE update_id = ANY(%s)", ([old.interaction_id, recent.interaction_id],)
+    )
+    assert await cur.fetchall() == [(recent.interaction_id,)]
