@@ -9,7 +9,8 @@ One transaction, for the contact and every contact merged into it:
   content-less either, because contact ids are deterministic and a person who writes again
   would find their old history re-attached; only the interaction ids are recorded;
 * her identifiers taken out of other customers' interactions she was in (:mod:`sinks.redaction`),
-  announced as ``interaction.redacted``;
+  announced as ``interaction.redacted``; the undelivered webhook events of those interactions (any
+  contact's) deleted, so none is sent again with her data in it;
 * updates parked for her interactions or naming her identifiers deleted (:func:`sinks.update_store.forget`);
 * what merges and identity reviews kept about the identifiers is cleared, and her open identity reviews
   are closed (``rejected``, decided by ``erasure``); her attribute values and staff handling of the
@@ -110,6 +111,8 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
         )
         await conn.execute("DELETE FROM interaction_contacts WHERE contact_id = ANY(%b)", (ids,))
         await undelivered.forget(conn, [str(i) for i in ids])
+        # Other customers' undelivered events of the interactions just redacted still hold her data.
+        await undelivered.forget_interactions(conn, redacted)
         if emails:
             await conn.execute("DELETE FROM email_threads WHERE participants && %b::text[]", (emails,))
         cur = await conn.execute("DELETE FROM interactions WHERE contact_id = ANY(%b) RETURNING interaction_id", (ids,))
@@ -171,7 +174,7 @@ async def erase(conn: Conn, contact_id: uuid.UUID, hasher: IdentifierHasher, *, 
                 *((topics.CONTACTS, str(i).encode(), None) for i in ids),
             ],
         )
-    return Erasure(erasure_id, survivor, ids, len(hashes), interactions_erased, now, redacted)
+    return Erasure(erasure_id, survivor, ids, len(hashes), interactions_erased, now, len(redacted))
 
 
 async def erased_since(conn: Conn, hashes: list[str]) -> dict[str, datetime]:

@@ -2,11 +2,14 @@
 
 She was a second recipient of someone else's email, or in its Cc: the interaction stays in the
 other customers' timelines, but her party loses its identifiers and display name, and every
-spelling of her identifiers we know (an email in any case, a phone as E.164 with and without the
-``+``) is replaced by :data:`MARK` in the subject, text, quoted text, HTML and metadata. The search
-column is generated from the document, so it follows. Each changed interaction goes to the
-timeline topic as ``interaction.redacted`` carrying the redacted interaction, one event per contact
-whose timeline shows it, so consumers replace their copies.
+spelling of her identifiers we know is replaced by :data:`MARK` everywhere else in the document
+(every field but the structural ones, :data:`schemas.interaction_fields.STRUCTURE`: subject, texts,
+HTML, attachment names, location, contact cards, thread key, metadata, the other parties' names). An
+email matches in any case; a phone as E.164, with or without the ``+``, ``00``-prefixed, in its
+national form, and each of these spaced or dashed (:func:`spellings`). The search column is generated
+from the document, so it follows. Each changed interaction goes to the timeline topic as
+``interaction.redacted`` carrying the redacted interaction, one event per contact whose timeline
+shows it, so consumers replace their copies.
 
 Which interactions: those of her contacts (the row names her as first customer, or
 ``interaction_contacts`` links her) that another customer's contact has too; a row that named her
@@ -24,27 +27,56 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import phonenumbers
 
 from schemas import topics
 from schemas.ids import event_id_for
 from schemas.interaction import Interaction
+from schemas.interaction_fields import STRUCTURE
 from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks.connection import Conn
 from sinks.kafka.records import Record
 
 MARK = "[erased]"
-_TEXT_FIELDS = ("subject", "text", "quoted_text", "html")
+#: What may stand between two digits of a written phone number: a space, dot, dash, slash or bracket, at most
+#: two of them (``+351 912 345 678``, ``(+351) 912-345-678``). Bounded, so matching stays linear in the text.
+_SEPARATOR = r"[ .\-/()]{0,2}"
+
+
+def _digits(digits: str) -> str:
+    return _SEPARATOR.join(digits)
+
+
+def phone_spelling(e164: str) -> str:
+    """A pattern for every way the phone ``e164`` is commonly written.
+
+    ``+``, ``00`` or nothing before the country code, an optional ``(0)`` trunk prefix, and the national
+    form (``912 345 678``, ``020 7946 0000``), with spaces, dots, dashes or brackets between the digits; never
+    a part of a longer digit run."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        forms = [re.escape(e164), re.escape(e164.lstrip("+"))]
+    else:
+        national = re.sub(r"\D", "", phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL))
+        significant = phonenumbers.national_significant_number(parsed)
+        international = (
+            rf"(?:\(?(?:\+|00){_SEPARATOR})?{_digits(str(parsed.country_code))}{_SEPARATOR}"
+            rf"(?:\(0\){_SEPARATOR})?{_digits(significant)}"
+        )
+        forms = [international, _digits(national)]
+    return rf"(?<!\d)(?:{'|'.join(forms)})(?!\d)"
 
 
 def spellings(identifiers: Iterable[tuple[str, str]]) -> re.Pattern[str] | None:
     """One pattern for every written form of the identifiers (kind, normalized value) we look for."""
-    forms: set[str] = set()
+    phones: set[str] = set()
+    others: set[str] = set()
     for kind, value in identifiers:
-        forms.add(value)
-        if kind == "phone":
-            forms.add(value.lstrip("+"))
-    longest_first = sorted((f for f in forms if len(f) >= 5), key=len, reverse=True)  # never a stub
-    return re.compile("|".join(map(re.escape, longest_first)), re.IGNORECASE) if longest_first else None
+        (phones if kind == "phone" else others).add(value)
+    longest_first = sorted((f for f in others if len(f) >= 5), key=len, reverse=True)  # never a stub
+    forms = [phone_spelling(p) for p in sorted(phones) if len(p.lstrip("+")) >= 5] + list(map(re.escape, longest_first))
+    return re.compile("|".join(forms), re.IGNORECASE) if forms else None
 
 
 def _scrub(value: Any, pattern: re.Pattern[str]) -> Any:
@@ -57,24 +89,32 @@ def _scrub(value: Any, pattern: re.Pattern[str]) -> Any:
     return value
 
 
-def _party(party: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+def _party(party: dict[str, Any], keys: set[str], pattern: re.Pattern[str] | None) -> dict[str, Any]:
     kept = [i for i in party.get("identifiers") or [] if f"{i.get('kind')}:{i.get('value')}" not in keys]
-    if len(kept) == len(party.get("identifiers") or []):
+    if len(kept) < len(party.get("identifiers") or []):
+        return {**party, "identifiers": kept, "display_name": None}  # the party was her: her name goes too
+    name = party.get("display_name")
+    if pattern is None or not isinstance(name, str):
         return party
-    return {**party, "identifiers": kept, "display_name": None}  # the party was her: her name goes too
+    return {**party, "display_name": pattern.sub(MARK, name)}  # "Bob (writing for alice@...)"
 
 
 def redact(document: dict[str, Any], keys: set[str], pattern: re.Pattern[str] | None) -> dict[str, Any]:
-    """The document without the identifiers ``keys`` (``kind:value``) and their spellings."""
-    out = dict(document)
-    if isinstance(out.get("sender"), dict):
-        out["sender"] = _party(out["sender"], keys)
-    out["recipients"] = [_party(p, keys) for p in out.get("recipients") or []]
-    if pattern is not None:
-        for name in _TEXT_FIELDS:
-            if isinstance(out.get(name), str):
-                out[name] = pattern.sub(MARK, out[name])
-        out["metadata"] = _scrub(out.get("metadata") or {}, pattern)
+    """The document without the identifiers ``keys`` (``kind:value``) and their spellings.
+
+    Parties lose her identifiers (and her name); every other field but the structural ones has her
+    spellings replaced, a field the model does not know included. An address change (an identity notice,
+    never a timeline row) is left as it is: it holds identifiers only, which the parties must carry."""
+    out: dict[str, Any] = {}
+    for name, value in document.items():
+        if name in STRUCTURE or name == "address_change":
+            out[name] = value
+        elif name == "sender":
+            out[name] = _party(value, keys, pattern) if isinstance(value, dict) else value
+        elif name == "recipients":
+            out[name] = [_party(p, keys, pattern) for p in value or []]
+        else:
+            out[name] = value if pattern is None else _scrub(value, pattern)
     return out
 
 
@@ -85,8 +125,8 @@ async def redact_linked(
     *,
     erasure_id: uuid.UUID,
     now: datetime,
-) -> tuple[int, list[Record]]:
-    """Redact the other customers' interactions linked to ``ids``; (how many changed, their events).
+) -> tuple[list[uuid.UUID], list[Record]]:
+    """Redact the other customers' interactions linked to ``ids``; (the ids of those changed, their events).
 
     Runs in the erasure's transaction, before her links are deleted."""
     cur = await conn.execute(
@@ -137,4 +177,4 @@ async def redact_linked(
             " WHERE l.interaction_id = c.interaction_id AND l.contact_id = c.contact_id",
             ([i for i, _, _ in changed], [o for _, o, _ in changed]),
         )
-    return len(changed), records
+    return [i for i, _, _ in changed], records

@@ -1,8 +1,9 @@
 """Retention: interaction content older than its channel's maximum age is purged.
 
-What is purged is the content (subject, text, html, attachment metadata, channel metadata); the
-row stays with its ids, channel, direction and times, so counts and "when did we last talk" still
-work and a replay of the same interaction (same id) cannot re-insert the content. Runs in slices
+What is purged is the content (:data:`schemas.interaction_fields.CONTENT`: subject, text, html, quoted
+text, attachment metadata, location, contact cards, channel metadata); the row stays with its ids,
+channel, direction, times, parties and threading, so counts and "when did we last talk" still work and
+a replay of the same interaction (same id) cannot re-insert the content. Runs in slices
 so a first purge of a large table does not hold long locks.
 """
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from schemas.interaction_fields import CONTENT as _CONTENT
 from sinks.connection import Conn
 
-CONTENT = ["subject", "text", "html", "attachments", "metadata"]
+CONTENT = list(_CONTENT)
 _SLICE = 5000
 
 

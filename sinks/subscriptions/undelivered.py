@@ -3,8 +3,11 @@ where operators list them and send them again (``omnitrail sink deadletters``, `
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
+
+import orjson
 
 from sinks.connection import Conn
 from sinks.subscriptions.delivery import Delivery
@@ -81,3 +84,33 @@ async def forget(conn: Conn, contact_ids: list[str]) -> int:
     """Delete these contacts' undelivered events (their bodies carry personal data); erasure calls it."""
     cur = await conn.execute("DELETE FROM webhook_deadletters WHERE contact_id = ANY(%s)", (contact_ids,))
     return cur.rowcount
+
+
+async def forget_interactions(conn: Conn, interaction_ids: list[uuid.UUID]) -> int:
+    """Delete every subscriber's undelivered events carrying one of these interactions (whichever contact's
+    timeline they were for); erasure calls it for the interactions it redacted, whose
+    ``interaction.redacted`` events replace them. An event that only refers to one (a reply's
+    ``in_reply_to``) stays."""
+    if not interaction_ids:
+        return 0
+    wanted = {str(i) for i in interaction_ids}
+    # The ids' bytes narrow the rows in PostgreSQL; the body is parsed here, where a body that is not
+    # JSON cannot fail the erasure.
+    cur = await conn.execute(
+        "SELECT deadletter_id, body FROM webhook_deadletters"
+        " WHERE EXISTS (SELECT 1 FROM unnest(%s::bytea[]) AS n (id) WHERE position(n.id IN body) > 0)",
+        ([i.encode() for i in sorted(wanted)],),
+    )
+    doomed = [row_id for row_id, body in await cur.fetchall() if _interaction_id(body) in wanted]
+    await conn.execute("DELETE FROM webhook_deadletters WHERE deadletter_id = ANY(%s)", (doomed,))
+    return len(doomed)
+
+
+def _interaction_id(body: bytes) -> str | None:
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    interaction = event.get("interaction") if isinstance(event, dict) else None
+    found = interaction.get("interaction_id") if isinstance(interaction, dict) else None
+    return found if isinstance(found, str) else None

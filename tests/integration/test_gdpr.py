@@ -23,11 +23,14 @@ from omnitrail.local_stack import EmbeddedBroker
 from schemas import topics
 from schemas.identifiers import Identifier, IdentifierKind
 from schemas.ids import interaction_id_for
-from schemas.interaction import Attachment, Channel, Interaction, Party, PartyRole
+from schemas.interaction import Attachment, Channel, ContactCard, Interaction, Location, Party, PartyRole
+from schemas.timeline import TimelineEvent, TimelineEventType
 from sinks.connection import Conn
+from sinks.subscriptions import undelivered
+from sinks.subscriptions.delivery import Delivery
 from tests import fresh
 from tests.helpers import inbound_sms, signed
-from tests.integration.identity_helpers import find_contact
+from tests.integration.identity_helpers import find_contact, timeline_ids
 from tests.integration.rows import one
 from tests.integration.stack import ADMIN, AGENT, Stack, StartStack, eventually, read_topic
 from tests.interactions import interaction, produce
@@ -291,3 +294,71 @@ async def test_erasure_takes_her_identifiers_out_of_other_customers_interactions
     assert ana.value not in json.dumps(event)
     schema = json.loads((Path(__file__).parents[2] / "schemas/json/timeline_event.v1.json").read_text())
     Draft202012Validator(schema).validate(event)
+
+
+async def test_erasure_scrubs_every_field_of_other_customers_interactions_and_their_undelivered_webhooks(
+    client: httpx.AsyncClient, stack: Stack, broker: EmbeddedBroker, db: Conn
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    phone = fresh.phone()
+    ana_mail = Identifier(kind=IdentifierKind.email, value=f"ana.card.{tag}@example.org")
+    ana_phone = Identifier(kind=IdentifierKind.phone, value=phone)
+    bruno = Identifier(kind=IdentifierKind.email, value=f"bruno.card.{tag}@example.org")
+    now = datetime.now(UTC)
+    own = email(f"own.{tag}@mail.example", [ana_mail, ana_phone], text="Ana's own message", at=now - timedelta(hours=2))
+    national = fresh.national(phone)  # "912 345 678"
+    spelled = [phone, national, national.replace(" ", ""), "00" + phone[1:], f"+351-{national.replace(' ', '-')}"]
+    # Bruno writes with Ana in Cc, forwarding her contact card, her CV and where to meet her.
+    cc = email(f"cc.{tag}@mail.example", [bruno], text=f"Ana: {' / '.join(spelled)}", at=now - timedelta(hours=1))
+    cc = cc.model_copy(
+        update={
+            "sender": Party(display_name="Bruno Outro", identifiers=[bruno]),
+            "recipients": [
+                Party(identifiers=[Identifier(kind=IdentifierKind.email, value=OUR_MAILBOX)], role=PartyRole.us),
+                Party(display_name="Ana Apagada", identifiers=[ana_mail], role=PartyRole.customer),
+            ],
+            "quoted_text": f"Ana wrote: call me on {national}",
+            "contact_cards": [ContactCard(name="Ana", emails=[ana_mail.value], phones=[f"+351 {national}"])],
+            "attachments": [Attachment(name=f"cv-{ana_mail.value}.pdf", content_type="application/pdf", size=3)],
+            "location": Location(latitude=38.7, longitude=-9.1, address=f"ask {ana_mail.value} at the door"),
+        }
+    )
+    await produce(broker.bootstrap, [own, cc])
+
+    async def with_timeline(q: str, interactions: int) -> str | None:
+        found = await find_contact(client, q)
+        if found is None or len(await timeline_ids(client, found["contact_id"])) != interactions:
+            return None
+        return str(found["contact_id"])
+
+    ana_id = await eventually(lambda: with_timeline(ana_mail.value, 2), what="Ana with her message and the Cc")
+    bruno_id = await eventually(lambda: with_timeline(bruno.value, 1), what="Bruno with his email")
+    # A webhook receiver was down when Bruno's copy went out: it waits to be sent again. Another event of his
+    # (a reply naming the Cc email) has none of her data and stays.
+    subscriber = f"gdpr-{tag}"
+    reply = email(f"reply.{tag}@mail.example", [bruno], text="thanks", at=now).model_copy(
+        update={"in_reply_to": cc.interaction_id}
+    )
+    for n, item in enumerate((cc, reply)):
+        event = TimelineEvent(
+            event_id=uuid.uuid4(),
+            type=TimelineEventType.interaction_added,
+            contact_id=uuid.UUID(bruno_id),
+            occurred_at=now,
+            interaction=item,
+        )
+        origin = undelivered.Origin(topics.TIMELINE, 0, n, bruno_id, str(event.event_id), event.type.value)
+        await undelivered.add(db, subscriber, origin, event.model_dump_json().encode(), Delivery(False, 8, 500, "500"))
+
+    erased = await client.delete(f"/api/v1/contacts/{ana_id}", headers=ADMIN)
+    assert erased.status_code == 200
+    assert erased.json()["interactions_redacted"] == 1
+
+    cur = await db.execute("SELECT document FROM interactions WHERE interaction_id = %s", (cc.interaction_id,))
+    kept = json.dumps((await one(cur))[0])
+    for personal in (ana_mail.value, phone[1:], national, national.replace(" ", ""), "Ana Apagada"):
+        assert personal not in kept, personal
+    assert "Bruno Outro" in kept
+    assert bruno.value in kept
+    [left] = await undelivered.listing(db, subscriber)  # nothing with her data can be sent again
+    assert json.loads(left.body)["interaction"]["interaction_id"] == str(reply.interaction_id)

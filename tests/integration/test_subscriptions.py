@@ -166,3 +166,20 @@ async def test_erasing_a_contact_deletes_its_undelivered_webhook_bodies(db: Conn
     assert await undelivered.forget(db, [erased]) == 2
     cur = await db.execute("SELECT contact_id FROM webhook_deadletters WHERE subscriber = 'erasure-test'")
     assert await cur.fetchall() == [(kept,)]
+
+
+async def test_undelivered_events_of_redacted_interactions_are_deleted_whoever_they_were_for(db: Conn) -> None:
+    redacted, other = uuid.uuid4(), uuid.uuid4()
+    failure, subscriber = Delivery(False, 8, 500, "HTTP 500"), f"redaction-{uuid.uuid4().hex}"
+    bodies = [
+        json.dumps({"type": "interaction.added", "interaction": {"interaction_id": str(redacted)}}).encode(),  # goes
+        json.dumps({"type": "interaction.added", "interaction": {"interaction_id": str(other)}}).encode(),
+        json.dumps({"type": "interaction.added", "interaction": {"in_reply_to": str(redacted)}}).encode(),
+        f"not json {redacted}".encode(),  # cannot fail the erasure
+    ]
+    for n, body in enumerate(bodies):
+        origin = undelivered.Origin(topics.TIMELINE, 0, 20_000_000 + n, str(uuid.uuid4()), str(n), "interaction.added")
+        await undelivered.add(db, subscriber, origin, body, failure)
+    assert await undelivered.forget_interactions(db, [redacted]) == 1
+    cur = await db.execute("SELECT event_id FROM webhook_deadletters WHERE subscriber = %s ORDER BY 1", (subscriber,))
+    assert await cur.fetchall() == [("1",), ("2",), ("3",)]
