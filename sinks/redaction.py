@@ -79,13 +79,18 @@ def spellings(identifiers: Iterable[tuple[str, str]]) -> re.Pattern[str] | None:
     return re.compile("|".join(forms), re.IGNORECASE) if forms else None
 
 
+#: Keys whose values are content addresses (an attachment's file), never written by a person: a digest whose
+#: hex digits happened to spell her number must not be broken (the media stage finds the file by it).
+_ADDRESSES = frozenset({"sha256"})
+
+
 def _scrub(value: Any, pattern: re.Pattern[str]) -> Any:
     if isinstance(value, str):
         return pattern.sub(MARK, value)
     if isinstance(value, list):
         return [_scrub(v, pattern) for v in value]
     if isinstance(value, dict):
-        return {k: _scrub(v, pattern) for k, v in value.items()}
+        return {k: v if k in _ADDRESSES else _scrub(v, pattern) for k, v in value.items()}
     return value
 
 
