@@ -1,4 +1,4 @@
-"""The email thread index in PostgreSQL (``email_threads``, migration 0007).
+"""The email thread index in PostgreSQL (``email_threads``, migrations 0007 and 0024).
 
 Implements the email connector's ``ThreadIndex`` protocol without importing it (imports flow from
 connectors and sinks to schemas, never between them): ``omnitrail`` passes the entry type in. A
@@ -17,10 +17,13 @@ from psycopg_pool import AsyncConnectionPool
 from sinks.connection import Conn
 from sinks.unavailable import retriable_database
 
-_SELECT = "SELECT message_id, thread_key, rule, subject_key, participants, conversation, occurred_at FROM email_threads"
+_SELECT = (
+    "SELECT message_id, thread_key, rule, subject_key, participants, conversation, occurred_at, fingerprint"
+    " FROM email_threads"
+)
 _INSERT = (
-    "INSERT INTO email_threads (message_id, thread_key, rule, subject_key, participants, conversation, occurred_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (message_id)"
+    "INSERT INTO email_threads (message_id, thread_key, rule, subject_key, participants, conversation, occurred_at,"
+    " fingerprint) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (message_id)"
 )
 
 
@@ -41,6 +44,8 @@ class ThreadRow(Protocol):
     def conversation(self) -> str | None: ...
     @property
     def occurred_at(self) -> datetime | None: ...
+    @property
+    def fingerprint(self) -> str | None: ...
 
 
 E = TypeVar("E", bound=ThreadRow)
@@ -56,7 +61,7 @@ class PostgresThreadIndex(Generic[E]):
             async with self.pool.connection() as conn:
                 cur = await conn.execute(sql, params)
                 rows = await cur.fetchall()
-                return [self.entry(r[0], r[1], r[2], r[3], tuple(r[4] or ()), r[5], r[6]) for r in rows]
+                return [self.entry(r[0], r[1], r[2], r[3], tuple(r[4] or ()), r[5], r[6], r[7]) for r in rows]
 
     async def find(self, message_ids: list[str]) -> list[E]:
         return await self._rows(_SELECT + " WHERE message_id = ANY(%b)", (message_ids,))
@@ -84,7 +89,8 @@ class PostgresThreadIndex(Generic[E]):
                     await cur.executemany(
                         _INSERT + " DO UPDATE SET thread_key = excluded.thread_key, rule = excluded.rule,"
                         " subject_key = excluded.subject_key, participants = excluded.participants,"
-                        " conversation = excluded.conversation, occurred_at = excluded.occurred_at",
+                        " conversation = excluded.conversation, occurred_at = excluded.occurred_at,"
+                        " fingerprint = excluded.fingerprint",
                         [_params(e) for e in full],
                     )
                 if placeholders:
@@ -95,4 +101,13 @@ class PostgresThreadIndex(Generic[E]):
 
 
 def _params(e: ThreadRow) -> tuple[Any, ...]:
-    return (e.message_id, e.thread_key, e.rule, e.subject_key, list(e.participants), e.conversation, e.occurred_at)
+    return (
+        e.message_id,
+        e.thread_key,
+        e.rule,
+        e.subject_key,
+        list(e.participants),
+        e.conversation,
+        e.occurred_at,
+        e.fingerprint,
+    )

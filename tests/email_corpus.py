@@ -271,6 +271,32 @@ Mensagem {n}.
 """)
 
 
+def with_message_id(
+    message_id: str,
+    *,
+    sender: str,
+    to: str = SUPPORT,
+    cc: str | None = None,
+    subject: str = "Pedido",
+    body: str = "Mensagem.",
+    date: str = "Fri, 6 Mar 2026 10:00:00 +0000",
+    trace: str = "",
+) -> bytes:
+    """A message under a given Message-ID (broken mailers and web forms reuse one); ``trace``: a Received header."""
+    received = f"Received: {trace}\n" if trace else ""
+    copied = f"Cc: {cc}\n" if cc else ""
+    return _crlf(f"""{received}From: {sender}
+To: {to}
+{copied}Subject: {subject}
+Date: {date}
+Message-ID: <{message_id}>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+{body}
+""")
+
+
 # ---- Damaged real-world shapes (each reproduces a defect class seen in real support mailboxes) ----
 
 

@@ -36,7 +36,7 @@ from connectors.email import attachment_bytes, mime
 from connectors.email.mime import ParsedEmail
 from connectors.email.normalize import MAX_INTERACTION_BYTES, encoded_size, facts, fit, to_interaction
 from connectors.email.session import RECONNECT_ERRORS, Fetched, ImapSession, LoginUnavailable
-from connectors.email.settings import ImapAccount, ImapSettings
+from connectors.email.settings import ImapAccount, ImapSettings, ours
 from connectors.email.threads import InMemoryThreadIndex, Placement, Threader, ThreadIndex
 from connectors.email.tokens import AuthFailure, TokenEndpointDown
 from connectors.emitter import Emitter, send_dead_letter
@@ -83,6 +83,8 @@ class EmailConnector(Connector[ImapSettings]):
         if not self.accounts:
             raise FatalError("OMNITRAIL_IMAP_HOST (or [[imap.accounts]] in the config file) is required for email")
         self.sessions = {a.username: ImapSession(a) for a in self.accounts}
+        #: Every mailbox's addresses: a colleague's mailbox is never a customer (whichever copy is read first).
+        self.ours = ours(self.accounts)
         self.threader = Threader(thread_index or InMemoryThreadIndex())
         self.backfill_since: date | None = None
         #: Accounts whose backfill has not run yet (one waiting out its token endpoint keeps its turn).
@@ -246,7 +248,7 @@ class EmailConnector(Connector[ImapSettings]):
 
         Also ``omnitrail email inspect``'s path for files (:mod:`connectors.email.inspect`).
         """
-        own = account.own()
+        own = self.ours
         received_at = datetime.now(UTC)
         # The stdlib's modern header parser costs milliseconds a message: parse off the event loop.
         results = await asyncio.to_thread(_parse_all, fetched)
@@ -337,7 +339,7 @@ class EmailConnector(Connector[ImapSettings]):
         message = mime.parse(raw.body)
         account = self._mailbox_of(message)
         occurred_at = message.date or raw.received_at
-        own = account.own()
+        own = self.ours
         [placement] = await self.threader.place_many([facts(message, own, occurred_at)])
         return [self._interaction(message, account, own, occurred_at, raw.received_at, placement)]
 

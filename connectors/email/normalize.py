@@ -2,7 +2,15 @@
 
 The interaction id depends only on the message (its Message-ID, or a hash of the raw bytes when it
 has none), never on the folder or the mailbox: the same message in INBOX and All Mail, or Cc'd to
-two of our mailboxes, is one timeline entry.
+two of our mailboxes, is one timeline entry. "The same message" is one Message-ID *and* one
+:func:`fingerprint` (From, the To/Cc addresses, Date, Subject). A different message under a
+Message-ID already taken (a broken mailer's constant id, a web form, a mail merge to several
+recipients, or a forged id) gets an id of its own, ``<Message-ID>#<fingerprint>`` (the threader
+decides, :mod:`connectors.email.threads`), and ``metadata["message_id_reused"]``; the first message
+with a Message-ID keeps the id it always had.
+
+"Ours" is every address of every configured mailbox (:func:`connectors.email.settings.ours`), so mail
+among colleagues' mailboxes never makes a colleague a customer, whichever mailbox reads it first.
 
 Direction: from one of our own addresses -> outbound, every recipient who is not ours is a customer
 (ours get ``role=us``); otherwise inbound, the sender is the customer and so is every To/Cc
@@ -12,6 +20,7 @@ recipient who is not ours (``role=customer``), so Cc'd customers see it in their
 from __future__ import annotations
 
 import functools
+import hashlib
 from datetime import datetime
 
 from connectors.email.mime import Mailbox, ParsedEmail
@@ -57,6 +66,17 @@ def is_outbound(parsed: ParsedEmail, own: frozenset[str]) -> bool:
     return parsed.sender is not None and _address(parsed.sender) in own
 
 
+def fingerprint(parsed: ParsedEmail) -> str | None:
+    """What every copy of one message shares, hashed; None for a message without a Message-ID (never reused)."""
+    if parsed.message_id is None:
+        return None
+    sender = (_address(parsed.sender) or parsed.sender.address) if parsed.sender else ""
+    recipients = sorted({_address(b) or b.address for b in [*parsed.to, *parsed.cc]})
+    date = parsed.date.isoformat() if parsed.date else ""
+    parts = [sender, ",".join(recipients), date, parsed.subject or ""]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
 def facts(parsed: ParsedEmail, own: frozenset[str], occurred_at: datetime) -> MessageFacts:
     """What the threader needs: ids, subject, and the customer addresses (ours left out)."""
     outbound = is_outbound(parsed, own)
@@ -74,6 +94,7 @@ def facts(parsed: ParsedEmail, own: frozenset[str], occurred_at: datetime) -> Me
         participants=tuple(customers),
         thread_index=parsed.thread_index,
         occurred_at=occurred_at,
+        fingerprint=fingerprint(parsed),
     )
 
 
@@ -99,6 +120,8 @@ def to_interaction(
         metadata[SENDER_UNKNOWN] = True
     if parsed.message_id is None:
         metadata["message_id_missing"] = True
+    if placement.key is not None:
+        metadata["message_id_reused"] = True
     if parsed.defects:
         metadata["parse_defects"] = parsed.defects
     if parsed.warnings:
@@ -111,7 +134,7 @@ def to_interaction(
     if inline:
         metadata["inline_attachments"] = inline
     text, quoted = (parsed.text, None) if outbound or not parsed.text else split(parsed.text)
-    ext = external_id(parsed)
+    ext = placement.key or external_id(parsed)
     parent = parsed.in_reply_to or (parsed.references[-1] if parsed.references else None)
     return Interaction.build(
         interaction_id=interaction_id_for("email", "", ext),

@@ -11,12 +11,14 @@ token endpoint (:mod:`connectors.email.tokens`): Gmail and Microsoft 365, which 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from schemas.config import OmnitrailSettings
+from schemas.errors import InvalidPayload
 from schemas.identifiers import normalize_email
 
 
@@ -114,6 +116,20 @@ class ImapAccount(ImapLogin):
         """Our addresses, normalized; the username counts when it is an address and nothing else is set."""
         raw = self.own_addresses or ([self.username] if "@" in self.username else [])
         return frozenset(normalize_email(a) for a in raw)
+
+
+def ours(accounts: list[ImapAccount]) -> frozenset[str]:
+    """Every address of every configured mailbox: each one's own addresses and its username when an address.
+
+    Mail between two of our mailboxes (sales@ writes a customer and Cc's support@) reads the same in
+    both: neither colleague is taken for a customer.
+    """
+    found = set().union(*(a.own() for a in accounts))
+    for account in accounts:
+        with contextlib.suppress(InvalidPayload):
+            if "@" in account.username:
+                found.add(normalize_email(account.username))
+    return frozenset(found)
 
 
 class ImapSettings(OmnitrailSettings, ImapLogin):

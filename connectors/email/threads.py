@@ -17,6 +17,17 @@ Rules, first match wins (the name goes to ``metadata["thread_rule"]``):
 7. ``new`` - a conversation of its own.
 
 A thread key is the interaction id of the thread's root message, so it is stable on any machine.
+
+Reused Message-IDs: broken mailers, web forms and mail merges send *different* messages under one
+Message-ID, and anyone who learns a Message-ID could otherwise suppress the message that really
+carries it. So each placed message also leaves its :attr:`MessageFacts.fingerprint` (a hash of
+From, the To/Cc addresses, Date and Subject: what every copy of one message shares, in every folder
+and every mailbox). A message whose Message-ID is indexed with *another* fingerprint is a different
+message: it is placed, and identified, under its own key ``<Message-ID>#<fingerprint>`` (so
+rule 1 does not hand it the other message's thread, and its own copies find it again), and
+:attr:`Placement.key` says so. An indexed entry without a fingerprint (placed before fingerprints
+were kept) counts as the same message and gets the fingerprint now: ids of stored mail never change.
+References naming a reused Message-ID still lead to the thread of the first message that carried it.
 The memory lives behind the :class:`ThreadIndex` protocol (PostgreSQL in production,
 ``sinks/thread_index.py``; :class:`InMemoryThreadIndex` for tests).
 """
@@ -26,7 +37,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -48,6 +59,7 @@ class ThreadEntry:
     participants: tuple[str, ...] = ()
     conversation: str | None = None
     occurred_at: datetime | None = None
+    fingerprint: str | None = None
 
 
 class ThreadIndex(Protocol):
@@ -68,6 +80,8 @@ class ThreadIndex(Protocol):
 class Placement:
     thread_key: str
     rule: str
+    #: The identity the message was placed under when its Message-ID belongs to another message.
+    key: str | None = None
 
 
 def thread_key_for(message_id: str) -> str:
@@ -107,6 +121,8 @@ class MessageFacts:
     participants: tuple[str, ...]  # customer addresses, sorted
     thread_index: str | None
     occurred_at: datetime
+    #: What every copy of this message shares (see the module docstring); None: never a reuse.
+    fingerprint: str | None = None
 
 
 class Threader:
@@ -125,20 +141,24 @@ class Threader:
 
     async def place_many(self, batch: list[MessageFacts]) -> list[Placement]:
         """Place messages in order; later ones see the earlier ones (a reply chain inside one batch)."""
-        ids = list(dict.fromkeys(i for f in batch for i in (f.message_id, *f.references)))
+        ids = list(dict.fromkeys(i for f in batch for i in (f.message_id, *_reuse_key(f), *f.references)))
         view = _BatchView(self.index, {e.message_id: e for e in await self.index.find(ids)} if ids else {})
         placements = []
         for facts in batch:
-            placement = await self._decide(facts, view)
+            key = await self._key(facts, view)
+            placement = await self._decide(replace(facts, message_id=key) if key else facts, view)
+            if key is not None:
+                placement = replace(placement, key=key)
             entries = [
                 ThreadEntry(
-                    facts.message_id,
+                    key or facts.message_id,
                     placement.thread_key,
                     placement.rule,
                     subject_key(facts.subject),
                     facts.participants,
                     outlook_conversation(facts.thread_index),
                     facts.occurred_at,
+                    facts.fingerprint,
                 )
             ]
             # Placeholders: a referenced parent that arrives later joins this thread (rule 2 from its side).
@@ -148,6 +168,17 @@ class Threader:
         if view.pending:
             await self.index.remember(view.pending)
         return placements
+
+    @staticmethod
+    async def _key(facts: MessageFacts, view: _BatchView) -> str | None:
+        """``<Message-ID>#<fingerprint>`` when the Message-ID is indexed for a different message, else None."""
+        if facts.fingerprint is None:
+            return None
+        found = await view.find([facts.message_id])
+        other = found[0] if found else None
+        if other is None or other.rule == "placeholder" or other.fingerprint in (None, facts.fingerprint):
+            return None
+        return _reuse_key(facts)[0]
 
     async def _decide(self, facts: MessageFacts, view: _BatchView) -> Placement:
         found = {e.message_id: e for e in await view.find([facts.message_id, *facts.references])}
@@ -182,6 +213,11 @@ class Threader:
             return False
         changed = subject_key(facts.subject) != parent.subject_key
         return changed and not set(parent.participants) & set(facts.participants)
+
+
+def _reuse_key(facts: MessageFacts) -> list[str]:
+    """The key the message is placed under if its Message-ID turns out to be another message's."""
+    return [f"{facts.message_id}#{facts.fingerprint}"] if facts.fingerprint else []
 
 
 class InMemoryThreadIndex:
