@@ -3,7 +3,7 @@
 The interaction id depends only on the message (its Message-ID, or a hash of the raw bytes when it
 has none), never on the folder or the mailbox: the same message in INBOX and All Mail, or Cc'd to
 two of our mailboxes, is one timeline entry. "The same message" is one Message-ID *and* one
-:func:`fingerprint` (From, the To/Cc addresses, Date, Subject). A different message under a
+:func:`fingerprint` (From, the To/Cc addresses, Date). A different message under a
 Message-ID already taken (a broken mailer's constant id, a web form, a mail merge to several
 recipients, or a forged id) gets an id of its own, ``<Message-ID>#<fingerprint>`` (the threader
 decides, :mod:`connectors.email.threads`), and ``metadata["message_id_reused"]``; the first message
@@ -73,7 +73,7 @@ def fingerprint(parsed: ParsedEmail) -> str | None:
     sender = (_address(parsed.sender) or parsed.sender.address) if parsed.sender else ""
     recipients = sorted({_address(b) or b.address for b in [*parsed.to, *parsed.cc]})
     date = parsed.date.isoformat() if parsed.date else ""
-    parts = [sender, ",".join(recipients), date, parsed.subject or ""]
+    parts = [sender, ",".join(recipients), date]  # not the Subject: a gateway may tag one copy "[SPAM]"
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 

@@ -21,8 +21,8 @@ A thread key is the interaction id of the thread's root message, so it is stable
 Reused Message-IDs: broken mailers, web forms and mail merges send *different* messages under one
 Message-ID, and anyone who learns a Message-ID could otherwise suppress the message that really
 carries it. So each placed message also leaves its :attr:`MessageFacts.fingerprint` (a hash of
-From, the To/Cc addresses, Date and Subject: what every copy of one message shares, in every folder
-and every mailbox). A message whose Message-ID is indexed with *another* fingerprint is a different
+From, the To/Cc addresses and Date: what every copy of one message shares, in every folder and
+every mailbox). A message whose Message-ID is indexed with *another* fingerprint is a different
 message: it is placed, and identified, under its own key ``<Message-ID>#<fingerprint>`` (so
 rule 1 does not hand it the other message's thread, and its own copies find it again), and
 :attr:`Placement.key` says so. An indexed entry without a fingerprint (placed before fingerprints

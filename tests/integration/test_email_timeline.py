@@ -69,7 +69,7 @@ async def test_corpus_gives_exactly_the_expected_timeline(
         (box.user, "Sent", [corpus.outlook_reply(tag)]),
         (box.user, "All Mail", [corpus.complaint(tag), corpus.outlook_reply(tag)]),  # Gmail: also in All Mail
         (box.user, "All Mail", [corpus.outlook_rewritten_reply(tag)]),  # read after Sent: joins by Thread-Index
-        (other, "INBOX", [corpus.complaint(tag, to=other)]),  # the same message delivered to a second mailbox
+        (other, "INBOX", [corpus.complaint(tag)]),  # the same message in a second mailbox (Bcc, an alias)
     ]
     for user, folder, raws in deliveries:
         await asyncio.to_thread(dovecot.append, user, folder, *raws)
@@ -202,6 +202,37 @@ async def test_a_spoofed_from_never_lands_on_the_victims_contact_and_mail_withou
         "SELECT count(*) FROM contact_identifiers WHERE contact_id = ANY(%s)", ([ambiguous[0], no_from[0]],)
     )
     assert await cur.fetchone() == (0,)
+
+
+async def test_two_customers_messages_under_one_message_id_are_both_on_the_timeline_each_on_its_customer(
+    dovecot: Dovecot, webhook_stack: Any, broker: Any, db: Any, pool: AsyncConnectionPool[Any]
+) -> None:
+    # A broken mailer gives every message the same Message-ID; Ana's message is in two folders (one message).
+    box = Mailbox(dovecot, folders=["INBOX", "All Mail"])
+    message_id = f"1.{box.tag}@localhost"
+    ana, bob = f"ana.{box.tag}@cliente.example", f"bob.{box.tag}@other.example"
+    ana_mail = corpus.with_message_id(message_id, sender=ana, subject="Invoice", body="Ana's complaint")
+    bob_mail = corpus.with_message_id(message_id, sender=bob, subject="Delivery", body="Bob's question")
+    await asyncio.to_thread(dovecot.append, box.user, "INBOX", ana_mail, bob_mail)
+    await asyncio.to_thread(dovecot.append, box.user, "All Mail", ana_mail)
+    assert await _run(box, dovecot.new_user(), broker, pool) == 3
+
+    await eventually(lambda: _mailbox_rows(db, box.user, 2), what="both messages in the timeline")
+    await pass_barrier(broker.bootstrap, db, await _keys_of(broker.bootstrap, {box.user}))
+    cur = await db.execute(
+        "SELECT interaction_id, contact_id, document FROM interactions WHERE document->>'account' = %s"
+        " ORDER BY document->>'subject'",
+        (box.user,),
+    )
+    (bob_id, bob_contact, bob_row), (ana_id, ana_contact, ana_row) = await cur.fetchall()  # exactly two
+    assert ana_id == interaction_id_for("email", "", message_id)  # the first keeps the id it always had
+    assert bob_id != ana_id
+    assert (ana_row["text"], bob_row["text"]) == ("Ana's complaint", "Bob's question")
+    assert bob_row["metadata"]["message_id_reused"] is True
+    assert bob_row["thread_key"] != ana_row["thread_key"]
+    cur = await db.execute("SELECT value, contact_id FROM contact_identifiers WHERE value = ANY(%s)", ([ana, bob],))
+    assert dict(await cur.fetchall()) == {ana: ana_contact, bob: bob_contact}
+    assert ana_contact != bob_contact
 
 
 async def _mailbox_rows(db: Any, account: str, count: int) -> list[tuple[Any, ...]] | None:

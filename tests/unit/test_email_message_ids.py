@@ -45,14 +45,15 @@ def test_two_customers_messages_under_one_message_id_are_both_kept() -> None:
 
 
 def test_the_same_message_read_again_or_in_another_mailbox_is_one_interaction() -> None:
-    first, again, other_copy = _all(
+    first, again, other_copy, tagged = _all(
         corpus.with_message_id("m1@cliente.example", sender=ANA, trace="from mx1 by imap1"),
         corpus.with_message_id("m1@cliente.example", sender=ANA, trace="from mx1 by imap1"),
         corpus.with_message_id("m1@cliente.example", sender=ANA, trace="from mx2 by imap2; other bytes"),
+        corpus.with_message_id("m1@cliente.example", sender=ANA, subject="[SPAM] Pedido"),  # a gateway's tag
     )
-    assert first.interaction_id == again.interaction_id == other_copy.interaction_id
+    assert first.interaction_id == again.interaction_id == other_copy.interaction_id == tagged.interaction_id
     assert first.interaction_id == interaction_id_for("email", "", "m1@cliente.example")
-    assert not any("message_id_reused" in i.metadata for i in (first, again, other_copy))
+    assert not any("message_id_reused" in i.metadata for i in (first, again, other_copy, tagged))
 
 
 def test_a_reused_message_id_read_again_keeps_its_own_id_and_thread() -> None:
