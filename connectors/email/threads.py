@@ -28,6 +28,7 @@ rule 1 does not hand it the other message's thread, and its own copies find it a
 :attr:`Placement.key` says so. An indexed entry without a fingerprint (placed before fingerprints
 were kept) counts as the same message and gets the fingerprint now: ids of stored mail never change.
 References naming a reused Message-ID still lead to the thread of the first message that carried it.
+
 The memory lives behind the :class:`ThreadIndex` protocol (PostgreSQL in production,
 ``sinks/thread_index.py``; :class:`InMemoryThreadIndex` for tests).
 """
