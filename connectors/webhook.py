@@ -269,30 +269,26 @@ class WebhookIngest:
             result = Normalized([], [Rejected(unnormalizable(exc), raw.body)])
         if isinstance(result, list):
             result = Normalized(result)
+
+        def dead_letter(body: bytes, reason: str, error_type: str = InvalidPayload.__name__) -> DeadLetter:
+            return DeadLetter.of(
+                body,
+                reason,
+                source=source,
+                content_type=raw.content_type,
+                error_type=error_type,
+                received_at=raw.received_at,
+            )
+
         try:
             # Dead letters first: a bad fragment is durable before the good ones are acknowledged.
             for rejected in result.rejected:
-                letter = DeadLetter.of(
-                    rejected.raw,
-                    rejected.reason,
-                    source=source,
-                    content_type=raw.content_type,
-                    received_at=raw.received_at,
-                )
-                await send_dead_letter(self.emitter, letter)
+                await send_dead_letter(self.emitter, dead_letter(rejected.raw, rejected.reason))
             if result.interactions:
                 try:
                     await self.emitter.emit_many(result.interactions)
                 except RecordTooLarge as exc:  # nothing of it was produced: the body is kept as a dead letter
-                    letter = DeadLetter.of(
-                        raw.body,
-                        exc.reason,
-                        source=source,
-                        content_type=raw.content_type,
-                        error_type=RecordTooLarge.__name__,
-                        received_at=raw.received_at,
-                    )
-                    await send_dead_letter(self.emitter, letter)
+                    await send_dead_letter(self.emitter, dead_letter(raw.body, exc.reason, RecordTooLarge.__name__))
                     result = Normalized([], [*result.rejected, Rejected(exc.reason, raw.body)])
         except RetriableError as exc:
             # Not durable anywhere yet: make the provider retry rather than lose the payload.

@@ -10,6 +10,10 @@ import hmac
 import json
 from typing import Any
 
+from pydantic import SecretStr
+
+from connectors.meta import MetaConnector, MetaSettings
+
 META_APP_SECRET = "test-meta-app-secret-0123456789"
 META_VERIFY_TOKEN = "test-meta-verify-token"
 X_CONSUMER_SECRET = "test-x-consumer-secret-0123456789"
@@ -226,3 +230,9 @@ def x_dm(event_id: str, sender_id: str, recipient_id: str, text: str) -> dict[st
 
 def x_payload(*events: dict[str, Any], users: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"for_user_id": X_ACCOUNT_ID, "direct_message_events": list(events), "users": users}
+
+
+def meta_connector() -> MetaConnector:
+    """The Meta connector as the test stack configures it (tests/channel_env.py)."""
+    settings = MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN))
+    return MetaConnector(settings, default_region="PT")

@@ -16,10 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg_pool import AsyncConnectionPool
-from pydantic import SecretStr
 
 from connectors.emitter import Record
-from connectors.meta import MetaConnector, MetaSettings
 from connectors.telegram.updates import normalize_update, parse_update
 from connectors.twilio.messages import normalize_inbound_message
 from connectors.webhook import RawRequest
@@ -29,8 +27,7 @@ from schemas.interaction import Interaction
 from schemas.text import storable
 from sinks.kafka.records import RawRecord
 from tests.channel_payloads import (
-    META_APP_SECRET,
-    META_VERIFY_TOKEN,
+    meta_connector,
     meta_signed,
     wa_contact,
     wa_message,
@@ -44,9 +41,7 @@ from tests.telegram_updates import BOT_ID, message, update, user
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TEXT = st.text(st.one_of(st.characters(), st.sampled_from(["\x00", "\ud800", "\udfff", "\ud83d", "\ude00"])))
-META = MetaConnector(
-    MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN)), default_region="PT"
-)
+META = meta_connector()
 
 
 def without_surrogates(text: str) -> str:

@@ -7,9 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from pydantic import SecretStr
 
-from connectors.meta import MetaConnector, MetaSettings
 from connectors.telegram.updates import normalize_update, parse_update
 from connectors.twilio.messages import normalize_inbound_message
 from connectors.twilio.status import normalize_message_status
@@ -20,11 +18,10 @@ from schemas.ids import interaction_id_for
 from schemas.interaction import Channel, Direction, Interaction, InteractionKind
 from tests.channel_payloads import (
     IG_ACCOUNT_ID,
-    META_APP_SECRET,
-    META_VERIFY_TOKEN,
     PAGE_ID,
     message_status,
     messaging_event,
+    meta_connector,
     meta_signed,
     page_payload,
     wa_contact,
@@ -41,9 +38,7 @@ from tests.telegram_updates import BOT_ID, DATE, message, private_chat, update, 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 WA_ACCOUNT = "+351210000001"
 BSUID = "BR.1502576394655843"
-CONNECTOR = MetaConnector(
-    MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN)), default_region="PT"
-)
+CONNECTOR = meta_connector()
 
 
 def meta(payload: dict[str, object]) -> Normalized:

@@ -6,19 +6,16 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from pydantic import SecretStr
 
-from connectors.meta import MetaConnector, MetaSettings
 from connectors.webhook import Normalized, RawRequest
 from schemas.errors import InvalidPayload, InvalidSignature
 from schemas.ids import interaction_id_for
 from schemas.interaction import Channel, Direction, InteractionKind
 from tests.channel_payloads import (
     IG_ACCOUNT_ID,
-    META_APP_SECRET,
-    META_VERIFY_TOKEN,
     PAGE_ID,
     messaging_event,
+    meta_connector,
     meta_signed,
     page_payload,
     wa_contact,
@@ -29,10 +26,7 @@ from tests.channel_payloads import (
 )
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-CONNECTOR = MetaConnector(
-    MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN)),
-    default_region="PT",
-)
+CONNECTOR = meta_connector()
 
 
 def raw(body: bytes, headers: dict[str, str]) -> RawRequest:

@@ -17,7 +17,6 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from connectors.email import mime
 from connectors.email.normalize import to_interaction
@@ -25,7 +24,6 @@ from connectors.email.threads import Placement
 from connectors.events.connector import EventsConnector
 from connectors.livechat.chatwoot import normalize_chatwoot
 from connectors.livechat.events import normalize_body
-from connectors.meta import MetaConnector, MetaSettings
 from connectors.telegram.updates import normalize_update, parse_update
 from connectors.twilio.messages import normalize_inbound_message
 from connectors.twilio.status import normalize_message_status
@@ -37,13 +35,12 @@ from schemas.errors import InvalidPayload
 from schemas.interaction import Interaction
 from schemas.text import storable
 from tests.channel_payloads import (
-    META_APP_SECRET,
-    META_VERIFY_TOKEN,
     PAGE_ID,
     X_ACCOUNT_ID,
     call_status,
     message_status,
     messaging_event,
+    meta_connector,
     meta_signed,
     page_payload,
     wa_contact,
@@ -62,9 +59,7 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 #: Any code point, with the ones PostgreSQL or UTF-8 refuse drawn often.
 TEXT = st.text(st.one_of(st.characters(), st.sampled_from(["\x00", "\ud800", "\udfff", "\ud83d", "\ude00", "@"])))
 EXAMPLES = settings(max_examples=60, deadline=None)
-META = MetaConnector(
-    MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN)), default_region="PT"
-)
+META = meta_connector()
 
 
 def _strings(value: Any) -> list[str]:

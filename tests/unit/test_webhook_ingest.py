@@ -8,13 +8,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.meta import MetaConnector, MetaSettings
 from connectors.meta.connector import BODY_BYTES
 from connectors.testing import InMemoryEmitter, webhook_app
 from connectors.twilio import TwilioConnector, TwilioSettings
 from tests.channel_payloads import (
-    META_APP_SECRET,
-    META_VERIFY_TOKEN,
+    meta_connector,
     meta_signed,
     wa_text,
     whatsapp_payload,
@@ -112,8 +110,7 @@ async def test_oversized_body_is_refused_before_being_read(client: httpx.AsyncCl
 async def test_a_meta_batch_as_large_as_meta_documents_is_taken_above_the_configured_limit(
     emitter: InMemoryEmitter,
 ) -> None:
-    settings = MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN))
-    app = webhook_app(MetaConnector(settings, default_region="PT"), emitter, max_body_bytes=1_048_576)
+    app = webhook_app(meta_connector(), emitter, max_body_bytes=1_048_576)
     # 600 customer messages of ~4,000 characters: ~2.5 MB, one delivery Meta may make ("up to 3MB").
     texts = [wa_text(f"wamid.big{n}", f"35191{n:07d}", "x" * 4000) for n in range(600)]
     body, headers = meta_signed(whatsapp_payload(whatsapp_value(messages=texts)))

@@ -10,21 +10,18 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Response
-from pydantic import SecretStr
 
 from connectors.json_batch import normalize_json_batch
 from connectors.livechat.events import normalize_body
-from connectors.meta import MetaConnector, MetaSettings
 from connectors.testing import InMemoryEmitter, webhook_app
 from connectors.webhook import Normalized, RawRequest, Rejected, Route, WebhookIngest, serve
 from schemas.errors import InvalidPayload
 from schemas.identifiers import Identifier
 from schemas.interaction import Channel, Direction, Interaction, Party, Provider
 from tests.channel_payloads import (
-    META_APP_SECRET,
-    META_VERIFY_TOKEN,
     PAGE_ID,
     messaging_event,
+    meta_connector,
     meta_signed,
     page_payload,
 )
@@ -98,10 +95,7 @@ async def test_broker_down_is_503_and_nothing_is_acknowledged(
 
 
 async def test_one_messenger_event_a_normalizer_trips_on_leaves_the_others_ingested(emitter: InMemoryEmitter) -> None:
-    meta = MetaConnector(
-        MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN)),
-        default_region="PT",
-    )
+    meta = meta_connector()
     app = webhook_app(meta, emitter)
     events = [
         messaging_event("m_good1", "6213", PAGE_ID),

@@ -10,15 +10,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import SecretStr
-
-from connectors.meta import MetaConnector, MetaSettings
 from connectors.meta.whatsapp_content import MAX_KEPT_BYTES
 from connectors.webhook import RawRequest
 from schemas.interaction import Interaction
 from tests.channel_payloads import (
-    META_APP_SECRET,
-    META_VERIFY_TOKEN,
+    meta_connector,
     meta_signed,
     wa_message,
     whatsapp_payload,
@@ -26,10 +22,7 @@ from tests.channel_payloads import (
 )
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-CONNECTOR = MetaConnector(
-    MetaSettings(app_secret=SecretStr(META_APP_SECRET), verify_token=SecretStr(META_VERIFY_TOKEN)),
-    default_region="PT",
-)
+CONNECTOR = meta_connector()
 
 
 def ingested(message: dict[str, Any]) -> Interaction:
