@@ -57,8 +57,11 @@ async def owners(conn: Conn, keys: Iterable[str]) -> list[OwnerRow]:
 async def hold(conn: Conn, contact_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """Lock these contacts ``FOR KEY SHARE`` until the caller's transaction ends; return the erased ones.
 
-    The lock is the one the foreign keys of the rows the caller writes onto them take anyway, taken before
-    those writes and in id order. It waits for an erasure holding one of them (``FOR UPDATE``) and, under
+    ``FOR KEY SHARE`` is the lock the foreign keys of the rows written onto a contact take anyway; here it is
+    taken on every contact the batch's resolution read, made or attaches to, in id order within this
+    statement (locks ``resolve`` took earlier come first, so two batches can still deadlock: PostgreSQL
+    aborts one, and the pipeline retries it like any transient fault). It waits for an erasure holding one
+    of them (``FOR UPDATE``) and, under
     READ COMMITTED, reads the row as that erasure committed it. The erased filter is applied to the locked
     rows, not in the locking scan: there it would be evaluated on the statement's snapshot, in which the
     running erasure's ``erased_at`` is not set yet, and the row would be skipped without waiting.
