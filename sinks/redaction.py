@@ -41,6 +41,8 @@ MARK = "[erased]"
 #: What may stand between two digits of a written phone number: a space, dot, dash, slash or bracket, at most
 #: two of them (``+351 912 345 678``, ``(+351) 912-345-678``). Bounded, so matching stays linear in the text.
 _SEPARATOR = r"[ .\-/()]{0,2}"
+#: Fewest digits of a national form matched on its own (without the country code).
+_NATIONAL_MIN = 7
 
 
 def _digits(digits: str) -> str:
@@ -64,7 +66,8 @@ def phone_spelling(e164: str) -> str:
             rf"(?:\(?(?:\+|00){_SEPARATOR})?{_digits(str(parsed.country_code))}{_SEPARATOR}"
             rf"(?:\(0\){_SEPARATOR})?{_digits(significant)}"
         )
-        forms = [international, _digits(national)]
+        # A national form shorter than 7 digits (Niue's 4002) is too common a digit run to be hers alone.
+        forms = [international, _digits(national)] if len(national) >= _NATIONAL_MIN else [international]
     return rf"(?<!\d)(?:{'|'.join(forms)})(?!\d)"
 
 

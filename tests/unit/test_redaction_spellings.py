@@ -43,6 +43,13 @@ def test_other_numbers_and_longer_digit_runs_are_left_alone(other: str) -> None:
     assert PATTERN.sub(MARK, other) == other
 
 
+def test_a_short_national_number_is_matched_only_with_its_country_code() -> None:
+    niue = spellings([("phone", "+6834002")])  # 4 national digits: room numbers and prices look the same
+    assert niue is not None
+    assert niue.sub(MARK, "Room 4002 is free, $4002.00") == "Room 4002 is free, $4002.00"
+    assert niue.sub(MARK, "call +683 4002") == f"call {MARK}"
+
+
 def test_a_national_trunk_prefix_is_matched_too() -> None:
     london = spellings([("phone", "+442079460000")])
     assert london is not None
