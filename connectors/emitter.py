@@ -102,12 +102,18 @@ class KafkaEmitter:
         await self.send_all([Record.of(i) for i in interactions])
 
     async def dead_letter(self, record: DeadLetter) -> None:
-        await self.send_all([self.dead_letter_record(record)])
+        try:
+            await self.send_all([self.dead_letter_record(record)])
+        except RecordTooLarge:  # within our limit, over the broker's (configured lower): a file all the same
+            if self.bodies is None or record.raw_file is not None:
+                raise
+            await self.send_all([self.dead_letter_record(record, aside=True)])
 
-    def dead_letter_record(self, letter: DeadLetter) -> Record:
-        """The dead letter as a record the broker takes: its raw bytes set aside in a file if it is too large."""
+    def dead_letter_record(self, letter: DeadLetter, *, aside: bool = False) -> Record:
+        """The dead letter as a record the broker takes: its raw bytes set aside in a file if it is too large
+        (or ``aside``: the broker refused it though it is within our limit)."""
         record = Record.dead_letter(letter)
-        if record.size <= self.max_record_bytes or self.bodies is None:
+        if self.bodies is None or letter.raw_file is not None or (record.size <= self.max_record_bytes and not aside):
             return record
         return Record.dead_letter(self.bodies.set_aside(letter))
 

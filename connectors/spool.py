@@ -69,8 +69,11 @@ class RecordSender(Protocol):
     def check(self, records: Sequence[Record]) -> None:
         """Raise RecordTooLarge if the broker can never take one of them."""
 
-    def dead_letter_record(self, letter: DeadLetter) -> Record:
-        """The dead letter as a record the broker takes (its raw bytes set aside when too large)."""
+    def dead_letter_record(self, letter: DeadLetter, *, aside: bool = False) -> Record:
+        """The dead letter as a record the broker takes (its raw bytes set aside when too large, or ``aside``)."""
+
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        """Produce the dead letter, its raw bytes set aside if the broker refuses it as too large."""
 
 
 class SpoolFile:
@@ -118,6 +121,7 @@ class SpoolingEmitter:
         self.broker_error: str | None = None
         self.drain_error: str | None = None
         self._batch = drain_batch  # 1 while looking for the record the broker refused as too large
+        self._single_through = 0  # the last row of the batch refused: one at a time up to it
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self._wake = asyncio.Event()
 
@@ -128,7 +132,10 @@ class SpoolingEmitter:
         await self.deliver([Record.of(i) for i in interactions])
 
     async def dead_letter(self, record: DeadLetter) -> None:
-        await self.deliver([self.inner.dead_letter_record(record)])
+        try:
+            await self.deliver([self.inner.dead_letter_record(record)])
+        except RecordTooLarge:  # within our limit, over the broker's: its bytes go to a file all the same
+            await self.deliver([self.inner.dead_letter_record(record, aside=True)])
 
     @property
     def spooling(self) -> bool:
@@ -206,15 +213,17 @@ class SpoolingEmitter:
                 await self.inner.send_all([record for _, record in rows])
             except RecordTooLarge:
                 if len(rows) > 1:
-                    self._batch = 1  # one at a time up to the record refused, which is then set aside
+                    # One at a time through the rows of the refused batch: each is sent or set aside alone.
+                    self._batch, self._single_through = 1, rows[-1][0]
                     return
                 await self._set_aside(rows[0][1])
-                self._batch = self.drain_batch
         except RetriableError as exc:
             self._broker_down(exc)
             await backoff.wait()
             return
         await self._io(self.spool.delete_through, rows[-1][0])
+        if rows[-1][0] >= self._single_through:  # past the refused batch (or never in one): whole batches again
+            self._batch = self.drain_batch
         self._set_depth(self.depth - len(rows))
         self.broker_error = None
         self.drain_error = None
@@ -236,7 +245,7 @@ class SpoolingEmitter:
                 error_type=RecordTooLarge.__name__,
                 topic=record.topic,
             )
-        await self.inner.send_all([self.inner.dead_letter_record(letter)])
+        await self.inner.dead_letter(letter)  # its bytes in a file if the broker refuses it as it is
         log.warning("spool.record_set_aside", topic=record.topic, size=len(record.value), source=letter.source)
 
     def close(self) -> None:

@@ -90,7 +90,10 @@ class PostgresThreadIndex(Generic[E]):
                         _INSERT + " DO UPDATE SET thread_key = excluded.thread_key, rule = excluded.rule,"
                         " subject_key = excluded.subject_key, participants = excluded.participants,"
                         " conversation = excluded.conversation, occurred_at = excluded.occurred_at,"
-                        " fingerprint = excluded.fingerprint",
+                        # A message placed before fingerprints were kept stays without one: stamped with the
+                        # next message's, it would split its own later copies off (connectors.email.threads).
+                        " fingerprint = CASE WHEN email_threads.fingerprint IS NULL"
+                        " AND email_threads.rule <> 'placeholder' THEN NULL ELSE excluded.fingerprint END",
                         [_params(e) for e in full],
                     )
                 if placeholders:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 from connectors.email.mime import Mailbox, ParsedEmail
 from connectors.email.quoting import split
@@ -72,7 +72,10 @@ def fingerprint(parsed: ParsedEmail) -> str | None:
         return None
     sender = (_address(parsed.sender) or parsed.sender.address) if parsed.sender else ""
     recipients = sorted({_address(b) or b.address for b in [*parsed.to, *parsed.cc]})
-    date = parsed.date.isoformat() if parsed.date else ""
+    if parsed.date is not None:
+        date = parsed.date.astimezone(UTC).isoformat()  # the instant, however written
+    else:  # an alert mailer's constant Message-ID and no Date: what it says tells its messages apart
+        date = "text:" + hashlib.sha256((parsed.text or parsed.html or "").encode("utf-8", "replace")).hexdigest()
     parts = [sender, ",".join(recipients), date]  # not the Subject: a gateway may tag one copy "[SPAM]"
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 

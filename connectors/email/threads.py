@@ -26,7 +26,9 @@ every mailbox). A message whose Message-ID is indexed with *another* fingerprint
 message: it is placed, and identified, under its own key ``<Message-ID>#<fingerprint>`` (so
 rule 1 does not hand it the other message's thread, and its own copies find it again), and
 :attr:`Placement.key` says so. An indexed entry without a fingerprint (placed before fingerprints
-were kept) counts as the same message and gets the fingerprint now: ids of stored mail never change.
+were kept) counts as the same message and stays without a fingerprint (stamped with the next message's, it
+would split its own later copies off): ids of stored mail never change, and a Message-ID reused before the
+upgrade collapses as it did then.
 References naming a reused Message-ID still lead to the thread of the first message that carried it.
 
 The memory lives behind the :class:`ThreadIndex` protocol (PostgreSQL in production,
@@ -245,6 +247,8 @@ class InMemoryThreadIndex:
     async def remember(self, entries: list[ThreadEntry]) -> None:
         for entry in entries:
             current = self.entries.get(entry.message_id)
+            if current is not None and current.rule != "placeholder" and current.fingerprint is None:
+                entry = replace(entry, fingerprint=None)  # placed before fingerprints: stays without
             if entry.rule != "placeholder" or current is None:
                 self.entries[entry.message_id] = entry
 

@@ -84,9 +84,25 @@ async def test_an_entry_indexed_before_fingerprints_were_kept_is_the_same_messag
     index = InMemoryThreadIndex()
     at = datetime(2026, 3, 6, tzinfo=UTC)
     await index.remember([ThreadEntry("old@x", thread_key_for("root@x"), "header_chain", "pedido", (ANA,), None, at)])
-    placement = await Threader(index).place(MessageFacts("old@x", ["root@x"], "Re: Pedido", (ANA,), None, at, "f1"))
+    threader = Threader(index)
+    placement = await threader.place(MessageFacts("old@x", ["root@x"], "Re: Pedido", (ANA,), None, at, "f1"))
     assert (placement.thread_key, placement.rule, placement.key) == (thread_key_for("root@x"), "header_chain", None)
-    assert index.entries["old@x"].fingerprint == "f1"
+    # Not stamped with the fingerprint of whatever came next under its Message-ID: stamped "f2" (another
+    # message reusing the id), the next copy of the stored message ("f1") would be split off as a new one.
+    assert index.entries["old@x"].fingerprint is None
+    await threader.place(MessageFacts("old@x", ["root@x"], "Outra", (BOB,), None, at, "f2"))
+    again = await threader.place(MessageFacts("old@x", ["root@x"], "Re: Pedido", (ANA,), None, at, "f1"))
+    assert (again.thread_key, again.key) == (thread_key_for("root@x"), None)
+
+
+def test_copies_whose_date_names_one_instant_in_two_offsets_are_one_message() -> None:
+    """Exchange rebuilds a message for IMAP, a gateway rewrites headers: the instant stays, its spelling not."""
+    here, rebuilt = _all(
+        corpus.with_message_id("tz@cliente.example", sender=ANA, date="Tue, 02 Jan 2024 10:00:00 +0100"),
+        corpus.with_message_id("tz@cliente.example", sender=ANA, date="Tue, 02 Jan 2024 09:00:00 +0000"),
+    )
+    assert rebuilt.interaction_id == here.interaction_id
+    assert "message_id_reused" not in rebuilt.metadata
 
 
 def _account(username: str) -> ImapAccount:
@@ -106,3 +122,13 @@ def test_mail_between_two_of_our_mailboxes_makes_no_colleague_a_customer_in_eith
             assert interaction.direction is Direction.outbound
             roles = {p.identifiers[0].value: p.role for p in interaction.recipients}
             assert roles == {ANA: None, corpus.SUPPORT: PartyRole.us}
+
+
+def test_messages_under_one_message_id_without_a_date_are_told_apart_by_what_they_say() -> None:
+    def alert(body: str) -> bytes:
+        dated = corpus.with_message_id("alert@localhost", sender="monitor@site.example", body=body)
+        return b"\r\n".join(line for line in dated.split(b"\r\n") if not line.startswith(b"Date:"))
+
+    first, second, again = _all(alert("Disk full on db1"), alert("Disk full on db2"), alert("Disk full on db1"))
+    assert second.interaction_id != first.interaction_id  # before: db2's alert was taken for db1's, and dropped
+    assert again.interaction_id == first.interaction_id

@@ -10,11 +10,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
-from connectors.emitter import Record
+from connectors.deadletter_bodies import DeadLetterBodies
+from connectors.emitter import KafkaEmitter, Record
 from connectors.spool import SpoolFile, SpoolingEmitter
+from schemas import topics
 from schemas.deadletter import DeadLetter
 from schemas.errors import RetriableError
 from tests.helpers import sms_interaction
@@ -42,8 +47,11 @@ class FakeBroker:
     def check(self, records: Sequence[Record]) -> None:
         pass
 
-    def dead_letter_record(self, letter: DeadLetter) -> Record:
+    def dead_letter_record(self, letter: DeadLetter, *, aside: bool = False) -> Record:
         return Record.dead_letter(letter)
+
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        await self.send_all([Record.dead_letter(letter)])
 
 
 @pytest.fixture
@@ -152,3 +160,60 @@ def test_spool_file_is_wal_and_fsyncs_every_commit(tmp_path: Path) -> None:
     spool = SpoolFile(tmp_path / "spool.sqlite3")
     assert spool._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert spool._db.execute("PRAGMA synchronous").fetchone() == (2,)  # 2 = FULL
+
+
+class LowLimitProducer:
+    """An aiokafka producer's ``send`` as a broker whose ``max.message.bytes`` is below ours answers it: a record
+    over ``limit`` fails with aiokafka's MessageSizeTooLargeError; ``up`` False refuses everything."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.up = False
+        self.acked: list[tuple[str, bytes]] = []
+        self.client = self  # what KafkaEmitter.reachable asks
+
+    async def fetch_all_metadata(self) -> None:
+        if not self.up:
+            raise KafkaConnectionError()
+
+    async def send(self, topic: str, value: bytes, key: bytes | None, headers: Any) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self.up:
+            future.set_exception(KafkaConnectionError())
+        elif len(value) > self.limit:
+            future.set_exception(MessageSizeTooLargeError())
+        else:
+            self.acked.append((topic, value))
+            future.set_result(None)
+        return future
+
+
+async def test_a_spooled_record_the_broker_refuses_within_our_limit_is_set_aside_and_the_rest_drains(
+    tmp_path: Path,
+) -> None:
+    producer = LowLimitProducer(limit=600_000)  # a broker configured below our 1 MiB
+    inner = KafkaEmitter(cast(AIOKafkaProducer, producer), bodies=DeadLetterBodies(tmp_path / "bodies"))
+    spooler = SpoolingEmitter(inner, SpoolFile(tmp_path / "spool.sqlite3"), ack_timeout_s=0.2, drain_batch=3)
+    big = sms_interaction(1, "+351966666666", text="a" * 700_000)  # within our limit, over the broker's
+    small = sms_interaction(2, "+351966666666")
+    await spooler.emit(big)  # the broker is down: both spooled
+    await spooler.emit(small)
+    producer.up = True
+    drainer = asyncio.create_task(spooler.run())
+    try:
+        # Before: the dead letter of the refused record (base64, still within our limit) was refused too, and
+        # the drainer retried that row forever: nothing behind it reached the broker.
+        await until(lambda: spooler.depth == 0)
+    finally:
+        drainer.cancel()
+        await asyncio.gather(drainer, return_exceptions=True)
+        spooler.close()
+    # At least once: the small record may go out again with the retried batch (the worker drops duplicates).
+    assert {value for topic, value in producer.acked if topic == topics.INTERACTIONS} == {
+        small.model_dump_json().encode()
+    }
+    [letter] = [value for topic, value in producer.acked if topic == topics.DEADLETTER]
+    kept = DeadLetter.model_validate_json(letter)
+    assert kept.raw_file is not None
+    assert kept.raw_sha256 is not None
+    assert (tmp_path / "bodies" / kept.raw_sha256).read_bytes() == big.model_dump_json().encode()
