@@ -79,6 +79,7 @@ COLUMNS_NOT_EXPORTED = {
     "contact_consents": {"consent_id": "a row number"},
     "suggestion_handling": {"assignee_id": "the staff account's email (assignee is the name shown)"},
     "parked_updates": {"target_interaction_id": "in the document"},
+    "email_threads": {"fingerprint": "a hash of the message's addresses and date, telling copies of it apart"},
 }
 
 _SECTIONS = {

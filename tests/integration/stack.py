@@ -32,6 +32,9 @@ FAST_GROUP = {
     "OMNITRAIL_KAFKA_REBALANCE_TIMEOUT_S": "6",
 }
 
+#: The erasure key of the test stacks (and of commands run beside them, as an import).
+GDPR_HASH_KEY = "test-gdpr-hash-key-0123456789"
+
 
 @dataclass
 class Stack:
@@ -113,7 +116,7 @@ def start_up(
             "OMNITRAIL_DATA_DIR": str(tmp / ".omnitrail"),
             "OMNITRAIL_API_TOKENS": "agent-token:agent,admin-token:admin",
             "OMNITRAIL_WORKER_BATCH_WINDOW_MS": "20",
-            "OMNITRAIL_GDPR_HASH_KEY": "test-gdpr-hash-key-0123456789",  # erasure enabled
+            "OMNITRAIL_GDPR_HASH_KEY": GDPR_HASH_KEY,  # erasure enabled
             **CHANNEL_ENV,  # every channel configured, with the test secrets
             # The media stage would fetch every test attachment from the providers' real hosts (unreachable
             # here) and dead-letter it; the media tests turn it on with their loopback providers.
