@@ -7,7 +7,8 @@ the erasure's lock and, once it committed, landed on the erased contact (the row
 ``interaction.added`` published after ``contact.erased``. So, in the batch's transaction, after the owners
 are resolved and before anything is written onto a contact:
 
-1. every contact the batch may write onto is locked ``FOR KEY SHARE`` (:func:`sinks.contact_store.hold`).
+1. every contact the batch may write onto is locked ``FOR KEY SHARE`` (:func:`sinks.contact_store.hold`), but
+   those the batch's own transaction created (invisible to any erasure until it commits).
    An erasure already holding one is waited for and its commit seen; one that starts later waits for the
    batch, and then erases what the batch wrote along with the rest;
 2. the erasure guard reads the erased identifiers now, after that lock: a replay of an erased person's
@@ -49,7 +50,9 @@ class ErasedMeanwhile(RetriableError):
 
 async def check(conn: Conn, found: Resolution, interactions: list[Interaction], guard: ErasureGuard | None) -> None:
     """Raise :class:`Replays` or :class:`ErasedMeanwhile` unless the batch may write what ``found`` decided."""
-    erased = await contact_store.hold(conn, found.contacts())
+    # Not the contacts this transaction created: no other transaction sees them before it commits, so no erasure
+    # can be running on one (measured: locking every contact of a batch cost the worker ~12% of its throughput).
+    erased = await contact_store.hold(conn, found.contacts() - found.created)
     if guard is not None and (replays := await guard.replays(conn, interactions)):
         raise Replays(replays)
     if erased and await resolver.outdated(conn, found, erased):
