@@ -119,13 +119,18 @@ async def counts(db: Conn, phone: str, ids: list[uuid.UUID]) -> tuple[int, int]:
     return rows, int((await one(cur))[0])
 
 
-async def test_a_message_in_flight_during_her_erasure_does_not_land_after_it(
-    worker: Worker, private_db: Conn, private_database_url: str
-) -> None:
+async def a_customer(worker: Worker) -> tuple[str, Interaction, uuid.UUID]:
+    """A customer whose first SMS the worker stored: (her phone, that message, her contact)."""
     phone = fresh.phone()
     first = interaction(Channel.sms, phone, text="my first message")
     await worker.process(first)
-    contact = contact_id_for(f"phone:{phone}")
+    return phone, first, contact_id_for(f"phone:{phone}")
+
+
+async def test_a_message_in_flight_during_her_erasure_does_not_land_after_it(
+    worker: Worker, private_db: Conn, private_database_url: str
+) -> None:
+    phone, first, contact = await a_customer(worker)
     # Sent (and in the worker's batch) before the erasure; the batch reads her owners while it runs.
     in_flight = interaction(Channel.sms, phone, text="sent before the erasure", at=datetime.now(UTC))
 
@@ -138,10 +143,7 @@ async def test_a_message_in_flight_during_her_erasure_does_not_land_after_it(
 async def test_a_message_she_sends_after_the_erasure_while_it_commits_is_a_new_start(
     worker: Worker, private_db: Conn, private_database_url: str
 ) -> None:
-    phone = fresh.phone()
-    first = interaction(Channel.sms, phone, text="my first message")
-    await worker.process(first)
-    contact = contact_id_for(f"phone:{phone}")
+    phone, first, contact = await a_customer(worker)
     # Occurs after the erasure's moment (her phone's clock a minute ahead), but is resolved while the erasure
     # has not committed yet.
     later = interaction(Channel.sms, phone, text="hello again", at=datetime.now(UTC) + timedelta(minutes=1))
@@ -160,11 +162,9 @@ async def test_a_message_she_sends_after_the_erasure_while_it_commits_is_a_new_s
 
 
 async def test_a_replay_of_her_past_after_the_erasure_is_dropped_and_counted(worker: Worker, private_db: Conn) -> None:
-    phone = fresh.phone()
-    first = interaction(Channel.sms, phone, text="my first message")
-    await worker.process(first)
+    phone, first, contact = await a_customer(worker)
     async with private_db.transaction():
-        assert await erasure.erase(private_db, contact_id_for(f"phone:{phone}"), HASHER, requested_by="test")
+        assert await erasure.erase(private_db, contact, HASHER, requested_by="test")
     dropped = value(
         generate_latest().decode(), "omnitrail_pipeline_interactions_total", outcome="erased", channel="sms"
     )
